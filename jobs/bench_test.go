@@ -1,0 +1,80 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/objstore"
+)
+
+// peakRSS reads the process's peak resident set (VmHWM) in bytes.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// resetPeakRSS restarts VmHWM (Linux clear_refs 5) so each sub-benchmark
+// reports its own peak.
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// BenchmarkTelemetryJarFleetDay writes one fleet-day of telemetry_jar_raw
+// at 5 s (1,944 jars x 17,280 samples = 33.6 M rows), physics included, to
+// Parquet on local disk, with 1 and 2 workers. BENCH_DAYS and BENCH_SITES
+// (comma-separated codes) shrink or grow it.
+func BenchmarkTelemetryJarFleetDay(b *testing.B) {
+	sc := DefaultScenario()
+	sc.Start = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	days := 1
+	if v, err := strconv.Atoi(os.Getenv("BENCH_DAYS")); err == nil && v > 0 {
+		days = v
+	}
+	sc.End = Date{sc.Start.AddDate(0, 0, days)}
+	if s := os.Getenv("BENCH_SITES"); s != "" {
+		sc.Sites = strings.Split(s, ",")
+	}
+	e, err := NewEnv(sc, DefaultSeed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			var rows, bytes int64
+			resetPeakRSS()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				fs, err := objstore.NewFS(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				r := &pipeline.Runner{Lake: lake.New(fs), Workers: workers, Force: true}
+				sum, err := r.RunJobs(context.Background(), []pipeline.Job{e.jarRawJob()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows, bytes = sum.Totals().Rows, sum.Totals().Bytes
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(float64(rows)/sec, "rows/s")
+			b.ReportMetric(float64(bytes)/float64(rows), "bytes/row")
+			b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS_MB")
+			b.ReportMetric(float64(rows), "rows")
+		})
+	}
+}

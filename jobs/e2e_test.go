@@ -1,0 +1,298 @@
+package jobs_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/battlake/battlake/jobs"
+	"github.com/battlake/battlake/pipeline/lakecheck"
+	"github.com/battlake/battlake/pipeline/objstore"
+	"github.com/battlake/battlake/schema"
+)
+
+// smallScenario is one site over one day at a coarse rate: enough to
+// exercise every table's path in seconds.
+func smallScenario(start string, days int, interval time.Duration) jobs.Scenario {
+	sc := jobs.DefaultScenario()
+	sc.Sites = []string{"DC-BKK-01"}
+	d, _ := jobs.ParseDate(start)
+	sc.Start = d
+	sc.End = jobs.Date{Time: d.AddDate(0, 0, days)}
+	sc.SampleInterval = jobs.Duration{Duration: interval}
+	return sc
+}
+
+func run(t *testing.T, dir string, sc jobs.Scenario, seed uint64, stages ...string) {
+	t.Helper()
+	if _, err := jobs.Run(context.Background(), jobs.RunConfig{Lake: dir, Scenario: sc, Seed: seed, Stages: stages, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fileHashes maps every file under dir (relative path) to its SHA-256.
+func fileHashes(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		s := sha256.Sum256(b)
+		out[rel] = hex.EncodeToString(s[:])
+		return nil
+	})
+	return out
+}
+
+func openDuck(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := lakecheck.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestMasterStageReadsBackInDuckDB(t *testing.T) {
+	dir := t.TempDir()
+	sc := jobs.DefaultScenario() // the whole fleet: master data is small
+	run(t, dir, sc, 7, "master")
+	db := openDuck(t)
+	found, err := lakecheck.CheckAll(db, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"location", "battery_model", "battery_system", "string", "battery", "environmental_sensor", "user", "ml_model", "truth_battery"}
+	sort.Strings(want)
+	sort.Strings(found)
+	if strings.Join(found, ",") != strings.Join(want, ",") {
+		t.Fatalf("tables written = %v, want %v", found, want)
+	}
+	counts := map[string]int64{}
+	for _, n := range want {
+		c, err := lakecheck.Count(db, dir, schema.MustLookup(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[n] = c
+	}
+	if counts["location"] != 9 || counts["string"] != 81 || counts["battery"] < 1944 || counts["truth_battery"] != counts["battery"] {
+		t.Fatalf("counts = %v", counts)
+	}
+	// Exactly 24 jars in service per string at the scenario end.
+	var bad int64
+	q := `SELECT count(*) FROM (SELECT string_id, count(*) n FROM ` + lakecheck.Scan(dir, schema.MustLookup("battery")) +
+		` WHERE replaced_date IS NULL GROUP BY string_id HAVING n <> 24)`
+	if err := db.QueryRow(q).Scan(&bad); err != nil || bad != 0 {
+		t.Fatalf("strings without 24 active jars: %d (%v)", bad, err)
+	}
+	// Hive partitioning reads the same rows with the glob users will type.
+	var n int64
+	if err := db.QueryRow(`SELECT count(*) FROM read_parquet('` + filepath.Join(dir, "battery", "**", "*.parquet") + `', hive_partitioning=true)`).Scan(&n); err != nil || n != counts["battery"] {
+		t.Fatalf("hive glob count = %d (%v)", n, err)
+	}
+}
+
+func TestSameSeedSameBytesOtherSeedOtherData(t *testing.T) {
+	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
+	sc := smallScenario("2026-03-01", 1, time.Minute)
+	run(t, a, sc, 11, "master", "telemetry")
+	run(t, b, sc, 11, "master", "telemetry")
+	run(t, c, sc, 12, "master", "telemetry")
+	ha, hb, hc := fileHashes(t, a), fileHashes(t, b), fileHashes(t, c)
+	if len(ha) < 20 {
+		t.Fatalf("only %d files written", len(ha))
+	}
+	for k, v := range ha {
+		if hb[k] != v {
+			t.Fatalf("%s differs between two runs with the same seed", k)
+		}
+	}
+	if len(hb) != len(ha) {
+		t.Fatalf("file sets differ: %d vs %d", len(ha), len(hb))
+	}
+	same := 0
+	for k, v := range ha {
+		if hc[k] == v {
+			same++
+		}
+	}
+	if same > 0 {
+		t.Fatalf("%d files identical under another seed", same)
+	}
+}
+
+func TestRerunSkipsFreshPartitions(t *testing.T) {
+	dir := t.TempDir()
+	sc := smallScenario("2026-03-01", 1, time.Minute)
+	run(t, dir, sc, 3, "master")
+	before := fileHashes(t, dir)
+	sum, err := jobs.Run(context.Background(), jobs.RunConfig{Lake: dir, Scenario: sc, Seed: 3, Stages: []string{"master"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := sum.Totals()
+	if tot.Partitions != 0 || tot.Skipped != 9 {
+		t.Fatalf("rerun wrote %d, skipped %d; want 0 and 9", tot.Partitions, tot.Skipped)
+	}
+	after := fileHashes(t, dir)
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("%s changed on a skipped rerun", k)
+		}
+	}
+}
+
+func TestBadConfigurationFailsFastAndWritesNothing(t *testing.T) {
+	base := t.TempDir()
+	file := filepath.Join(base, "a-file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	good := smallScenario("2026-03-01", 1, time.Minute)
+	cases := []struct {
+		name string
+		mod  func(c *jobs.RunConfig)
+		want string
+	}{
+		{"unknown site", func(c *jobs.RunConfig) { c.Scenario.Sites = []string{"DC-XXX-99"} }, `unknown site "DC-XXX-99"`},
+		{"interval too small", func(c *jobs.RunConfig) { c.Scenario.SampleInterval = jobs.Duration{Duration: 100 * time.Millisecond} }, "sample interval 100ms out of range"},
+		{"interval too large", func(c *jobs.RunConfig) { c.Scenario.SampleInterval = jobs.Duration{Duration: 2 * time.Hour} }, "out of range"},
+		{"end before start", func(c *jobs.RunConfig) { c.Scenario.End = jobs.Date{Time: c.Scenario.Start.AddDate(0, 0, -1)} }, "must be after start"},
+		{"unknown stage", func(c *jobs.RunConfig) { c.Stages = []string{"telemetri"} }, `unknown stage "telemetri"`},
+		{"lake is a file", func(c *jobs.RunConfig) { c.Lake = file }, "is a file"},
+		{"unreachable s3", func(c *jobs.RunConfig) {
+			t.Setenv("AWS_ACCESS_KEY_ID", "test")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+			c.Lake = "s3://bucket/lake"
+			c.Endpoint = "http://127.0.0.1:1"
+		}, "unreachable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lakeDir := filepath.Join(base, strings.ReplaceAll(tc.name, " ", "-"))
+			cfg := jobs.RunConfig{Lake: lakeDir, Scenario: good, Seed: 1}
+			tc.mod(&cfg)
+			_, err := jobs.Run(context.Background(), cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if _, statErr := os.Stat(lakeDir); statErr == nil {
+				t.Fatalf("%s was created", lakeDir)
+			}
+		})
+	}
+}
+
+// s3Env returns the test S3 server given by scripts/test.sh, skipping
+// outside it (and failing in CI, which must never skip S3).
+func s3Env(t *testing.T) (endpoint, access, secret, bucket string) {
+	endpoint = os.Getenv("BATTLAKE_TEST_S3_ENDPOINT")
+	if endpoint == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("BATTLAKE_TEST_S3_ENDPOINT not set in CI: run the suite through scripts/test.sh")
+		}
+		t.Skip("no S3 test server (run make test)")
+	}
+	return endpoint, os.Getenv("BATTLAKE_TEST_S3_ACCESS"), os.Getenv("BATTLAKE_TEST_S3_SECRET"), os.Getenv("BATTLAKE_TEST_S3_BUCKET")
+}
+
+func TestRunOnS3(t *testing.T) {
+	endpoint, access, secret, bucket := s3Env(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	prefix := "e2e-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + time.Now().Format("150405.000000")
+	sc := smallScenario("2026-03-01", 1, time.Minute)
+	cfg := jobs.RunConfig{Lake: "s3://" + bucket + "/" + prefix, Endpoint: endpoint, Scenario: sc, Seed: 5, Stages: []string{"master"}}
+	sum, err := jobs.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same run on the filesystem gives the same rows and identical objects.
+	dir := t.TempDir()
+	lsum, err := jobs.Run(context.Background(), jobs.RunConfig{Lake: dir, Scenario: sc, Seed: 5, Stages: []string{"master"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot := sum.Totals(); tot.Partitions != 9 || tot.Rows != lsum.Totals().Rows || tot.Bytes != lsum.Totals().Bytes {
+		t.Fatalf("s3 summary %+v, filesystem %+v", tot, lsum.Totals())
+	}
+	local := fileHashes(t, dir)
+	sum2, err := jobs.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot := sum2.Totals(); tot.Skipped != 9 {
+		t.Fatalf("rerun on s3 skipped %d of 9", tot.Skipped)
+	}
+	if len(local) < 18 {
+		t.Fatalf("local files %d", len(local))
+	}
+	s3, err := objstore.NewS3(context.Background(), objstore.S3Config{Bucket: bucket, Prefix: prefix, Endpoint: endpoint, AccessKey: access, SecretKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := 0
+	if err := s3.List(context.Background(), "", func(o objstore.ObjectInfo) error {
+		remote++
+		b, err := objstore.ReadAll(context.Background(), s3, o.Key)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		if want := local[filepath.FromSlash(o.Key)]; want != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s on s3 differs from the filesystem run", o.Key)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if remote != len(local) {
+		t.Fatalf("s3 holds %d objects, filesystem %d", remote, len(local))
+	}
+
+	t.Run("wrong credentials", func(t *testing.T) {
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "definitely-wrong")
+		_, err := jobs.Run(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "credentials") {
+			t.Fatalf("err = %v, want a credentials error", err)
+		}
+	})
+}
+
+// A month generated alone equals that month of a longer run, byte for byte:
+// every sample is a pure function of (seed, entity, time).
+func TestMonthAloneEqualsSliceOfLongerRun(t *testing.T) {
+	long, alone := t.TempDir(), t.TempDir()
+	a := smallScenario("2026-01-30", 3, time.Minute) // Jan 30 .. Feb 1 inclusive
+	b := smallScenario("2026-02-01", 1, time.Minute)
+	run(t, long, a, 9, "master", "telemetry")
+	run(t, alone, b, 9, "master", "telemetry")
+	hl, ha := fileHashes(t, long), fileHashes(t, alone)
+	compared := 0
+	for k, v := range ha {
+		if !strings.Contains(k, "month=2026-02") || !strings.HasSuffix(k, ".parquet") {
+			continue
+		}
+		compared++
+		if hl[k] != v {
+			t.Errorf("%s differs between the month alone and the longer run", k)
+		}
+	}
+	if compared < 10 {
+		t.Fatalf("compared only %d files", compared)
+	}
+}

@@ -1,0 +1,821 @@
+// Package fleet is battlake's model of the fleet's master data (seed
+// section 2): sites, battery models, UPS and rectifier systems, strings,
+// every jar ever installed (with its hidden physics.JarLife), environmental
+// sensors, users and ML model registry rows. It is pure, deterministic and
+// in memory: Build(Options) is a function of the root seed, the scenario end,
+// the site selection and the profile mix, and performs no I/O. Other jobs
+// map its entities to table rows (fields mirror the seed's columns; see
+// types.go for the value conventions) and drive the simulators with the
+// non-column fields (Climate, LoadA, Life ...).
+//
+// Randomness: every draw comes from a local generator seeded by
+// physics.Mix(root, hashes of "fleet", the entity's kind and code ...), so
+// an entity depends only on the root seed and its own code (plus its
+// parents), never on which other sites are built or in what order. Building a subset of the
+// sites yields exactly the corresponding entities of the full fleet (users
+// aside: LocationIDs of admins list the sites built).
+//
+// Scale (seed 8.1): 9 sites, each with one rectifier bank (3 strings) and one
+// or two UPS systems (6 strings), 24 jars per string: 81 strings and 1,944
+// jars in service on any day after the last string was installed (every
+// install is at least a year before End). Codes follow the seed: DC-CNX-01,
+// DC-CNX-UPS-01, DC-CNX-UPS-01-S1, DC-CNX-UPS-01-S1-J12 (replacements add
+// -R1, -R2 ...), DC-CNX-01-ENV-01. System numbers are city-wide (site nn
+// owns UPS 2nn-1, 2nn and REC nn), so Bangkok's two sites do not collide.
+//
+// Jar history: each of the 24 slots of a string gets its first jar on the
+// string's install day. A jar leaves at the end of its useful life
+// (JarLife.End: EOL or sudden failure) plus a detection-and-replacement
+// delay of 3-30 days; the next generation, with a fresh profile draw, is
+// installed that same day. This repeats until the scenario end.
+package fleet
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/battlake/battlake/physics"
+	"github.com/google/uuid"
+)
+
+const (
+	oneDay         = 24 * time.Hour
+	jarsPerString  = 24
+	timezone       = "Asia/Bangkok"
+	maxGenerations = 1000 // guard: a slot never holds this many jars
+)
+
+// Options configures Build.
+type Options struct {
+	RootSeed uint64
+	// Sites lists location codes to include; empty means all nine.
+	Sites []string
+	// End is the scenario end (exclusive, UTC midnight): history is built
+	// up to here and statuses are as of End.
+	End time.Time
+	// Mix is the degradation-profile mix (healthy, accelerated, failing);
+	// the zero value means physics.FleetMix.
+	Mix [3]float64
+}
+
+// SiteCodes returns the nine location codes in canonical order.
+func SiteCodes() []string {
+	out := make([]string, len(siteDefs))
+	for i, d := range siteDefs {
+		out[i] = d.code
+	}
+	return out
+}
+
+func siteIndex(code string) int {
+	for i, d := range siteDefs {
+		if d.code == code {
+			return i
+		}
+	}
+	return -1
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	var errs []error
+	if o.End.IsZero() {
+		errs = append(errs, errors.New("fleet: End is zero (set the scenario end, a UTC midnight)"))
+	} else if !o.End.Equal(truncDay(o.End)) {
+		errs = append(errs, fmt.Errorf("fleet: End %s is not a UTC midnight", o.End.Format(time.RFC3339)))
+	}
+	seen := map[string]bool{}
+	for _, c := range o.Sites {
+		if siteIndex(c) < 0 {
+			errs = append(errs, fmt.Errorf("fleet: unknown site code %q (valid codes: %s)", c, strings.Join(SiteCodes(), ", ")))
+		} else if seen[c] {
+			errs = append(errs, fmt.Errorf("fleet: site code %q listed twice", c))
+		}
+		seen[c] = true
+	}
+	if o.Mix != ([3]float64{}) {
+		sum := 0.0
+		for _, m := range o.Mix {
+			if m < 0 || math.IsNaN(m) {
+				errs = append(errs, fmt.Errorf("fleet: profile mix %v has a negative share", o.Mix))
+				break
+			}
+			sum += m
+		}
+		if math.Abs(sum-1) > 1e-6 {
+			errs = append(errs, fmt.Errorf("fleet: profile mix %v sums to %g, want 1", o.Mix, sum))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Fleet is the built master data. Slices are in canonical order (sites
+// north to south; systems, strings and sensors by site then code; users
+// admins first) except Batteries, which is sorted by ID bytes (the battery
+// table's sort key).
+type Fleet struct {
+	Seed uint64
+	End  time.Time
+	Mix  [3]float64 // the mix used (FleetMix if Options.Mix was zero)
+
+	Models    []*BatteryModel
+	Sites     []*Site
+	Systems   []*System
+	Strings   []*String
+	Batteries []*Battery // every jar ever installed, incl. replaced ones
+	Sensors   []*Sensor
+	Users     []*User
+	MLModels  []*MLModel
+
+	ModelByID     map[uuid.UUID]*BatteryModel
+	SiteByID      map[uuid.UUID]*Site
+	SystemByID    map[uuid.UUID]*System
+	StringByID    map[uuid.UUID]*String
+	BatteryByID   map[uuid.UUID]*Battery
+	SensorByID    map[uuid.UUID]*Sensor
+	UserByID      map[uuid.UUID]*User
+	MLModelByID   map[uuid.UUID]*MLModel
+	SiteByCode    map[string]*Site
+	BatteryByCode map[string]*Battery
+
+	// jarsByString: every jar of a string ordered by (position, generation).
+	jarsByString map[uuid.UUID][]*Battery
+}
+
+// BatteriesActiveOn returns the jars in service on day (UTC date of day):
+// InstalledDate <= day < Removed, sorted by ID.
+func (f *Fleet) BatteriesActiveOn(day time.Time) []*Battery {
+	var out []*Battery
+	for _, b := range f.Batteries {
+		if b.ActiveOn(day) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// StringJarsOn returns the jars of a string in service on day, ordered by
+// position (24 of them once the string is installed).
+func (f *Fleet) StringJarsOn(stringID uuid.UUID, day time.Time) []*Battery {
+	var out []*Battery
+	for _, b := range f.jarsByString[stringID] {
+		if b.ActiveOn(day) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// StringJars returns every jar that ever sat in a string, ordered by
+// position then generation.
+func (f *Fleet) StringJars(stringID uuid.UUID) []*Battery {
+	return slices.Clone(f.jarsByString[stringID])
+}
+
+// Technicians returns the active field staff (engineers and operators)
+// assigned to a site.
+func (f *Fleet) Technicians(siteID uuid.UUID) []*User {
+	var out []*User
+	for _, u := range f.Users {
+		if (u.Role == RoleEngineer || u.Role == RoleOperator) && u.IsActive && slices.Contains(u.LocationIDs, siteID) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Admins returns the admin users.
+func (f *Fleet) Admins() []*User {
+	var out []*User
+	for _, u := range f.Users {
+		if u.Role == RoleAdmin {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// MLModelByName returns the registry row with that name (nil if none).
+func (f *Fleet) MLModelByName(name string) *MLModel {
+	for _, m := range f.MLModels {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// IDs and seeds
+
+// idBase is the namespace of all battlake fleet ids.
+var idBase = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/battlake/battlake/jobs/fleet"))
+
+// ID is the deterministic id of an entity: a name-based (version 5, SHA-1)
+// UUID of "kind/code" in a namespace derived from the root seed. The same
+// seed gives the same ids; another seed gives other ids.
+func ID(root uint64, kind, code string) uuid.UUID {
+	return newIDer(root).id(kind, code)
+}
+
+type ider struct{ ns uuid.UUID }
+
+func newIDer(root uint64) ider {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], root)
+	return ider{uuid.NewSHA1(idBase, b[:])}
+}
+
+func (g ider) id(kind, code string) uuid.UUID {
+	return uuid.NewSHA1(g.ns, []byte(kind+"/"+code))
+}
+
+// seedOf derives a seed from the root and labels. The leading "fleet" label
+// keeps these streams apart from those other jobs derive from the same root
+// and entity codes (e.g. Mix(root, "jar", code) for telemetry noise).
+func seedOf(root uint64, labels ...string) uint64 {
+	parts := make([]uint64, 1, len(labels)+1)
+	parts[0] = physics.HashString("fleet")
+	for _, l := range labels {
+		parts = append(parts, physics.HashString(l))
+	}
+	return physics.Mix(root, parts...)
+}
+
+func rngOf(root uint64, labels ...string) *rand.Rand {
+	return physics.NewRand(seedOf(root, labels...))
+}
+
+// ---------------------------------------------------------------------------
+// small helpers
+
+func truncDay(t time.Time) time.Time { return t.UTC().Truncate(oneDay) }
+
+func addDays(t time.Time, n int) time.Time { return t.AddDate(0, 0, n) }
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// officeTime is a timestamp on day d during Bangkok office hours
+// (09:00-17:00 ICT = 02:00-10:00 UTC), to the second.
+func officeTime(d time.Time, r *rand.Rand) time.Time {
+	return truncDay(d).Add(2*time.Hour + time.Duration(r.IntN(8*3600))*time.Second)
+}
+
+func round(x float64, decimals int) float64 {
+	p := math.Pow(10, float64(decimals))
+	return math.Round(x*p) / p
+}
+
+func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
+
+// intBetween draws an integer in [lo, hi].
+func intBetween(r *rand.Rand, lo, hi int) int { return lo + r.IntN(hi-lo+1) }
+
+func weighted(r *rand.Rand, w []float64) int {
+	u := r.Float64()
+	for i, x := range w {
+		if u < x {
+			return i
+		}
+		u -= x
+	}
+	return len(w) - 1
+}
+
+// ---------------------------------------------------------------------------
+// Build
+
+// Build builds the fleet.
+func Build(o Options) (*Fleet, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	b := &builder{
+		root: o.RootSeed,
+		ids:  newIDer(o.RootSeed),
+		end:  o.End,
+		mix:  o.Mix,
+		f:    &Fleet{Seed: o.RootSeed, End: o.End},
+	}
+	if b.mix == ([3]float64{}) {
+		b.mix = physics.FleetMix
+	}
+	b.f.Mix = b.mix
+	// Nothing is installed later than a year before the end, so the whole
+	// fleet is in service over the last year.
+	b.latest = addDays(o.End, -365)
+
+	include := make([]bool, len(siteDefs))
+	if len(o.Sites) == 0 {
+		for i := range include {
+			include[i] = true
+		}
+	}
+	for _, c := range o.Sites {
+		include[siteIndex(c)] = true
+	}
+
+	b.buildModels()
+	comm := commissioning(o.RootSeed, o.End)
+	for i, d := range siteDefs {
+		if include[i] {
+			b.buildSite(d, comm[i])
+		}
+	}
+	b.buildUsers(comm, include)
+	b.buildMLModels()
+	b.index()
+	return b.f, nil
+}
+
+type builder struct {
+	root   uint64
+	ids    ider
+	end    time.Time
+	latest time.Time // latest install day of any system or string
+	mix    [3]float64
+	f      *Fleet
+}
+
+func (b *builder) buildModels() {
+	for _, d := range modelDefs {
+		s := d.spec
+		b.f.Models = append(b.f.Models, &BatteryModel{
+			ID:                b.ids.id("battery_model", s.Name),
+			Name:              s.Name,
+			Manufacturer:      s.Manufacturer,
+			Chemistry:         "VRLA",
+			NominalV:          s.NominalV,
+			CapacityAh:        s.CapacityAh,
+			FloatMinV:         s.FloatMinV,
+			FloatMaxV:         s.FloatMaxV,
+			BoostMinV:         s.BoostMinV,
+			BoostMaxV:         s.BoostMaxV,
+			MaxChargeA:        s.MaxChargeA,
+			TempWarnC:         s.TempWarnC,
+			TempCritC:         s.TempCritC,
+			ExpectedLifeYears: s.ExpectedLifeYears,
+			DatasheetURL:      d.datasheet,
+			Spec:              s,
+			WarrantyYears:     d.warrantyYears,
+		})
+	}
+}
+
+// commissioning draws the nine sites' commissioning dates, stratified over
+// 2012-2023 (one site per ninth of the window, strata shuffled) so that the
+// fleet holds jars of every age. Every date is at least 425 days before end
+// (a year in service plus room for system installs); for an early end the
+// window shrinks to the two years before that bound.
+func commissioning(root uint64, end time.Time) [len(siteDefs)]time.Time {
+	lo := time.Date(2012, 1, 1, 0, 0, 0, 0, time.UTC)
+	hi := minTime(time.Date(2023, 12, 31, 0, 0, 0, 0, time.UTC), addDays(end, -425))
+	if hi.Sub(lo) < 2*365*oneDay {
+		lo = hi.AddDate(-2, 0, 0)
+	}
+	r := rngOf(root, "commissioning")
+	perm := r.Perm(len(siteDefs))
+	span := float64(hi.Sub(lo))
+	var out [len(siteDefs)]time.Time
+	for i := range siteDefs {
+		f := (float64(perm[i]) + r.Float64()) / float64(len(siteDefs))
+		out[i] = truncDay(lo.Add(time.Duration(f * span)))
+	}
+	return out
+}
+
+func (b *builder) buildSite(d siteDef, commissioned time.Time) {
+	r := rngOf(b.root, "location", d.code)
+	setpoint := d.setpoint + 0.5*float64(r.IntN(3)-1)
+	setpoint = math.Max(22, math.Min(27, setpoint))
+	site := &Site{
+		ID:               b.ids.id("location", d.code),
+		Code:             d.code,
+		Name:             d.name,
+		Region:           d.region,
+		City:             d.city,
+		Latitude:         d.lat,
+		Longitude:        d.lon,
+		Timezone:         timezone,
+		CommissionedDate: commissioned,
+		IsActive:         true,
+		CreatedAt:        officeTime(addDays(commissioned, -intBetween(r, 14, 60)), r),
+		Climate: physics.Climate{
+			OutdoorMeanC:      d.outdoorMean,
+			OutdoorSeasonAmpC: d.seasonAmp,
+			OutdoorDailyAmpC:  d.dailyAmp,
+			RoomSetpointC:     setpoint,
+			RoomCouplingC:     d.coupling,
+			HumidityMeanPct:   d.humidity,
+			HVACFaultsPerYear: round(uniform(r, 2, 6), 1),
+		},
+	}
+	site.UpdatedAt = site.CreatedAt
+	b.f.Sites = append(b.f.Sites, site)
+
+	// Systems. System numbers are city-wide so that codes keep the seed's
+	// DC-XXX-UPS-NN form and stay unique when a city has two sites: site
+	// DC-XXX-nn owns UPS numbers 2nn-1 and 2nn and rectifier number nn.
+	city, num := d.code[:6], 0
+	fmt.Sscanf(d.code[7:], "%d", &num)
+	nUPS := 1
+	if r.Float64() < 0.5 {
+		nUPS = 2
+	}
+	for k := 1; k <= nUPS; k++ {
+		code := fmt.Sprintf("%s-UPS-%02d", city, 2*(num-1)+k)
+		positions := []int{1, 2, 3, 4, 5, 6}
+		if nUPS == 2 {
+			positions = []int{1, 2, 3}
+		}
+		b.buildSystem(site, code, physics.SystemUPS, k, positions)
+	}
+	b.buildSystem(site, fmt.Sprintf("%s-REC-%02d", city, num), physics.SystemRectifier, 1, []int{1, 2, 3})
+
+	// Environmental sensors: 2-4 per site, the first a combined sensor in
+	// Battery Room A.
+	n := intBetween(r, 2, 4)
+	zones := slices.Clone(sensorZones)
+	r.Shuffle(len(zones), func(i, j int) { zones[i], zones[j] = zones[j], zones[i] })
+	for i := 1; i <= n; i++ {
+		code := fmt.Sprintf("%s-ENV-%02d", d.code, i)
+		s := &Sensor{
+			ID:         b.ids.id("environmental_sensor", code),
+			LocationID: site.ID,
+			Code:       code,
+			SensorType: SensorCombined,
+			Zone:       "Battery Room A",
+			IsActive:   true,
+		}
+		if i > 1 {
+			z := zones[i-2]
+			s.Zone = z.zone
+			s.SensorType = []string{SensorTemperature, SensorHumidity, SensorCombined}[weighted(r, []float64{0.45, 0.15, 0.40})]
+			s.OffsetC = round(z.offset+0.4*r.NormFloat64(), 2)
+		}
+		b.f.Sensors = append(b.f.Sensors, s)
+	}
+}
+
+func (b *builder) buildSystem(site *Site, code string, kind physics.SystemType, k int, positions []int) {
+	r := rngOf(b.root, "battery_system", code)
+	sys := &System{
+		ID:         b.ids.id("battery_system", code),
+		LocationID: site.ID,
+		Code:       code,
+		IsActive:   true,
+		Kind:       kind,
+	}
+	short := strings.TrimSuffix(site.Name, " Data Center")
+	var prod product
+	var weights [3]float64
+	installed := addDays(site.CommissionedDate, intBetween(r, 0, 30))
+	if kind == physics.SystemUPS {
+		sys.SystemType = SystemUPS
+		sys.Name = fmt.Sprintf("%s UPS %s", short, code[len(code)-2:])
+		prod = upsProducts[r.IntN(len(upsProducts))]
+		sys.LoadA = round(uniform(r, 20, 60), 1)
+		weights = upsModelWeights
+		// A second UPS is either part of the original build or a later
+		// expansion (half a year to four years on).
+		if k == 2 && r.Float64() < 0.5 {
+			installed = addDays(site.CommissionedDate, intBetween(r, 180, 1500))
+		}
+	} else {
+		sys.SystemType = SystemRectifier
+		sys.Name = fmt.Sprintf("%s Rectifier Bank %s", short, code[len(code)-2:])
+		prod = recProducts[r.IntN(len(recProducts))]
+		sys.LoadA = round(uniform(r, 10, 30), 1)
+		weights = recModelWeights
+	}
+	if installed.After(b.latest) {
+		installed = b.latest
+	}
+	sys.Manufacturer = prod.manufacturer
+	sys.Model = prod.model
+	sys.RatedPowerKVA = prod.kva[r.IntN(len(prod.kva))]
+	sys.InstalledDate = installed
+	sys.CreatedAt = officeTime(installed, r)
+	sys.UpdatedAt = sys.CreatedAt
+	sys.RectifierWear = round(math.Min(1, b.end.Sub(installed).Hours()/(15*365.25*24)), 4)
+	if sys.CreatedAt.After(site.UpdatedAt) {
+		site.UpdatedAt = sys.CreatedAt // the site row changes when a system is added
+	}
+	b.f.Systems = append(b.f.Systems, sys)
+
+	model := b.f.Models[weighted(r, weights[:])]
+	for _, pos := range positions {
+		b.buildString(site, sys, model, pos)
+	}
+}
+
+func (b *builder) buildString(site *Site, sys *System, model *BatteryModel, pos int) {
+	code := fmt.Sprintf("%s-S%d", sys.Code, pos)
+	r := rngOf(b.root, "string", code)
+	installed := addDays(sys.InstalledDate, r.IntN(3))
+	if installed.After(b.latest) {
+		installed = b.latest
+	}
+	st := &String{
+		ID:             b.ids.id("string", code),
+		SystemID:       sys.ID,
+		Code:           code,
+		Position:       pos,
+		BatteriesCount: jarsPerString,
+		NominalV:       jarsPerString * model.NominalV,
+		InstalledDate:  installed,
+		IsActive:       true,
+		CreatedAt:      officeTime(installed, r),
+		LocationID:     site.ID,
+		ModelID:        model.ID,
+	}
+	st.UpdatedAt = st.CreatedAt
+	b.f.Strings = append(b.f.Strings, st)
+
+	// The first 24 jars come from one manufacturing batch: same date,
+	// consecutive serials.
+	batch := batchInfo{
+		made:   addDays(installed, -intBetween(r, 21, 150)),
+		serial: 100000 + r.IntN(800000),
+	}
+	room := site.Climate.RoomMeanC()
+	for p := 1; p <= jarsPerString; p++ {
+		b.buildSlot(st, sys, model, p, room, batch)
+	}
+}
+
+type batchInfo struct {
+	made   time.Time
+	serial int
+}
+
+func serialNumber(prefix string, made time.Time, n int) string {
+	y, w := made.ISOWeek()
+	return fmt.Sprintf("%s%02d%02d-%06d", prefix, y%100, w, n)
+}
+
+// buildSlot builds the replacement chain of one position of a string.
+func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos int, roomC float64, batch batchInfo) {
+	slot := fmt.Sprintf("%s-J%d", st.Code, pos)
+	slotSeed := seedOf(b.root, "jar", slot)
+	prefix := modelDefs[slices.IndexFunc(modelDefs[:], func(d modelDef) bool { return d.spec.Name == model.Name })].serialPrefix
+	installed := st.InstalledDate
+	var prev *Battery
+	for gen := 0; gen < maxGenerations; gen++ {
+		js := physics.Mix(slotSeed, uint64(gen))
+		profile := physics.DrawProfile(physics.NewRand(physics.Mix(js, 1)), b.mix)
+		life := physics.NewJarLife(physics.Mix(js, 2), model.Spec, profile, installed, roomC)
+		r := physics.NewRand(physics.Mix(js, 3))
+
+		code := slot
+		if gen > 0 {
+			code = fmt.Sprintf("%s-R%d", slot, gen)
+		}
+		jar := &Battery{
+			ID:                 b.ids.id("battery", code),
+			StringID:           st.ID,
+			ModelID:            model.ID,
+			Code:               code,
+			Position:           pos,
+			InstalledDate:      installed,
+			WarrantyExpiryDate: installed.AddDate(model.WarrantyYears, 0, 0),
+			// Commissioning measurements: capacity test ~1 %, ohmic meter
+			// ~1.5 % (1 σ).
+			InitialCapacityAh:     round(life.Capacity0Ah*(1+0.01*r.NormFloat64()), 2),
+			InitialResistanceMOhm: round(life.R0mOhm*(1+0.015*r.NormFloat64()), 3),
+			CreatedAt:             officeTime(installed, r),
+			LocationID:            st.LocationID,
+			SystemID:              sys.ID,
+			Slot:                  slot,
+			Generation:            gen,
+			Life:                  life,
+		}
+		if gen == 0 {
+			jar.ManufactureDate = batch.made
+			jar.SerialNumber = serialNumber(prefix, batch.made, batch.serial+pos)
+		} else {
+			// A replacement comes from stock: made weeks to months earlier.
+			jar.ManufactureDate = addDays(installed, -intBetween(r, 14, 240))
+			jar.SerialNumber = serialNumber(prefix, jar.ManufactureDate, 100000+r.IntN(900000))
+		}
+		jar.UpdatedAt = jar.CreatedAt
+		if prev != nil {
+			id := prev.ID
+			jar.ReplacementOf = &id
+			prev.UpdatedAt = jar.CreatedAt // replaced in the same work order
+		}
+		b.f.Batteries = append(b.f.Batteries, jar)
+
+		// The operator finds and replaces a dead jar 3-30 days after the
+		// end of its useful life.
+		removed := addDays(truncDay(life.End), intBetween(r, 3, 30))
+		if !removed.Before(b.end) {
+			jar.Status = operatorStatus(&life, b.end)
+			break
+		}
+		jar.Status = StatusReplaced
+		jar.Removed = removed
+		rd := removed
+		jar.ReplacedDate = &rd
+		prev, installed = jar, removed
+	}
+}
+
+// operatorStatus is the operator's view of a jar in service at the end,
+// from its true state: critical once it failed or is below 80 % SOH,
+// warning below 85 %. Later stages (tests, alerts) may refine it.
+func operatorStatus(l *physics.JarLife, at time.Time) string {
+	soh := l.SOH(at)
+	switch {
+	case l.Failed(at) || soh < physics.EOLSOH:
+		return StatusCritical
+	case soh < 0.85:
+		return StatusWarning
+	}
+	return StatusActive
+}
+
+// buildUsers creates the users of all nine sites in canonical order (so
+// names and ids do not depend on the selection) and keeps those of the
+// included sites plus the fleet-wide admins and viewers.
+func (b *builder) buildUsers(comm [len(siteDefs)]time.Time, include []bool) {
+	r := rngOf(b.root, "users")
+	taken := map[string]bool{}
+	newUser := func(role string) *User {
+		for {
+			g, fam := givenNames[r.IntN(len(givenNames))], familyNames[r.IntN(len(familyNames))]
+			email := strings.ToLower(g+"."+fam) + "@" + emailDomain
+			if taken[email] {
+				continue
+			}
+			taken[email] = true
+			return &User{ID: b.ids.id("user", email), Email: email, Name: g + " " + fam, Role: role, IsActive: true}
+		}
+	}
+	var all []uuid.UUID
+	for _, s := range b.f.Sites {
+		all = append(all, s.ID)
+	}
+	// The monitoring platform went live a month before the first site.
+	golive := slices.MinFunc(comm[:], func(a, c time.Time) int { return a.Compare(c) })
+	golive = addDays(golive, -30)
+	for _, role := range []string{RoleAdmin, RoleAdmin, RoleViewer, RoleViewer} {
+		u := newUser(role)
+		u.LocationIDs = slices.Clone(all)
+		u.CreatedAt = officeTime(addDays(golive, r.IntN(7)), r)
+		u.UpdatedAt = u.CreatedAt
+		b.f.Users = append(b.f.Users, u)
+	}
+	lastHire := addDays(b.end, -30)
+	for i, d := range siteDefs {
+		engineers := 1 + boolInt(r.Float64() < 0.7)
+		operators := 2 + boolInt(r.Float64() < 0.3)
+		viewers := r.IntN(2)
+		roles := slices.Repeat([]string{RoleEngineer}, engineers)
+		roles = append(roles, slices.Repeat([]string{RoleOperator}, operators)...)
+		roles = append(roles, slices.Repeat([]string{RoleViewer}, viewers)...)
+		for _, role := range roles {
+			u := newUser(role)
+			// Hired before commissioning, or later (staff turnover).
+			created := addDays(comm[i], -intBetween(r, 7, 45))
+			if r.Float64() < 0.4 && lastHire.After(comm[i]) {
+				created = comm[i].Add(time.Duration(r.Float64() * float64(lastHire.Sub(comm[i])))).Truncate(oneDay)
+			}
+			u.CreatedAt = officeTime(created, r)
+			u.UpdatedAt = u.CreatedAt
+			// Some site viewers have since been deactivated.
+			if role == RoleViewer && r.Float64() < 0.3 {
+				span := addDays(b.end, -1).Sub(u.CreatedAt.Add(30 * oneDay))
+				if span > 0 {
+					u.IsActive = false
+					u.UpdatedAt = officeTime(u.CreatedAt.Add(30*oneDay+time.Duration(r.Float64()*float64(span))), r)
+				}
+			}
+			if include[i] {
+				u.LocationIDs = []uuid.UUID{b.ids.id("location", d.code)}
+				b.f.Users = append(b.f.Users, u)
+			}
+		}
+	}
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// buildMLModels registers the models later stages use. Training dates are
+// placeholders relative to the end (trained 50 days before it on the year
+// before that); a training stage may overwrite them and the metrics.
+func (b *builder) buildMLModels() {
+	admin := b.f.Users[0].ID
+	r := rngOf(b.root, "ml_model")
+	defs := []struct {
+		name, typ, hyper string
+		features         []string
+	}{
+		{"rul-gbm", MLCatboostRUL,
+			`{"depth":6,"iterations":2000,"l2_leaf_reg":3,"learning_rate":0.05,"loss_function":"RMSE","random_seed":%d}`, rulFeatures},
+		{"anomaly-iforest", MLAnomalyIForest,
+			`{"contamination":0.01,"max_features":1.0,"max_samples":256,"n_estimators":200,"random_seed":%d}`, anomalyFeatures},
+		{"survival-weibull", MLSurvival,
+			`{"baseline":"weibull","l2_penalty":0.01,"max_iter":500,"random_seed":%d}`, survivalFeatures},
+	}
+	for _, d := range defs {
+		const version = "1.0.0"
+		dataStart := addDays(b.end, -415)
+		dataEnd := addDays(b.end, -50)
+		trained := officeTime(addDays(dataEnd, intBetween(r, 0, 2)), r)
+		promoted := officeTime(addDays(trained, intBetween(r, 3, 10)), r)
+		var fl bytes.Buffer
+		fl.WriteByte('[')
+		for i, f := range d.features {
+			if i > 0 {
+				fl.WriteByte(',')
+			}
+			fmt.Fprintf(&fl, "%q", f)
+		}
+		fl.WriteByte(']')
+		b.f.MLModels = append(b.f.MLModels, &MLModel{
+			ID:                  b.ids.id("ml_model", d.name+"/"+version),
+			Name:                d.name,
+			ModelType:           d.typ,
+			Version:             version,
+			Status:              MLProduction,
+			TrainedAt:           &trained,
+			PromotedAt:          &promoted,
+			ArtifactURL:         "models/" + d.name + "/" + version + "/",
+			HyperparametersJSON: fmt.Sprintf(d.hyper, seedOf(b.root, "ml_model", d.name)>>40),
+			MetricsJSON:         "{}",
+			FeatureListJSON:     fl.String(),
+			TrainingDataStart:   &dataStart,
+			TrainingDataEnd:     &dataEnd,
+			CreatedBy:           admin,
+		})
+	}
+}
+
+func (b *builder) index() {
+	f := b.f
+	slices.SortFunc(f.Batteries, func(x, y *Battery) int { return bytes.Compare(x.ID[:], y.ID[:]) })
+	f.ModelByID = make(map[uuid.UUID]*BatteryModel, len(f.Models))
+	for _, m := range f.Models {
+		f.ModelByID[m.ID] = m
+	}
+	f.SiteByID = make(map[uuid.UUID]*Site, len(f.Sites))
+	f.SiteByCode = make(map[string]*Site, len(f.Sites))
+	for _, s := range f.Sites {
+		f.SiteByID[s.ID] = s
+		f.SiteByCode[s.Code] = s
+	}
+	f.SystemByID = make(map[uuid.UUID]*System, len(f.Systems))
+	for _, s := range f.Systems {
+		f.SystemByID[s.ID] = s
+	}
+	f.StringByID = make(map[uuid.UUID]*String, len(f.Strings))
+	for _, s := range f.Strings {
+		f.StringByID[s.ID] = s
+	}
+	f.BatteryByID = make(map[uuid.UUID]*Battery, len(f.Batteries))
+	f.BatteryByCode = make(map[string]*Battery, len(f.Batteries))
+	f.jarsByString = make(map[uuid.UUID][]*Battery, len(f.Strings))
+	for _, x := range f.Batteries {
+		f.BatteryByID[x.ID] = x
+		f.BatteryByCode[x.Code] = x
+		f.jarsByString[x.StringID] = append(f.jarsByString[x.StringID], x)
+	}
+	for _, js := range f.jarsByString {
+		slices.SortFunc(js, func(x, y *Battery) int {
+			if x.Position != y.Position {
+				return x.Position - y.Position
+			}
+			return x.Generation - y.Generation
+		})
+	}
+	f.SensorByID = make(map[uuid.UUID]*Sensor, len(f.Sensors))
+	for _, s := range f.Sensors {
+		f.SensorByID[s.ID] = s
+	}
+	f.UserByID = make(map[uuid.UUID]*User, len(f.Users))
+	for _, u := range f.Users {
+		f.UserByID[u.ID] = u
+	}
+	f.MLModelByID = make(map[uuid.UUID]*MLModel, len(f.MLModels))
+	for _, m := range f.MLModels {
+		f.MLModelByID[m.ID] = m
+	}
+}

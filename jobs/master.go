@@ -1,0 +1,192 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+)
+
+// Master data (phase 1): one unpartitioned file per table, straight from
+// the deterministic fleet model, plus truth_battery (the hidden life of
+// every jar) under _truth/.
+
+func masterJobs(e *Env) []pipeline.Job {
+	type emitter func(ctx context.Context, s *RowSink) error
+	tables := []struct {
+		name string
+		emit emitter
+	}{
+		{"location", e.emitLocations},
+		{"battery_model", e.emitBatteryModels},
+		{"battery_system", e.emitSystems},
+		{"string", e.emitStrings},
+		{"battery", e.emitBatteries},
+		{"environmental_sensor", e.emitSensors},
+		{"user", e.emitUsers},
+		{"ml_model", e.emitMLModels},
+		{"truth_battery", e.emitTruthBattery},
+	}
+	var jobs []pipeline.Job
+	for _, x := range tables {
+		t := schema.MustLookup(x.name)
+		emit := x.emit
+		jobs = append(jobs, &job{name: t.Name, stage: "master", tables: []*schema.Table{t},
+			plan: func(ctx context.Context) ([]pipeline.Task, error) {
+				p := mustPartition(t, "", -1)
+				return []pipeline.Task{rowTask(e, t.Name, p, 1000, nil, emit)}, nil
+			}})
+	}
+	return jobs
+}
+
+func datePtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
+}
+
+func (e *Env) emitLocations(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.Sites {
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("location_id", x.ID).Set("location_code", x.Code).Set("location_name", x.Name).
+				Set("region", x.Region).Set("city", x.City).Set("latitude", x.Latitude).Set("longitude", x.Longitude).
+				Set("timezone", x.Timezone).Set("commissioned_date", x.CommissionedDate).Set("is_active", x.IsActive).
+				Set("created_at", x.CreatedAt).Set("updated_at", x.UpdatedAt)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) emitBatteryModels(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.Models {
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("model_id", x.ID).Set("model_name", x.Name).Set("manufacturer", x.Manufacturer).
+				Set("chemistry", x.Chemistry).Set("nominal_voltage_v", x.NominalV).Set("capacity_ah", x.CapacityAh).
+				Set("float_voltage_min_v", x.FloatMinV).Set("float_voltage_max_v", x.FloatMaxV).
+				Set("boost_voltage_min_v", x.BoostMinV).Set("boost_voltage_max_v", x.BoostMaxV).
+				Set("max_charge_current_a", x.MaxChargeA).Set("temp_warning_c", x.TempWarnC).
+				Set("temp_critical_c", x.TempCritC).Set("expected_life_years", x.ExpectedLifeYears).
+				Set("datasheet_url", x.DatasheetURL)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) emitSystems(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.Systems {
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("system_id", x.ID).Set("location_id", x.LocationID).Set("system_code", x.Code).
+				Set("system_type", x.SystemType).Set("system_name", x.Name).Set("manufacturer", x.Manufacturer).
+				Set("model", x.Model).Set("rated_power_kva", x.RatedPowerKVA).Set("installed_date", x.InstalledDate).
+				Set("is_active", x.IsActive).Set("created_at", x.CreatedAt).Set("updated_at", x.UpdatedAt)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) emitStrings(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.Strings {
+		last := e.LastCapacityTest(x)
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("string_id", x.ID).Set("system_id", x.SystemID).Set("string_code", x.Code).
+				Set("string_position", x.Position).Set("batteries_count", x.BatteriesCount).
+				Set("nominal_voltage_v", x.NominalV).Set("installed_date", x.InstalledDate).
+				Set("last_capacity_test_date", datePtr(last)).Set("is_active", x.IsActive).
+				Set("created_at", x.CreatedAt).Set("updated_at", x.UpdatedAt)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) emitBatteries(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.Batteries {
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("battery_id", x.ID).Set("string_id", x.StringID).Set("model_id", x.ModelID).
+				Set("battery_code", x.Code).Set("serial_number", x.SerialNumber).
+				Set("position_in_string", x.Position).Set("manufacture_date", x.ManufactureDate).
+				Set("installed_date", x.InstalledDate).Set("warranty_expiry_date", x.WarrantyExpiryDate).
+				Set("initial_capacity_ah", x.InitialCapacityAh).Set("initial_resistance_mohm", x.InitialResistanceMOhm).
+				Set("status", x.Status).Set("replacement_of", x.ReplacementOf).Set("replaced_date", datePtr(x.ReplacedDate)).
+				Set("created_at", x.CreatedAt).Set("updated_at", x.UpdatedAt)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) emitSensors(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.Sensors {
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("sensor_id", x.ID).Set("location_id", x.LocationID).Set("sensor_code", x.Code).
+				Set("sensor_type", x.SensorType).Set("zone", x.Zone).Set("is_active", x.IsActive)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) emitUsers(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.Users {
+		ids := make([]string, len(x.LocationIDs))
+		for i, id := range x.LocationIDs {
+			ids[i] = id.String()
+		}
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("user_id", x.ID).Set("email", x.Email).Set("name", x.Name).Set("role", x.Role).
+				Set("location_ids", ids).Set("is_active", x.IsActive).
+				Set("created_at", x.CreatedAt).Set("updated_at", x.UpdatedAt)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) emitMLModels(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.MLModels {
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("model_id", x.ID).Set("model_name", x.Name).Set("model_type", x.ModelType).
+				Set("version", x.Version).Set("status", x.Status).Set("trained_at", datePtr(x.TrainedAt)).
+				Set("promoted_at", datePtr(x.PromotedAt)).Set("retired_at", datePtr(x.RetiredAt)).
+				Set("artifact_url", x.ArtifactURL).Set("hyperparameters_json", x.HyperparametersJSON).
+				Set("metrics_json", x.MetricsJSON).Set("feature_list", x.FeatureListJSON).
+				Set("training_data_start", datePtr(x.TrainingDataStart)).Set("training_data_end", datePtr(x.TrainingDataEnd)).
+				Set("created_by", x.CreatedBy)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) emitTruthBattery(_ context.Context, s *RowSink) error {
+	for _, x := range e.Fleet.Batteries {
+		l := &x.Life
+		if err := s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("battery_id", x.ID).Set("profile", l.Profile.String()).Set("installed_date", x.InstalledDate).
+				Set("true_capacity_ah0", round(l.Capacity0Ah, 2)).Set("true_resistance_mohm0", round(l.R0mOhm, 3)).
+				Set("soh_decline_pct_per_year", round(l.SOHRate*100, 2)).
+				Set("resistance_increase_pct_per_year", round(l.RRate*100, 2)).
+				Set("aging_factor", round(l.AgingFactor, 3)).Set("eol_date", l.EOL).
+				Set("failure_kind", l.Failure.String()).Set("failure_at", l.FailureAt).
+				Set("end_of_service_date", l.End).Set("replaced_date", datePtr(x.ReplacedDate))
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

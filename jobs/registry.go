@@ -1,0 +1,57 @@
+package jobs
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/battlake/battlake/pipeline"
+)
+
+// Stage is one step of the seed's section 7 synthesis order. Every job of
+// the product is registered here, and only here.
+type Stage struct {
+	Name  string
+	Phase int // seed section 7 phase
+	Help  string
+	Jobs  func(e *Env) []pipeline.Job
+}
+
+// Stages in phase order. Later stages (calc, features, twin, rul, ops) are
+// appended here as they are built.
+var Stages = []Stage{
+	{Name: "master", Phase: 1, Help: "master data (locations, models, systems, strings, batteries, sensors, users, ml models) and per-battery hidden truth", Jobs: masterJobs},
+	{Name: "telemetry", Phase: 2, Help: "physics-based raw time series: jar, string, environment, event windows, ripple captures, daily truth", Jobs: telemetryJobs},
+	{Name: "transactions", Phase: 3, Help: "maintenance events, capacity tests with discharge curves, impedance measurements, audit log", Jobs: transactionJobs},
+}
+
+// StageNames lists the registered stages in phase order.
+func StageNames() []string {
+	out := make([]string, len(Stages))
+	for i, s := range Stages {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// Select returns the jobs of the named stages in phase order (empty means all).
+func Select(e *Env, names []string) ([]pipeline.Job, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !slices.Contains(StageNames(), n) {
+			return nil, fmt.Errorf("unknown stage %q (valid: %s)", n, strings.Join(StageNames(), ", "))
+		}
+		want[n] = true
+	}
+	var jobs []pipeline.Job
+	for _, s := range Stages {
+		if len(want) == 0 || want[s.Name] {
+			jobs = append(jobs, s.Jobs(e)...)
+		}
+	}
+	return jobs, nil
+}

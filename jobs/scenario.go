@@ -1,0 +1,167 @@
+// Package jobs holds battlake's jobs, registered in phase order (seed
+// section 7) in registry.go, and the scenario that configures them.
+package jobs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/battlake/battlake/jobs/fleet"
+	"go.yaml.in/yaml/v3"
+)
+
+// Date is a calendar day (UTC) that reads and writes as "YYYY-MM-DD".
+type Date struct{ time.Time }
+
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return Date{}, fmt.Errorf("bad date %q (want YYYY-MM-DD): %w", s, err)
+	}
+	return Date{t}, nil
+}
+
+func (d Date) String() string                { return d.Format("2006-01-02") }
+func (d Date) MarshalText() ([]byte, error)  { return []byte(d.String()), nil }
+func (d *Date) UnmarshalText(b []byte) error { x, err := ParseDate(string(b)); *d = x; return err }
+
+// Duration reads and writes as a Go duration string ("5s", "5m").
+type Duration struct{ time.Duration }
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+func (d *Duration) UnmarshalText(b []byte) error {
+	x, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("bad duration %q: %w", b, err)
+	}
+	d.Duration = x
+	return nil
+}
+
+// Mix is the fleet's degradation-profile mix (seed section 8.3).
+type Mix struct {
+	Healthy     float64 `json:"healthy" yaml:"healthy"`
+	Accelerated float64 `json:"accelerated" yaml:"accelerated"`
+	Failing     float64 `json:"failing" yaml:"failing"`
+}
+
+// Scenario configures a run. The zero value is not valid; start from
+// DefaultScenario and override.
+type Scenario struct {
+	// Sites lists location codes; empty means the whole fleet.
+	Sites []string `json:"sites,omitempty" yaml:"sites,omitempty"`
+	Mix   Mix      `json:"mix" yaml:"mix"`
+	// Start and End bound the telemetry window [Start, End). History (life
+	// model, maintenance, tests) runs from each site's commissioning to End.
+	Start Date `json:"start" yaml:"start"`
+	End   Date `json:"end" yaml:"end"`
+	// SampleInterval is the raw telemetry rate (seed: 1-5 s; coarser is
+	// allowed for long backfills, up to 1 h).
+	SampleInterval Duration `json:"sample_interval" yaml:"sample_interval"`
+	// EnvInterval is telemetry_env's rate (seed: 60 s).
+	EnvInterval Duration `json:"env_interval" yaml:"env_interval"`
+	// RippleEvery is the cadence of ripple waveform captures per string.
+	RippleEvery Duration `json:"ripple_every" yaml:"ripple_every"`
+}
+
+// DefaultEnd is the fixed end of the default scenario, so that the default
+// run is reproducible whatever the date.
+var DefaultEnd = Date{time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+
+// DefaultScenario: the whole fleet at the seed's scale, a 7-day telemetry
+// window (so every feature window up to 168 h fills) at the 5 s base rate.
+func DefaultScenario() Scenario {
+	return Scenario{
+		Mix:            Mix{0.85, 0.12, 0.03},
+		Start:          Date{DefaultEnd.AddDate(0, 0, -7)},
+		End:            DefaultEnd,
+		SampleInterval: Duration{5 * time.Second},
+		EnvInterval:    Duration{60 * time.Second},
+		RippleEvery:    Duration{time.Hour},
+	}
+}
+
+// Validate reports every problem at once.
+func (s Scenario) Validate() error {
+	var errs []error
+	if s.Start.IsZero() || s.End.IsZero() {
+		errs = append(errs, errors.New("start and end are required"))
+	} else if !s.End.After(s.Start.Time) {
+		errs = append(errs, fmt.Errorf("end %s must be after start %s", s.End, s.Start))
+	}
+	if s.End.Year() > 2100 || (!s.Start.IsZero() && s.Start.Year() < 2000) {
+		errs = append(errs, fmt.Errorf("window %s..%s outside 2000-2100", s.Start, s.End))
+	}
+	si := s.SampleInterval.Duration
+	if si < time.Second || si > time.Hour {
+		errs = append(errs, fmt.Errorf("sample interval %v out of range [1s, 1h]", si))
+	} else if (24*time.Hour)%si != 0 {
+		errs = append(errs, fmt.Errorf("sample interval %v must divide a day evenly", si))
+	}
+	ei := s.EnvInterval.Duration
+	if ei < time.Second || ei > time.Hour || (24*time.Hour)%ei != 0 {
+		errs = append(errs, fmt.Errorf("env interval %v must be within [1s, 1h] and divide a day", ei))
+	}
+	if s.RippleEvery.Duration < time.Minute || (24*time.Hour)%s.RippleEvery.Duration != 0 {
+		errs = append(errs, fmt.Errorf("ripple cadence %v must be at least 1m and divide a day", s.RippleEvery.Duration))
+	}
+	m := s.Mix
+	if m.Healthy < 0 || m.Accelerated < 0 || m.Failing < 0 || abs(m.Healthy+m.Accelerated+m.Failing-1) > 1e-6 {
+		errs = append(errs, fmt.Errorf("profile mix %+v must be non-negative and sum to 1", m))
+	}
+	valid := map[string]bool{}
+	for _, c := range fleet.SiteCodes() {
+		valid[c] = true
+	}
+	for _, c := range s.Sites {
+		if !valid[c] {
+			errs = append(errs, fmt.Errorf("unknown site %q (valid: %s)", c, strings.Join(fleet.SiteCodes(), ", ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// Hash identifies the scenario's content for manifests.
+func (s Scenario) Hash() string {
+	b, _ := json.Marshal(s)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])[:16]
+}
+
+// LoadScenario reads a YAML or JSON scenario file over the defaults, so a
+// file only names what it changes. Unknown fields are errors.
+func LoadScenario(path string) (Scenario, error) {
+	s := DefaultScenario()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, fmt.Errorf("load scenario: %w", err)
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&s)
+	default:
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		err = dec.Decode(&s)
+	}
+	if err != nil {
+		return s, fmt.Errorf("load scenario %s: %w", path, err)
+	}
+	return s, nil
+}

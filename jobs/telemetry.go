@@ -1,0 +1,280 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/battlake/battlake/jobs/fleet"
+	"github.com/battlake/battlake/physics"
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+	"github.com/google/uuid"
+)
+
+// Telemetry (phase 2). Partitions are (month, bucket) for jar and string
+// tables and (month) for the environment; each partition streams its
+// entities in id order and, per entity, its days in order, so rows land
+// sorted by (entity id, ts) with memory bounded by one entity-day.
+//
+// Every sample is a pure function of (root seed, entity, absolute time):
+// day d of a jar is simulated from its own seeds, with the state carried in
+// from day d-1's events recomputed rather than remembered. So one day, one
+// month or one bucket generated alone equals the same slice of a longer run.
+
+func telemetryJobs(e *Env) []pipeline.Job {
+	return []pipeline.Job{
+		e.jarRawJob(),
+		e.stringRawJob(),
+		e.envJob(),
+		e.eventWindowJob(),
+		e.rippleJob(),
+		e.truthDailyJob(),
+		e.truthEventJob(),
+	}
+}
+
+// windowMonths are the telemetry window's month spans.
+func (e *Env) windowMonths() []lake.MonthSpan {
+	return lake.Months(e.Scenario.Start.Time, e.Scenario.End.Time)
+}
+
+func (e *Env) samplesPerDay() int { return int(24 * time.Hour / e.Scenario.SampleInterval.Duration) }
+
+// envStep is the environment resolution the jar simulator reads: the 60 s
+// room model when the sample interval divides it, else the sample interval.
+func (e *Env) envStep() (time.Duration, int) {
+	si := e.Scenario.SampleInterval.Duration
+	if si <= time.Minute && time.Minute%si == 0 {
+		return time.Minute, int(time.Minute / si)
+	}
+	return si, 1
+}
+
+// activeDays lists the days of [from,to) on which b is in service.
+func activeDays(b *fleet.Battery, from, to time.Time) []time.Time {
+	var out []time.Time
+	for _, d := range Days(from, to) {
+		if b.ActiveOn(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// --- shared per-day simulation context -----------------------------------
+
+// daySim builds the string and environment spans of one string-day and
+// simulates jars over it. It owns reusable buffers; one per worker.
+type daySim struct {
+	e      *Env
+	span   physics.StringSpan
+	env    physics.EnvSpan
+	jar    physics.JarSim
+	events []physics.Event
+	faults []physics.SensorFault
+}
+
+func (e *Env) siteSeed(s *fleet.Site) uint64     { return e.Seed("site", s.Code) }
+func (e *Env) stringSeed(s *fleet.String) uint64 { return e.Seed("string", s.Code) }
+func (e *Env) jarSeed(b *fleet.Battery) uint64   { return e.Seed("jar", b.Code) }
+
+// stringEvents collects the events a string sees on day and the day before
+// (carry-over: a recharge can run past midnight).
+func (e *Env) stringEvents(dst []physics.Event, s *fleet.String, day time.Time) []physics.Event {
+	sys := e.Fleet.SystemByID[s.SystemID]
+	site := e.Fleet.SiteByID[sys.LocationID]
+	dst = dst[:0]
+	for _, d := range []time.Time{day.AddDate(0, 0, -1), day} {
+		dst = append(dst, physics.SiteEvents(e.siteSeed(site), sys.Kind, d)...)
+		dst = append(dst, physics.EqualizeEvents(e.stringSeed(s), d)...)
+		dst = append(dst, e.DischargeTestEvents(s, d)...)
+	}
+	slices.SortStableFunc(dst, func(a, b physics.Event) int { return a.Start.Compare(b.Start) })
+	return dst
+}
+
+func (e *Env) stringConfig(s *fleet.String) physics.StringConfig {
+	sys := e.Fleet.SystemByID[s.SystemID]
+	return physics.StringConfig{
+		System:        sys.Kind,
+		Jars:          s.BatteriesCount,
+		Spec:          e.Fleet.ModelByID[s.ModelID].Spec,
+		LoadA:         sys.LoadA,
+		RectifierWear: sys.RectifierWear,
+	}
+}
+
+// prepare builds the string and environment spans of (s, day) at step.
+func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n int) {
+	e := ds.e
+	sys := e.Fleet.SystemByID[s.SystemID]
+	site := e.Fleet.SiteByID[sys.LocationID]
+	ds.events = e.stringEvents(ds.events, s, day)
+	physics.BuildStringSpan(&ds.span, e.stringConfig(s), e.stringSeed(s), day, step, n, ds.events)
+	envStep, _ := e.envStepFor(step)
+	physics.BuildEnvSpan(&ds.env, e.siteSeed(site), site.Climate, day, envStep, int(time.Duration(n)*step/envStep)+1)
+}
+
+// envStepFor generalises envStep to any simulation step.
+func (e *Env) envStepFor(step time.Duration) (time.Duration, int) {
+	if step <= time.Minute && time.Minute%step == 0 {
+		return time.Minute, int(time.Minute / step)
+	}
+	return step, 1
+}
+
+// --- telemetry_jar_raw ------------------------------------------------------
+
+func (e *Env) jarRawJob() pipeline.Job {
+	t := schema.MustLookup("telemetry_jar_raw")
+	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+		var tasks []pipeline.Task
+		for _, ms := range e.windowMonths() {
+			groups := e.batteriesByBucket(t.Partition.Buckets, ms.From, ms.To)
+			for bucket := 0; bucket < t.Partition.Buckets; bucket++ {
+				p := mustPartition(t, ms.Month, bucket)
+				bats := groups[bucket]
+				ms := ms
+				weight := int64(len(bats)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay())
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, "window="+ms.From.Format(time.DateOnly)+".."+ms.To.Format(time.DateOnly)), Weight: weight,
+					Run: func(ctx context.Context, o *lake.Output) error { return e.writeJarRaw(ctx, o, t, bats, ms) }})
+			}
+		}
+		return tasks, nil
+	}}
+}
+
+// batteriesByBucket groups the batteries in service at any time in
+// [from,to) by bucket, each group sorted by id.
+func (e *Env) batteriesByBucket(buckets int, from, to time.Time) [][]*fleet.Battery {
+	groups := make([][]*fleet.Battery, max(buckets, 1))
+	for _, b := range e.Fleet.Batteries { // sorted by id
+		if len(activeDays(b, from, to)) == 0 {
+			continue
+		}
+		k := max(lake.Bucket(b.ID, buckets), 0)
+		groups[k] = append(groups[k], b)
+	}
+	return groups
+}
+
+// Quantisation to the seed's decimals, with the range check the registry
+// demands: a value that does not fit is an error, never clipped.
+func quant(x float64, scale float64, limit int32, what string) (int32, error) {
+	q := math.Round(x * scale)
+	if !(math.Abs(q) < float64(limit)) {
+		return 0, fmt.Errorf("%s: value %g does not fit", what, x)
+	}
+	return int32(q), nil
+}
+
+func nonZero(q int32) int32 {
+	if q == 0 {
+		return 1 // zero is NULL on the typed path; one unit of the last decimal
+	}
+	return q
+}
+
+const jarBatch = 1 << 14
+
+func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
+	w, err := parquetio.NewTypedWriter[jarRawRow](o.Data(), t)
+	if err != nil {
+		return err
+	}
+	ds := &daySim{e: e}
+	step := e.Scenario.SampleInterval.Duration
+	n := e.samplesPerDay()
+	_, ratio := e.envStepFor(step)
+	buf := make([]jarRawRow, 0, jarBatch)
+	flush := func() error {
+		if err := w.Write(buf); err != nil {
+			return err
+		}
+		buf = buf[:0]
+		return ctx.Err()
+	}
+	stepMicros := step.Microseconds()
+	for _, b := range bats {
+		s := e.Fleet.StringByID[b.StringID]
+		jarSeed := e.jarSeed(b)
+		for _, day := range activeDays(b, ms.From, ms.To) {
+			ds.prepare(s, day, step, n)
+			ds.jar.Reset(&b.Life, jarSeed, &ds.span, &ds.env, ratio)
+			ds.faults = physics.JarSensorFaults(ds.faults, physics.Mix(jarSeed, DayNumber(day)), day, n, physics.DefaultFaultRates)
+			fi := 0
+			var stuck jarRawRow
+			ts0 := day.UnixMicro()
+			for i := 0; i < n; i++ {
+				smp, ok := ds.jar.Next()
+				if !ok {
+					return fmt.Errorf("jar %s day %s: simulator ended at sample %d of %d", b.Code, day.Format(time.DateOnly), i, n)
+				}
+				for fi < len(ds.faults) && ds.faults[fi].To <= i {
+					fi++
+				}
+				var fault *physics.SensorFault
+				if fi < len(ds.faults) && ds.faults[fi].From <= i {
+					fault = &ds.faults[fi]
+				}
+				if fault != nil && fault.Kind == physics.FaultDropout {
+					continue
+				}
+				v, tc := smp.VoltageV, smp.TempC
+				if fault != nil && fault.Kind == physics.FaultSpike {
+					if fault.Magnitude > 5 || fault.Magnitude < -5 {
+						tc += fault.Magnitude
+					} else {
+						v += fault.Magnitude
+					}
+				}
+				row := jarRawRow{TS: ts0 + int64(i)*stepMicros, BatteryID: b.ID}
+				if fault != nil && fault.Kind == physics.FaultStuck && i > fault.From {
+					row.VoltageV, row.TemperatureC, row.ResistanceMOhm, row.ConductanceS = stuck.VoltageV, stuck.TemperatureC, stuck.ResistanceMOhm, stuck.ConductanceS
+				} else {
+					if row.VoltageV, err = quant(v, 1e3, 1e5, "voltage_v"); err != nil {
+						return jarErr(t, b, row.TS, err)
+					}
+					row.VoltageV = nonZero(row.VoltageV)
+					if row.TemperatureC, err = quant(tc, 10, 1e4, "temperature_c"); err != nil {
+						return jarErr(t, b, row.TS, err)
+					}
+					row.TemperatureC = nonZero(row.TemperatureC)
+					if row.ResistanceMOhm, err = quant(smp.ResistanceMOhm, 1e3, 1e8, "resistance_mohm"); err != nil {
+						return jarErr(t, b, row.TS, err)
+					}
+					row.ResistanceMOhm = nonZero(row.ResistanceMOhm)
+					// Conductance is 1/R of the reported resistance, as a BMS computes it.
+					if row.ConductanceS, err = quant(1e3/(float64(row.ResistanceMOhm)/1e3), 1e5, 1e8, "conductance_s"); err != nil {
+						return jarErr(t, b, row.TS, err)
+					}
+					row.ConductanceS = nonZero(row.ConductanceS)
+					stuck = row
+				}
+				buf = append(buf, row)
+				if len(buf) == cap(buf) {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	o.SetRows(w.Rows())
+	return w.Close()
+}
+
+func jarErr(t *schema.Table, b *fleet.Battery, tsMicros int64, err error) error {
+	return fmt.Errorf("table %s battery %s ts %s column %w", t.Name, b.Code, time.UnixMicro(tsMicros).UTC().Format(time.RFC3339), err)
+}
+
+// idBytes is a helper for typed rows.
+func idBytes(id uuid.UUID) [16]byte { return id }

@@ -1,0 +1,202 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/battlake/battlake/jobs/fleet"
+	"github.com/battlake/battlake/physics"
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+	"github.com/google/uuid"
+)
+
+func (e *Env) stringsByID() []*fleet.String {
+	out := slices.Clone(e.Fleet.Strings)
+	slices.SortFunc(out, func(a, b *fleet.String) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
+}
+
+func (e *Env) sensorsByID() []*fleet.Sensor {
+	out := slices.Clone(e.Fleet.Sensors)
+	slices.SortFunc(out, func(a, b *fleet.Sensor) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
+}
+
+// eventsStartingOn are the events of s that start on day (no carry-over).
+func (e *Env) eventsStartingOn(s *fleet.String, day time.Time) []physics.Event {
+	var out []physics.Event
+	for _, ev := range e.stringEvents(nil, s, day) {
+		if sameDay(ev.Start, day) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// --- telemetry_event_window + event_window_sample blobs -------------------
+
+// Each window's high-rate samples (every jar of the string at 100-500 ms)
+// are one Parquet object under _blobs/, published before the window row that
+// references it, so data_blob_url never dangles.
+
+func (e *Env) eventWindowJob() pipeline.Job {
+	t := schema.MustLookup("telemetry_event_window")
+	st := schema.MustLookup("event_window_sample")
+	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+		var tasks []pipeline.Task
+		for _, ms := range e.windowMonths() {
+			p := mustPartition(t, ms.Month, -1)
+			ms := ms
+			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, windowInput(ms)), Weight: int64(len(e.Fleet.Strings)) * 20000,
+				Run: func(ctx context.Context, o *lake.Output) error { return e.writeEventWindows(ctx, o, t, st, ms) }})
+		}
+		return tasks, nil
+	}}
+}
+
+func (e *Env) windowID(s *fleet.String, ev physics.Event) uuid.UUID {
+	return fleet.ID(e.RootSeed, "event_window", fmt.Sprintf("%s/%s/%d", s.Code, ev.Start.Format(time.RFC3339), ev.Kind))
+}
+
+func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *schema.Table, ms lake.MonthSpan) error {
+	rw, err := parquetio.NewRowWriter(o.Data(), t)
+	if err != nil {
+		return err
+	}
+	sink := NewRowSink(rw, t)
+	ds := &daySim{e: e}
+	for _, s := range e.stringsByID() {
+		for _, day := range Days(ms.From, ms.To) {
+			for _, ev := range e.eventsStartingOn(s, day) {
+				wt := ev.Kind.WindowType()
+				if wt == "" {
+					continue
+				}
+				from, to := physics.WindowBounds(ev)
+				step := physics.WindowStep(ev.Kind)
+				id := e.windowID(s, ev)
+				key := o.BlobKey(id.String())
+				var samples int64
+				if err := o.WriteBlob(key, func(w io.Writer) (int64, error) {
+					n, err := e.writeWindowSamples(ctx, w, st, ds, s, id, from, to, step)
+					samples = n
+					return n, err
+				}); err != nil {
+					return err
+				}
+				if err := sink.Add(func(b *parquetio.RowBuilder) {
+					b.Set("window_id", id).Set("string_id", s.ID).Set("event_type", wt).
+						Set("start_ts", from).Set("end_ts", to).Set("sample_rate_ms", int(step/time.Millisecond)).
+						Set("data_blob_url", key).Set("samples_count", int(samples))
+				}); err != nil {
+					return err
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	n, err := sink.Close()
+	o.SetRows(n)
+	return err
+}
+
+// writeWindowSamples simulates every jar of s over [from,to) at step.
+func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Table, ds *daySim, s *fleet.String, id uuid.UUID, from, to time.Time, step time.Duration) (int64, error) {
+	rw, err := parquetio.NewRowWriter(w, st)
+	if err != nil {
+		return 0, err
+	}
+	sink := NewRowSink(rw, st)
+	n := int(to.Sub(from) / step)
+	day := from.UTC().Truncate(24 * time.Hour)
+	sys := e.Fleet.SystemByID[s.SystemID]
+	site := e.Fleet.SiteByID[sys.LocationID]
+	ds.events = e.stringEvents(ds.events, s, day)
+	physics.BuildStringSpan(&ds.span, e.stringConfig(s), e.stringSeed(s), from, step, n, ds.events)
+	physics.BuildEnvSpan(&ds.env, e.siteSeed(site), site.Climate, from, step, n)
+	jars := e.Fleet.StringJarsOn(s.ID, day)
+	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	for _, b := range jars {
+		ds.jar.Reset(&b.Life, e.jarSeed(b), &ds.span, &ds.env, 1)
+		for i := 0; i < n; i++ {
+			smp, ok := ds.jar.Next()
+			if !ok {
+				break
+			}
+			ts := from.Add(time.Duration(i) * step)
+			cur := float64(ds.span.CurrentA[i])
+			if err := sink.Add(func(rb *parquetio.RowBuilder) {
+				rb.Set("window_id", id).Set("ts", ts).Set("battery_id", b.ID).
+					Set("voltage_v", round(max(smp.VoltageV, 0.001), 3)).Set("current_a", round(cur, 3)).
+					Set("temperature_c", round(smp.TempC, 1))
+			}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return sink.Close()
+}
+
+// --- ripple_capture -----------------------------------------------------------
+
+// rippleSamples per capture: 40 ms at 6.4 kHz (4 cycles of 100 Hz, 12 of 300 Hz), enough
+// to resolve the 100/300 Hz ripple and its harmonics by FFT.
+const (
+	rippleRateHz  = 6400
+	rippleSamples = 256
+)
+
+func (e *Env) rippleJob() pipeline.Job {
+	t := schema.MustLookup("ripple_capture")
+	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+		var tasks []pipeline.Task
+		for _, ms := range e.windowMonths() {
+			groups := make([][]*fleet.String, t.Partition.Buckets)
+			for _, s := range e.stringsByID() {
+				k := lake.Bucket(s.ID, t.Partition.Buckets)
+				groups[k] = append(groups[k], s)
+			}
+			for bucket := range groups {
+				p := mustPartition(t, ms.Month, bucket)
+				strs, ms := groups[bucket], ms
+				perDay := int64(24 * time.Hour / e.Scenario.RippleEvery.Duration)
+				tasks = append(tasks, rowTask(e, t.Name, p, int64(len(strs))*perDay*rippleSamples*int64(len(Days(ms.From, ms.To))), []string{windowInput(ms)},
+					func(ctx context.Context, sink *RowSink) error { return e.emitRipple(ctx, sink, strs, ms) }))
+			}
+		}
+		return tasks, nil
+	}}
+}
+
+func (e *Env) emitRipple(ctx context.Context, sink *RowSink, strs []*fleet.String, ms lake.MonthSpan) error {
+	wave := make([]float64, rippleSamples)
+	every := e.Scenario.RippleEvery.Duration
+	for _, s := range strs {
+		cfg := e.stringConfig(s)
+		seed := physics.Mix(e.stringSeed(s), physics.HashString("ripple"))
+		for ts := ms.From; ts.Before(ms.To); ts = ts.Add(every) {
+			physics.RippleWaveform(wave, seed, ts, cfg, rippleRateHz)
+			for i, v := range wave {
+				if err := sink.Add(func(b *parquetio.RowBuilder) {
+					b.Set("capture_ts", ts).Set("string_id", s.ID).Set("sample_idx", i).
+						Set("sample_rate_hz", rippleRateHz).Set("ripple_voltage_v", round(v, 4))
+				}); err != nil {
+					return fmt.Errorf("ripple %s: %w", s.Code, err)
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

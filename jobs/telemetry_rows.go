@@ -1,0 +1,42 @@
+package jobs
+
+// Hot-path row types of the high-volume telemetry tables. Each must derive
+// exactly the registry's Parquet schema (checked when the writer opens and
+// by TestRowTypesMatchRegistry); encodings come from the registry. Decimals
+// are unscaled integers at the column's scale; an optional numeric field's
+// zero is NULL in parquet-go, so producers never emit a physical zero.
+
+type jarRawRow struct {
+	TS             int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID      [16]byte `parquet:"battery_id,uuid"`
+	VoltageV       int32    `parquet:"voltage_v,decimal(3:5),optional"`
+	TemperatureC   int32    `parquet:"temperature_c,decimal(1:4),optional"`
+	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8),optional"`
+	ConductanceS   int32    `parquet:"conductance_s,decimal(5:8),optional"`
+}
+
+type stringRawRow struct {
+	TS                int64    `parquet:"ts,timestamp(microsecond)"`
+	StringID          [16]byte `parquet:"string_id,uuid"`
+	VoltageV          int32    `parquet:"voltage_v,decimal(2:6),optional"`
+	CurrentA          int32    `parquet:"current_a,decimal(3:7),optional"`
+	Mode              string   `parquet:"mode,optional"`
+	RippleVoltageRMSV int32    `parquet:"ripple_voltage_rms_v,decimal(3:5),optional"`
+	RippleCurrentRMSA int32    `parquet:"ripple_current_rms_a,decimal(3:6),optional"`
+	EqualizeFlag      *bool    `parquet:"equalize_flag,optional"`
+	GeneratorTestFlag *bool    `parquet:"generator_test_flag,optional"`
+	TransferEventFlag *bool    `parquet:"transfer_event_flag,optional"`
+}
+
+// Static targets for optional booleans: pointing at them costs no allocation.
+var (
+	boolTrue  = true
+	boolFalse = false
+)
+
+func boolPtr(b bool) *bool {
+	if b {
+		return &boolTrue
+	}
+	return &boolFalse
+}

@@ -1,0 +1,178 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/battlake/battlake/jobs/fleet"
+	"github.com/battlake/battlake/physics"
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+)
+
+// telemetry_string_raw: the string's voltage is the sum of its jars'
+// simulated voltages (the same JarSim streams as telemetry_jar_raw, before
+// jar-sensor faults) plus the string sensor's own noise; current, mode,
+// ripple and flags come from the string's operating timeline.
+
+func (e *Env) stringRawJob() pipeline.Job {
+	t := schema.MustLookup("telemetry_string_raw")
+	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+		var tasks []pipeline.Task
+		for _, ms := range e.windowMonths() {
+			groups := make([][]*fleet.String, t.Partition.Buckets)
+			for _, s := range e.stringsByID() {
+				k := lake.Bucket(s.ID, t.Partition.Buckets)
+				groups[k] = append(groups[k], s)
+			}
+			for bucket := range groups {
+				p := mustPartition(t, ms.Month, bucket)
+				strs, ms := groups[bucket], ms
+				weight := int64(len(strs)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay()) * 25
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, windowInput(ms)), Weight: weight,
+					Run: func(ctx context.Context, o *lake.Output) error { return e.writeStringRaw(ctx, o, t, strs, ms) }})
+			}
+		}
+		return tasks, nil
+	}}
+}
+
+func windowInput(ms lake.MonthSpan) string {
+	return "window=" + ms.From.Format(time.DateOnly) + ".." + ms.To.Format(time.DateOnly)
+}
+
+func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
+	w, err := parquetio.NewTypedWriter[stringRawRow](o.Data(), t)
+	if err != nil {
+		return err
+	}
+	ds := &daySim{e: e}
+	step := e.Scenario.SampleInterval.Duration
+	n := e.samplesPerDay()
+	_, ratio := e.envStepFor(step)
+	sumV := make([]float64, n)
+	buf := make([]stringRawRow, 0, jarBatch)
+	for _, s := range strs {
+		seed := physics.Mix(e.stringSeed(s), physics.HashString("string-sensor"))
+		for _, day := range Days(ms.From, ms.To) {
+			jars := e.Fleet.StringJarsOn(s.ID, day)
+			if len(jars) == 0 {
+				continue
+			}
+			ds.prepare(s, day, step, n)
+			clear(sumV)
+			for _, b := range jars {
+				ds.jar.Reset(&b.Life, e.jarSeed(b), &ds.span, &ds.env, ratio)
+				for i := 0; i < n; i++ {
+					smp, ok := ds.jar.Next()
+					if !ok {
+						return fmt.Errorf("string %s jar %s day %s: simulator ended early", s.Code, b.Code, day.Format(time.DateOnly))
+					}
+					sumV[i] += smp.VoltageV
+				}
+			}
+			ts0 := day.UnixMicro()
+			abs0 := uint64(day.Unix()) / uint64(step/time.Second)
+			for i := 0; i < n; i++ {
+				sp := &ds.span
+				row := stringRawRow{TS: ts0 + int64(i)*step.Microseconds(), StringID: s.ID, Mode: sp.Mode[i].String()}
+				// String sensor: 0.05 V and 0.05 A noise on top of the physics.
+				v := sumV[i] + 0.05*physics.FastGauss(seed, abs0+uint64(i))
+				c := float64(sp.CurrentA[i]) + 0.05*physics.FastGauss(seed^0x5bd1e995, abs0+uint64(i))
+				if row.VoltageV, err = quant(v, 100, 1e6, "voltage_v"); err != nil {
+					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
+				}
+				row.VoltageV = nonZero(row.VoltageV)
+				if row.CurrentA, err = quant(c, 1e3, 1e7, "current_a"); err != nil {
+					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
+				}
+				row.CurrentA = nonZero(row.CurrentA)
+				if row.RippleVoltageRMSV, err = quant(float64(sp.RippleV[i]), 1e3, 1e5, "ripple_voltage_rms_v"); err != nil {
+					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
+				}
+				row.RippleVoltageRMSV = nonZero(row.RippleVoltageRMSV)
+				if row.RippleCurrentRMSA, err = quant(float64(sp.RippleA[i]), 1e3, 1e6, "ripple_current_rms_a"); err != nil {
+					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
+				}
+				row.RippleCurrentRMSA = nonZero(row.RippleCurrentRMSA)
+				f := sp.Flags[i]
+				row.EqualizeFlag = boolPtr(f&physics.FlagEqualize != 0)
+				row.GeneratorTestFlag = boolPtr(f&physics.FlagGeneratorTest != 0)
+				row.TransferEventFlag = boolPtr(f&physics.FlagTransfer != 0)
+				buf = append(buf, row)
+				if len(buf) == cap(buf) {
+					if err := w.Write(buf); err != nil {
+						return err
+					}
+					buf = buf[:0]
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.Write(buf); err != nil {
+		return err
+	}
+	o.SetRows(w.Rows())
+	return w.Close()
+}
+
+// --- telemetry_env -----------------------------------------------------------
+
+func (e *Env) envJob() pipeline.Job {
+	t := schema.MustLookup("telemetry_env")
+	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+		var tasks []pipeline.Task
+		n := int(24 * time.Hour / e.Scenario.EnvInterval.Duration)
+		for _, ms := range e.windowMonths() {
+			p := mustPartition(t, ms.Month, -1)
+			ms := ms
+			weight := int64(len(e.Fleet.Sensors)) * int64(len(Days(ms.From, ms.To))) * int64(n)
+			tasks = append(tasks, rowTask(e, t.Name, p, weight, []string{windowInput(ms)}, func(ctx context.Context, s *RowSink) error {
+				return e.emitEnv(ctx, s, ms, n)
+			}))
+		}
+		return tasks, nil
+	}}
+}
+
+func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan, n int) error {
+	step := e.Scenario.EnvInterval.Duration
+	var span physics.EnvSpan
+	for _, sn := range e.sensorsByID() {
+		site := e.Fleet.SiteByID[sn.LocationID]
+		seed := e.Seed("sensor", sn.Code)
+		for _, day := range Days(ms.From, ms.To) {
+			physics.BuildEnvSpan(&span, e.siteSeed(site), site.Climate, day, step, n)
+			abs0 := uint64(day.Unix()) / uint64(step/time.Second)
+			for i := 0; i < n; i++ {
+				ts := day.Add(time.Duration(i) * step)
+				temp := float64(span.TempC[i]) + sn.OffsetC + 0.15*physics.FastGauss(seed, abs0+uint64(i))
+				hum := float64(span.Humidity[i]) + 0.8*physics.FastGauss(seed^0x9e37, abs0+uint64(i))
+				hum = min(max(hum, 5), 99.9)
+				if err := s.Add(func(b *parquetio.RowBuilder) {
+					b.Set("ts", ts).Set("sensor_id", sn.ID)
+					// A sensor reports only what it measures.
+					if sn.SensorType != fleet.SensorHumidity {
+						b.Set("temperature_c", round(temp, 1))
+					}
+					if sn.SensorType != fleet.SensorTemperature {
+						b.Set("humidity_pct", round(hum, 1))
+					}
+					b.Set("hvac_status", span.HVAC[i].String())
+				}); err != nil {
+					return fmt.Errorf("sensor %s: %w", sn.Code, err)
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

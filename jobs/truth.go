@@ -1,0 +1,176 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/battlake/battlake/jobs/fleet"
+	"github.com/battlake/battlake/physics"
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+)
+
+// Hidden truth (_truth/): daily true SOH, capacity, resistance and RUL per
+// battery over its whole life up to the scenario end, and the events the
+// synthesizer injected. Only label and evaluation jobs may read it.
+
+// historyMonths spans from the earliest install to the scenario end.
+func (e *Env) historyMonths() []lake.MonthSpan {
+	first := e.Scenario.End.Time
+	for _, b := range e.Fleet.Batteries {
+		if b.InstalledDate.Before(first) {
+			first = b.InstalledDate
+		}
+	}
+	return lake.Months(time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC), e.Scenario.End.Time)
+}
+
+func (e *Env) truthDailyJob() pipeline.Job {
+	t := schema.MustLookup("truth_battery_daily")
+	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+		var tasks []pipeline.Task
+		for _, ms := range e.historyMonths() {
+			groups := e.batteriesByBucket(t.Partition.Buckets, ms.From, ms.To)
+			for bucket := range groups {
+				if t.Partition.Buckets <= 1 {
+					bucket = -1
+				}
+				p := mustPartition(t, ms.Month, bucket)
+				bats, ms := groups[max(bucket, 0)], ms
+				tasks = append(tasks, rowTask(e, t.Name, p, int64(len(bats))*31, []string{"history-end=" + e.Scenario.End.String()},
+					func(ctx context.Context, s *RowSink) error { return e.emitTruthDaily(s, bats, ms) }))
+			}
+		}
+		return tasks, nil
+	}}
+}
+
+func (e *Env) emitTruthDaily(s *RowSink, bats []*fleet.Battery, ms lake.MonthSpan) error {
+	for _, b := range bats {
+		l := &b.Life
+		for _, day := range activeDays(b, ms.From, ms.To) {
+			end := day.Add(24*time.Hour - time.Second) // state at the end of the day
+			soh := l.SOH(end)
+			if l.Failed(end) {
+				soh = 0.05
+			}
+			rul := l.End.Sub(end).Hours() / 24
+			if err := s.Add(func(rb *parquetio.RowBuilder) {
+				rb.Set("day", day).Set("battery_id", b.ID).Set("soh_pct", round(soh*100, 2)).
+					Set("capacity_ah", round(soh*l.RatedAh, 2)).Set("resistance_mohm", round(l.ResistanceMOhm(end), 3)).
+					Set("rul_days", round(rul, 1))
+			}); err != nil {
+				return fmt.Errorf("battery %s: %w", b.Code, err)
+			}
+		}
+	}
+	return nil
+}
+
+// truth_event: what was injected — operational events in the telemetry
+// window, sensor faults per jar-day, and every sudden failure in history.
+func (e *Env) truthEventJob() pipeline.Job {
+	t := schema.MustLookup("truth_event")
+	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+		// Months inside the telemetry window, plus history months with a
+		// sudden failure: no empty partitions for the quiet years.
+		want := map[string]bool{}
+		for _, ms := range e.windowMonths() {
+			want[ms.Month] = true
+		}
+		for _, b := range e.Fleet.Batteries {
+			if b.Life.Failure != physics.FailureNone && b.Life.FailureAt.Before(e.Scenario.End.Time) {
+				want[lake.Month(b.Life.FailureAt)] = true
+			}
+		}
+		var tasks []pipeline.Task
+		for _, ms := range e.historyMonths() {
+			if !want[ms.Month] {
+				continue
+			}
+			p := mustPartition(t, ms.Month, -1)
+			ms := ms
+			tasks = append(tasks, rowTask(e, t.Name, p, 1000, []string{windowInput(ms)},
+				func(ctx context.Context, s *RowSink) error { return e.emitTruthEvents(s, ms) }))
+		}
+		return tasks, nil
+	}}
+}
+
+func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
+	add := func(kind string, bat *fleet.Battery, str *fleet.String, site *fleet.Site, from, to time.Time, details map[string]any, label string) error {
+		id := fleet.ID(e.RootSeed, "truth_event", label)
+		return s.Add(func(b *parquetio.RowBuilder) {
+			b.Set("event_id", id).Set("event_kind", kind).Set("location_id", site.ID).Set("start_ts", from).Set("end_ts", to).Set("details_json", details)
+			if bat != nil {
+				b.Set("battery_id", bat.ID)
+			}
+			if str != nil {
+				b.Set("string_id", str.ID)
+			}
+		})
+	}
+	// Sudden failures over the whole history.
+	for _, b := range e.Fleet.Batteries {
+		l := &b.Life
+		if l.Failure == physics.FailureNone || l.FailureAt.Before(ms.From) || !l.FailureAt.Before(ms.To) {
+			continue
+		}
+		site := e.Fleet.SiteByID[b.LocationID]
+		if err := add(l.Failure.String(), b, e.Fleet.StringByID[b.StringID], site, l.FailureAt, time.Time{}, map[string]any{"profile": l.Profile.String()}, "failure/"+b.Code); err != nil {
+			return err
+		}
+	}
+	// Operational events and sensor faults inside the telemetry window only.
+	from, to := maxTime(ms.From, e.Scenario.Start.Time), minTime(ms.To, e.Scenario.End.Time)
+	for _, day := range Days(from, to) {
+		for _, str := range e.stringsByID() {
+			site := e.Fleet.SiteByID[str.LocationID]
+			for _, ev := range e.eventsStartingOn(str, day) {
+				label := fmt.Sprintf("%s/%s/%d", str.Code, ev.Start.Format(time.RFC3339), ev.Kind)
+				if err := add(ev.Kind.String(), nil, str, site, ev.Start, ev.End, map[string]any{"current_a": round(ev.CurrentA, 3)}, label); err != nil {
+					return err
+				}
+			}
+		}
+		for _, site := range e.Fleet.Sites {
+			for _, ev := range physics.EnvEvents(e.siteSeed(site), site.Climate, day) {
+				if err := add(ev.Kind.String(), nil, nil, site, ev.Start, ev.End, map[string]any{}, fmt.Sprintf("%s/%s/hvac", site.Code, ev.Start.Format(time.RFC3339))); err != nil {
+					return err
+				}
+			}
+		}
+		n := e.samplesPerDay()
+		step := e.Scenario.SampleInterval.Duration
+		var faults []physics.SensorFault
+		for _, b := range e.Fleet.BatteriesActiveOn(day) {
+			faults = physics.JarSensorFaults(faults, physics.Mix(e.jarSeed(b), DayNumber(day)), day, n, physics.DefaultFaultRates)
+			for k, f := range faults {
+				site := e.Fleet.SiteByID[b.LocationID]
+				fromTS, toTS := day.Add(time.Duration(f.From)*step), day.Add(time.Duration(f.To)*step)
+				label := fmt.Sprintf("%s/%s/fault/%d", b.Code, day.Format(time.DateOnly), k)
+				if err := add(f.Kind.String(), b, e.Fleet.StringByID[b.StringID], site, fromTS, toTS, map[string]any{"magnitude": round(f.Magnitude, 3)}, label); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

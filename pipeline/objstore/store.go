@@ -1,0 +1,85 @@
+// Package objstore is battlake's small object-store abstraction: a local
+// filesystem implementation (the default lake) and an S3 implementation side
+// by side, both passing one conformance suite (storetest). Retries, limits,
+// metrics and logging are decorators (see decorators.go), never inside an
+// implementation.
+//
+// Keys are slash-separated paths relative to the store root, never starting
+// with a slash (e.g. "telemetry_jar_raw/month=2026-01/bucket=03/part-0.parquet").
+package objstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound classifies a missing object; test with errors.Is.
+var ErrNotFound = errors.New("object not found")
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Upload is an object being written. Nothing is visible to readers until
+// Commit publishes the whole object in one atomic step (rename after fsync
+// on a filesystem; one PutObject or CompleteMultipartUpload on S3). Abort
+// discards the work; calling Abort after Commit is a no-op, so
+// `defer u.Abort(ctx)` is the idiom.
+type Upload interface {
+	io.Writer
+	Commit(ctx context.Context) error
+	Abort(ctx context.Context) error
+}
+
+// Store is the object-store interface every lake operation goes through.
+type Store interface {
+	// Create starts an atomic write of key; an existing object is replaced
+	// on Commit.
+	Create(ctx context.Context, key string) (Upload, error)
+	// Get opens key for reading; a missing key yields an error wrapping ErrNotFound.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Stat returns the object's info or an error wrapping ErrNotFound.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+	// List calls fn for every object whose key starts with prefix, in
+	// lexical key order. Returning an error from fn stops the walk.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// URL is the absolute address of key that users and other tables can
+	// reference (file:///... or s3://bucket/prefix/key).
+	URL(key string) string
+	// SweepStaging removes work-in-progress left by crashed writers that is
+	// older than olderThan (0 removes all of it). It returns how many
+	// leftovers were removed.
+	SweepStaging(ctx context.Context, olderThan time.Duration) (int, error)
+	// Close releases resources.
+	Close() error
+}
+
+// Put writes data to key atomically.
+func Put(ctx context.Context, s Store, key string, data []byte) error {
+	u, err := s.Create(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer u.Abort(ctx)
+	if _, err := u.Write(data); err != nil {
+		return err
+	}
+	return u.Commit(ctx)
+}
+
+// ReadAll reads the whole object.
+func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) {
+	r, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}

@@ -1,0 +1,124 @@
+package parquetio
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+
+	"github.com/battlake/battlake/schema"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// RowGroupRows bounds a row group: large enough for good compression and
+// DuckDB's parallel scans, small enough to bound the writer's memory.
+const RowGroupRows = 1 << 20
+
+// CreatedBy is written into every file footer. It carries no version or
+// build id so that the same inputs give the same bytes on every machine.
+const CreatedBy = "battlake"
+
+// writerOptions are shared by both write paths.
+// declareSort writes the table's sort order into the footer; only writers
+// whose producers guarantee that order may claim it.
+func writerOptions(t *schema.Table, s *parquet.Schema, declareSort bool) []parquet.WriterOption {
+	opts := []parquet.WriterOption{
+		s,
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.MaxRowsPerRowGroup(RowGroupRows),
+		parquet.PageBufferSize(1 << 20),
+		parquet.CreatedBy(CreatedBy, "", ""),
+		parquet.DataPageStatistics(true),
+		parquet.KeyValueMetadata("battlake.table", t.Name),
+		parquet.KeyValueMetadata("battlake.schema_version", t.Version()),
+	}
+	if declareSort && len(t.SortBy) > 0 {
+		cols := make([]parquet.SortingColumn, len(t.SortBy))
+		for i, c := range t.SortBy {
+			cols[i] = parquet.Ascending(c)
+		}
+		opts = append(opts, parquet.SortingWriterConfig(parquet.SortingColumns(cols...)))
+	}
+	return opts
+}
+
+// RowWriter writes registry rows (generic path).
+type RowWriter struct {
+	w    *parquet.GenericWriter[any]
+	rows int64
+}
+
+// NewRowWriter starts a Parquet file of table t on w.
+func NewRowWriter(w io.Writer, t *schema.Table) (*RowWriter, error) {
+	s, err := Schema(t)
+	if err != nil {
+		return nil, err
+	}
+	return &RowWriter{w: parquet.NewGenericWriter[any](w, writerOptions(t, s, false)...)}, nil
+}
+
+// WriteRows appends rows built by a RowBuilder of the same table.
+func (rw *RowWriter) WriteRows(rows []parquet.Row) error {
+	n, err := rw.w.WriteRows(rows)
+	rw.rows += int64(n)
+	return err
+}
+
+// Rows counts rows written so far.
+func (rw *RowWriter) Rows() int64 { return rw.rows }
+
+// Close flushes and writes the footer.
+func (rw *RowWriter) Close() error { return rw.w.Close() }
+
+// TypedWriter is the hot path for high-volume tables: rows are plain Go
+// structs whose derived Parquet schema must equal the registry's (same
+// column order, types and optionality), so parquet-go writes them column by
+// column without reflection per value. Encodings come from the registry.
+//
+// Optional numeric fields in T follow parquet-go's convention that a zero
+// value is NULL; producers never emit a physical zero for those columns
+// (a dead jar reads 0.001 V, not 0).
+type TypedWriter[T any] struct {
+	w    *parquet.GenericWriter[T]
+	rows int64
+}
+
+// NewTypedWriter starts a file of table t for row type T, failing if T does
+// not match the registry exactly (which would silently take parquet-go's
+// slow path or, worse, write a different schema).
+func NewTypedWriter[T any](w io.Writer, t *schema.Table) (*TypedWriter[T], error) {
+	s, err := Schema(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRowType[T](t); err != nil {
+		return nil, err
+	}
+	return &TypedWriter[T]{w: parquet.NewGenericWriter[T](w, writerOptions(t, s, true)...)}, nil
+}
+
+// CheckRowType verifies that T's Parquet schema equals table t's.
+func CheckRowType[T any](t *schema.Table) error {
+	s, err := Schema(t)
+	if err != nil {
+		return err
+	}
+	ts := parquet.SchemaOf(reflect.New(reflect.TypeFor[T]()).Elem().Interface())
+	if !parquet.EqualNodes(ts, s) {
+		return fmt.Errorf("table %s: row type %v does not match the registry:\nrow type: %v\nregistry: %v", t.Name, reflect.TypeFor[T](), ts, s)
+	}
+	return nil
+}
+
+// Write appends rows.
+func (tw *TypedWriter[T]) Write(rows []T) error {
+	n, err := tw.w.Write(rows)
+	tw.rows += int64(n)
+	return err
+}
+
+// Rows counts rows written so far.
+func (tw *TypedWriter[T]) Rows() int64 { return tw.rows }
+
+// Close flushes and writes the footer.
+func (tw *TypedWriter[T]) Close() error { return tw.w.Close() }

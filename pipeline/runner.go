@@ -1,0 +1,209 @@
+// Package pipeline runs jobs: a job plans tasks (one output partition each,
+// with its inputs and seed), and the Runner executes them with bounded
+// concurrency, skipping partitions whose manifest already records the same
+// fingerprint, and committing each through the lake's protocol.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/schema"
+)
+
+// Task writes exactly one partition.
+type Task struct {
+	Partition lake.Partition
+	Meta      lake.Meta
+	// Weight estimates the rows the task writes (progress reporting).
+	Weight int64
+	Run    func(ctx context.Context, o *lake.Output) error
+}
+
+// Job plans the partitions of one or more tables. Plan is pure: it performs
+// no writes and derives everything from its configuration.
+type Job interface {
+	Name() string
+	Stage() string
+	Tables() []*schema.Table
+	Plan(ctx context.Context) ([]Task, error)
+}
+
+// TableStats summarises one table of a run.
+type TableStats struct {
+	Table      string
+	Partitions int
+	Skipped    int
+	Rows       int64
+	Bytes      int64
+	Seconds    float64 // summed task time (can exceed wall time with workers)
+}
+
+// Summary of a run.
+type Summary struct {
+	Tables  []TableStats
+	Elapsed time.Duration
+}
+
+// Totals sums the per-table stats.
+func (s Summary) Totals() TableStats {
+	var t TableStats
+	t.Table = "total"
+	for _, x := range s.Tables {
+		t.Partitions += x.Partitions
+		t.Skipped += x.Skipped
+		t.Rows += x.Rows
+		t.Bytes += x.Bytes
+		t.Seconds += x.Seconds
+	}
+	return t
+}
+
+// Runner executes tasks.
+type Runner struct {
+	Lake    *lake.Lake
+	Workers int
+	Force   bool // rewrite partitions even when fresh
+	Log     *slog.Logger
+	Hooks   *lake.Hooks
+	// Progress, if set, is called after every finished task.
+	Progress func(done, total int, rowsDone, rowsTotal int64)
+
+	mu    sync.Mutex
+	stats map[string]*TableStats
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+// RunJobs plans and runs jobs in order; jobs of the same stage run their
+// tasks together so partitions of different tables share the workers.
+func (r *Runner) RunJobs(ctx context.Context, jobs []Job) (Summary, error) {
+	start := time.Now()
+	r.stats = map[string]*TableStats{}
+	var order []string
+	for i := 0; i < len(jobs); {
+		stage := jobs[i].Stage()
+		var tasks []Task
+		for ; i < len(jobs) && jobs[i].Stage() == stage; i++ {
+			ts, err := jobs[i].Plan(ctx)
+			if err != nil {
+				return Summary{}, fmt.Errorf("plan %s: %w", jobs[i].Name(), err)
+			}
+			for _, t := range jobs[i].Tables() {
+				if _, ok := r.stats[t.Name]; !ok {
+					r.stats[t.Name] = &TableStats{Table: t.Name}
+					order = append(order, t.Name)
+				}
+			}
+			tasks = append(tasks, ts...)
+		}
+		r.logger().Info("stage start", "stage", stage, "tasks", len(tasks))
+		if err := r.run(ctx, tasks); err != nil {
+			return r.summary(order, start), fmt.Errorf("stage %s: %w", stage, err)
+		}
+	}
+	return r.summary(order, start), nil
+}
+
+func (r *Runner) summary(order []string, start time.Time) Summary {
+	s := Summary{Elapsed: time.Since(start)}
+	for _, n := range order {
+		s.Tables = append(s.Tables, *r.stats[n])
+	}
+	return s
+}
+
+// run executes tasks with r.Workers goroutines; the first error cancels the
+// rest and all errors are joined.
+func (r *Runner) run(ctx context.Context, tasks []Task) error {
+	workers := max(1, r.Workers)
+	// Heaviest first keeps the workers evenly loaded at the end of a stage.
+	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].Weight > tasks[j].Weight })
+	var total int64
+	for _, t := range tasks {
+		total += t.Weight
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Int64
+		done     atomic.Int64
+		rowsDone atomic.Int64
+		errMu    sync.Mutex
+		errs     []error
+		wg       sync.WaitGroup
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(tasks) || ctx.Err() != nil {
+					return
+				}
+				if err := r.runTask(ctx, tasks[i]); err != nil {
+					errMu.Lock()
+					errs = append(errs, err)
+					errMu.Unlock()
+					cancel()
+					return
+				}
+				d := done.Add(1)
+				rd := rowsDone.Add(tasks[i].Weight)
+				if r.Progress != nil {
+					r.Progress(int(d), len(tasks), rd, total)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) == 0 && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Runner) runTask(ctx context.Context, t Task) error {
+	start := time.Now()
+	st := r.stats[t.Partition.Table.Name]
+	fp := t.Meta.Fingerprint(t.Partition)
+	if !r.Force {
+		fresh, _, err := r.Lake.Fresh(ctx, t.Partition, fp)
+		if err != nil {
+			return err
+		}
+		if fresh {
+			r.mu.Lock()
+			st.Skipped++
+			r.mu.Unlock()
+			r.logger().Debug("partition fresh, skipped", "partition", t.Partition.String())
+			return nil
+		}
+	}
+	m, err := r.Lake.WritePartition(ctx, t.Partition, t.Meta, r.Hooks, t.Run)
+	if err != nil {
+		return err
+	}
+	sec := time.Since(start).Seconds()
+	r.mu.Lock()
+	st.Partitions++
+	st.Rows += m.Rows
+	st.Bytes += m.Bytes
+	st.Seconds += sec
+	r.mu.Unlock()
+	r.logger().Debug("partition written", "partition", t.Partition.String(), "rows", m.Rows, "bytes", m.Bytes, "seconds", sec)
+	return nil
+}

@@ -1,0 +1,76 @@
+package schema
+
+// derivedTables are the seed's section 6. alert references incident, which
+// is declared after it; DDL orders tables by their references instead.
+func derivedTables() []*Table {
+	return []*Table{
+		{
+			Name: "alert", Class: ClassDerived, Section: "6.1",
+			Description: "**Rule/ML-generated alerts**.",
+			Columns: []Column{
+				{Name: "alert_id", Type: UUID(), PK: true, NotNull: true, Description: "Unique identifier"},
+				{Name: "battery_id", Type: UUID(), FK: fk("battery", "battery_id"), Description: "Specific battery"},
+				{Name: "string_id", Type: UUID(), FK: fk("string", "string_id"), Description: "Specific string"},
+				{Name: "location_id", Type: UUID(), FK: fk("location", "location_id"), Description: "Location"},
+				{Name: "alert_type", Type: Enum("voltage_low", "voltage_high", "temperature_high", "current_high", "ripple_high", "resistance_drift", "rul_warning", "rul_critical", "soh_degraded", "anomaly_detected", "data_quality"), NotNull: true, Encoding: EncDict,
+					Description: "`voltage_low`, `voltage_high` — From raw telemetry; `temperature_high` — From raw telemetry; `current_high` — From raw telemetry; `ripple_high` — From raw telemetry; `resistance_drift` — From calculated baseline_pct; `rul_warning`, `rul_critical` — From ML predictions; `soh_degraded` — From calculated SOH; `anomaly_detected` — From ML anomaly detection; `data_quality` — From data validation"},
+				{Name: "severity", Type: Enum("info", "warning", "critical"), NotNull: true, Encoding: EncDict, Description: "`info`, `warning`, `critical`", Method: "Threshold rules"},
+				{Name: "source", Type: Enum("rule_engine", "ml_model", "digital_twin", "manual"), NotNull: true, Encoding: EncDict, Description: "`rule_engine`, `ml_model`, `digital_twin`, `manual`"},
+				{Name: "model_id", Type: UUID(), FK: fk("ml_model", "model_id"), Description: "ML model if ML-generated"},
+				{Name: "triggered_at", Type: Timestamptz(), NotNull: true, Description: "Alert timestamp"},
+				{Name: "resolved_at", Type: Timestamptz(), Description: "Resolution time"},
+				{Name: "status", Type: Enum("active", "acknowledged", "resolved", "suppressed"), NotNull: true, Encoding: EncDict, Description: "`active`, `acknowledged`, `resolved`, `suppressed`"},
+				{Name: "acknowledged_by", Type: UUID(), FK: fk("user", "user_id")},
+				{Name: "message", Type: Text(), NotNull: true, Description: "Alert description"},
+				{Name: "context_json", Type: JSON(), Description: "Additional context (thresholds, values)"},
+				{Name: "incident_id", Type: UUID(), FK: fk("incident", "incident_id"), Description: "Correlated incident"},
+			},
+			Partition: Partitioning{MonthOf: "triggered_at"},
+			SortBy:    []string{"location_id", "triggered_at", "alert_id"},
+			Indexes:   []Index{{Name: "idx_alert_location_status", Columns: []string{"location_id", "status", "triggered_at DESC"}}},
+		},
+		{
+			Name: "incident", Class: ClassDerived, Section: "6.2",
+			Description: "**Correlated/grouped alerts**.",
+			Columns: []Column{
+				{Name: "incident_id", Type: UUID(), PK: true, NotNull: true, Description: "Unique identifier"},
+				{Name: "location_id", Type: UUID(), FK: fk("location", "location_id"), Description: "Location"},
+				{Name: "incident_code", Type: Varchar(30), Unique: true, Description: "Incident reference (e.g., `INC-2025-001234`)"},
+				{Name: "title", Type: Varchar(200), NotNull: true, Description: "Incident title"},
+				{Name: "description", Type: Text(), Description: "Detailed description"},
+				{Name: "severity", Type: Enum("low", "medium", "high", "critical"), NotNull: true, Encoding: EncDict, Description: "`low`, `medium`, `high`, `critical`"},
+				{Name: "status", Type: Enum("open", "investigating", "resolved", "closed"), NotNull: true, Encoding: EncDict, Description: "`open`, `investigating`, `resolved`, `closed`"},
+				{Name: "root_cause", Type: Text(), Description: "RCA summary"},
+				{Name: "rca_code", Type: Varchar(20), Description: "Standardized RCA code"},
+				{Name: "created_at", Type: Timestamptz(), NotNull: true},
+				{Name: "resolved_at", Type: Timestamptz()},
+				{Name: "closed_at", Type: Timestamptz()},
+				{Name: "assigned_to", Type: UUID(), FK: fk("user", "user_id")},
+				{Name: "escalation_level", Type: Int(), Default: "1"},
+			},
+			Partition: Partitioning{MonthOf: "created_at"},
+			SortBy:    []string{"location_id", "created_at", "incident_id"},
+		},
+		{
+			Name: "work_order", Class: ClassDerived, Section: "6.3",
+			Description: "**ITSM/CMMS work orders** (derived from incidents).",
+			Columns: []Column{
+				{Name: "work_order_id", Type: UUID(), PK: true, NotNull: true, Description: "Unique identifier"},
+				{Name: "external_id", Type: Varchar(50), Unique: true, Description: "CMMS/ITSM ticket ID"},
+				{Name: "incident_id", Type: UUID(), FK: fk("incident", "incident_id"), Description: "Related incident"},
+				{Name: "location_id", Type: UUID(), FK: fk("location", "location_id")},
+				{Name: "title", Type: Varchar(200), NotNull: true},
+				{Name: "description", Type: Text()},
+				{Name: "priority", Type: Enum("low", "medium", "high", "urgent"), NotNull: true, Encoding: EncDict, Description: "`low`, `medium`, `high`, `urgent`"},
+				{Name: "status", Type: Enum("open", "assigned", "in_progress", "completed", "closed"), NotNull: true, Encoding: EncDict, Description: "`open`, `assigned`, `in_progress`, `completed`, `closed`"},
+				{Name: "created_at", Type: Timestamptz(), NotNull: true},
+				{Name: "due_date", Type: Timestamptz()},
+				{Name: "completed_at", Type: Timestamptz()},
+				{Name: "assigned_to", Type: UUID(), FK: fk("user", "user_id")},
+				{Name: "resolution_notes", Type: Text()},
+			},
+			Partition: Partitioning{MonthOf: "created_at"},
+			SortBy:    []string{"location_id", "created_at", "work_order_id"},
+		},
+	}
+}
