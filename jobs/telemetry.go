@@ -182,6 +182,14 @@ func nonZero(q int32) int32 {
 
 const jarBatch = 1 << 14
 
+// OhmicRefresh is how often the BMS takes an ohmic (internal resistance)
+// measurement: a test-current injection every 15 minutes, held between
+// refreshes, as monitoring systems report it. Voltage and temperature are
+// read every sample. Holding also keeps the resistance and conductance
+// columns from costing most of the file (measured: 3.6 of 4.6 bytes/row
+// with a fresh noisy reading every 5 s).
+const OhmicRefresh = 15 * time.Minute
+
 func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
 	w, err := parquetio.NewTypedWriter[jarRawRow](o.Data(), t)
 	if err != nil {
@@ -209,7 +217,10 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 			ds.faults = physics.JarSensorFaults(ds.faults, physics.Mix(jarSeed, DayNumber(day)), day, n, physics.DefaultFaultRates)
 			fi := 0
 			var stuck jarRawRow
+			var heldR, heldG int32
 			ts0 := day.UnixMicro()
+			stepSec := int64(step / time.Second)
+			refreshSec := int64(OhmicRefresh / time.Second)
 			for i := 0; i < n; i++ {
 				smp, ok := ds.jar.Next()
 				if !ok {
@@ -245,15 +256,20 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 						return jarErr(t, b, row.TS, err)
 					}
 					row.TemperatureC = nonZero(row.TemperatureC)
-					if row.ResistanceMOhm, err = quant(smp.ResistanceMOhm, 1e3, 1e8, "resistance_mohm"); err != nil {
-						return jarErr(t, b, row.TS, err)
+					// A new ohmic reading at the first sample of each refresh
+					// period (absolute time, so a day alone matches a long run).
+					if sec := int64(i) * stepSec; heldR == 0 || sec%refreshSec < stepSec {
+						if heldR, err = quant(smp.ResistanceMOhm, 1e3, 1e8, "resistance_mohm"); err != nil {
+							return jarErr(t, b, row.TS, err)
+						}
+						heldR = nonZero(heldR)
+						// Conductance is 1/R of the reported resistance, as a BMS computes it.
+						if heldG, err = quant(1e3/(float64(heldR)/1e3), 1e5, 1e8, "conductance_s"); err != nil {
+							return jarErr(t, b, row.TS, err)
+						}
+						heldG = nonZero(heldG)
 					}
-					row.ResistanceMOhm = nonZero(row.ResistanceMOhm)
-					// Conductance is 1/R of the reported resistance, as a BMS computes it.
-					if row.ConductanceS, err = quant(1e3/(float64(row.ResistanceMOhm)/1e3), 1e5, 1e8, "conductance_s"); err != nil {
-						return jarErr(t, b, row.TS, err)
-					}
-					row.ConductanceS = nonZero(row.ConductanceS)
+					row.ResistanceMOhm, row.ConductanceS = heldR, heldG
 					stuck = row
 				}
 				buf = append(buf, row)

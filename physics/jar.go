@@ -28,6 +28,8 @@ type JarSim struct {
 	cur    []float32
 	sp     []float32
 	busy   []bool
+	cEnds  []int64   // cluster ends of the span
+	cEnd   int64     // end of the cluster in progress
 	lagC   []float32 // ambient per env sample; nil: ambConst
 	envOff int       // env index of sample 0 is floorDiv(envOff, envRatio)
 	t0Ns   int64
@@ -58,8 +60,10 @@ type JarSim struct {
 	kR, kRd, kC, kCd         float64 // R0 at 25 °C (mΩ), capacity (Ah)
 	kHeat, kHeatd, kDr, kDrd float64
 
-	// Per env sample.
+	// Per env sample; q* are the canonical-float temperature, voltage
+	// offset and resistance factor of a jar without precursor heat.
 	amb, eqExc, pFloat float64
+	qT, qV, qRf        float64
 
 	pkI, pkC, pk float64 // Peukert factor cache
 
@@ -194,8 +198,9 @@ func envTemp(e *EnvSpan) []float32 {
 
 func (s *JarSim) begin(span *StringSpan, lag []float32, envOff int) {
 	s.mode, s.cur, s.sp, s.busy = span.Mode, span.CurrentA, span.SetpointV, span.busy
+	s.cEnds, s.cEnd = span.clusterEnd, math.MinInt64
 	if !span.built || len(s.busy) < span.N {
-		s.busy = nil // hand-made span: run the full model everywhere
+		s.busy, s.cEnds = nil, nil // hand-made span: run the full model everywhere
 	}
 	s.lagC, s.envOff = lag, envOff
 	s.t0Ns = span.Start.UnixNano()
@@ -217,6 +222,9 @@ func (s *JarSim) loadEnv() {
 	// Float heat doubles per 10 °C with the float current (blueboxbatteries).
 	s.pFloat = s.pFloat25 * exp2Fast((a-25)/10)
 	s.eqExc = s.rth * s.pFloat
+	s.qT = a + s.eqExc
+	s.qV = s.offset + compCoefV*(s.qT-25)
+	s.qRf = rTempFactor(s.qT)
 }
 
 func (s *JarSim) loadKnots(t int64) {
@@ -257,23 +265,26 @@ func (s *JarSim) next() JarSample {
 	}
 	f := float64(t-s.knotStart) * (1.0 / float64(hourNs))
 	rb := s.kR + s.kRd*f // mΩ at 25 °C, full charge
+	k := s.k0 + uint64(i)
+	var v, temp, r, soc float64
 	var heat, drift float64
 	if s.failNs != math.MaxInt64 { // only jars with a sudden event have a precursor
 		heat = s.kHeat + s.kHeatd*f
 		drift = s.kDr + s.kDrd*f
 	}
-	k := s.k0 + uint64(i)
-
-	var v, temp, r, soc float64
 	if s.busy != nil && !s.busy[i] {
 		// Canonical float: the charger holds the jar at its setpoint.
 		s.inBusy = false
-		temp = s.amb + s.eqExc + heat
-		v = float64(s.sp[i]) + s.offset + compCoefV*(temp-25) + drift
-		r = rb * rTempFactor(temp)
 		soc = 1
+		if s.failNs == math.MaxInt64 {
+			temp, v, r = s.qT, float64(s.sp[i])+s.qV, rb*s.qRf
+		} else {
+			temp = s.amb + s.eqExc + heat
+			v = float64(s.sp[i]) + s.offset + compCoefV*(temp-25) + drift
+			r = rb * rTempFactor(temp)
+		}
 	} else {
-		v, temp, r, soc = s.dynamic(i, rb, heat, drift, f)
+		v, temp, r, soc = s.dynamic(i, t, rb, heat, drift, f)
 	}
 	if t >= s.failNs {
 		v, temp, r = s.failed(t, v, temp, r)
@@ -301,12 +312,12 @@ func sum4x16(x uint64) float64 {
 
 // dynamic steps the two-RC model, coulomb counting and the thermal state.
 // rb is R0 at 25 °C and full charge (mΩ).
-func (s *JarSim) dynamic(i int, rb, heat, drift, f float64) (v, temp, r, soc float64) {
+func (s *JarSim) dynamic(i int, t int64, rb, heat, drift, f float64) (v, temp, r, soc float64) {
 	if !s.inBusy {
 		s.enterCanonical(rb, heat, drift)
 	}
 	I := float64(s.cur[i]) // + charges, - discharges (A)
-	temp = s.amb + s.exc + heat
+	temp = s.amb + heat + s.eqExc + (s.exc-s.eqExc)*s.settle(t)
 	fr := rTempFactor(temp) * rSOCFactor(s.soc)
 	r0 := rb * fr / 1000
 	r1, r2 := ecmR1Frac*r0, ecmR2Frac*r0
@@ -364,13 +375,30 @@ func (s *JarSim) dynamic(i int, rb, heat, drift, f float64) (v, temp, r, soc flo
 		s.cut = false
 	}
 	// Self-heating: I²R in both directions, float recombination heat
-	// while on charge, plus the overcharge not stored.
+	// while on charge, plus the overcharge not stored, which a VRLA block
+	// recombines into heat; the overcharge it takes is bounded by its
+	// acceptance (the charger would go to its voltage limit).
 	p := iHeat * iHeat * (r0 + r1 + r2)
 	if I >= 0 {
-		p += s.pFloat + s.recombV*maxf(0, iHeat-s.floatA)*(1-chargeEff(s.soc))
+		p += s.pFloat + s.recombV*minf(s.accept, maxf(0, iHeat-s.floatA)*(1-chargeEff(s.soc)))
 	}
 	s.exc = s.ath*s.exc + s.bth*s.rth*p
 	return v, temp, rb * fr, s.soc
+}
+
+// settle is 1 inside a cluster, falling linearly to 0 over its last
+// settleBlend: the leftover self-heating fades into the canonical state.
+func (s *JarSim) settle(t int64) float64 {
+	if t >= s.cEnd {
+		s.cEnd = math.MaxInt64
+		for _, e := range s.cEnds {
+			if e > t {
+				s.cEnd = e
+				break
+			}
+		}
+	}
+	return minf(1, float64(s.cEnd-t)*(1/float64(settleBlend)))
 }
 
 // enterCanonical sets the state of a fully charged jar on float at the

@@ -392,3 +392,40 @@ func TestJarSimHandMadeSpan(t *testing.T) {
 		t.Fatalf("float %.3f V at %.2f °C, discharge %.3f V", xs[299].VoltageV, xs[0].TempC, xs[599].VoltageV)
 	}
 }
+
+// When a cluster ends the jars rejoin their canonical float state without
+// a visible step in temperature or voltage.
+func TestClusterEndIsContinuous(t *testing.T) {
+	seen := 0
+	for _, d0 := range []time.Time{day(2024, 7, 3), day(2024, 8, 14), day(2024, 2, 2)} {
+		for dd := range 2 {
+			d := d0.AddDate(0, 0, dd)
+			var sp StringSpan
+			BuildStringSpan(&sp, testCfg(SystemUPS), 5, d, 5*time.Second, 17280, eventsFor(91, 92, SystemUPS, d, 1, busyDayEvents(d0, 0)...))
+			var env EnvSpan
+			BuildEnvSpan(&env, 3, testClimate, d, time.Minute, 1440)
+			l := noiseless(NewJarLife(1, testSpec, ProfileHealthy, day(2021, 3, 1), 26))
+			xs := collect(t, &l, 1, &sp, &env, 12)
+			const w = 60 // 5 min each side averages the probe noise out
+			for i := w; i+w <= sp.N; i++ {
+				if !sp.busy[i-1] || sp.busy[i] {
+					continue
+				}
+				seen++
+				var tb, ta, vb, va float64
+				for k := 0; k < w; k++ {
+					tb += xs[i-1-k].TempC / w
+					ta += xs[i+k].TempC / w
+					vb += xs[i-1-k].VoltageV / w
+					va += xs[i+k].VoltageV / w
+				}
+				if math.Abs(ta-tb) > 0.04 || math.Abs(va-vb) > 0.002 {
+					t.Errorf("%v: step of %.3f °C, %.4f V at a cluster's end", sp.Start.Add(time.Duration(i)*sp.Step), ta-tb, va-vb)
+				}
+			}
+		}
+	}
+	if seen < 3 {
+		t.Fatalf("only %d cluster ends seen", seen)
+	}
+}

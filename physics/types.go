@@ -176,8 +176,11 @@ type StringSpan struct {
 	// carryFrom is the start (unix ns) of the cluster that covers Start, or
 	// 0 if Start is quiet.
 	carryFrom int64
-	segs      []segment // scratch
-	evs       []Event   // scratch
+	// clusterEnd holds the ends (unix ns) of the clusters overlapping the
+	// span, in order: jars blend into their canonical state before them.
+	clusterEnd []int64
+	segs       []segment // scratch
+	evs        []Event   // scratch
 }
 
 const (
