@@ -106,6 +106,7 @@ func (e *Env) stringConfig(s *fleet.String) physics.StringConfig {
 		Spec:          e.Fleet.ModelByID[s.ModelID].Spec,
 		LoadA:         sys.LoadA,
 		RectifierWear: sys.RectifierWear,
+		RoomC:         e.Fleet.SiteByID[sys.LocationID].Climate.RoomMeanC(),
 	}
 }
 
@@ -238,7 +239,7 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 				}
 				v, tc := smp.VoltageV, smp.TempC
 				if fault != nil && fault.Kind == physics.FaultSpike {
-					if fault.Magnitude > 5 || fault.Magnitude < -5 {
+					if fault.Channel == physics.ChannelTemperature {
 						tc += fault.Magnitude
 					} else {
 						v += fault.Magnitude

@@ -111,11 +111,10 @@ func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *sche
 
 // writeWindowSamples simulates every jar of s over [from,to) at step.
 func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Table, ds *daySim, s *fleet.String, id uuid.UUID, from, to time.Time, step time.Duration) (int64, error) {
-	rw, err := parquetio.NewRowWriter(w, st)
+	tw, err := parquetio.NewTypedWriter[windowSampleRow](w, st)
 	if err != nil {
 		return 0, err
 	}
-	sink := NewRowSink(rw, st)
 	n := int(to.Sub(from) / step)
 	day := from.UTC().Truncate(24 * time.Hour)
 	sys := e.Fleet.SystemByID[s.SystemID]
@@ -125,25 +124,41 @@ func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Ta
 	physics.BuildEnvSpan(&ds.env, e.siteSeed(site), site.Climate, from, step, n)
 	jars := e.Fleet.StringJarsOn(s.ID, day)
 	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	buf := make([]windowSampleRow, 0, n)
+	vals := newArena32(n)
 	for _, b := range jars {
 		ds.jar.Reset(&b.Life, e.jarSeed(b), &ds.span, &ds.env, 1)
 		for i := 0; i < n; i++ {
 			smp, ok := ds.jar.Next()
 			if !ok {
-				break
+				return 0, fmt.Errorf("window %s jar %s: simulator ended at sample %d of %d", id, b.Code, i, n)
 			}
-			ts := from.Add(time.Duration(i) * step)
-			cur := float64(ds.span.CurrentA[i])
-			if err := sink.Add(func(rb *parquetio.RowBuilder) {
-				rb.Set("window_id", id).Set("ts", ts).Set("battery_id", b.ID).
-					Set("voltage_v", round(max(smp.VoltageV, 0.001), 3)).Set("current_a", round(cur, 3)).
-					Set("temperature_c", round(smp.TempC, 1))
-			}); err != nil {
+			row := windowSampleRow{WindowID: id, TS: from.Add(time.Duration(i) * step).UnixMicro(), BatteryID: b.ID}
+			var q int32
+			if q, err = quant(smp.VoltageV, 1e3, 1e5, "voltage_v"); err != nil {
 				return 0, err
 			}
+			row.VoltageV = nonZero(q)
+			if q, err = quant(float64(ds.span.CurrentA[i]), 1e3, 1e7, "current_a"); err != nil {
+				return 0, err
+			}
+			row.CurrentA = vals.ptr(q)
+			if q, err = quant(smp.TempC, 10, 1e4, "temperature_c"); err != nil {
+				return 0, err
+			}
+			row.TemperatureC = nonZero(q)
+			buf = append(buf, row)
+		}
+		if err := tw.Write(buf); err != nil {
+			return 0, err
+		}
+		buf = buf[:0]
+		vals.reset()
+		if err := ctx.Err(); err != nil {
+			return 0, err
 		}
 	}
-	return sink.Close()
+	return tw.Rows(), tw.Close()
 }
 
 // --- ripple_capture -----------------------------------------------------------
@@ -169,16 +184,23 @@ func (e *Env) rippleJob() pipeline.Job {
 				p := mustPartition(t, ms.Month, bucket)
 				strs, ms := groups[bucket], ms
 				perDay := int64(24 * time.Hour / e.Scenario.RippleEvery.Duration)
-				tasks = append(tasks, rowTask(e, t.Name, p, int64(len(strs))*perDay*rippleSamples*int64(len(Days(ms.From, ms.To))), []string{windowInput(ms)},
-					func(ctx context.Context, sink *RowSink) error { return e.emitRipple(ctx, sink, strs, ms) }))
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, windowInput(ms)),
+					Weight: int64(len(strs)) * perDay * rippleSamples * int64(len(Days(ms.From, ms.To))),
+					Run:    func(ctx context.Context, o *lake.Output) error { return e.writeRipple(ctx, o, t, strs, ms) }})
 			}
 		}
 		return tasks, nil
 	}}
 }
 
-func (e *Env) emitRipple(ctx context.Context, sink *RowSink, strs []*fleet.String, ms lake.MonthSpan) error {
+func (e *Env) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
+	tw, err := parquetio.NewTypedWriter[rippleRow](o.Data(), t)
+	if err != nil {
+		return err
+	}
 	wave := make([]float64, rippleSamples)
+	buf := make([]rippleRow, 0, rippleSamples)
+	vals := newArena32(rippleSamples)
 	every := e.Scenario.RippleEvery.Duration
 	for _, s := range strs {
 		cfg := e.stringConfig(s)
@@ -186,17 +208,22 @@ func (e *Env) emitRipple(ctx context.Context, sink *RowSink, strs []*fleet.Strin
 		for ts := ms.From; ts.Before(ms.To); ts = ts.Add(every) {
 			physics.RippleWaveform(wave, seed, ts, cfg, rippleRateHz)
 			for i, v := range wave {
-				if err := sink.Add(func(b *parquetio.RowBuilder) {
-					b.Set("capture_ts", ts).Set("string_id", s.ID).Set("sample_idx", i).
-						Set("sample_rate_hz", rippleRateHz).Set("ripple_voltage_v", round(v, 4))
-				}); err != nil {
-					return fmt.Errorf("ripple %s: %w", s.Code, err)
+				q, err := quant(v, 1e4, 1e6, "ripple_voltage_v")
+				if err != nil {
+					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
+				buf = append(buf, rippleRow{CaptureTS: ts.UnixMicro(), StringID: s.ID, SampleIdx: int32(i), SampleRateHz: rippleRateHz, RippleVoltageV: vals.ptr(q)})
 			}
+			if err := tw.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+			vals.reset()
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
-	return nil
+	o.SetRows(tw.Rows())
+	return tw.Close()
 }

@@ -19,10 +19,10 @@ type stringRawRow struct {
 	TS                int64    `parquet:"ts,timestamp(microsecond)"`
 	StringID          [16]byte `parquet:"string_id,uuid"`
 	VoltageV          int32    `parquet:"voltage_v,decimal(2:6),optional"`
-	CurrentA          int32    `parquet:"current_a,decimal(3:7),optional"`
+	CurrentA          *int32   `parquet:"current_a,decimal(3:7),optional"`
 	Mode              string   `parquet:"mode,optional"`
-	RippleVoltageRMSV int32    `parquet:"ripple_voltage_rms_v,decimal(3:5),optional"`
-	RippleCurrentRMSA int32    `parquet:"ripple_current_rms_a,decimal(3:6),optional"`
+	RippleVoltageRMSV *int32   `parquet:"ripple_voltage_rms_v,decimal(3:5),optional"`
+	RippleCurrentRMSA *int32   `parquet:"ripple_current_rms_a,decimal(3:6),optional"`
 	EqualizeFlag      *bool    `parquet:"equalize_flag,optional"`
 	GeneratorTestFlag *bool    `parquet:"generator_test_flag,optional"`
 	TransferEventFlag *bool    `parquet:"transfer_event_flag,optional"`
@@ -40,3 +40,39 @@ func boolPtr(b bool) *bool {
 	}
 	return &boolFalse
 }
+
+type windowSampleRow struct {
+	WindowID     [16]byte `parquet:"window_id,uuid"`
+	TS           int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID    [16]byte `parquet:"battery_id,uuid"`
+	VoltageV     int32    `parquet:"voltage_v,decimal(3:5),optional"`
+	CurrentA     *int32   `parquet:"current_a,decimal(3:7),optional"`
+	TemperatureC int32    `parquet:"temperature_c,decimal(1:4),optional"`
+}
+
+type rippleRow struct {
+	CaptureTS      int64    `parquet:"capture_ts,timestamp(microsecond)"`
+	StringID       [16]byte `parquet:"string_id,uuid"`
+	SampleIdx      int32    `parquet:"sample_idx"`
+	SampleRateHz   int32    `parquet:"sample_rate_hz"`
+	RippleVoltageV *int32   `parquet:"ripple_voltage_v,decimal(4:6),optional"`
+}
+
+// arena32 backs the optional pointer fields of one batch of typed rows, for
+// columns where zero is a real reading (a current, a ripple sample): a nil
+// pointer is NULL, a pointer to 0 is 0. Sized once, reset after each
+// Write (parquet-go copies the values), so it never allocates per row.
+type arena32 struct{ v []int32 }
+
+func newArena32(n int) *arena32 { return &arena32{v: make([]int32, 0, n)} }
+
+func (a *arena32) ptr(x int32) *int32 {
+	if len(a.v) == cap(a.v) {
+		// Grow by replacement: rows already built keep the old array.
+		a.v = make([]int32, 0, 2*cap(a.v)+16)
+	}
+	a.v = append(a.v, x)
+	return &a.v[len(a.v)-1]
+}
+
+func (a *arena32) reset() { a.v = a.v[:0] }

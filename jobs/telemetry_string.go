@@ -55,6 +55,7 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 	_, ratio := e.envStepFor(step)
 	sumV := make([]float64, n)
 	buf := make([]stringRawRow, 0, jarBatch)
+	vals := newArena32(3 * jarBatch)
 	for _, s := range strs {
 		seed := physics.Mix(e.stringSeed(s), physics.HashString("string-sensor"))
 		for _, day := range Days(ms.From, ms.To) {
@@ -86,18 +87,19 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
 				row.VoltageV = nonZero(row.VoltageV)
-				if row.CurrentA, err = quant(c, 1e3, 1e7, "current_a"); err != nil {
+				q, err := quant(c, 1e3, 1e7, "current_a")
+				if err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
-				row.CurrentA = nonZero(row.CurrentA)
-				if row.RippleVoltageRMSV, err = quant(float64(sp.RippleV[i]), 1e3, 1e5, "ripple_voltage_rms_v"); err != nil {
+				row.CurrentA = vals.ptr(q)
+				if q, err = quant(float64(sp.RippleV[i]), 1e3, 1e5, "ripple_voltage_rms_v"); err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
-				row.RippleVoltageRMSV = nonZero(row.RippleVoltageRMSV)
-				if row.RippleCurrentRMSA, err = quant(float64(sp.RippleA[i]), 1e3, 1e6, "ripple_current_rms_a"); err != nil {
+				row.RippleVoltageRMSV = vals.ptr(q)
+				if q, err = quant(float64(sp.RippleA[i]), 1e3, 1e6, "ripple_current_rms_a"); err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
-				row.RippleCurrentRMSA = nonZero(row.RippleCurrentRMSA)
+				row.RippleCurrentRMSA = vals.ptr(q)
 				f := sp.Flags[i]
 				row.EqualizeFlag = boolPtr(f&physics.FlagEqualize != 0)
 				row.GeneratorTestFlag = boolPtr(f&physics.FlagGeneratorTest != 0)
@@ -108,6 +110,7 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 						return err
 					}
 					buf = buf[:0]
+					vals.reset()
 				}
 			}
 			if err := ctx.Err(); err != nil {

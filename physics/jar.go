@@ -99,9 +99,12 @@ const (
 
 // Reset prepares s to simulate life's jar over span, in the room env whose
 // step is envRatio times span's (env sample of span sample i is
-// i/envRatio; env must start at span.Start; env may be nil: 25 °C). jarSeed
-// must be derived for this jar slot and not for the day: it fixes the
-// jar's float offset and noise streams.
+// i/envRatio; env must start at span.Start and have env.Step ==
+// envRatio*span.Step; env may be nil: 25 °C). jarSeed must be derived for
+// this jar slot and not for the day: it fixes the jar's float offset and
+// noise streams. If span starts inside an activity cluster, Reset replays
+// the cluster from its first sample at span's step (in bounded chunks;
+// ~35 ms per jar for 11 h at 100 ms).
 func (s *JarSim) Reset(life *JarLife, jarSeed uint64, span *StringSpan, env *EnvSpan, envRatio int) {
 	if envRatio < 1 {
 		envRatio = 1
