@@ -36,8 +36,9 @@ func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // BenchmarkTelemetryJarFleetDay writes one fleet-day of telemetry_jar_raw
 // at 5 s (1,944 jars x 17,280 samples = 33.6 M rows), physics included, to
-// Parquet on local disk, with 1 and 2 workers. BENCH_DAYS and BENCH_SITES
-// (comma-separated codes) shrink or grow it.
+// Parquet on local disk, with 1 and 2 workers. BENCH_DAYS, BENCH_INTERVAL
+// and BENCH_SITES (comma-separated codes) reshape it; peak RSS shows that
+// memory follows the partition, not the date range.
 func BenchmarkTelemetryJarFleetDay(b *testing.B) {
 	sc := DefaultScenario()
 	sc.Start = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -46,6 +47,9 @@ func BenchmarkTelemetryJarFleetDay(b *testing.B) {
 		days = v
 	}
 	sc.End = Date{sc.Start.AddDate(0, 0, days)}
+	if d, err := time.ParseDuration(os.Getenv("BENCH_INTERVAL")); err == nil {
+		sc.SampleInterval = Duration{d}
+	}
 	if s := os.Getenv("BENCH_SITES"); s != "" {
 		sc.Sites = strings.Split(s, ",")
 	}

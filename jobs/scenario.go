@@ -1,5 +1,3 @@
-// Package jobs holds battlake's jobs, registered in phase order (seed
-// section 7) in registry.go, and the scenario that configures them.
 package jobs
 
 import (

@@ -45,16 +45,6 @@ func (e *Env) windowMonths() []lake.MonthSpan {
 
 func (e *Env) samplesPerDay() int { return int(24 * time.Hour / e.Scenario.SampleInterval.Duration) }
 
-// envStep is the environment resolution the jar simulator reads: the 60 s
-// room model when the sample interval divides it, else the sample interval.
-func (e *Env) envStep() (time.Duration, int) {
-	si := e.Scenario.SampleInterval.Duration
-	if si <= time.Minute && time.Minute%si == 0 {
-		return time.Minute, int(time.Minute / si)
-	}
-	return si, 1
-}
-
 // activeDays lists the days of [from,to) on which b is in service.
 func activeDays(b *fleet.Battery, from, to time.Time) []time.Time {
 	var out []time.Time
@@ -69,14 +59,82 @@ func activeDays(b *fleet.Battery, from, to time.Time) []time.Time {
 // --- shared per-day simulation context -----------------------------------
 
 // daySim builds the string and environment spans of one string-day and
-// simulates jars over it. It owns reusable buffers; one per worker.
+// simulates jars over it. It owns reusable buffers; one per task.
 type daySim struct {
 	e      *Env
-	span   physics.StringSpan
+	span   physics.StringSpan // scratch spans for event windows
 	env    physics.EnvSpan
 	jar    physics.JarSim
 	events []physics.Event
 	faults []physics.SensorFault
+	cache  spanCache
+}
+
+type spanKey struct {
+	id   uuid.UUID
+	day  int64
+	step time.Duration
+}
+
+type cachedSpans struct {
+	str   physics.StringSpan
+	env   physics.EnvSpan
+	bytes int
+}
+
+// spanCache keeps the spans of recently prepared string-days, bounded by
+// bytes. Rows are written battery by battery, so the ~3 jars of a string
+// in a bucket each need the same string-days: at coarse sample intervals
+// a whole partition's string-days fit and each is built once instead of
+// once per jar (a year at 5 min spent most of its time rebuilding them);
+// at 5 s few fit, and a miss costs only the build it replaces.
+type spanCache struct {
+	m     map[spanKey]*cachedSpans
+	fifo  []spanKey
+	used  int
+	spare *cachedSpans
+}
+
+// spanCacheBudget bounds one task's cache.
+const spanCacheBudget = 64 << 20
+
+func (c *spanCache) get(k spanKey) *cachedSpans {
+	if c.m == nil {
+		return nil
+	}
+	return c.m[k]
+}
+
+// slot returns a spans holder for k, evicting the oldest entries to stay
+// within budget; the caller fills it and then calls put.
+func (c *spanCache) slot() *cachedSpans {
+	if c.spare != nil {
+		x := c.spare
+		c.spare = nil
+		return x
+	}
+	return &cachedSpans{}
+}
+
+func (c *spanCache) put(k spanKey, x *cachedSpans) {
+	if c.m == nil {
+		c.m = map[spanKey]*cachedSpans{}
+	}
+	x.bytes = x.str.N*18 + x.env.N*17
+	for c.used+x.bytes > spanCacheBudget && len(c.fifo) > 0 {
+		old := c.fifo[0]
+		c.fifo = c.fifo[1:]
+		ev := c.m[old]
+		delete(c.m, old)
+		c.used -= ev.bytes
+		c.spare = ev // recycle one holder's buffers
+	}
+	if x.bytes > spanCacheBudget {
+		return
+	}
+	c.m[k] = x
+	c.fifo = append(c.fifo, k)
+	c.used += x.bytes
 }
 
 func (e *Env) siteSeed(s *fleet.Site) uint64     { return e.Seed("site", s.Code) }
@@ -110,18 +168,27 @@ func (e *Env) stringConfig(s *fleet.String) physics.StringConfig {
 	}
 }
 
-// prepare builds the string and environment spans of (s, day) at step.
-func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n int) {
+// prepare returns the string and environment spans of (s, day) at step.
+// They stay valid until the next prepare call.
+func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n int) (*physics.StringSpan, *physics.EnvSpan) {
+	k := spanKey{id: s.ID, day: day.Unix(), step: step}
+	if x := ds.cache.get(k); x != nil {
+		return &x.str, &x.env
+	}
 	e := ds.e
 	sys := e.Fleet.SystemByID[s.SystemID]
 	site := e.Fleet.SiteByID[sys.LocationID]
+	x := ds.cache.slot()
 	ds.events = e.stringEvents(ds.events, s, day)
-	physics.BuildStringSpan(&ds.span, e.stringConfig(s), e.stringSeed(s), day, step, n, ds.events)
+	physics.BuildStringSpan(&x.str, e.stringConfig(s), e.stringSeed(s), day, step, n, ds.events)
 	envStep, _ := e.envStepFor(step)
-	physics.BuildEnvSpan(&ds.env, e.siteSeed(site), site.Climate, day, envStep, int(time.Duration(n)*step/envStep)+1)
+	physics.BuildEnvSpan(&x.env, e.siteSeed(site), site.Climate, day, envStep, int(time.Duration(n)*step/envStep)+1)
+	ds.cache.put(k, x)
+	return &x.str, &x.env
 }
 
-// envStepFor generalises envStep to any simulation step.
+// envStepFor is the environment resolution a jar simulation at step reads:
+// the 60 s room model when step divides it, else step itself; and the ratio.
 func (e *Env) envStepFor(step time.Duration) (time.Duration, int) {
 	if step <= time.Minute && time.Minute%step == 0 {
 		return time.Minute, int(time.Minute / step)
@@ -142,7 +209,7 @@ func (e *Env) jarRawJob() pipeline.Job {
 				bats := groups[bucket]
 				ms := ms
 				weight := int64(len(bats)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay())
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, "window="+ms.From.Format(time.DateOnly)+".."+ms.To.Format(time.DateOnly)), Weight: weight,
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, windowInput(ms)), Weight: weight,
 					Run: func(ctx context.Context, o *lake.Output) error { return e.writeJarRaw(ctx, o, t, bats, ms) }})
 			}
 		}
@@ -213,8 +280,8 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		s := e.Fleet.StringByID[b.StringID]
 		jarSeed := e.jarSeed(b)
 		for _, day := range activeDays(b, ms.From, ms.To) {
-			ds.prepare(s, day, step, n)
-			ds.jar.Reset(&b.Life, jarSeed, &ds.span, &ds.env, ratio)
+			span, env := ds.prepare(s, day, step, n)
+			ds.jar.Reset(&b.Life, jarSeed, span, env, ratio)
 			ds.faults = physics.JarSensorFaults(ds.faults, physics.Mix(jarSeed, DayNumber(day)), day, n, physics.DefaultFaultRates)
 			fi := 0
 			var stuck jarRawRow
@@ -292,6 +359,3 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 func jarErr(t *schema.Table, b *fleet.Battery, tsMicros int64, err error) error {
 	return fmt.Errorf("table %s battery %s ts %s column %w", t.Name, b.Code, time.UnixMicro(tsMicros).UTC().Format(time.RFC3339), err)
 }
-
-// idBytes is a helper for typed rows.
-func idBytes(id uuid.UUID) [16]byte { return id }

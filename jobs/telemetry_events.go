@@ -23,6 +23,16 @@ func (e *Env) stringsByID() []*fleet.String {
 	return out
 }
 
+// stringsByBucket groups the strings by bucket, each group sorted by id.
+func (e *Env) stringsByBucket(buckets int) [][]*fleet.String {
+	groups := make([][]*fleet.String, max(buckets, 1))
+	for _, s := range e.stringsByID() {
+		k := max(lake.Bucket(s.ID, buckets), 0)
+		groups[k] = append(groups[k], s)
+	}
+	return groups
+}
+
 func (e *Env) sensorsByID() []*fleet.Sensor {
 	out := slices.Clone(e.Fleet.Sensors)
 	slices.SortFunc(out, func(a, b *fleet.Sensor) int { return bytes.Compare(a.ID[:], b.ID[:]) })
@@ -175,11 +185,7 @@ func (e *Env) rippleJob() pipeline.Job {
 	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.windowMonths() {
-			groups := make([][]*fleet.String, t.Partition.Buckets)
-			for _, s := range e.stringsByID() {
-				k := lake.Bucket(s.ID, t.Partition.Buckets)
-				groups[k] = append(groups[k], s)
-			}
+			groups := e.stringsByBucket(t.Partition.Buckets)
 			for bucket := range groups {
 				p := mustPartition(t, ms.Month, bucket)
 				strs, ms := groups[bucket], ms

@@ -23,11 +23,7 @@ func (e *Env) stringRawJob() pipeline.Job {
 	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.windowMonths() {
-			groups := make([][]*fleet.String, t.Partition.Buckets)
-			for _, s := range e.stringsByID() {
-				k := lake.Bucket(s.ID, t.Partition.Buckets)
-				groups[k] = append(groups[k], s)
-			}
+			groups := e.stringsByBucket(t.Partition.Buckets)
 			for bucket := range groups {
 				p := mustPartition(t, ms.Month, bucket)
 				strs, ms := groups[bucket], ms
@@ -63,10 +59,10 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 			if len(jars) == 0 {
 				continue
 			}
-			ds.prepare(s, day, step, n)
+			sp, env := ds.prepare(s, day, step, n)
 			clear(sumV)
 			for _, b := range jars {
-				ds.jar.Reset(&b.Life, e.jarSeed(b), &ds.span, &ds.env, ratio)
+				ds.jar.Reset(&b.Life, e.jarSeed(b), sp, env, ratio)
 				for i := 0; i < n; i++ {
 					smp, ok := ds.jar.Next()
 					if !ok {
@@ -78,7 +74,6 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 			ts0 := day.UnixMicro()
 			abs0 := uint64(day.Unix()) / uint64(step/time.Second)
 			for i := 0; i < n; i++ {
-				sp := &ds.span
 				row := stringRawRow{TS: ts0 + int64(i)*step.Microseconds(), StringID: s.ID, Mode: sp.Mode[i].String()}
 				// String sensor: 0.05 V and 0.05 A noise on top of the physics.
 				v := sumV[i] + 0.05*physics.FastGauss(seed, abs0+uint64(i))

@@ -75,3 +75,60 @@ func BenchmarkBuildEnvSpan(b *testing.B) {
 		BuildEnvSpan(&env, 1, testClimate, day(2024, 7, 3), time.Minute, 1440)
 	}
 }
+
+// windowInCluster is a high-rate event window that starts hours into an
+// activity cluster: a 20 min outage at 03:00 (boost recharge, then the
+// settling tail), and a short transfer at 03:00+offset whose window (10 s
+// before, n samples at step) a job would capture.
+func windowInCluster(offset, step time.Duration, n int) (*StringSpan, *EnvSpan) {
+	d := day(2024, 6, 2)
+	first := Event{Kind: EventTransfer, Start: d.Add(3 * time.Hour), End: d.Add(3*time.Hour + 20*time.Minute), CurrentA: 40}
+	return windowAfter(first, offset, step, n)
+}
+
+// windowAfter is a window of n samples at step from first.Start+offset,
+// with a 2 s transfer 10 s into it.
+func windowAfter(first Event, offset, step time.Duration, n int) (*StringSpan, *EnvSpan) {
+	ws := first.Start.Add(offset)
+	second := Event{Kind: EventTransfer, Start: ws.Add(10 * time.Second), End: ws.Add(12 * time.Second), CurrentA: 40}
+	var sp StringSpan
+	BuildStringSpan(&sp, testCfg(SystemUPS), 2, ws, step, n, []Event{first, second})
+	var env EnvSpan
+	BuildEnvSpan(&env, 1, testClimate, ws, step, n)
+	return &sp, &env
+}
+
+// BenchmarkJarSimWindowReplay: a 70 s transfer window at 100 ms starting
+// ~5 h into a cluster, for the 24 jars of a string as the event-window job
+// runs them (one JarSim, Reset per jar); ms/jar-window is the cost of one
+// jar's window, replay included.
+func BenchmarkJarSimWindowReplay(b *testing.B) {
+	const n, jars = 700, 24
+	sp, env := windowInCluster(5*time.Hour, 100*time.Millisecond, n)
+	if sp.carryFrom == 0 {
+		b.Fatal("fixture: the window does not start inside a cluster")
+	}
+	lives := make([]JarLife, jars)
+	for j := range lives {
+		lives[j] = NewJarLife(Mix(3, uint64(j)), testSpec, ProfileHealthy, day(2021, 1, 1), 25)
+	}
+	var s JarSim
+	var sink float64
+	b.ReportAllocs()
+	for b.Loop() {
+		for j := range lives {
+			s.Reset(&lives[j], Mix(9, uint64(j)), sp, env, 1)
+			for {
+				x, ok := s.Next()
+				if !ok {
+					break
+				}
+				sink += x.VoltageV
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N)/jars, "ms/jar-window")
+	if sink == 0 {
+		b.Fatal("no samples")
+	}
+}

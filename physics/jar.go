@@ -2,6 +2,7 @@ package physics
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -41,10 +42,7 @@ type JarSim struct {
 	envIdx, envLeft int
 	ambConst        float64
 
-	stepNs                 int64
-	dtH                    float64
-	a1, b1, a2, b2         float64
-	ath, bth, bSOC         float64
+	stepCoef
 	rth, pFloat25, recombV float64
 	ratedA, peukert0       float64
 	accept                 float64 // A a full jar takes at the boost limit
@@ -73,16 +71,52 @@ type JarSim struct {
 	exc         float64 // °C above ambient from self-heating
 	cut         bool
 
-	// Replay buffers.
-	preSpan   StringSpan
-	preLag    []float32
-	preFaults []Event
-	preBuf    []float64
+	// Replay buffers: at span's step (head) and at the coarse step of
+	// sub-second spans (bulk).
+	head, bulk replayBuf
+	preFaults  []Event
+	preBuf     []float64
+	mini       StringSpan    // a coarse sample's timeline at span's step
+	latch      []replayInput // a coarse sample's inputs, r times
+	subMode    [1]Mode       // the input of a fine sample of a coarse one
+	subCur     [1]float32
+	subSp      [1]float32
+}
+
+// stepCoef are the coefficients of one step: the discretised RC pairs
+// (exact for a current held over the step), thermal lag and float
+// completion.
+type stepCoef struct {
+	stepNs         int64
+	dtH            float64
+	a1, b1, a2, b2 float64
+	ath, bth, bSOC float64
+}
+
+func newStepCoef(stepNs int64) stepCoef {
+	c := stepCoef{stepNs: stepNs}
+	dt := time.Duration(stepNs).Seconds()
+	c.dtH = dt / 3600
+	c.a1 = math.Exp(-dt / ecmTau1S)
+	c.a2 = math.Exp(-dt / ecmTau2S)
+	c.ath = math.Exp(-dt / blockTauSec)
+	c.b1, c.b2, c.bth = 1-c.a1, 1-c.a2, 1-c.ath
+	c.bSOC = 1 - math.Exp(-c.dtH/socFloatH)
+	return c
 }
 
 // replayChunk bounds the private spans of a replay (samples); a variable
 // so tests can force many chunks.
 var replayChunk int64 = 1 << 15
+
+// replayMaxStep bounds the step of the bulk of a replay for spans whose
+// step is shorter (event windows at 100-500 ms): the RC pairs and the
+// thermal lag are discretised exactly for a held current and their time
+// constants are ≥ 10 s, so the state a 1 s replay leaves at a window's
+// start is within a few mV, mK and 1e-4 SOC of a replay at the window's
+// step, at a fraction of the cost. A variable so tests can compare with
+// a replay at the span's step (0).
+var replayMaxStep = time.Second
 
 var (
 	tagJarOffset = HashString("jar.float_offset")
@@ -102,22 +136,28 @@ const (
 // i/envRatio; env must start at span.Start and have env.Step ==
 // envRatio*span.Step; env may be nil: 25 °C). jarSeed must be derived for
 // this jar slot and not for the day: it fixes the jar's float offset and
-// noise streams. If span starts inside an activity cluster, Reset replays
-// the cluster from its first sample at span's step (in bounded chunks;
-// ~35 ms per jar for 11 h at 100 ms).
+// noise streams.
+//
+// If span starts inside an activity cluster, Reset replays the cluster
+// from its first sample, in bounded chunks. Spans of 1 s and more replay
+// at their own step (~35 ms per jar for 11 h at 100 ms would be the cost
+// at a sub-second step), so they equal the same samples of any longer run.
+// Sub-second spans (event windows) replay the cluster's first fraction of
+// a second at their step and the rest at a coarse step of r steps, the
+// largest multiple of their step up to replayMaxStep, ending exactly at
+// span.Start: each coarse sample stands for the r fine ones, and the
+// coarse samples whose inputs change (an event's edge, a mode change) or
+// whose jar reaches the discharge cutoff are replayed at the fine step.
+// The jar's state at span.Start is then within ~1 mV, 0.01 °C and 0.01 %
+// SOC of a replay at the span's step (TestSubSecondReplayMatchesFineReplay).
+// The replay's timeline and ambient are kept: the jars of a string replayed
+// over the same span build them once.
 func (s *JarSim) Reset(life *JarLife, jarSeed uint64, span *StringSpan, env *EnvSpan, envRatio int) {
 	if envRatio < 1 {
 		envRatio = 1
 	}
 	s.life, s.envRatio = life, envRatio
-	s.stepNs = int64(span.Step)
-	dt := span.Step.Seconds()
-	s.dtH = dt / 3600
-	s.a1 = math.Exp(-dt / ecmTau1S)
-	s.a2 = math.Exp(-dt / ecmTau2S)
-	s.ath = math.Exp(-dt / blockTauSec)
-	s.b1, s.b2, s.bth = 1-s.a1, 1-s.a2, 1-s.ath
-	s.bSOC = 1 - math.Exp(-s.dtH/socFloatH)
+	s.stepCoef = newStepCoef(int64(span.Step))
 	// Thermal: mass ~0.33 kg/Ah (a 120 Ah block ~40 kg), ~0.75 kJ/kg·K,
 	// τ = 2 h → R_th = τ/C_th (estimate). Float recombination heat 0.09 W
 	// per cell per 100 Ah (accuoerlikon) at the float current ~0.07 % C:
@@ -153,42 +193,279 @@ func (s *JarSim) Reset(life *JarLife, jarSeed uint64, span *StringSpan, env *Env
 	if env != nil && env.N > 0 {
 		s.ambConst = float64(envTemp(env)[0])
 	}
-	// Replay the cluster that covers span.Start, from its first sample, in
-	// chunks (bounded buffers even for long replays at 100 ms).
+	// Replay the cluster that covers span.Start, from its first sample.
 	if span.built && span.carryFrom != 0 {
-		m := floorDiv(startNs-span.carryFrom, s.stepNs)
-		r := int64(envRatio)
-		for g0 := -m; g0 < 0; g0 += replayChunk {
-			g1 := min(0, g0+replayChunk)
-			BuildStringSpan(&s.preSpan, span.cfg, span.seed, span.Start.Add(time.Duration(g0)*span.Step), span.Step, int(g1-g0), span.Events)
-			var lag []float32
-			off := 0
-			if env != nil && env.built && env.N > 0 {
-				// The room's jar-lagged temperature before env.Start, on
-				// env's grid: what BuildEnvSpan would give, without the
-				// per-sample room model (LagC is all a jar reads).
-				e0, e1 := floorDiv(g0, r), floorDiv(g1-1, r)
-				eStart := env.Start.UnixNano() + e0*int64(env.Step)
-				eEnd := env.Start.UnixNano() + (e1+1)*int64(env.Step)
-				s.preFaults = envFaults(s.preFaults[:0], env.seed, env.clim, eStart, eEnd)
-				var m envModel
-				m, s.preBuf = newEnvModel(env.seed, env.clim, s.preFaults, s.preBuf)
-				s.preLag = growSlice(s.preLag, int(e1-e0+1))
-				s.preBuf = m.fillLag(s.preLag, eStart, int64(env.Step), s.preBuf)
-				lag = s.preLag
-				off = int(g0 - e0*r)
-			}
-			s.begin(&s.preSpan, lag, off)
-			for s.i < s.n {
-				s.next()
-			}
+		fine := s.stepCoef
+		m := floorDiv(startNs-span.carryFrom, fine.stepNs) // samples at span's step
+		head, r, q := m, int64(1), int64(0)
+		if fine.stepNs < int64(replayMaxStep) && int64(replayMaxStep)/fine.stepNs >= 2 {
+			r = int64(replayMaxStep) / fine.stepNs
+			q, head = m/r, m%r
 		}
+		// The first samples at span's step, on env's grid (all of the
+		// replay for spans of 1 s and more).
+		var envOrg, envStep int64
+		if env != nil {
+			envOrg, envStep = env.Start.UnixNano(), int64(env.Step)
+		}
+		s.replay(&s.head, span, env, startNs, -m, head-m, envOrg, envStep, envRatio, fine)
+		if q > 0 {
+			// Then q samples at r times span's step, the last at
+			// span.Start - step, with the ambient on their own grid.
+			org := startNs - fine.stepNs
+			s.stepCoef = newStepCoef(r * fine.stepNs)
+			s.replay(&s.bulk, span, env, org, 1-q, 1, org, s.stepNs, 1, fine)
+			s.stepCoef = fine
+		}
+		s.envRatio = envRatio
 	}
 	var lag []float32
 	if env != nil && env.N > 0 {
 		lag = envTemp(env)
 	}
 	s.begin(span, lag, 0)
+}
+
+// replayBuf is a replay's string timeline and ambient, with what they were
+// built from (both are pure functions of it), so an identical replay (the
+// next jar of the string) reuses them; and, for a coarse replay, the
+// samples to replay at the span's step with their inputs at that step.
+type replayBuf struct {
+	span StringSpan
+	lag  []float32
+
+	ok     bool // span (and refine) hold the timeline of this key
+	fineNs int64
+	cfg    StringConfig
+	seed   uint64
+	start  int64
+	step   time.Duration
+	n      int
+	events []Event
+
+	lagOK   bool // lag holds the ambient of this key
+	envSeed uint64
+	clim    Climate
+	eStart  int64
+	eStep   int64
+	nLag    int
+
+	refine []int32       // sample indexes, increasing
+	in     []replayInput // r per refined sample
+}
+
+// replayInput is what the string imposes on a jar at one sample.
+type replayInput struct {
+	mode Mode
+	cur  float32
+	sp   float32
+}
+
+func (b *replayBuf) holds(span *StringSpan, start int64, step time.Duration, n int, fineNs int64) bool {
+	if !b.ok || b.fineNs != fineNs || b.cfg != span.cfg || b.seed != span.seed || b.start != start || b.step != step || b.n != n || len(b.events) != len(span.Events) {
+		return false
+	}
+	for i := range b.events {
+		if b.events[i] != span.Events[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// replay runs silently the samples org + g*step, g in [g0, g1), of the
+// cluster that covers span.Start (s's step coefficients set for step), in
+// chunks of at most replayChunk samples, with the ambient env's lagged
+// room temperature on the grid envOrg + e*envStep, envStep =
+// envRatio*step (sample g reads grid point floor(g/envRatio) when org =
+// envOrg). If step is a multiple r > 1 of fine's, it is a coarse replay of
+// samples at fine's step: each sample stands for the r fine samples up to
+// it, and a sample whose inputs change within those (an event's edge, a
+// mode, setpoint or cluster change since the previous sample; the first
+// sample) or whose jar reaches the discharge cutoff is replayed as the r
+// fine samples. When the replay is one chunk, b keeps its inputs for the
+// next identical replay.
+func (s *JarSim) replay(b *replayBuf, span *StringSpan, env *EnvSpan, org, g0, g1, envOrg, envStep int64, envRatio int, fine stepCoef) {
+	if g0 >= g1 {
+		return
+	}
+	s.envRatio = envRatio
+	step := time.Duration(s.stepNs)
+	r := s.stepNs / fine.stepNs
+	if s.stepNs%fine.stepNs != 0 {
+		r = 1
+	}
+	er := int64(envRatio)
+	useEnv := env != nil && env.built && env.N > 0
+	whole := g1-g0 <= replayChunk
+	var prev replayInput
+	var prevBusy bool
+	for a := g0; a < g1; a += replayChunk {
+		c := min(g1, a+replayChunk)
+		start, n := org+a*s.stepNs, int(c-a)
+		if !whole || !b.holds(span, start, step, n, fine.stepNs) {
+			BuildStringSpan(&b.span, span.cfg, span.seed, time.Unix(0, start), step, n, span.Events)
+			b.ok, b.fineNs = whole, fine.stepNs
+			b.cfg, b.seed, b.start, b.step, b.n = span.cfg, span.seed, start, step, n
+			b.events = append(b.events[:0], span.Events...)
+			b.refine, b.in = b.refine[:0], b.in[:0]
+			if r > 1 {
+				prev, prevBusy = s.refine(b, span, a == g0, prev, prevBusy, r, fine.stepNs)
+			}
+		}
+		var lag []float32
+		off := 0
+		if useEnv {
+			// The room's jar-lagged temperature before env.Start, on the
+			// env grid: what BuildEnvSpan would give, without the
+			// per-sample room model (LagC is all a jar reads).
+			e0, e1 := floorDiv(a, er), floorDiv(c-1, er)
+			eStart := envOrg + e0*envStep
+			nLag := int(e1 - e0 + 1)
+			if !b.lagOK || b.envSeed != env.seed || b.clim != env.clim || b.eStart != eStart || b.eStep != envStep || b.nLag != nLag {
+				eEnd := envOrg + (e1+1)*envStep
+				s.preFaults = envFaults(s.preFaults[:0], env.seed, env.clim, eStart, eEnd)
+				var m envModel
+				m, s.preBuf = newEnvModel(env.seed, env.clim, s.preFaults, s.preBuf)
+				b.lag = growSlice(b.lag, nLag)
+				s.preBuf = m.fillLag(b.lag, eStart, envStep, s.preBuf)
+				b.lagOK = whole
+				b.envSeed, b.clim, b.eStart, b.eStep, b.nLag = env.seed, env.clim, eStart, envStep, nLag
+			}
+			lag = b.lag[:nLag]
+			off = int(a - e0*er)
+		}
+		s.begin(&b.span, lag, off)
+		if r == 1 {
+			for s.i < s.n {
+				s.advance()
+			}
+			continue
+		}
+		coarse := s.stepCoef
+		k := 0
+		for s.i < s.n {
+			i := s.i
+			if k < len(b.refine) && int(b.refine[k]) == i {
+				s.advanceFine(b.in[k*int(r):(k+1)*int(r)], &coarse, &fine)
+				k++
+				continue
+			}
+			if s.cur[i] >= 0 || s.cut {
+				s.advance()
+				continue
+			}
+			// A discharge: if the jar reaches the cutoff within this
+			// sample, find when at the fine step (its SOC stays there).
+			soc, v1, v2, exc, inBusy := s.soc, s.v1, s.v2, s.exc, s.inBusy
+			s.advance()
+			if s.cut {
+				s.soc, s.v1, s.v2, s.exc, s.inBusy, s.cut = soc, v1, v2, exc, inBusy, false
+				s.i, s.envLeft = i, s.envLeft+1
+				s.latch = s.latch[:0]
+				for range r {
+					s.latch = append(s.latch, replayInput{s.mode[i], s.cur[i], s.sp[i]})
+				}
+				s.advanceFine(s.latch, &coarse, &fine)
+			}
+		}
+	}
+}
+
+// refine lists the samples of b's chunk (at r fine steps of fineNs each;
+// first: the replay's first chunk; prev: the inputs of the previous
+// chunk's last sample) to replay at the fine step, with their inputs at
+// that step, and returns the inputs of the chunk's last sample.
+func (s *JarSim) refine(b *replayBuf, span *StringSpan, first bool, prev replayInput, prevBusy bool, r, fineNs int64) (replayInput, bool) {
+	sp := &b.span
+	for i := range sp.N {
+		in := replayInput{sp.Mode[i], sp.CurrentA[i], sp.SetpointV[i]}
+		if (i == 0 && first) || in.mode != prev.mode || in.sp != prev.sp || sp.busy[i] != prevBusy ||
+			(in.mode == ModeDischarge && in.cur != prev.cur) {
+			b.refine = append(b.refine, int32(i))
+		}
+		prev, prevBusy = in, sp.busy[i]
+	}
+	// Edges of events within a sample (a surge shorter than a sample).
+	t0, step := sp.Start.UnixNano(), int64(sp.Step)
+	for _, e := range span.Events {
+		for _, x := range [3]int64{e.Start.UnixNano(), e.End.UnixNano(), e.DischargeEnd().UnixNano()} {
+			if k := ceilDiv(x-t0, step); k >= 0 && k < int64(sp.N) {
+				b.refine = append(b.refine, int32(k))
+			}
+		}
+	}
+	slices.Sort(b.refine)
+	b.refine = slices.Compact(b.refine)
+	for _, k := range b.refine {
+		t := t0 + int64(k)*step
+		BuildStringSpan(&s.mini, span.cfg, span.seed, time.Unix(0, t-(r-1)*fineNs), time.Duration(fineNs), int(r), span.Events)
+		for j := range int(r) {
+			b.in = append(b.in, replayInput{s.mini.Mode[j], s.mini.CurrentA[j], s.mini.SetpointV[j]})
+		}
+	}
+	return prev, prevBusy
+}
+
+// advance is next without the sample: the state update only (replays).
+func (s *JarSim) advance() {
+	i := s.i
+	s.i++
+	if s.envLeft == 0 {
+		s.envIdx++
+		s.envLeft = s.envRatio
+		s.loadEnv()
+	}
+	s.envLeft--
+	t := s.t0Ns + int64(i)*s.stepNs
+	if t >= s.knotEnd {
+		s.loadKnots(t)
+	}
+	if s.busy != nil && !s.busy[i] {
+		s.inBusy = false
+		return
+	}
+	f := float64(t-s.knotStart) * (1.0 / float64(hourNs))
+	var heat, drift float64
+	if s.failNs != math.MaxInt64 {
+		heat = s.kHeat + s.kHeatd*f
+		drift = s.kDr + s.kDrd*f
+	}
+	s.dynamic(i, t, s.kR+s.kRd*f, heat, drift, f)
+}
+
+// advanceFine replays the next (coarse) sample as len(in) samples at the
+// fine step ending at its time, with inputs in; the ambient is the coarse
+// sample's and the slow life quantities follow their hourly knots.
+func (s *JarSim) advanceFine(in []replayInput, coarse, fine *stepCoef) {
+	i := s.i
+	s.i++
+	if s.envLeft == 0 {
+		s.envIdx++
+		s.envLeft = s.envRatio
+		s.loadEnv()
+	}
+	s.envLeft--
+	t := s.t0Ns + int64(i)*s.stepNs
+	if t >= s.knotEnd {
+		s.loadKnots(t)
+	}
+	mode, cur, sp := s.mode, s.cur, s.sp
+	s.mode, s.cur, s.sp = s.subMode[:], s.subCur[:], s.subSp[:]
+	s.stepCoef = *fine
+	for j, x := range in {
+		tj := t - int64(len(in)-1-j)*fine.stepNs
+		f := float64(tj-s.knotStart) * (1.0 / float64(hourNs))
+		var heat, drift float64
+		if s.failNs != math.MaxInt64 {
+			heat = s.kHeat + s.kHeatd*f
+			drift = s.kDr + s.kDrd*f
+		}
+		s.subMode[0], s.subCur[0], s.subSp[0] = x.mode, x.cur, x.sp
+		s.dynamic(0, tj, s.kR+s.kRd*f, heat, drift, f)
+	}
+	s.stepCoef = *coarse
+	s.mode, s.cur, s.sp = mode, cur, sp
 }
 
 // envTemp is a jar's ambient: the lagged room temperature when known.

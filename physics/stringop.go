@@ -192,7 +192,10 @@ func newChargerParams(cfg StringConfig, seed uint64, step time.Duration) charger
 	p.rippleZ = float64(jars) * orDefault(sp.R0mOhm, 4) / 1000 * 1.3
 	p.seedRip = Mix(seed, tagRipple, uint64(step))
 	p.stepNs = int64(step)
-	p.mergeGapNs = 2*int64(step) + int64(time.Minute)
+	// Clusters closer than this merge; the step is taken as at least 1 s so
+	// that a sub-second span and the 1 s replay of its cluster (see
+	// JarSim.Reset) group events alike.
+	p.mergeGapNs = 2*max(int64(step), int64(time.Second)) + int64(time.Minute)
 	p.loadScale = 1
 	if cfg.LoadA > 0 {
 		p.loadScale = cfg.LoadA / NominalLoadA(cfg.System)

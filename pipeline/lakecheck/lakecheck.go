@@ -62,22 +62,20 @@ func Glob(lakeDir string, t *schema.Table) string {
 	return filepath.Join(lakeDir, dir(t), "**", "*.parquet")
 }
 
-// Present reports whether the lake holds any data file of t.
-func Present(lakeDir string, t *schema.Table) bool {
-	m, _ := filepath.Glob(filepath.Join(lakeDir, dir(t), "*.parquet"))
-	if len(m) > 0 {
-		return true
-	}
-	found := false
+// Files lists t's Parquet files in a local lake, in lexical order.
+func Files(lakeDir string, t *schema.Table) []string {
+	var out []string
 	filepath.WalkDir(filepath.Join(lakeDir, dir(t)), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") {
-			found = true
-			return filepath.SkipAll
+			out = append(out, p)
 		}
 		return nil
 	})
-	return found
+	return out
 }
+
+// Present reports whether the lake holds any data file of t.
+func Present(lakeDir string, t *schema.Table) bool { return len(Files(lakeDir, t)) > 0 }
 
 // Scan is the SQL of a table scan without Hive columns (the registry's
 // columns only).

@@ -7,7 +7,6 @@ import (
 
 	"github.com/battlake/battlake/schema"
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // RowGroupRows bounds a row group: large enough for good compression and
@@ -24,7 +23,7 @@ const CreatedBy = "battlake"
 func writerOptions(t *schema.Table, s *parquet.Schema, declareSort bool) []parquet.WriterOption {
 	opts := []parquet.WriterOption{
 		s,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.Compression(sharedZstd),
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
 		parquet.PageBufferSize(1 << 20),
 		parquet.CreatedBy(CreatedBy, "", ""),

@@ -1,0 +1,45 @@
+// Package jobs holds battlake's jobs, registered in phase order (seed
+// section 7) in registry.go, and the scenario that configures them.
+//
+// # Table families and how the jobs make them
+//
+// Master (phase 1, stage "master"): location, battery_model,
+// battery_system, string, battery, environmental_sensor, user, ml_model.
+// One unpartitioned file each, mapped column by column from jobs/fleet,
+// a pure function of (root seed, sites, scenario end). battery holds every
+// jar ever installed: a jar reaching end of life or failing is replaced by
+// a new row (replacement_of, replaced_date). truth_battery (under _truth/)
+// records each jar's hidden life: profile, rates, EOL and failure.
+//
+// Raw time series (phase 2, stage "telemetry"), over the scenario window
+// [start, end) at the sample interval:
+//   - telemetry_jar_raw: month x 8 buckets of battery_id; the physics jar
+//     model (physics.JarSim) plus sensor reality: 1 mV / 0.1 °C / 1 µΩ
+//     quantisation, profile-dependent noise, dropouts (missing rows), stuck
+//     modules (repeated values) and spikes at physics.DefaultFaultRates.
+//     The ohmic reading refreshes every OhmicRefresh (15 min).
+//   - telemetry_string_raw: month x 2 buckets of string_id; voltage = sum
+//     of the jars' simulated voltages + string sensor noise; current, mode,
+//     ripple and flags from the string's operating timeline.
+//   - telemetry_env: month; the site room model at 60 s per sensor.
+//   - telemetry_event_window: month; one row per discharge test, transfer,
+//     equalize and surge, its 100-500 ms samples of every jar of the string
+//     in an event_window_sample object under _blobs/ (data_blob_url).
+//   - ripple_capture: month x 2 buckets; a 40 ms DC-bus ripple waveform per
+//     string every RippleEvery, for THD by FFT in the calculated layer.
+//   - truth_battery_daily, truth_event (under _truth/): daily true SOH,
+//     capacity, resistance and RUL over each jar's whole history; every
+//     injected event and failure.
+//
+// Raw transactional (phase 3, stage "transactions"), from each site's
+// commissioning to the scenario end, monthly partitions: maintenance_event
+// (IEEE 1188 cadence), capacity_test_raw (from the schedule in
+// schedule.go, the same list telemetry injects as discharges; discharge
+// curves in capacity_test_curve objects), impedance_measurement_raw
+// (quarterly ohmic readings), audit_log.
+//
+// Every seed used for a partition derives from the root seed and the
+// entity (and day or sample index): no run-wide random sequence exists, so
+// any partition can be regenerated alone. Calculated and derived tables
+// (phases 4-7) must never read _truth/.
+package jobs
