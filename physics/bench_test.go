@@ -87,12 +87,12 @@ func windowInCluster(offset, step time.Duration, n int) (*StringSpan, *EnvSpan) 
 }
 
 // windowAfter is a window of n samples at step from first.Start+offset,
-// with a 2 s transfer 10 s into it.
-func windowAfter(first Event, offset, step time.Duration, n int) (*StringSpan, *EnvSpan) {
+// with a 2 s transfer 10 s into it (and the events more).
+func windowAfter(first Event, offset, step time.Duration, n int, more ...Event) (*StringSpan, *EnvSpan) {
 	ws := first.Start.Add(offset)
 	second := Event{Kind: EventTransfer, Start: ws.Add(10 * time.Second), End: ws.Add(12 * time.Second), CurrentA: 40}
 	var sp StringSpan
-	BuildStringSpan(&sp, testCfg(SystemUPS), 2, ws, step, n, []Event{first, second})
+	BuildStringSpan(&sp, testCfg(SystemUPS), 2, ws, step, n, append([]Event{first, second}, more...))
 	var env EnvSpan
 	BuildEnvSpan(&env, 1, testClimate, ws, step, n)
 	return &sp, &env

@@ -18,8 +18,9 @@ import (
 // temperature plus float heating. Inside a cluster the two-RC model,
 // coulomb counting and the thermal lag run as state, entered from the
 // canonical state at the cluster's first sample; a span starting inside a
-// cluster replays it silently from that sample, so a span alone equals the
-// same samples of any longer run.
+// cluster replays it silently from that sample (see Reset), so a span of
+// 1 s steps or more alone equals the same samples of any longer run, and a
+// sub-second one (an event window) is within a few mV of them.
 type JarSim struct {
 	life     *JarLife
 	envRatio int
@@ -111,11 +112,13 @@ var replayChunk int64 = 1 << 15
 
 // replayMaxStep bounds the step of the bulk of a replay for spans whose
 // step is shorter (event windows at 100-500 ms): the RC pairs and the
-// thermal lag are discretised exactly for a held current and their time
-// constants are ≥ 10 s, so the state a 1 s replay leaves at a window's
-// start is within a few mV, mK and 1e-4 SOC of a replay at the window's
-// step, at a fraction of the cost. A variable so tests can compare with
-// a replay at the span's step (0).
+// thermal lag are discretised exactly for a current held over a step and
+// their time constants are ≥ 30 s, and the samples where the current or
+// mode changes within a step, or a jar reaches the cutoff, are replayed at
+// the span's step, so the state a 1 s replay leaves at a window's start is
+// within a few mV, mK and 0.05 % SOC of a replay at the window's step, at
+// a tenth of the cost. A variable so tests can replay at the span's step
+// (0).
 var replayMaxStep = time.Second
 
 var (
@@ -140,18 +143,18 @@ const (
 //
 // If span starts inside an activity cluster, Reset replays the cluster
 // from its first sample, in bounded chunks. Spans of 1 s and more replay
-// at their own step (~35 ms per jar for 11 h at 100 ms would be the cost
-// at a sub-second step), so they equal the same samples of any longer run.
+// at their own step, so they equal the same samples of any longer run.
 // Sub-second spans (event windows) replay the cluster's first fraction of
-// a second at their step and the rest at a coarse step of r steps, the
-// largest multiple of their step up to replayMaxStep, ending exactly at
-// span.Start: each coarse sample stands for the r fine ones, and the
-// coarse samples whose inputs change (an event's edge, a mode change) or
-// whose jar reaches the discharge cutoff are replayed at the fine step.
-// The jar's state at span.Start is then within ~1 mV, 0.01 °C and 0.01 %
-// SOC of a replay at the span's step (TestSubSecondReplayMatchesFineReplay).
-// The replay's timeline and ambient are kept: the jars of a string replayed
-// over the same span build them once.
+// a second at their step and the rest at a coarse step of r steps (r·step
+// the largest multiple of their step up to replayMaxStep), ending exactly
+// at span.Start: each coarse sample stands for the r fine ones up to it,
+// and those whose inputs change within them (an event's edge, a mode or
+// setpoint change) or whose jar reaches the discharge cutoff are replayed
+// as the r fine samples. The jar's state at span.Start is then within a
+// few mV, 0.01 °C and 0.05 % SOC of a replay at the span's step
+// (TestSubSecondReplayMatchesFineReplay), at ~1 ms per jar for 5 h of
+// cluster instead of ~19 ms. The replay's timeline and ambient are kept,
+// so the jars of a string reset over the same span build them once.
 func (s *JarSim) Reset(life *JarLife, jarSeed uint64, span *StringSpan, env *EnvSpan, envRatio int) {
 	if envRatio < 1 {
 		envRatio = 1
