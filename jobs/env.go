@@ -16,6 +16,13 @@ type Env struct {
 	Scenario Scenario
 	RootSeed uint64
 	Fleet    *fleet.Fleet
+
+	// caches of pure derivations, shared by the jobs of one run and freed
+	// with the Env.
+	caches struct {
+		sched scheduleCache
+		tx    txCache
+	}
 }
 
 // NewEnv validates the scenario and builds the fleet.
@@ -63,9 +70,15 @@ func (e *Env) partitionSeed(p lake.Partition) uint64 {
 	return physics.Mix(e.RootSeed, physics.HashString(p.Table.Name), physics.HashString(p.Month), uint64(p.Bucket+1))
 }
 
+// GeneratorVersion enters every partition's fingerprint. Bump it whenever a
+// code change alters what the synthesizer writes, so reruns rewrite the
+// partitions built by the old code instead of skipping them as fresh.
+const GeneratorVersion = "2026.11.27-1"
+
 // meta builds the manifest metadata of a synthesis partition.
 func (e *Env) meta(job string, p lake.Partition, inputs ...string) lake.Meta {
-	return lake.Meta{Job: job, RootSeed: e.RootSeed, Seed: e.partitionSeed(p), ConfigHash: e.ConfigHash(), Inputs: inputs}
+	in := append([]string{"generator=" + GeneratorVersion}, inputs...)
+	return lake.Meta{Job: job, RootSeed: e.RootSeed, Seed: e.partitionSeed(p), ConfigHash: e.ConfigHash(), Inputs: in}
 }
 
 // Days lists UTC midnights in [from, to).

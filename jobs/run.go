@@ -2,12 +2,16 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
+	"sort"
 	"time"
 
+	"github.com/battlake/battlake/jobs/fleet"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/objstore"
@@ -76,6 +80,9 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 		return pipeline.Summary{}, err
 	}
 	defer lk.Store.Close()
+	if err := claimLake(ctx, lk, c); err != nil {
+		return pipeline.Summary{}, err
+	}
 	if n, err := lk.Store.SweepStaging(ctx, c.StagingTTL); err != nil {
 		return pipeline.Summary{}, fmt.Errorf("sweep staging: %w", err)
 	} else if n > 0 {
@@ -97,4 +104,44 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 	sum, err := r.RunJobs(ctx, jobs)
 	log.Info("store operations", "metrics", fmt.Sprintf("%+v", metrics.Snapshot()))
 	return sum, err
+}
+
+// lakeIdentity is what makes two runs' partitions belong to one fleet. A
+// lake holds one fleet: runs may differ in window, sample rate and stages
+// (backfills), never in seed, sites or profile mix — their partitions would
+// mix fleets under one glob.
+type lakeIdentity struct {
+	Format   int      `json:"format"`
+	RootSeed uint64   `json:"root_seed"`
+	Sites    []string `json:"sites"`
+	Mix      Mix      `json:"mix"`
+}
+
+// IdentityKey is the lake-root object recording its identity.
+const IdentityKey = "_lake.json"
+
+func claimLake(ctx context.Context, lk *lake.Lake, c RunConfig) error {
+	sites := c.Scenario.Sites
+	if len(sites) == 0 {
+		sites = fleet.SiteCodes()
+	}
+	want := lakeIdentity{Format: 1, RootSeed: c.Seed, Sites: append([]string(nil), sites...), Mix: c.Scenario.Mix}
+	sort.Strings(want.Sites)
+	b, err := objstore.ReadAll(ctx, lk.Store, IdentityKey)
+	switch {
+	case errors.Is(err, objstore.ErrNotFound):
+		enc, _ := json.MarshalIndent(want, "", "  ")
+		return objstore.Put(ctx, lk.Store, IdentityKey, append(enc, '\n'))
+	case err != nil:
+		return fmt.Errorf("read lake identity: %w", err)
+	}
+	var have lakeIdentity
+	if err := json.Unmarshal(b, &have); err != nil {
+		return fmt.Errorf("read lake identity %s: %w", lk.Store.URL(IdentityKey), err)
+	}
+	if have.RootSeed != want.RootSeed || !slices.Equal(have.Sites, want.Sites) || have.Mix != want.Mix {
+		return fmt.Errorf("lake %s holds another fleet (seed %d, sites %v, mix %+v); this run has seed %d, sites %v, mix %+v: use another lake location",
+			lk.Store.URL(""), have.RootSeed, have.Sites, have.Mix, want.RootSeed, want.Sites, want.Mix)
+	}
+	return nil
 }

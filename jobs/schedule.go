@@ -63,14 +63,14 @@ type scheduleCache struct {
 	m  map[*fleet.String][]CapacityTest
 }
 
-var schedules sync.Map // *Env -> *scheduleCache
-
 // CapacityTests lists a string's capacity tests from its install to the
 // scenario end (cancelled ones included, flagged).
 func (e *Env) CapacityTests(s *fleet.String) []CapacityTest {
-	ci, _ := schedules.LoadOrStore(e, &scheduleCache{m: map[*fleet.String][]CapacityTest{}})
-	c := ci.(*scheduleCache)
+	c := &e.caches.sched
 	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[*fleet.String][]CapacityTest{}
+	}
 	defer c.mu.Unlock()
 	if t, ok := c.m[s]; ok {
 		return t

@@ -156,16 +156,30 @@ func (e *Env) stringEvents(dst []physics.Event, s *fleet.String, day time.Time) 
 	return dst
 }
 
-func (e *Env) stringConfig(s *fleet.String) physics.StringConfig {
+// stringConfig is the operating configuration of s on day. Everything in
+// it is a function of the day, never of the scenario's end, so a month
+// backfilled alone equals the same month of any longer run.
+func (e *Env) stringConfig(s *fleet.String, day time.Time) physics.StringConfig {
 	sys := e.Fleet.SystemByID[s.SystemID]
 	return physics.StringConfig{
 		System:        sys.Kind,
 		Jars:          s.BatteriesCount,
 		Spec:          e.Fleet.ModelByID[s.ModelID].Spec,
 		LoadA:         sys.LoadA,
-		RectifierWear: sys.RectifierWear,
+		RectifierWear: e.rectifierWear(s, day),
 		RoomC:         e.Fleet.SiteByID[sys.LocationID].Climate.RoomMeanC(),
 	}
+}
+
+// rectifierLifeYears is the charger age at which ripple reaches its worst.
+const rectifierLifeYears = 15
+
+// rectifierWear in [0,1] is the charger's age at t over its life: ripple
+// and its harmonic content grow with it.
+func (e *Env) rectifierWear(s *fleet.String, t time.Time) float64 {
+	sys := e.Fleet.SystemByID[s.SystemID]
+	w := t.Sub(sys.InstalledDate).Hours() / (24 * 365.25 * rectifierLifeYears)
+	return min(max(w, 0), 1)
 }
 
 // prepare returns the string and environment spans of (s, day) at step.
@@ -180,7 +194,7 @@ func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n 
 	site := e.Fleet.SiteByID[sys.LocationID]
 	x := ds.cache.slot()
 	ds.events = e.stringEvents(ds.events, s, day)
-	physics.BuildStringSpan(&x.str, e.stringConfig(s), e.stringSeed(s), day, step, n, ds.events)
+	physics.BuildStringSpan(&x.str, e.stringConfig(s, day), e.stringSeed(s), day, step, n, ds.events)
 	envStep, _ := e.envStepFor(step)
 	physics.BuildEnvSpan(&x.env, e.siteSeed(site), site.Climate, day, envStep, int(time.Duration(n)*step/envStep)+1)
 	ds.cache.put(k, x)

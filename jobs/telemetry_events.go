@@ -83,19 +83,29 @@ func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *sche
 	sink := NewRowSink(rw, t)
 	ds := &daySim{e: e}
 	for _, s := range e.stringsByID() {
-		for _, day := range Days(ms.From, ms.To) {
+		// A window opens before its event (10 s for a transfer), so an
+		// event just after midnight on the 1st has its window in this
+		// month: look one day past the month and keep the windows that
+		// start inside it (start_ts is the partition key).
+		for _, day := range Days(ms.From, ms.To.AddDate(0, 0, 1)) {
+			if day.Before(s.InstalledDate) {
+				continue // no string, no captures
+			}
 			for _, ev := range e.eventsStartingOn(s, day) {
 				wt := ev.Kind.WindowType()
 				if wt == "" {
 					continue
 				}
 				from, to := physics.WindowBounds(ev)
+				if from.Before(ms.From) || !from.Before(ms.To) {
+					continue
+				}
 				step := physics.WindowStep(ev.Kind)
 				id := e.windowID(s, ev)
 				key := o.BlobKey(id.String())
 				var samples int64
 				if err := o.WriteBlob(key, func(w io.Writer) (int64, error) {
-					n, err := e.writeWindowSamples(ctx, w, st, ds, s, id, from, to, step)
+					n, err := e.writeWindowSamples(ctx, w, st, ds, s, id, day, from, to, step)
 					samples = n
 					return n, err
 				}); err != nil {
@@ -119,18 +129,20 @@ func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *sche
 	return err
 }
 
-// writeWindowSamples simulates every jar of s over [from,to) at step.
-func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Table, ds *daySim, s *fleet.String, id uuid.UUID, from, to time.Time, step time.Duration) (int64, error) {
+// writeWindowSamples simulates every jar of s over [from,to) at step. day
+// is the event's day: its events (with the day before) drive the span, and
+// its jars are the ones captured, even when the window opens before
+// midnight.
+func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Table, ds *daySim, s *fleet.String, id uuid.UUID, day, from, to time.Time, step time.Duration) (int64, error) {
 	tw, err := parquetio.NewTypedWriter[windowSampleRow](w, st)
 	if err != nil {
 		return 0, err
 	}
 	n := int(to.Sub(from) / step)
-	day := from.UTC().Truncate(24 * time.Hour)
 	sys := e.Fleet.SystemByID[s.SystemID]
 	site := e.Fleet.SiteByID[sys.LocationID]
 	ds.events = e.stringEvents(ds.events, s, day)
-	physics.BuildStringSpan(&ds.span, e.stringConfig(s), e.stringSeed(s), from, step, n, ds.events)
+	physics.BuildStringSpan(&ds.span, e.stringConfig(s, day), e.stringSeed(s), from, step, n, ds.events)
 	physics.BuildEnvSpan(&ds.env, e.siteSeed(site), site.Climate, from, step, n)
 	jars := e.Fleet.StringJarsOn(s.ID, day)
 	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
@@ -209,9 +221,13 @@ func (e *Env) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, 
 	vals := newArena32(rippleSamples)
 	every := e.Scenario.RippleEvery.Duration
 	for _, s := range strs {
-		cfg := e.stringConfig(s)
+		cfg := e.stringConfig(s, ms.From)
 		seed := physics.Mix(e.stringSeed(s), physics.HashString("ripple"))
 		for ts := ms.From; ts.Before(ms.To); ts = ts.Add(every) {
+			if ts.Before(s.InstalledDate) {
+				continue // the string's charger is not there yet
+			}
+			cfg.RectifierWear = e.rectifierWear(s, ts)
 			physics.RippleWaveform(wave, seed, ts, cfg, rippleRateHz)
 			for i, v := range wave {
 				q, err := quant(v, 1e4, 1e6, "ripple_voltage_v")

@@ -146,6 +146,9 @@ func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan, n int)
 		site := e.Fleet.SiteByID[sn.LocationID]
 		seed := e.Seed("sensor", sn.Code)
 		for _, day := range Days(ms.From, ms.To) {
+			if day.Before(site.CommissionedDate) {
+				continue // the site's sensors report from commissioning on
+			}
 			physics.BuildEnvSpan(&span, e.siteSeed(site), site.Climate, day, step, n)
 			abs0 := uint64(day.Unix()) / uint64(step/time.Second)
 			for i := 0; i < n; i++ {

@@ -91,11 +91,11 @@ const (
 	pmLeadDays = 21
 
 	// Impedance meters: relative noise σ 1 %, truncated at 3σ (a handheld
-	// ohmic tester's stated accuracy is a few per cent), and the reading's
-	// temperature dependence of -1.5 %/°C around 25 °C (colder reads
-	// higher): R_meas = R25 · (1 - impTempCoef·(T-25)) · (1 + σ·z).
+	// ohmic tester's stated accuracy is a few per cent); the jar's
+	// resistance at its temperature follows physics.ResistanceTempFactor
+	// (colder reads higher), the same curve as the BMS telemetry:
+	// R_meas = R25 · f(T) · (1 + σ·z).
 	impNoiseRel = 0.01
-	impTempCoef = 0.015
 	// A technician walks the string: one jar every 110-150 s.
 	impJarStepMinS, impJarStepMaxS = 110, 150
 
@@ -189,12 +189,9 @@ type txCache struct {
 	d    *txData
 }
 
-var txCaches sync.Map // *Env -> *txCache
-
 // tx plans (once per Env) the transactional history of every site.
 func (e *Env) tx() *txData {
-	ci, _ := txCaches.LoadOrStore(e, &txCache{})
-	c := ci.(*txCache)
+	c := &e.caches.tx
 	c.once.Do(func() { c.d = e.buildTx() })
 	return c.d
 }
@@ -758,7 +755,7 @@ func (st *siteTx) measure(ev *mEvent) {
 		for math.Abs(z) > 3 {
 			z = r.NormFloat64()
 		}
-		rm := round(b.Life.ResistanceMOhm(at)*(1-impTempCoef*(temp-25))*(1+impNoiseRel*z), 3)
+		rm := round(b.Life.ResistanceMOhm(at)*physics.ResistanceTempFactor(temp)*(1+impNoiseRel*z), 3)
 		ev.readings = append(ev.readings, &impReading{
 			ID:         fleet.ID(e.RootSeed, "impedance_measurement", b.Code+"/"+month),
 			Battery:    b,
@@ -815,7 +812,9 @@ func (st *siteTx) visualNotes(ev *mEvent) string {
 			finds = append(finds, fmt.Sprintf("Jar %s no visible damage but string alarm active on it, flagged for replacement.", j))
 		case heat > 2:
 			finds = append(finds, fmt.Sprintf("Jar %s casing slightly warm to touch, monitoring.", j))
-		case l.SOH(t) < 0.82:
+		case l.SOH(t) < 0.9 && r.Float64() < (0.9-l.SOH(t))*3:
+			// Swelling is a visible symptom, not a readout of the hidden
+			// SOH: it shows on some worn jars, more often the more worn.
 			finds = append(finds, fmt.Sprintf("Jar %s minor case swelling observed, flagged for capacity check.", j))
 		}
 	}
@@ -1142,7 +1141,7 @@ func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT 
 //	V_j = OCV(SOC_j, T) - I·R_j - η0·exp(-SOC_j/curveKneeSOC) + noise
 //
 // with physics.OCV (near-linear 11.8-12.9 V), R_j = ResistanceMOhm(t) at
-// the ambient (-1.5 %/°C around 25 °C), and an end-of-discharge
+// the ambient (physics.ResistanceTempFactor), and an end-of-discharge
 // polarisation knee whose height η0_j = OCV(0,T) - I·R_j - CutoffV brings
 // a jar to the 10.5 V cutoff exactly when its own charge runs out. V_j
 // rises with SOC_j, so the weakest jar ends at the cutoff and every other
@@ -1163,7 +1162,7 @@ func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, 
 	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	amb := ct.AmbientC
 	rOf := func(b *fleet.Battery) float64 {
-		return b.Life.ResistanceMOhm(ct.Start) * (1 - impTempCoef*(amb-25)) / 1000
+		return b.Life.ResistanceMOhm(ct.Start) * physics.ResistanceTempFactor(amb) / 1000
 	}
 	total := int64(ct.Duration / time.Second)
 	stepS := int64(curveStep / time.Second)
@@ -1509,17 +1508,23 @@ func (st *siteTx) action(r *rand.Rand, u *fleet.User, ts time.Time, strs []*flee
 		if len(jars) == 0 {
 			return auditRow{}, false
 		}
-		// Prefer the string's weakest jar (alerts follow degradation).
+		// Alerts follow what the BMS measures: prefer the jar with the
+		// highest ohmic reading (true resistance with 2 % meter noise), not
+		// the hidden SOH.
+		reading := func(x *fleet.Battery) float64 {
+			return x.Life.ResistanceMOhm(ts) * (1 + 0.02*r.NormFloat64()) / x.InitialResistanceMOhm
+		}
 		b := jars[r.IntN(len(jars))]
 		kind, sev := []string{"voltage_deviation", "temperature_high", "ohmic_rise"}[r.IntN(3)], "low"
+		best := reading(b)
 		for _, x := range jars {
-			if x.Life.SOH(ts) < b.Life.SOH(ts) {
-				b = x
+			if v := reading(x); v > best {
+				b, best = x, v
 			}
 		}
-		if soh := b.Life.SOH(ts); soh < 0.85 {
-			kind, sev = "capacity_degradation", "high"
-		} else if b.Life.ResistanceFactor(ts) > 1.2 {
+		if best > 1.35 {
+			kind, sev = "ohmic_rise", "high"
+		} else if best > 1.2 {
 			kind, sev = "ohmic_rise", "medium"
 		}
 		bid := b.ID

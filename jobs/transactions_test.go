@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
+	"github.com/battlake/battlake/physics"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/objstore"
@@ -370,7 +371,7 @@ func TestTransactionsStage(t *testing.T) {
 			at := txTime(r, "measured_at")
 			temp := txNum(r, "temperature_c")
 			meas := txNum(r, "resistance_mohm")
-			corrected := meas / (1 - impTempCoef*(temp-25))
+			corrected := meas / physics.ResistanceTempFactor(temp)
 			truth := b.Life.ResistanceMOhm(at)
 			rel := corrected/truth - 1
 			worst = math.Max(worst, math.Abs(rel))
@@ -636,9 +637,9 @@ func TestTransactionsStage(t *testing.T) {
 		}
 	})
 
-	// Re-running reproduces every file byte for byte. The store's URLs are
-	// absolute paths, so the second run writes to the same path after the
-	// first lake was moved aside; the Env is rebuilt from scratch.
+	// Re-running reproduces every file byte for byte: the second run writes
+	// to the same path after the first lake was moved aside, with the Env
+	// rebuilt from scratch.
 	t.Run("rerun is byte-identical", func(t *testing.T) {
 		first := treeHashes(t, dir)
 		moved := dir + ".first"

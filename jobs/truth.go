@@ -128,6 +128,9 @@ func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
 	from, to := maxTime(ms.From, e.Scenario.Start.Time), minTime(ms.To, e.Scenario.End.Time)
 	for _, day := range Days(from, to) {
 		for _, str := range e.stringsByID() {
+			if day.Before(str.InstalledDate) {
+				continue
+			}
 			site := e.Fleet.SiteByID[str.LocationID]
 			for _, ev := range e.eventsStartingOn(str, day) {
 				label := fmt.Sprintf("%s/%s/%d", str.Code, ev.Start.Format(time.RFC3339), ev.Kind)
@@ -137,6 +140,9 @@ func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
 			}
 		}
 		for _, site := range e.Fleet.Sites {
+			if day.Before(site.CommissionedDate) {
+				continue
+			}
 			for _, ev := range physics.EnvEvents(e.siteSeed(site), site.Climate, day) {
 				if err := add(ev.Kind.String(), nil, nil, site, ev.Start, ev.End, map[string]any{}, fmt.Sprintf("%s/%s/hvac", site.Code, ev.Start.Format(time.RFC3339))); err != nil {
 					return err

@@ -43,8 +43,12 @@ func OCV(soc, tempC float64) float64 {
 	return ocvEmptyV + ocvSpanV*clampf(soc, 0, 1) + ocvTempCoefV*(tempC-25)
 }
 
-// rTempFactor: resistance rises ~1.5 %/°C below 25 °C (brief: 1-2 %/°C)
-// and falls slowly above it.
+// ResistanceTempFactor is R(T)/R(25 °C) of a block's ohmic resistance: it
+// rises ~1.5 %/°C below 25 °C (brief: 1-2 %/°C) and falls slowly above it.
+// Every synthesized resistance reading (BMS telemetry, handheld ohmic
+// tests) applies this one curve, so the calculated layer can undo it.
+func ResistanceTempFactor(tempC float64) float64 { return rTempFactor(tempC) }
+
 func rTempFactor(tempC float64) float64 {
 	switch {
 	case tempC < 25:

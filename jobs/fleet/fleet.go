@@ -622,7 +622,7 @@ func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos in
 		// end of its useful life.
 		removed := addDays(truncDay(life.End), intBetween(r, 3, 30))
 		if !removed.Before(b.end) {
-			jar.Status = operatorStatus(&life, b.end)
+			jar.Status = operatorStatus(&life, b.end, jar.InitialResistanceMOhm, r.NormFloat64())
 			break
 		}
 		jar.Status = StatusReplaced
@@ -634,14 +634,20 @@ func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos in
 }
 
 // operatorStatus is the operator's view of a jar in service at the end,
-// from its true state: critical once it failed or is below 80 % SOH,
-// warning below 85 %. Later stages (tests, alerts) may refine it.
-func operatorStatus(l *physics.JarLife, at time.Time) string {
-	soh := l.SOH(at)
-	switch {
-	case l.Failed(at) || soh < physics.EOLSOH:
+// from what the operator can observe, never from the hidden SOH: the
+// latest ohmic reading (true resistance with a handheld tester's 1 %
+// noise, z ~ N(0,1)) against the commissioning baseline, with the IEEE 1188
+// practice thresholds of vrla-physics.md (+20 % investigate -> warning,
+// +35 % -> critical), and a sudden failure, which shows in the telemetry.
+func operatorStatus(l *physics.JarLife, at time.Time, baselineMOhm, z float64) string {
+	if l.Failed(at) {
 		return StatusCritical
-	case soh < 0.85:
+	}
+	ratio := l.ResistanceMOhm(at) * (1 + 0.01*z) / baselineMOhm
+	switch {
+	case ratio >= 1.35:
+		return StatusCritical
+	case ratio >= 1.20:
 		return StatusWarning
 	}
 	return StatusActive

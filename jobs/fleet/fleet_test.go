@@ -638,12 +638,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestBuildTime(t *testing.T) {
-	start := time.Now()
-	f := build(t, Options{RootSeed: 99, End: testEnd})
-	t.Logf("full fleet: %d jar rows in %v", len(f.Batteries), time.Since(start))
-}
-
 func BenchmarkBuild(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := Build(Options{RootSeed: uint64(i), End: testEnd}); err != nil {

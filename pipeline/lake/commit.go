@@ -155,18 +155,30 @@ type Hooks struct {
 }
 
 // WritePartition runs write into a fresh Output and commits the partition:
-//  1. the data file is written into an upload (invisible: staging or an
-//     unfinished multipart upload);
-//  2. any old manifest is deleted, so no manifest ever describes bytes other
-//     than the ones published;
+//  1. any old manifest is deleted, so no manifest ever describes bytes
+//     other than the ones published;
+//  2. the data file is written into an upload (invisible: staging or an
+//     unfinished multipart upload), blobs are published as they close;
 //  3. the data file is published in one atomic step under its
 //     deterministic name (a rerun replaces, never duplicates);
-//  4. the manifest is written last.
+//  4. the manifest is written last, then blobs the old manifest listed and
+//     the new one does not are deleted.
 //
-// A crash before 3 leaves nothing visible (staging is swept on the next
-// start); a crash between 3 and 4 leaves a complete data file without a
-// manifest, which downstream jobs ignore and the next run rewrites.
+// A crash before 3 leaves nothing new visible (staging is swept on the next
+// start; a previous version's data file, if any, stays whole but loses its
+// manifest); a crash between 3 and 4 leaves a complete data file without a
+// manifest. Downstream jobs ignore partitions without a manifest, and the
+// next run rewrites them.
 func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, hooks *Hooks, write func(ctx context.Context, o *Output) error) (*Manifest, error) {
+	// The old manifest goes first: blobs are published while the task
+	// runs, and no manifest may describe bytes that have been replaced.
+	old, _, err := l.ReadManifest(ctx, p)
+	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		return nil, fmt.Errorf("write partition %s: %w", p, err)
+	}
+	if err := l.Store.Delete(ctx, p.ManifestKey()); err != nil {
+		return nil, fmt.Errorf("write partition %s: drop old manifest: %w", p, err)
+	}
 	u, err := l.Store.Create(ctx, p.DataKey())
 	if err != nil {
 		return nil, fmt.Errorf("write partition %s: %w", p, err)
@@ -180,9 +192,6 @@ func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, hooks
 		if err := hooks.BeforeDataCommit(p); err != nil {
 			return nil, fmt.Errorf("write partition %s: %w", p, err)
 		}
-	}
-	if err := l.Store.Delete(ctx, p.ManifestKey()); err != nil {
-		return nil, fmt.Errorf("write partition %s: drop old manifest: %w", p, err)
 	}
 	if err := u.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("write partition %s: publish data: %w", p, err)
@@ -217,6 +226,23 @@ func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, hooks
 	}
 	if err := objstore.Put(ctx, l.Store, p.ManifestKey(), enc); err != nil {
 		return nil, fmt.Errorf("write partition %s: manifest: %w", p, err)
+	}
+	// Blobs of the previous version that this one no longer references
+	// (another seed, another window) would otherwise linger under _blobs/.
+	if old != nil {
+		keep := map[string]bool{}
+		for _, f := range m.Files {
+			keep[f.Key] = true
+		}
+		var errs []error
+		for _, f := range old.Files {
+			if !keep[f.Key] {
+				errs = append(errs, l.Store.Delete(ctx, f.Key))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return m, fmt.Errorf("write partition %s: drop stale blobs: %w", p, err)
+		}
 	}
 	return m, nil
 }

