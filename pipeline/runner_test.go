@@ -1,0 +1,123 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/objstore"
+	"github.com/battlake/battlake/schema"
+)
+
+// fakeJob plans one task per month of telemetry_env and counts runs.
+type fakeJob struct {
+	months []string
+	seed   uint64
+	runs   atomic.Int64
+	fail   string // month whose task fails
+}
+
+func (j *fakeJob) Name() string  { return "fake" }
+func (j *fakeJob) Stage() string { return "s" }
+func (j *fakeJob) Tables() []*schema.Table {
+	return []*schema.Table{schema.MustLookup("telemetry_env")}
+}
+func (j *fakeJob) Plan(context.Context) ([]pipeline.Task, error) {
+	var out []pipeline.Task
+	for i, m := range j.months {
+		p, err := lake.NewPartition(schema.MustLookup("telemetry_env"), m, -1)
+		if err != nil {
+			return nil, err
+		}
+		m := m
+		out = append(out, pipeline.Task{Partition: p, Weight: int64(i + 1), Meta: lake.Meta{Job: "fake", Seed: j.seed},
+			Run: func(ctx context.Context, o *lake.Output) error {
+				j.runs.Add(1)
+				if m == j.fail {
+					return errors.New("boom")
+				}
+				if err := o.WriteBlob(o.BlobKey("b-"+m), func(w io.Writer) (int64, error) {
+					_, err := io.WriteString(w, "blob "+m)
+					return 1, err
+				}); err != nil {
+					return err
+				}
+				n, err := fmt.Fprintf(o.Data(), "rows of %s seed %d", m, j.seed)
+				o.SetRows(int64(n))
+				return err
+			}})
+	}
+	return out, nil
+}
+
+func TestRunnerSkipsFreshAndRewritesChanged(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := objstore.NewFS(t.TempDir())
+	l := lake.New(fs)
+	j := &fakeJob{months: []string{"2026-01", "2026-02", "2026-03", "2026-04", "2026-05"}, seed: 1}
+	r := &pipeline.Runner{Lake: l, Workers: 2}
+	sum, err := r.RunJobs(ctx, []pipeline.Job{j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot := sum.Totals(); tot.Partitions != 5 || tot.Skipped != 0 || j.runs.Load() != 5 {
+		t.Fatalf("first run %+v, runs %d", tot, j.runs.Load())
+	}
+	sum, err = r.RunJobs(ctx, []pipeline.Job{j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot := sum.Totals(); tot.Partitions != 0 || tot.Skipped != 5 || j.runs.Load() != 5 {
+		t.Fatalf("rerun %+v, runs %d", tot, j.runs.Load())
+	}
+	// A changed input (the seed) makes every partition stale.
+	j.seed = 2
+	sum, err = r.RunJobs(ctx, []pipeline.Job{j})
+	if err != nil || sum.Totals().Partitions != 5 {
+		t.Fatalf("after seed change: %+v, %v", sum.Totals(), err)
+	}
+	m, _, err := l.ReadManifest(ctx, mustP(t, "2026-03"))
+	if err != nil || len(m.Files) != 2 || m.Files[1].Role != "blob" || m.Seed != 2 {
+		t.Fatalf("manifest %+v, %v", m, err)
+	}
+	b, _ := objstore.ReadAll(ctx, fs, m.Files[0].Key)
+	if string(b) != "rows of 2026-03 seed 2" {
+		t.Fatalf("data %q", b)
+	}
+}
+
+func TestRunnerFailureStopsAndReports(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := objstore.NewFS(t.TempDir())
+	l := lake.New(fs)
+	j := &fakeJob{months: []string{"2026-01", "2026-02", "2026-03"}, seed: 1, fail: "2026-03"}
+	r := &pipeline.Runner{Lake: l, Workers: 1}
+	_, err := r.RunJobs(ctx, []pipeline.Job{j})
+	if err == nil || !strings.Contains(err.Error(), "telemetry_env month=2026-03") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v, want it to name the partition and the cause", err)
+	}
+	// Heaviest task first: 2026-03 ran first and failed, the rest never started.
+	if j.runs.Load() != 1 {
+		t.Fatalf("%d tasks ran after the failure", j.runs.Load())
+	}
+	if _, _, err := l.ReadManifest(ctx, mustP(t, "2026-03")); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("failed partition has a manifest: %v", err)
+	}
+	if _, err := fs.Stat(ctx, mustP(t, "2026-03").DataKey()); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("failed partition published data: %v", err)
+	}
+}
+
+func mustP(t *testing.T, month string) lake.Partition {
+	p, err := lake.NewPartition(schema.MustLookup("telemetry_env"), month, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
