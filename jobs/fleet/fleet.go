@@ -8,6 +8,20 @@
 // types.go for the value conventions) and drive the simulators with the
 // non-column fields (Climate, LoadA, Life ...).
 //
+// Horizon and End: the structure of the fleet (commissioning dates, install
+// dates, every jar's life, serials, commissioning measurements, user
+// accounts) is laid out against the fixed structural Horizon, never against
+// the scenario end, so one seed is one fleet whatever the End: a backfill
+// of January and one of February build the same entities. Options.End only
+// cuts that fleet: an entity installed (commissioned, created) on or after
+// End does not exist yet and is left out, a slot's replacement chain stops
+// with the jar in service at End, and the state fields (Status, ReplacedDate,
+// Removed, UpdatedAt, IsActive, admins' LocationIDs) describe the fleet as
+// of End. A fleet built to an earlier End is therefore exactly the part of a
+// later one that existed then, with the state of that day. (Exception: the
+// ml_model placeholders, which describe the registry at End; see
+// buildMLModels.)
+//
 // Randomness: every draw comes from a local generator seeded by
 // physics.Mix(root, hashes of "fleet", the entity's kind and code ...), so
 // an entity depends only on the root seed and its own code (plus its
@@ -17,8 +31,12 @@
 //
 // Scale (seed 8.1): 9 sites, each with one rectifier bank (3 strings) and one
 // or two UPS systems (6 strings), 24 jars per string: 81 strings and 1,944
-// jars in service on any day after the last string was installed (every
-// install is at least a year before End). Codes follow the seed: DC-CNX-01,
+// jars in service on any day from the last string's install on. Every site
+// is commissioned in 2012-2023 and nothing is installed later than a year
+// before Horizon (2025-11-01), so any End after 2025-11-01 (End-1 day on or
+// after it) has the whole fleet in service on its last day; an earlier End
+// has fewer sites, systems and strings (possibly none), each present string
+// holding its 24 jars. Codes follow the seed: DC-CNX-01,
 // DC-CNX-UPS-01, DC-CNX-UPS-01-S1, DC-CNX-UPS-01-S1-J12 (replacements add
 // -R1, -R2 ...), DC-CNX-01-ENV-01. System numbers are city-wide (site nn
 // owns UPS 2nn-1, 2nn and REC nn), so Bangkok's two sites do not collide.
@@ -27,7 +45,9 @@
 // string's install day. A jar leaves at the end of its useful life
 // (JarLife.End: EOL or sudden failure) plus a detection-and-replacement
 // delay of 3-30 days; the next generation, with a fresh profile draw, is
-// installed that same day. This repeats until the scenario end.
+// installed that same day. Each generation's draws come from (slot,
+// generation) alone, so the chain is the same for every End; it is cut at
+// End (a jar removed on or after End is in service at End).
 package fleet
 
 import (
@@ -52,13 +72,25 @@ const (
 	maxGenerations = 1000 // guard: a slot never holds this many jars
 )
 
+// Horizon is the fleet's fixed structural horizon, 2026-11-01 UTC (the
+// project's default scenario end). Commissioning windows and install dates
+// are drawn and clipped against it, never against Options.End, so that the
+// same seed builds the same entities for every End: every system and string
+// is installed by Horizon minus 365 days (2025-11-01) and every site is
+// commissioned in 2012-2023. System.RectifierWear is the wear at Horizon.
+// It is a variable only because Go has no time constants: treat it as a
+// constant (changing it changes every fleet).
+var Horizon = time.Date(2026, time.November, 1, 0, 0, 0, 0, time.UTC)
+
 // Options configures Build.
 type Options struct {
 	RootSeed uint64
 	// Sites lists location codes to include; empty means all nine.
 	Sites []string
-	// End is the scenario end (exclusive, UTC midnight): history is built
-	// up to here and statuses are as of End.
+	// End is the scenario end (exclusive, UTC midnight). It does not shape
+	// the fleet (see Horizon): it leaves out what is installed, commissioned
+	// or created on or after End, cuts the replacement chains there and sets
+	// the state fields (status, replaced date, updated_at ...) as of End.
 	End time.Time
 	// Mix is the degradation-profile mix (healthy, accelerated, failing);
 	// the zero value means physics.FleetMix.
@@ -313,9 +345,9 @@ func Build(o Options) (*Fleet, error) {
 		b.mix = physics.FleetMix
 	}
 	b.f.Mix = b.mix
-	// Nothing is installed later than a year before the end, so the whole
-	// fleet is in service over the last year.
-	b.latest = addDays(o.End, -365)
+	// Nothing is installed later than a year before the horizon, so the
+	// whole fleet is in service over the year before it (and after).
+	b.latest = addDays(Horizon, -365)
 
 	include := make([]bool, len(siteDefs))
 	if len(o.Sites) == 0 {
@@ -328,9 +360,11 @@ func Build(o Options) (*Fleet, error) {
 	}
 
 	b.buildModels()
-	comm := commissioning(o.RootSeed, o.End)
+	comm := commissioning(o.RootSeed, Horizon)
 	for i, d := range siteDefs {
-		if include[i] {
+		// A site commissioned on or after End does not exist yet (nor do
+		// its systems, strings, jars and sensors, all installed later).
+		if include[i] && comm[i].Before(o.End) {
 			b.buildSite(d, comm[i])
 		}
 	}
@@ -343,8 +377,8 @@ func Build(o Options) (*Fleet, error) {
 type builder struct {
 	root   uint64
 	ids    ider
-	end    time.Time
-	latest time.Time // latest install day of any system or string
+	end    time.Time // Options.End: filters and sets state, never shapes
+	latest time.Time // latest install day of any system or string (from Horizon)
 	mix    [3]float64
 	f      *Fleet
 }
@@ -376,12 +410,13 @@ func (b *builder) buildModels() {
 
 // commissioning draws the nine sites' commissioning dates, stratified over
 // 2012-2023 (one site per ninth of the window, strata shuffled) so that the
-// fleet holds jars of every age. Every date is at least 425 days before end
-// (a year in service plus room for system installs); for an early end the
-// window shrinks to the two years before that bound.
-func commissioning(root uint64, end time.Time) [len(siteDefs)]time.Time {
+// fleet holds jars of every age. Every date is at least 425 days before the
+// horizon (a year in service plus room for system installs); were the
+// horizon early, the window would shrink to the two years before that
+// bound. Build passes Horizon, never the scenario end.
+func commissioning(root uint64, horizon time.Time) [len(siteDefs)]time.Time {
 	lo := time.Date(2012, 1, 1, 0, 0, 0, 0, time.UTC)
-	hi := minTime(time.Date(2023, 12, 31, 0, 0, 0, 0, time.UTC), addDays(end, -425))
+	hi := minTime(time.Date(2023, 12, 31, 0, 0, 0, 0, time.UTC), addDays(horizon, -425))
 	if hi.Sub(lo) < 2*365*oneDay {
 		lo = hi.AddDate(-2, 0, 0)
 	}
@@ -503,13 +538,16 @@ func (b *builder) buildSystem(site *Site, code string, kind physics.SystemType, 
 	if installed.After(b.latest) {
 		installed = b.latest
 	}
+	if !installed.Before(b.end) {
+		return // not installed yet at End (nor its strings)
+	}
 	sys.Manufacturer = prod.manufacturer
 	sys.Model = prod.model
 	sys.RatedPowerKVA = prod.kva[r.IntN(len(prod.kva))]
 	sys.InstalledDate = installed
 	sys.CreatedAt = officeTime(installed, r)
 	sys.UpdatedAt = sys.CreatedAt
-	sys.RectifierWear = round(math.Min(1, b.end.Sub(installed).Hours()/(15*365.25*24)), 4)
+	sys.RectifierWear = round(math.Min(1, Horizon.Sub(installed).Hours()/(15*365.25*24)), 4)
 	if sys.CreatedAt.After(site.UpdatedAt) {
 		site.UpdatedAt = sys.CreatedAt // the site row changes when a system is added
 	}
@@ -527,6 +565,9 @@ func (b *builder) buildString(site *Site, sys *System, model *BatteryModel, pos 
 	installed := addDays(sys.InstalledDate, r.IntN(3))
 	if installed.After(b.latest) {
 		installed = b.latest
+	}
+	if !installed.Before(b.end) {
+		return // not installed yet at End
 	}
 	st := &String{
 		ID:             b.ids.id("string", code),
@@ -566,7 +607,8 @@ func serialNumber(prefix string, made time.Time, n int) string {
 	return fmt.Sprintf("%s%02d%02d-%06d", prefix, y%100, w, n)
 }
 
-// buildSlot builds the replacement chain of one position of a string.
+// buildSlot builds the replacement chain of one position of a string, up to
+// the jar in service at End. Generation g's draws come from (slot, g) only.
 func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos int, roomC float64, batch batchInfo) {
 	slot := fmt.Sprintf("%s-J%d", st.Code, pos)
 	slotSeed := seedOf(b.root, "jar", slot)
@@ -619,10 +661,13 @@ func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos in
 		b.f.Batteries = append(b.f.Batteries, jar)
 
 		// The operator finds and replaces a dead jar 3-30 days after the
-		// end of its useful life.
+		// end of its useful life. Both draws are made for every generation,
+		// so the chain does not depend on where End cuts it.
 		removed := addDays(truncDay(life.End), intBetween(r, 3, 30))
+		z := r.NormFloat64() // noise of the operator's latest ohmic reading
 		if !removed.Before(b.end) {
-			jar.Status = operatorStatus(&life, b.end, jar.InitialResistanceMOhm, r.NormFloat64())
+			// In service at End: the chain is cut here.
+			jar.Status = operatorStatus(&life, b.end, jar.InitialResistanceMOhm, z)
 			break
 		}
 		jar.Status = StatusReplaced
@@ -654,8 +699,14 @@ func operatorStatus(l *physics.JarLife, at time.Time, baselineMOhm, z float64) s
 }
 
 // buildUsers creates the users of all nine sites in canonical order (so
-// names and ids do not depend on the selection) and keeps those of the
-// included sites plus the fleet-wide admins and viewers.
+// names and ids do not depend on the selection) with hire and deactivation
+// dates drawn against Horizon (so they do not depend on End either). It
+// keeps the users whose account exists at End (CreatedAt before End): the
+// fleet-wide admins and viewers, and the staff of the included sites that
+// exist at End (a site's staff hired before its commissioning appear with
+// it). A deactivation on or after End has not happened yet: the user is
+// active at End, with UpdatedAt = CreatedAt. Admins and fleet viewers list
+// the sites built (those existing at End).
 func (b *builder) buildUsers(comm [len(siteDefs)]time.Time, include []bool) {
 	r := rngOf(b.root, "users")
 	taken := map[string]bool{}
@@ -682,9 +733,11 @@ func (b *builder) buildUsers(comm [len(siteDefs)]time.Time, include []bool) {
 		u.LocationIDs = slices.Clone(all)
 		u.CreatedAt = officeTime(addDays(golive, r.IntN(7)), r)
 		u.UpdatedAt = u.CreatedAt
-		b.f.Users = append(b.f.Users, u)
+		if u.CreatedAt.Before(b.end) {
+			b.f.Users = append(b.f.Users, u)
+		}
 	}
-	lastHire := addDays(b.end, -30)
+	lastHire := addDays(Horizon, -30)
 	for i, d := range siteDefs {
 		engineers := 1 + boolInt(r.Float64() < 0.7)
 		operators := 2 + boolInt(r.Float64() < 0.3)
@@ -701,15 +754,19 @@ func (b *builder) buildUsers(comm [len(siteDefs)]time.Time, include []bool) {
 			}
 			u.CreatedAt = officeTime(created, r)
 			u.UpdatedAt = u.CreatedAt
-			// Some site viewers have since been deactivated.
+			// Some site viewers are deactivated (by the day before the
+			// horizon; at End only if that day is before End).
 			if role == RoleViewer && r.Float64() < 0.3 {
-				span := addDays(b.end, -1).Sub(u.CreatedAt.Add(30 * oneDay))
+				span := addDays(Horizon, -1).Sub(u.CreatedAt.Add(30 * oneDay))
 				if span > 0 {
-					u.IsActive = false
-					u.UpdatedAt = officeTime(u.CreatedAt.Add(30*oneDay+time.Duration(r.Float64()*float64(span))), r)
+					off := officeTime(u.CreatedAt.Add(30*oneDay+time.Duration(r.Float64()*float64(span))), r)
+					if off.Before(b.end) {
+						u.IsActive = false
+						u.UpdatedAt = off
+					}
 				}
 			}
-			if include[i] {
+			if include[i] && comm[i].Before(b.end) && u.CreatedAt.Before(b.end) {
 				u.LocationIDs = []uuid.UUID{b.ids.id("location", d.code)}
 				b.f.Users = append(b.f.Users, u)
 			}
@@ -726,9 +783,17 @@ func boolInt(v bool) int {
 
 // buildMLModels registers the models later stages use. Training dates are
 // placeholders relative to the end (trained 50 days before it on the year
-// before that); a training stage may overwrite them and the metrics.
+// before that); a training stage may overwrite them and the metrics. Unlike
+// the rest of the fleet these rows describe the registry as of End (the
+// models in production then), so their dates move with End; their draws
+// (offsets, hyperparameters) do not. The registry exists once an admin does
+// (created_by): an End before the platform went live has none.
 func (b *builder) buildMLModels() {
-	admin := b.f.Users[0].ID
+	admins := b.f.Admins()
+	if len(admins) == 0 {
+		return
+	}
+	admin := admins[0].ID
 	r := rngOf(b.root, "ml_model")
 	defs := []struct {
 		name, typ, hyper string

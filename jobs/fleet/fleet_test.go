@@ -597,15 +597,226 @@ func TestProfileMixOtherSeeds(t *testing.T) {
 	}
 }
 
-func TestEarlyEnd(t *testing.T) {
-	end := time.Date(2013, 6, 1, 0, 0, 0, 0, time.UTC)
-	f := build(t, Options{RootSeed: 1, End: end})
-	if n := len(f.BatteriesActiveOn(end.AddDate(0, 0, -1))); n != 1944 {
-		t.Errorf("early end: %d jars in service", n)
+// stateless returns a copy of a jar without the fields that describe its
+// state as of End (status, replacement, updated_at).
+func stateless(b *Battery) Battery {
+	c := *b
+	c.Status, c.ReplacedDate, c.Removed, c.UpdatedAt = "", nil, time.Time{}, time.Time{}
+	return c
+}
+
+// checkCut checks that f (built to f.End) is exactly the part of later (same
+// seed, a later End) that exists at f.End: the same entities, identical but
+// for their state as of End, and nothing installed on or after f.End.
+func checkCut(t *testing.T, f, later *Fleet) {
+	t.Helper()
+	end := f.End
+	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+	// Sites: present iff commissioned before End.
+	for _, s := range later.Sites {
+		x := f.SiteByID[s.ID]
+		if s.CommissionedDate.Before(end) != (x != nil) {
+			t.Errorf("end %s: site %s commissioned %s present=%v", day(end), s.Code, day(s.CommissionedDate), x != nil)
+		}
+		if x == nil {
+			continue
+		}
+		a, b := *x, *s
+		a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(a, b) || x.UpdatedAt.After(s.UpdatedAt) || !x.UpdatedAt.Before(end) {
+			t.Errorf("end %s: site %s differs from the later build", day(end), s.Code)
+		}
 	}
-	for _, s := range f.Strings {
-		if s.InstalledDate.After(end.AddDate(-1, 0, 0)) {
-			t.Errorf("%s installed %s", s.Code, s.InstalledDate.Format(time.DateOnly))
+	for _, s := range later.Systems {
+		x := f.SystemByID[s.ID]
+		if present := s.InstalledDate.Before(end) && f.SiteByID[s.LocationID] != nil; present != (x != nil) {
+			t.Errorf("end %s: system %s installed %s present=%v", day(end), s.Code, day(s.InstalledDate), x != nil)
+		}
+		if x != nil && !reflect.DeepEqual(x, s) {
+			t.Errorf("end %s: system %s differs from the later build", day(end), s.Code)
+		}
+	}
+	for _, s := range later.Strings {
+		x := f.StringByID[s.ID]
+		if s.InstalledDate.Before(end) != (x != nil) {
+			t.Errorf("end %s: string %s installed %s present=%v", day(end), s.Code, day(s.InstalledDate), x != nil)
+		}
+		if x == nil {
+			continue
+		}
+		if !reflect.DeepEqual(x, s) {
+			t.Errorf("end %s: string %s differs from the later build", day(end), s.Code)
+		}
+		if js := f.StringJarsOn(x.ID, end.AddDate(0, 0, -1)); len(js) != 24 {
+			t.Errorf("end %s: string %s has %d jars in service on the last day", day(end), x.Code, len(js))
+		}
+	}
+	for _, s := range later.Sensors {
+		x := f.SensorByID[s.ID]
+		if (f.SiteByID[s.LocationID] != nil) != (x != nil) {
+			t.Errorf("end %s: sensor %s present=%v", day(end), s.Code, x != nil)
+		}
+		if x != nil && !reflect.DeepEqual(x, s) {
+			t.Errorf("end %s: sensor %s differs from the later build", day(end), s.Code)
+		}
+	}
+	for _, b := range later.Batteries {
+		x := f.BatteryByID[b.ID]
+		if b.InstalledDate.Before(end) != (x != nil) {
+			t.Errorf("end %s: jar %s installed %s present=%v", day(end), b.Code, day(b.InstalledDate), x != nil)
+		}
+		if x == nil {
+			continue
+		}
+		if sa, sb := stateless(x), stateless(b); !reflect.DeepEqual(sa, sb) {
+			t.Fatalf("end %s: jar %s differs from the later build:\n%+v\n%+v", day(end), b.Code, sa, sb)
+		}
+		switch {
+		case x.ReplacedDate != nil:
+			// Removed before this End: the same replacement in the later build.
+			if b.ReplacedDate == nil || !b.ReplacedDate.Equal(*x.ReplacedDate) || b.Status != StatusReplaced ||
+				!x.ReplacedDate.Before(end) || !x.Removed.Equal(*x.ReplacedDate) || x.Status != StatusReplaced ||
+				!x.UpdatedAt.Equal(b.UpdatedAt) {
+				t.Errorf("end %s: jar %s replaced %v, later build %v", day(end), x.Code, x.ReplacedDate, b.ReplacedDate)
+			}
+		default:
+			// In service at this End, perhaps replaced later.
+			if !x.Removed.IsZero() || x.Status == StatusReplaced || !x.UpdatedAt.Equal(x.CreatedAt) {
+				t.Errorf("end %s: jar %s in service but status %s removed %v", day(end), x.Code, x.Status, x.Removed)
+			}
+			if b.ReplacedDate != nil && b.ReplacedDate.Before(end) {
+				t.Errorf("end %s: jar %s in service, replaced %s in the later build", day(end), x.Code, day(*b.ReplacedDate))
+			}
+			if !x.ActiveOn(end.AddDate(0, 0, -1)) {
+				t.Errorf("end %s: jar %s not in service on the last day", day(end), x.Code)
+			}
+		}
+	}
+	for _, u := range later.Users {
+		x := f.UserByID[u.ID]
+		site := len(u.LocationIDs) > 1 || u.Role == RoleAdmin || f.SiteByID[u.LocationIDs[0]] != nil
+		if present := u.CreatedAt.Before(end) && site; present != (x != nil) {
+			t.Errorf("end %s: user %s created %s present=%v", day(end), u.Email, u.CreatedAt, x != nil)
+		}
+		if x == nil {
+			continue
+		}
+		if x.Email != u.Email || x.Name != u.Name || x.Role != u.Role || !x.CreatedAt.Equal(u.CreatedAt) {
+			t.Errorf("end %s: user %s differs from the later build", day(end), u.Email)
+		}
+		if !x.IsActive && (u.IsActive || !x.UpdatedAt.Equal(u.UpdatedAt)) || x.IsActive && !x.UpdatedAt.Equal(x.CreatedAt) {
+			t.Errorf("end %s: user %s active %v updated %s, later %v %s", day(end), u.Email, x.IsActive, x.UpdatedAt, u.IsActive, u.UpdatedAt)
+		}
+		if !x.UpdatedAt.Before(end) {
+			t.Errorf("end %s: user %s updated %s", day(end), x.Email, x.UpdatedAt)
+		}
+		for _, l := range x.LocationIDs {
+			if f.SiteByID[l] == nil {
+				t.Errorf("end %s: user %s: location %s does not resolve", day(end), x.Email, l)
+			}
+		}
+	}
+	if len(f.MLModels) > 0 {
+		if u := f.UserByID[f.MLModels[0].CreatedBy]; u == nil || u.Role != RoleAdmin {
+			t.Errorf("end %s: ml model created_by does not resolve", day(end))
+		}
+	}
+}
+
+// The fleet does not depend on End: a build to an earlier End (a month
+// backfill) is exactly the part of a later build that existed then.
+func TestEndIndependence(t *testing.T) {
+	endA := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	for _, seed := range []uint64{42, 5} {
+		b := build(t, Options{RootSeed: seed, End: Horizon})
+		a := build(t, Options{RootSeed: seed, End: endA})
+		if len(a.Sites) != 9 || len(a.Strings) != 81 || len(a.BatteriesActiveOn(endA.AddDate(0, 0, -1))) != 1944 {
+			t.Errorf("seed %d, end %s: %d sites, %d strings, %d jars", seed, endA.Format(time.DateOnly),
+				len(a.Sites), len(a.Strings), len(a.BatteriesActiveOn(endA.AddDate(0, 0, -1))))
+		}
+		checkCut(t, a, b)
+		// Some jars in service at A's end are replaced later in B.
+		later := 0
+		for _, x := range a.Batteries {
+			if y := b.BatteryByID[x.ID]; x.ReplacedDate == nil && y.ReplacedDate != nil {
+				later++
+			}
+		}
+		if later == 0 {
+			t.Errorf("seed %d: no jar in service at %s is replaced by %s", seed, endA.Format(time.DateOnly), Horizon.Format(time.DateOnly))
+		}
+		for _, s := range a.Systems {
+			if s.RectifierWear != b.SystemByID[s.ID].RectifierWear {
+				t.Errorf("seed %d: %s rectifier wear depends on End", seed, s.Code)
+			}
+		}
+		// Consecutive month ends and an end past the horizon.
+		prev := build(t, Options{RootSeed: seed, End: endA.AddDate(0, 1, 0)})
+		checkCut(t, a, prev)
+		past := build(t, Options{RootSeed: seed, End: Horizon.AddDate(2, 0, 0)})
+		checkCut(t, b, past)
+	}
+}
+
+// An early End gives a smaller fleet: what is installed on or after End is
+// absent, every present string holds its 24 jars on End's last day.
+func TestEarlyEnd(t *testing.T) {
+	for _, c := range []struct {
+		seed uint64
+		end  time.Time
+	}{
+		{1, time.Date(2013, 6, 1, 0, 0, 0, 0, time.UTC)},
+		{42, time.Date(2016, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{42, time.Date(2019, 7, 1, 0, 0, 0, 0, time.UTC)},
+		{42, time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		later := build(t, Options{RootSeed: c.seed, End: Horizon})
+		f := build(t, Options{RootSeed: c.seed, End: c.end})
+		checkCut(t, f, later)
+		var absent []string
+		for _, s := range later.Sites {
+			if !s.CommissionedDate.Before(c.end) {
+				absent = append(absent, s.Code)
+			}
+		}
+		if len(f.Sites)+len(absent) != 9 {
+			t.Errorf("end %s: %d sites present, %d absent", c.end.Format(time.DateOnly), len(f.Sites), len(absent))
+		}
+		for _, s := range f.Systems {
+			if !s.InstalledDate.Before(c.end) {
+				t.Errorf("%s installed %s", s.Code, s.InstalledDate.Format(time.DateOnly))
+			}
+		}
+		for _, s := range f.Strings {
+			if !s.InstalledDate.Before(c.end) {
+				t.Errorf("%s installed %s", s.Code, s.InstalledDate.Format(time.DateOnly))
+			}
+		}
+		for _, b := range f.Batteries {
+			if !b.InstalledDate.Before(c.end) || !b.UpdatedAt.Before(c.end) {
+				t.Errorf("%s installed %s updated %s", b.Code, b.InstalledDate.Format(time.DateOnly), b.UpdatedAt)
+			}
+		}
+		if n := len(f.BatteriesActiveOn(c.end.AddDate(0, 0, -1))); n != 24*len(f.Strings) {
+			t.Errorf("end %s: %d jars in service for %d strings", c.end.Format(time.DateOnly), n, len(f.Strings))
+		}
+		t.Logf("seed %d end %s: %d sites (absent %v), %d systems, %d strings, %d jar rows, %d users, %d ml models",
+			c.seed, c.end.Format(time.DateOnly), len(f.Sites), absent, len(f.Systems), len(f.Strings), len(f.Batteries), len(f.Users), len(f.MLModels))
+	}
+}
+
+// From the day the last string is installed (at the latest a year before
+// the horizon) the whole fleet is in service, whatever the End.
+func TestFullFleetFromHorizonYear(t *testing.T) {
+	first := Horizon.AddDate(0, 0, -365).AddDate(0, 0, 1) // End-1 = 2025-11-01
+	for _, seed := range []uint64{1, 2, 3, 42} {
+		for _, end := range []time.Time{first, Horizon, Horizon.AddDate(3, 0, 0)} {
+			f := build(t, Options{RootSeed: seed, End: end})
+			last := end.AddDate(0, 0, -1)
+			if len(f.Sites) != 9 || len(f.Strings) != 81 || len(f.BatteriesActiveOn(last)) != 1944 {
+				t.Errorf("seed %d end %s: %d sites, %d strings, %d jars in service on %s", seed, end.Format(time.DateOnly),
+					len(f.Sites), len(f.Strings), len(f.BatteriesActiveOn(last)), last.Format(time.DateOnly))
+			}
 		}
 	}
 }

@@ -109,8 +109,10 @@ type System struct {
 	// LoadA is the discharge current of each of its strings while on
 	// battery (outage, transfer).
 	LoadA float64
-	// RectifierWear in [0,1]: the charger's age at the scenario end over 15
-	// years (ripple grows with it).
+	// RectifierWear in [0,1]: the charger's age at Horizon over 15 years
+	// (ripple grows with it). It is a fixed property of the system, not its
+	// wear at the scenario end; the telemetry computes the wear at each
+	// instant from the time and InstalledDate.
 	RectifierWear float64
 }
 
@@ -135,7 +137,9 @@ type String struct {
 }
 
 // Battery is a battery row (seed 2.5): one jar, from its install to its
-// replacement (or the scenario end).
+// replacement (or the scenario end). Everything but Status, ReplacedDate,
+// UpdatedAt and Removed (the state as of End) is the same for every End
+// after its install.
 type Battery struct {
 	ID       uuid.UUID
 	StringID uuid.UUID
@@ -163,7 +167,8 @@ type Battery struct {
 	Slot       string // <string code>-J<position>, shared by all generations
 	Generation int    // 0 for the first jar of the slot
 	// Removed is the day the jar left the string (= *ReplacedDate); zero if
-	// it is in service at the scenario end.
+	// it is in service at the scenario end (also when a build to a later
+	// End removes it on or after this End).
 	Removed time.Time
 	// Life is the hidden truth of the jar's degradation.
 	Life physics.JarLife
