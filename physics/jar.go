@@ -410,8 +410,9 @@ func (s *JarSim) refine(b *replayBuf, span *StringSpan, first bool, prev replayI
 	return prev, prevBusy
 }
 
-// advance is next without the sample: the state update only (replays).
-func (s *JarSim) advance() {
+// tick moves to the next sample: its index and time, with the ambient and
+// the hourly life knots that cover it loaded.
+func (s *JarSim) tick() (int, int64) {
 	i := s.i
 	s.i++
 	if s.envLeft == 0 {
@@ -424,6 +425,12 @@ func (s *JarSim) advance() {
 	if t >= s.knotEnd {
 		s.loadKnots(t)
 	}
+	return i, t
+}
+
+// advance is next without the sample: the state update only (replays).
+func (s *JarSim) advance() {
+	i, t := s.tick()
 	if s.busy != nil && !s.busy[i] {
 		s.inBusy = false
 		return
@@ -441,18 +448,7 @@ func (s *JarSim) advance() {
 // fine step ending at its time, with inputs in; the ambient is the coarse
 // sample's and the slow life quantities follow their hourly knots.
 func (s *JarSim) advanceFine(in []replayInput, coarse, fine *stepCoef) {
-	i := s.i
-	s.i++
-	if s.envLeft == 0 {
-		s.envIdx++
-		s.envLeft = s.envRatio
-		s.loadEnv()
-	}
-	s.envLeft--
-	t := s.t0Ns + int64(i)*s.stepNs
-	if t >= s.knotEnd {
-		s.loadKnots(t)
-	}
+	_, t := s.tick()
 	mode, cur, sp := s.mode, s.cur, s.sp
 	s.mode, s.cur, s.sp = s.subMode[:], s.subCur[:], s.subSp[:]
 	s.stepCoef = *fine
@@ -534,18 +530,7 @@ func (s *JarSim) Next() (JarSample, bool) {
 }
 
 func (s *JarSim) next() JarSample {
-	i := s.i
-	s.i++
-	if s.envLeft == 0 {
-		s.envIdx++
-		s.envLeft = s.envRatio
-		s.loadEnv()
-	}
-	s.envLeft--
-	t := s.t0Ns + int64(i)*s.stepNs
-	if t >= s.knotEnd {
-		s.loadKnots(t)
-	}
+	i, t := s.tick()
 	f := float64(t-s.knotStart) * (1.0 / float64(hourNs))
 	rb := s.kR + s.kRd*f // mΩ at 25 °C, full charge
 	k := s.k0 + uint64(i)
