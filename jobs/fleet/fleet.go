@@ -592,9 +592,11 @@ func (b *builder) buildString(site *Site, sys *System, model *BatteryModel, pos 
 		serial: 100000 + r.IntN(800000),
 	}
 	room := site.Climate.RoomMeanC()
+	first := len(b.f.Batteries)
 	for p := 1; p <= jarsPerString; p++ {
 		b.buildSlot(st, sys, model, p, room, batch)
 	}
+	setOperatorStatus(b.f.Batteries[first:], b.end)
 }
 
 type batchInfo struct {
@@ -664,10 +666,10 @@ func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos in
 		// end of its useful life. Both draws are made for every generation,
 		// so the chain does not depend on where End cuts it.
 		removed := addDays(truncDay(life.End), intBetween(r, 3, 30))
-		z := r.NormFloat64() // noise of the operator's latest ohmic reading
+		jar.ohmicZ = r.NormFloat64() // noise of the operator's latest ohmic reading
 		if !removed.Before(b.end) {
-			// In service at End: the chain is cut here.
-			jar.Status = operatorStatus(&life, b.end, jar.InitialResistanceMOhm, z)
+			// In service at End: the chain is cut here. Its status needs
+			// the string's other jars (buildString sets it).
 			break
 		}
 		jar.Status = StatusReplaced
@@ -678,24 +680,44 @@ func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos in
 	}
 }
 
-// operatorStatus is the operator's view of a jar in service at the end,
-// from what the operator can observe, never from the hidden SOH: the
-// latest ohmic reading (true resistance with a handheld tester's 1 %
-// noise, z ~ N(0,1)) against the commissioning baseline, with the IEEE 1188
-// practice thresholds of vrla-physics.md (+20 % investigate -> warning,
-// +35 % -> critical), and a sudden failure, which shows in the telemetry.
-func operatorStatus(l *physics.JarLife, at time.Time, baselineMOhm, z float64) string {
-	if l.Failed(at) {
-		return StatusCritical
+// setOperatorStatus gives the jars of one string in service at End the
+// operator's view of them, from what the operator can observe, never from
+// the hidden SOH: the latest ohmic reading (true resistance with a handheld
+// tester's 1 % noise) compared with the string's other jars, as ohmic
+// practice does (a jar 20 % above its string's mean: warning; 35 %:
+// critical), the replace level of +50 % over its own commissioning
+// baseline (vrla-physics.md), and a sudden failure, which the telemetry
+// shows. Comparing with peers rather than with the baseline alone keeps a
+// uniformly aged string from being flagged jar by jar: with the seed's
+// +5 %/yr, every healthy jar passes +20 % after about four years.
+func setOperatorStatus(jars []*Battery, at time.Time) {
+	var sum float64
+	var n int
+	reading := func(b *Battery) float64 { return b.Life.ResistanceMOhm(at) * (1 + 0.01*b.ohmicZ) }
+	for _, b := range jars {
+		if b.Removed.IsZero() && !b.Life.Failed(at) {
+			sum += reading(b)
+			n++
+		}
 	}
-	ratio := l.ResistanceMOhm(at) * (1 + 0.01*z) / baselineMOhm
-	switch {
-	case ratio >= 1.35:
-		return StatusCritical
-	case ratio >= 1.20:
-		return StatusWarning
+	for _, b := range jars {
+		if !b.Removed.IsZero() {
+			continue
+		}
+		r := reading(b)
+		peer := 1.0
+		if n > 0 {
+			peer = r / (sum / float64(n))
+		}
+		switch {
+		case b.Life.Failed(at) || peer >= 1.35 || r/b.InitialResistanceMOhm >= 1.5:
+			b.Status = StatusCritical
+		case peer >= 1.20:
+			b.Status = StatusWarning
+		default:
+			b.Status = StatusActive
+		}
 	}
-	return StatusActive
 }
 
 // buildUsers creates the users of all nine sites in canonical order (so

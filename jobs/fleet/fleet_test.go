@@ -856,3 +856,50 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// The operator's status comes from observations (ohmic readings against
+// string peers and baseline, failures), flags a minority of the fleet, and
+// is not a function of the hidden SOH.
+func TestOperatorStatusFromObservations(t *testing.T) {
+	f := build(t, Options{RootSeed: 42, End: testEnd})
+	at := testEnd
+	flagged, inService, lowSOHActive := 0, 0, 0
+	for _, s := range f.Strings {
+		var sum float64
+		var n int
+		jars := f.StringJarsOn(s.ID, at.AddDate(0, 0, -1))
+		for _, b := range jars {
+			if !b.Life.Failed(at) {
+				sum += b.Life.ResistanceMOhm(at) * (1 + 0.01*b.ohmicZ)
+				n++
+			}
+		}
+		for _, b := range jars {
+			inService++
+			r := b.Life.ResistanceMOhm(at) * (1 + 0.01*b.ohmicZ)
+			peer := r / (sum / float64(n))
+			want := StatusActive
+			switch {
+			case b.Life.Failed(at) || peer >= 1.35 || r/b.InitialResistanceMOhm >= 1.5:
+				want = StatusCritical
+			case peer >= 1.20:
+				want = StatusWarning
+			}
+			if b.Status != want {
+				t.Fatalf("%s: status %s, readings say %s (peer %.2f, baseline %.2f)", b.Code, b.Status, want, peer, r/b.InitialResistanceMOhm)
+			}
+			if want != StatusActive {
+				flagged++
+			}
+			if b.Life.SOH(at) < 0.85 && b.Status == StatusActive {
+				lowSOHActive++
+			}
+		}
+	}
+	if share := float64(flagged) / float64(inService); share < 0.02 || share > 0.25 {
+		t.Fatalf("%d of %d jars in service flagged (%.1f %%): an alarm flood or none at all", flagged, inService, 100*share)
+	}
+	if lowSOHActive == 0 {
+		t.Fatal("every worn jar is flagged: the status would be a readout of the hidden SOH")
+	}
+}

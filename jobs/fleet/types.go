@@ -172,6 +172,8 @@ type Battery struct {
 	Removed time.Time
 	// Life is the hidden truth of the jar's degradation.
 	Life physics.JarLife
+
+	ohmicZ float64 // noise draw of the operator's latest ohmic reading
 }
 
 // ActiveOn reports whether the jar is in its string on day (UTC):
