@@ -63,6 +63,21 @@ func fileHashes(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// checkLake runs every DuckDB check on the lake and returns the tables it
+// found, as a list and as a set.
+func checkLake(t *testing.T, db *sql.DB, dir string) ([]string, map[string]bool) {
+	t.Helper()
+	found, err := lakecheck.CheckAll(db, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, n := range found {
+		have[n] = true
+	}
+	return found, have
+}
+
 func openDuck(t *testing.T) *sql.DB {
 	t.Helper()
 	db, err := lakecheck.Open()
@@ -311,14 +326,7 @@ func TestEveryWrittenTableReadsBackInDuckDB(t *testing.T) {
 	sc.Sites = []string{"DC-KKC-01"} // this week holds transfer, equalize and surge windows at the default seed
 	run(t, dir, sc, jobs.DefaultSeed)
 	db := openDuck(t)
-	found, err := lakecheck.CheckAll(db, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, n := range found {
-		have[n] = true
-	}
+	found, have := checkLake(t, db, dir)
 	for _, tb := range schema.All() {
 		later := tb.Class == schema.ClassCalc || tb.Class == schema.ClassDerived || tb.Class == schema.ClassOps
 		if have[tb.Name] == later {

@@ -16,14 +16,7 @@ func TestTelemetryLakeHoldsThePhysics(t *testing.T) {
 	sc := smallScenario("2026-04-14", 2, 10*time.Second)
 	run(t, dir, sc, 21, "master", "telemetry")
 	db := openDuck(t)
-	found, err := lakecheck.CheckAll(db, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, n := range found {
-		have[n] = true
-	}
+	found, have := checkLake(t, db, dir)
 	for _, n := range []string{"telemetry_jar_raw", "telemetry_string_raw", "telemetry_env", "ripple_capture", "truth_battery_daily", "truth_event"} {
 		if !have[n] {
 			t.Fatalf("table %s missing (found %v)", n, found)
