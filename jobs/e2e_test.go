@@ -78,6 +78,19 @@ func checkLake(t *testing.T, db *sql.DB, dir string) ([]string, map[string]bool)
 	return found, have
 }
 
+// sameFiles fails unless after holds exactly the files of before, unchanged.
+func sameFiles(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	if len(after) != len(before) {
+		t.Fatalf("%d files before, %d after", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("%s changed", k)
+		}
+	}
+}
+
 func openDuck(t *testing.T) *sql.DB {
 	t.Helper()
 	db, err := lakecheck.Open()
@@ -170,12 +183,7 @@ func TestRerunSkipsFreshPartitions(t *testing.T) {
 	if tot.Partitions != 0 || tot.Skipped != 9 {
 		t.Fatalf("rerun wrote %d, skipped %d; want 0 and 9", tot.Partitions, tot.Skipped)
 	}
-	after := fileHashes(t, dir)
-	for k, v := range before {
-		if after[k] != v {
-			t.Fatalf("%s changed on a skipped rerun", k)
-		}
-	}
+	sameFiles(t, before, fileHashes(t, dir))
 }
 
 func TestBadConfigurationFailsFastAndWritesNothing(t *testing.T) {
@@ -506,13 +514,5 @@ func TestLakeRefusesAnotherFleet(t *testing.T) {
 	if _, err := jobs.Run(context.Background(), jobs.RunConfig{Lake: dir, Scenario: sc, Seed: 1, Stages: []string{"master"}}); err == nil {
 		t.Fatal("another site set accepted on the same lake")
 	}
-	after := fileHashes(t, dir)
-	if len(after) != len(before) {
-		t.Fatalf("refused runs changed the lake: %d files before, %d after", len(before), len(after))
-	}
-	for k, v := range before {
-		if after[k] != v {
-			t.Fatalf("%s changed", k)
-		}
-	}
+	sameFiles(t, before, fileHashes(t, dir)) // refused runs change nothing
 }

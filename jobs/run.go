@@ -53,11 +53,7 @@ func (c *RunConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("staging ttl %v must be >= 0", c.StagingTTL))
 	}
 	for _, s := range c.Stages {
-		found := false
-		for _, n := range StageNames() {
-			found = found || n == s
-		}
-		if !found {
+		if !slices.Contains(StageNames(), s) {
 			errs = append(errs, fmt.Errorf("unknown stage %q (valid: %v)", s, StageNames()))
 		}
 	}

@@ -126,8 +126,9 @@ func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
 	}
 	// Operational events and sensor faults inside the telemetry window only.
 	from, to := maxTime(ms.From, e.Scenario.Start.Time), minTime(ms.To, e.Scenario.End.Time)
+	strs := e.stringsByID()
 	for _, day := range Days(from, to) {
-		for _, str := range e.stringsByID() {
+		for _, str := range strs {
 			if day.Before(str.InstalledDate) {
 				continue
 			}

@@ -118,12 +118,9 @@ func (o *Output) Partition() Partition { return o.part }
 // BlobKey is the key of a named blob of this partition (name without
 // extension). URL columns hold this lake-relative key, not an absolute
 // address: the bytes then do not depend on where the lake lives, and a lake
-// copied from a folder to S3 keeps every reference valid. Resolve it
-// against the lake root (Store.URL does that).
+// copied from a folder to S3 keeps every reference valid. Store.URL
+// resolves it against the lake root.
 func (o *Output) BlobKey(name string) string { return o.part.BlobPrefix() + "/" + name + ".parquet" }
-
-// URL is the absolute address of a key.
-func (o *Output) URL(key string) string { return o.lake.Store.URL(key) }
 
 // WriteBlob publishes one blob atomically; write receives the blob's writer
 // and returns its row count.
