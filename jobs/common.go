@@ -69,11 +69,12 @@ func (s *RowSink) Close() (int64, error) {
 	return s.w.Rows(), s.w.Close()
 }
 
-// rowTask is a task whose partition is written row by row by emit.
-func rowTask(e *Env, jobName string, p lake.Partition, weight int64, inputs []string, emit func(ctx context.Context, s *RowSink) error) pipeline.Task {
+// rowTask is a task whose segments are written row by row by emit.
+func rowTask(e *Env, jobName string, p lake.Partition, weight int64, segs []lake.Segment, emit func(ctx context.Context, s *RowSink, seg lake.Segment) error) pipeline.Task {
 	return pipeline.Task{
 		Partition: p,
-		Meta:      e.meta(jobName, p, inputs...),
+		Meta:      e.meta(jobName, p),
+		Segments:  segs,
 		Weight:    weight,
 		Run: func(ctx context.Context, o *lake.Output) error {
 			rw, err := parquetio.NewRowWriter(o.Data(), p.Table)
@@ -81,7 +82,7 @@ func rowTask(e *Env, jobName string, p lake.Partition, weight int64, inputs []st
 				return err
 			}
 			s := NewRowSink(rw, p.Table)
-			if err := emit(ctx, s); err != nil {
+			if err := emit(ctx, s, o.Segment()); err != nil {
 				return err
 			}
 			n, err := s.Close()

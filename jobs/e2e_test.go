@@ -411,8 +411,8 @@ func TestCrashedRunRecovers(t *testing.T) {
 	dir := t.TempDir()
 	sc := smallScenario("2026-03-01", 1, time.Minute)
 	cfg := jobs.RunConfig{Lake: dir, Scenario: sc, Seed: 4, Stages: []string{"master"}, Workers: 1,
-		Hooks: &lake.Hooks{BeforeManifest: func(p lake.Partition) error {
-			if p.Table.Name == "battery" {
+		Hooks: &lake.Hooks{Step: func(p lake.Partition, _, step string) error {
+			if p.Table.Name == "battery" && step == lake.StepBeforeIndex {
 				return lake.ErrInjected
 			}
 			return nil

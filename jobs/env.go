@@ -42,8 +42,11 @@ func NewEnv(s Scenario, rootSeed uint64) (*Env, error) {
 	return &Env{Scenario: s, RootSeed: rootSeed, Fleet: f}, nil
 }
 
-// ConfigHash identifies everything but the seed that shapes the output.
-func (e *Env) ConfigHash() string { return e.Scenario.Hash() }
+// ConfigHash identifies what shapes every partition besides the seed: the
+// fleet's sites and profile mix. The window is not in it (a day's rows do
+// not depend on which run wrote them) and the rates are inputs of the
+// tables that use them, so changing one rewrites only those tables.
+func (e *Env) ConfigHash() string { return e.Scenario.FleetHash() }
 
 // Seed derives a seed from the root for labelled parts.
 func (e *Env) Seed(labels ...string) uint64 {
@@ -73,12 +76,50 @@ func (e *Env) partitionSeed(p lake.Partition) uint64 {
 // GeneratorVersion enters every partition's fingerprint. Bump it whenever a
 // code change alters what the synthesizer writes, so reruns rewrite the
 // partitions built by the old code instead of skipping them as fresh.
-const GeneratorVersion = "2026.11.27-3"
+const GeneratorVersion = "2026.11.29-1"
 
 // meta builds the manifest metadata of a synthesis partition.
 func (e *Env) meta(job string, p lake.Partition, inputs ...string) lake.Meta {
 	in := append([]string{"generator=" + GeneratorVersion}, inputs...)
 	return lake.Meta{Job: job, RootSeed: e.RootSeed, Seed: e.partitionSeed(p), ConfigHash: e.ConfigHash(), Inputs: in}
+}
+
+// daySegments are the day segments of the telemetry window inside ms: a
+// daily run adds one file to each month partition it touches.
+func daySegments(ms lake.MonthSpan, inputs ...string) []lake.Segment {
+	var out []lake.Segment
+	for _, d := range Days(ms.From, ms.To) {
+		out = append(out, lake.DaySegment(d, inputs...))
+	}
+	return out
+}
+
+// daySpan is the one-day span a day segment of month covers.
+func daySpan(month string, seg lake.Segment) lake.MonthSpan {
+	return lake.MonthSpan{Month: month, From: seg.From, To: seg.To}
+}
+
+// historySettle is how long after a month ends its maintenance history can
+// still change: planned work looks 21 days ahead, events complete late and
+// work orders close after the month. A transactional month is known as of
+// min(end, month end + settle), so once the end is that far past, later
+// runs find it fresh and leave it be (TestHistoryMonthsSettle checks it).
+const historySettle = 60 * 24 * time.Hour
+
+// historySegment is the as-of segment of month ms (ms.From is the month's
+// first day) for a history whose rows can change until settle after the
+// month ends. For planned work in months past the end, the knowledge end
+// lies before the month starts.
+func (e *Env) historySegment(ms lake.MonthSpan, settle time.Duration) lake.Segment {
+	monthEnd := time.Date(ms.From.Year(), ms.From.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	return lake.AsOfSegment(ms.From, minTime(e.Scenario.End.Time, monthEnd.Add(settle)))
+}
+
+// snapshotSegment is the as-of segment of an unpartitioned master table:
+// the fleet as known at the end. A run ending earlier (a backfill) finds it
+// fresh, so current status is never rolled back.
+func (e *Env) snapshotSegment() lake.Segment {
+	return lake.AsOfSegment(fleet.Horizon.AddDate(-30, 0, 0), e.Scenario.End.Time)
 }
 
 // Days lists UTC midnights in [from, to).

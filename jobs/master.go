@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
 	"github.com/battlake/battlake/schema"
 )
@@ -36,7 +37,8 @@ func masterJobs(e *Env) []pipeline.Job {
 		jobs = append(jobs, &job{name: t.Name, stage: "master", tables: []*schema.Table{t},
 			plan: func(ctx context.Context) ([]pipeline.Task, error) {
 				p := mustPartition(t, "", -1)
-				return []pipeline.Task{rowTask(e, t.Name, p, 1000, nil, emit)}, nil
+				return []pipeline.Task{rowTask(e, t.Name, p, 1000, []lake.Segment{e.snapshotSegment()},
+					func(ctx context.Context, s *RowSink, _ lake.Segment) error { return emit(ctx, s) })}, nil
 			}})
 	}
 	return jobs

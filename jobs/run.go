@@ -113,6 +113,9 @@ type lakeIdentity struct {
 	Mix      Mix      `json:"mix"`
 }
 
+// lakeFormat versions the layout: 2 made partitions sets of segments.
+const lakeFormat = 2
+
 // IdentityKey is the lake-root object recording its identity.
 const IdentityKey = "_lake.json"
 
@@ -121,7 +124,7 @@ func claimLake(ctx context.Context, lk *lake.Lake, c RunConfig) error {
 	if len(sites) == 0 {
 		sites = fleet.SiteCodes()
 	}
-	want := lakeIdentity{Format: 1, RootSeed: c.Seed, Sites: append([]string(nil), sites...), Mix: c.Scenario.Mix}
+	want := lakeIdentity{Format: lakeFormat, RootSeed: c.Seed, Sites: append([]string(nil), sites...), Mix: c.Scenario.Mix}
 	sort.Strings(want.Sites)
 	b, err := objstore.ReadAll(ctx, lk.Store, IdentityKey)
 	switch {
@@ -134,6 +137,10 @@ func claimLake(ctx context.Context, lk *lake.Lake, c RunConfig) error {
 	var have lakeIdentity
 	if err := json.Unmarshal(b, &have); err != nil {
 		return fmt.Errorf("read lake identity %s: %w", lk.Store.URL(IdentityKey), err)
+	}
+	if have.Format != lakeFormat {
+		return fmt.Errorf("lake %s was written in lake format %d, this battlake writes format %d (partitions of day files): %w; rebuild it into a new location",
+			lk.Store.URL(""), have.Format, lakeFormat, lake.ErrOldFormat)
 	}
 	if have.RootSeed != want.RootSeed || !slices.Equal(have.Sites, want.Sites) || have.Mix != want.Mix {
 		return fmt.Errorf("lake %s holds another fleet (seed %d, sites %v, mix %+v); this run has seed %d, sites %v, mix %+v: use another lake location",

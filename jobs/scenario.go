@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -136,6 +137,19 @@ func abs(x float64) float64 {
 // Hash identifies the scenario's content for manifests.
 func (s Scenario) Hash() string {
 	b, _ := json.Marshal(s)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])[:16]
+}
+
+// FleetHash identifies the fleet a scenario builds (sites and mix), the
+// part of it every partition depends on.
+func (s Scenario) FleetHash() string {
+	sites := append([]string(nil), s.Sites...)
+	sort.Strings(sites)
+	b, _ := json.Marshal(struct {
+		Sites []string
+		Mix   Mix
+	}{sites, s.Mix})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])[:16]
 }

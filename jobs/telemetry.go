@@ -43,6 +43,12 @@ func (e *Env) windowMonths() []lake.MonthSpan {
 	return lake.Months(e.Scenario.Start.Time, e.Scenario.End.Time)
 }
 
+// sampleInput, envInput and rippleInput name the rates a table's rows
+// depend on; they enter the fingerprints of those tables only.
+func (e *Env) sampleInput() string { return "sample_interval=" + e.Scenario.SampleInterval.String() }
+func (e *Env) envInput() string    { return "env_interval=" + e.Scenario.EnvInterval.String() }
+func (e *Env) rippleInput() string { return "ripple_every=" + e.Scenario.RippleEvery.String() }
+
 func (e *Env) samplesPerDay() int { return int(24 * time.Hour / e.Scenario.SampleInterval.Duration) }
 
 // activeDays lists the days of [from,to) on which b is in service.
@@ -220,11 +226,12 @@ func (e *Env) jarRawJob() pipeline.Job {
 			groups := e.batteriesByBucket(t.Partition.Buckets, ms.From, ms.To)
 			for bucket := 0; bucket < t.Partition.Buckets; bucket++ {
 				p := mustPartition(t, ms.Month, bucket)
-				bats := groups[bucket]
-				ms := ms
+				bats, month := groups[bucket], ms.Month
 				weight := int64(len(bats)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay())
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, windowInput(ms)), Weight: weight,
-					Run: func(ctx context.Context, o *lake.Output) error { return e.writeJarRaw(ctx, o, t, bats, ms) }})
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput()), Weight: weight,
+					Run: func(ctx context.Context, o *lake.Output) error {
+						return e.writeJarRaw(ctx, o, t, bats, daySpan(month, o.Segment()))
+					}})
 			}
 		}
 		return tasks, nil

@@ -63,9 +63,11 @@ func (e *Env) eventWindowJob() pipeline.Job {
 		var tasks []pipeline.Task
 		for _, ms := range e.windowMonths() {
 			p := mustPartition(t, ms.Month, -1)
-			ms := ms
-			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, windowInput(ms)), Weight: int64(len(e.Fleet.Strings)) * 20000,
-				Run: func(ctx context.Context, o *lake.Output) error { return e.writeEventWindows(ctx, o, t, st, ms) }})
+			month := ms.Month
+			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms), Weight: int64(len(e.Fleet.Strings)) * 20000,
+				Run: func(ctx context.Context, o *lake.Output) error {
+					return e.writeEventWindows(ctx, o, t, st, daySpan(month, o.Segment()))
+				}})
 		}
 		return tasks, nil
 	}}
@@ -200,11 +202,13 @@ func (e *Env) rippleJob() pipeline.Job {
 			groups := e.stringsByBucket(t.Partition.Buckets)
 			for bucket := range groups {
 				p := mustPartition(t, ms.Month, bucket)
-				strs, ms := groups[bucket], ms
+				strs, month := groups[bucket], ms.Month
 				perDay := int64(24 * time.Hour / e.Scenario.RippleEvery.Duration)
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, windowInput(ms)),
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.rippleInput()),
 					Weight: int64(len(strs)) * perDay * rippleSamples * int64(len(Days(ms.From, ms.To))),
-					Run:    func(ctx context.Context, o *lake.Output) error { return e.writeRipple(ctx, o, t, strs, ms) }})
+					Run: func(ctx context.Context, o *lake.Output) error {
+						return e.writeRipple(ctx, o, t, strs, daySpan(month, o.Segment()))
+					}})
 			}
 		}
 		return tasks, nil

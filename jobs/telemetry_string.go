@@ -26,18 +26,16 @@ func (e *Env) stringRawJob() pipeline.Job {
 			groups := e.stringsByBucket(t.Partition.Buckets)
 			for bucket := range groups {
 				p := mustPartition(t, ms.Month, bucket)
-				strs, ms := groups[bucket], ms
+				strs, month := groups[bucket], ms.Month
 				weight := int64(len(strs)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay()) * 25
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, windowInput(ms)), Weight: weight,
-					Run: func(ctx context.Context, o *lake.Output) error { return e.writeStringRaw(ctx, o, t, strs, ms) }})
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput()), Weight: weight,
+					Run: func(ctx context.Context, o *lake.Output) error {
+						return e.writeStringRaw(ctx, o, t, strs, daySpan(month, o.Segment()))
+					}})
 			}
 		}
 		return tasks, nil
 	}}
-}
-
-func windowInput(ms lake.MonthSpan) string {
-	return "window=" + ms.From.Format(time.DateOnly) + ".." + ms.To.Format(time.DateOnly)
 }
 
 func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
@@ -129,10 +127,10 @@ func (e *Env) envJob() pipeline.Job {
 		n := int(24 * time.Hour / e.Scenario.EnvInterval.Duration)
 		for _, ms := range e.windowMonths() {
 			p := mustPartition(t, ms.Month, -1)
-			ms := ms
+			month := ms.Month
 			weight := int64(len(e.Fleet.Sensors)) * int64(len(Days(ms.From, ms.To))) * int64(n)
-			tasks = append(tasks, rowTask(e, t.Name, p, weight, []string{windowInput(ms)}, func(ctx context.Context, s *RowSink) error {
-				return e.emitEnv(ctx, s, ms, n)
+			tasks = append(tasks, rowTask(e, t.Name, p, weight, daySegments(ms, e.envInput()), func(ctx context.Context, s *RowSink, seg lake.Segment) error {
+				return e.emitEnv(ctx, s, daySpan(month, seg), n)
 			}))
 		}
 		return tasks, nil

@@ -1025,8 +1025,10 @@ func (e *Env) maintenanceJob() pipeline.Job {
 		var tasks []pipeline.Task
 		for _, m := range keys {
 			evs := d.evByMonth[m]
-			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, m, -1), int64(len(evs))+1, []string{"history-end=" + e.Scenario.End.String()},
-				func(ctx context.Context, s *RowSink) error { return emitEvents(s, evs) }))
+			start, _ := time.Parse("2006-01", m)
+			seg := e.historySegment(lake.MonthSpan{Month: m, From: start}, historySettle)
+			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, m, -1), int64(len(evs))+1, []lake.Segment{seg},
+				func(ctx context.Context, s *RowSink, _ lake.Segment) error { return emitEvents(s, evs) }))
 		}
 		return tasks, nil
 	}}
@@ -1077,7 +1079,7 @@ func (e *Env) capacityTestJob() pipeline.Job {
 		for _, ms := range e.historyMonths() {
 			p := mustPartition(t, ms.Month, -1)
 			month := ms.Month
-			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p, "history-end="+e.Scenario.End.String()), Weight: int64(len(e.Fleet.Strings)) * 100,
+			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: []lake.Segment{e.historySegment(ms, historySettle)}, Weight: int64(len(e.Fleet.Strings)) * 100,
 				Run: func(ctx context.Context, o *lake.Output) error { return e.writeCapacityTests(ctx, o, t, ct, month) }})
 		}
 		return tasks, nil
@@ -1206,8 +1208,8 @@ func (e *Env) impedanceJob() pipeline.Job {
 		var tasks []pipeline.Task
 		for _, ms := range e.historyMonths() {
 			rs := d.impByMonth[ms.Month]
-			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, ms.Month, -1), int64(len(rs))+1, []string{"history-end=" + e.Scenario.End.String()},
-				func(ctx context.Context, s *RowSink) error {
+			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, ms.Month, -1), int64(len(rs))+1, []lake.Segment{e.historySegment(ms, historySettle)},
+				func(ctx context.Context, s *RowSink, _ lake.Segment) error {
 					for _, x := range rs {
 						if err := s.Add(func(b *parquetio.RowBuilder) {
 							b.Set("measurement_id", x.ID).Set("battery_id", x.Battery.ID).Set("maintenance_event_id", x.Event.ID).
@@ -1258,8 +1260,8 @@ func (e *Env) auditJob() pipeline.Job {
 		var tasks []pipeline.Task
 		for _, ms := range e.historyMonths() {
 			ms := ms
-			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, ms.Month, -1), int64(len(e.Fleet.Sites))*31*8, []string{"history-end=" + e.Scenario.End.String()},
-				func(ctx context.Context, s *RowSink) error {
+			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, ms.Month, -1), int64(len(e.Fleet.Sites))*31*8, []lake.Segment{e.historySegment(ms, historySettle)},
+				func(ctx context.Context, s *RowSink, _ lake.Segment) error {
 					rows := e.auditRows(ms)
 					for _, a := range rows {
 						if err := s.Add(func(b *parquetio.RowBuilder) {

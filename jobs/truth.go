@@ -40,8 +40,8 @@ func (e *Env) truthDailyJob() pipeline.Job {
 				}
 				p := mustPartition(t, ms.Month, bucket)
 				bats, ms := groups[max(bucket, 0)], ms
-				tasks = append(tasks, rowTask(e, t.Name, p, int64(len(bats))*31, []string{"history-end=" + e.Scenario.End.String()},
-					func(ctx context.Context, s *RowSink) error { return e.emitTruthDaily(s, bats, ms) }))
+				tasks = append(tasks, rowTask(e, t.Name, p, int64(len(bats))*31, []lake.Segment{e.historySegment(ms, 0)},
+					func(ctx context.Context, s *RowSink, _ lake.Segment) error { return e.emitTruthDaily(s, bats, ms) }))
 			}
 		}
 		return tasks, nil
@@ -75,33 +75,46 @@ func (e *Env) emitTruthDaily(s *RowSink, bats []*fleet.Battery, ms lake.MonthSpa
 func (e *Env) truthEventJob() pipeline.Job {
 	t := schema.MustLookup("truth_event")
 	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
-		// Months inside the telemetry window, plus history months with a
-		// sudden failure: no empty partitions for the quiet years.
-		want := map[string]bool{}
-		for _, ms := range e.windowMonths() {
-			want[ms.Month] = true
-		}
+		// A history segment (sudden failures, as of the end) in months
+		// with a failure, and a day segment (operational events, sensor
+		// faults) for each telemetry day: no empty partitions for the
+		// quiet years, and a daily run adds one file.
+		failed := map[string]bool{}
 		for _, b := range e.Fleet.Batteries {
 			if b.Life.Failure != physics.FailureNone && b.Life.FailureAt.Before(e.Scenario.End.Time) {
-				want[lake.Month(b.Life.FailureAt)] = true
+				failed[lake.Month(b.Life.FailureAt)] = true
 			}
+		}
+		days := map[string][]lake.Segment{}
+		for _, ms := range e.windowMonths() {
+			days[ms.Month] = daySegments(ms, e.sampleInput())
 		}
 		var tasks []pipeline.Task
 		for _, ms := range e.historyMonths() {
-			if !want[ms.Month] {
+			segs := days[ms.Month]
+			if failed[ms.Month] {
+				segs = append([]lake.Segment{e.historySegment(ms, 0)}, segs...)
+			}
+			if len(segs) == 0 {
 				continue
 			}
 			p := mustPartition(t, ms.Month, -1)
 			ms := ms
-			tasks = append(tasks, rowTask(e, t.Name, p, 1000, []string{windowInput(ms)},
-				func(ctx context.Context, s *RowSink) error { return e.emitTruthEvents(s, ms) }))
+			tasks = append(tasks, rowTask(e, t.Name, p, 1000, segs,
+				func(ctx context.Context, s *RowSink, seg lake.Segment) error {
+					if seg.Name == lake.AsOfName {
+						return e.emitTruthFailures(s, ms)
+					}
+					return e.emitTruthEvents(s, daySpan(ms.Month, seg))
+				}))
 		}
 		return tasks, nil
 	}}
 }
 
-func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
-	add := func(kind string, bat *fleet.Battery, str *fleet.String, site *fleet.Site, from, to time.Time, details map[string]any, label string) error {
+// truthEventAdder returns the row writer of truth_event.
+func (e *Env) truthEventAdder(s *RowSink) func(kind string, bat *fleet.Battery, str *fleet.String, site *fleet.Site, from, to time.Time, details map[string]any, label string) error {
+	return func(kind string, bat *fleet.Battery, str *fleet.String, site *fleet.Site, from, to time.Time, details map[string]any, label string) error {
 		id := fleet.ID(e.RootSeed, "truth_event", label)
 		return s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("event_id", id).Set("event_kind", kind).Set("location_id", site.ID).Set("start_ts", from).Set("end_ts", to).Set("details_json", details)
@@ -113,7 +126,12 @@ func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
 			}
 		})
 	}
-	// Sudden failures over the whole history.
+}
+
+// emitTruthFailures writes the sudden failures of history month ms (up to
+// the end).
+func (e *Env) emitTruthFailures(s *RowSink, ms lake.MonthSpan) error {
+	add := e.truthEventAdder(s)
 	for _, b := range e.Fleet.Batteries {
 		l := &b.Life
 		if l.Failure == physics.FailureNone || l.FailureAt.Before(ms.From) || !l.FailureAt.Before(ms.To) {
@@ -124,10 +142,15 @@ func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
 			return err
 		}
 	}
-	// Operational events and sensor faults inside the telemetry window only.
-	from, to := maxTime(ms.From, e.Scenario.Start.Time), minTime(ms.To, e.Scenario.End.Time)
+	return nil
+}
+
+// emitTruthEvents writes the operational events and sensor faults of the
+// telemetry days in ms.
+func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
+	add := e.truthEventAdder(s)
 	strs := e.stringsByID()
-	for _, day := range Days(from, to) {
+	for _, day := range Days(ms.From, ms.To) {
 		for _, str := range strs {
 			if day.Before(str.InstalledDate) {
 				continue

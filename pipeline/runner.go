@@ -18,10 +18,13 @@ import (
 	"github.com/battlake/battlake/schema"
 )
 
-// Task writes exactly one partition.
+// Task writes segments of exactly one partition. Run is called once per
+// segment that the lake does not already hold (o.Segment() says which)
+// and must write exactly the rows of that segment's span.
 type Task struct {
 	Partition lake.Partition
 	Meta      lake.Meta
+	Segments  []lake.Segment
 	// Weight estimates the rows the task writes (progress reporting).
 	Weight int64
 	Run    func(ctx context.Context, o *lake.Output) error
@@ -39,8 +42,9 @@ type Job interface {
 // TableStats summarises one table of a run.
 type TableStats struct {
 	Table      string
-	Partitions int
-	Skipped    int
+	Partitions int // partitions with at least one segment written
+	Segments   int // segments (data files) written
+	Skipped    int // partitions whose every planned segment was fresh
 	Rows       int64
 	Bytes      int64
 	Seconds    float64 // summed task time (can exceed wall time with workers)
@@ -58,6 +62,7 @@ func (s Summary) Totals() TableStats {
 	t.Table = "total"
 	for _, x := range s.Tables {
 		t.Partitions += x.Partitions
+		t.Segments += x.Segments
 		t.Skipped += x.Skipped
 		t.Rows += x.Rows
 		t.Bytes += x.Bytes
@@ -179,31 +184,30 @@ func (r *Runner) run(ctx context.Context, tasks []Task) error {
 func (r *Runner) runTask(ctx context.Context, t Task) error {
 	start := time.Now()
 	st := r.stats[t.Partition.Table.Name]
-	fp := t.Meta.Fingerprint(t.Partition)
-	if !r.Force {
-		fresh, _, err := r.Lake.Fresh(ctx, t.Partition, fp)
-		if err != nil {
-			return err
-		}
-		if fresh {
-			r.mu.Lock()
-			st.Skipped++
-			r.mu.Unlock()
-			r.logger().Debug("partition fresh, skipped", "partition", t.Partition.String())
-			return nil
-		}
-	}
-	m, err := r.Lake.WritePartition(ctx, t.Partition, t.Meta, r.Hooks, t.Run)
+	_, written, err := r.Lake.WritePartition(ctx, t.Partition, t.Meta, t.Segments, r.Force, r.Hooks, t.Run)
 	if err != nil {
 		return err
+	}
+	if len(written) == 0 {
+		r.mu.Lock()
+		st.Skipped++
+		r.mu.Unlock()
+		r.logger().Debug("partition fresh, skipped", "partition", t.Partition.String())
+		return nil
+	}
+	var rows, bytes int64
+	for _, s := range written {
+		rows += s.Rows
+		bytes += s.Bytes
 	}
 	sec := time.Since(start).Seconds()
 	r.mu.Lock()
 	st.Partitions++
-	st.Rows += m.Rows
-	st.Bytes += m.Bytes
+	st.Segments += len(written)
+	st.Rows += rows
+	st.Bytes += bytes
 	st.Seconds += sec
 	r.mu.Unlock()
-	r.logger().Debug("partition written", "partition", t.Partition.String(), "rows", m.Rows, "bytes", m.Bytes, "seconds", sec)
+	r.logger().Debug("partition written", "partition", t.Partition.String(), "segments", len(written), "rows", rows, "bytes", bytes, "seconds", sec)
 	return nil
 }

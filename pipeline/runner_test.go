@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
@@ -36,7 +37,9 @@ func (j *fakeJob) Plan(context.Context) ([]pipeline.Task, error) {
 			return nil, err
 		}
 		m := m
-		out = append(out, pipeline.Task{Partition: p, Weight: int64(i + 1), Meta: lake.Meta{Job: "fake", Seed: j.seed},
+		from, _ := time.Parse("2006-01", m)
+		segs := []lake.Segment{lake.AsOfSegment(from, from.AddDate(0, 1, 0))}
+		out = append(out, pipeline.Task{Partition: p, Weight: int64(i + 1), Meta: lake.Meta{Job: "fake", Seed: j.seed}, Segments: segs,
 			Run: func(ctx context.Context, o *lake.Output) error {
 				j.runs.Add(1)
 				if m == j.fail {
@@ -109,7 +112,7 @@ func TestRunnerFailureStopsAndReports(t *testing.T) {
 	if _, _, err := l.ReadManifest(ctx, mustP(t, "2026-03")); !errors.Is(err, objstore.ErrNotFound) {
 		t.Fatalf("failed partition has a manifest: %v", err)
 	}
-	if _, err := fs.Stat(ctx, mustP(t, "2026-03").DataKey()); !errors.Is(err, objstore.ErrNotFound) {
+	if _, err := fs.Stat(ctx, mustP(t, "2026-03").SegmentKey(lake.AsOfName)); !errors.Is(err, objstore.ErrNotFound) {
 		t.Fatalf("failed partition published data: %v", err)
 	}
 }

@@ -29,9 +29,10 @@ type Meta struct {
 	Inputs     []string
 }
 
-// Fingerprint of p written with m.
-func (m Meta) Fingerprint(p Partition) string {
-	return Fingerprint(p.Table.Version(), m.Job, m.RootSeed, m.Seed, m.ConfigHash, m.Inputs)
+// Fingerprint of segment s of p written with m (see Fingerprint).
+func (m Meta) Fingerprint(p Partition, s Segment) string {
+	in := append(append([]string{}, m.Inputs...), s.Inputs...)
+	return Fingerprint(p.Table.Version(), m.Job, m.RootSeed, m.Seed, m.ConfigHash, in, s.From)
 }
 
 // ReadManifest loads p's manifest; a missing one wraps objstore.ErrNotFound.
@@ -47,32 +48,49 @@ func (l *Lake) ReadManifest(ctx context.Context, p Partition) (*Manifest, []byte
 	return m, b, nil
 }
 
-// Fresh reports whether p is already committed with the fingerprint fp and
-// its data file is present with the recorded size, so a rerun can skip it.
-func (l *Lake) Fresh(ctx context.Context, p Partition, fp string) (bool, *Manifest, error) {
-	m, _, err := l.ReadManifest(ctx, p)
-	if errors.Is(err, objstore.ErrNotFound) {
-		return false, nil, nil
+// Stale returns the segments of segs that p's committed manifest m (nil if
+// none) does not already hold: a segment is fresh when the manifest records
+// it with the same fingerprint, a span that covers the requested one (an
+// as-of segment written to a later end stays), and its files present with
+// the recorded sizes.
+func (l *Lake) Stale(ctx context.Context, p Partition, meta Meta, m *Manifest, segs []Segment) ([]Segment, error) {
+	if m == nil {
+		return segs, nil
 	}
-	if err != nil {
-		return false, nil, err
+	var out []Segment
+	for _, s := range segs {
+		fresh, err := l.segmentFresh(ctx, p, meta, m, s)
+		if err != nil {
+			return nil, err
+		}
+		if !fresh {
+			out = append(out, s)
+		}
 	}
-	if m.Fingerprint != fp {
-		return false, m, nil
+	return out, nil
+}
+
+func (l *Lake) segmentFresh(ctx context.Context, p Partition, meta Meta, m *Manifest, s Segment) (bool, error) {
+	e, ok := m.Segment(s.Name)
+	if !ok || e.Fingerprint != meta.Fingerprint(p, s) || e.From.After(s.From) || e.To.Before(s.To) {
+		return false, nil
 	}
 	for _, f := range m.Files {
+		if f.Segment != s.Name {
+			continue
+		}
 		info, err := l.Store.Stat(ctx, f.Key)
 		if errors.Is(err, objstore.ErrNotFound) {
-			return false, m, nil
+			return false, nil
 		}
 		if err != nil {
-			return false, m, err
+			return false, err
 		}
 		if info.Size != f.Bytes {
-			return false, m, nil
+			return false, nil
 		}
 	}
-	return true, m, nil
+	return true, nil
 }
 
 // hashingWriter counts and hashes what passes through to an upload.
@@ -93,20 +111,21 @@ func newHashingWriter(w io.Writer) *hashingWriter { return &hashingWriter{w: w, 
 
 func (hw *hashingWriter) sum() string { return hex.EncodeToString(hw.h.Sum(nil)) }
 
-// Output is what a task writes into: one data file and any number of blobs.
-// Blobs are committed as they close (before the data file that references
-// them), so a URL column never points at a missing object.
+// Output is what a task writes one segment into: one data file and any
+// number of blobs. Blobs are committed as they close (before the data file
+// that references them), so a URL column never points at a missing object.
 type Output struct {
 	ctx   context.Context
 	lake  *Lake
 	part  Partition
+	seg   Segment
 	data  objstore.Upload
 	dataW *hashingWriter
 	rows  int64
 	blobs []FileEntry
 }
 
-// Data is the writer of the partition's single data file.
+// Data is the writer of the segment's data file.
 func (o *Output) Data() io.Writer { return o.dataW }
 
 // SetRows records how many rows the data file holds.
@@ -115,11 +134,13 @@ func (o *Output) SetRows(n int64) { o.rows = n }
 // Partition being written.
 func (o *Output) Partition() Partition { return o.part }
 
+// Segment being written: its span bounds the rows the task must write.
+func (o *Output) Segment() Segment { return o.seg }
+
 // BlobKey is the key of a named blob of this partition (name without
 // extension). URL columns hold this lake-relative key, not an absolute
 // address: the bytes then do not depend on where the lake lives, and a lake
-// copied from a folder to S3 keeps every reference valid. Store.URL
-// resolves it against the lake root.
+// copied from a folder to S3 keeps every reference valid.
 func (o *Output) BlobKey(name string) string { return o.part.BlobPrefix() + "/" + name + ".parquet" }
 
 // WriteBlob publishes one blob atomically; write receives the blob's writer
@@ -138,108 +159,199 @@ func (o *Output) WriteBlob(key string, write func(w io.Writer) (int64, error)) e
 	if err := u.Commit(o.ctx); err != nil {
 		return fmt.Errorf("commit blob %s: %w", key, err)
 	}
-	o.blobs = append(o.blobs, FileEntry{Key: key, Rows: rows, Bytes: hw.n, SHA256: hw.sum(), Role: "blob"})
+	o.blobs = append(o.blobs, FileEntry{Key: key, Segment: o.seg.Name, Rows: rows, Bytes: hw.n, SHA256: hw.sum(), Role: "blob"})
 	return nil
 }
 
 // ErrInjected is returned by test hooks that simulate a crash.
 var ErrInjected = errors.New("injected failure")
 
-// Hooks let tests stop a commit at a chosen step (crash simulation).
+// Commit steps, in protocol order, passed to Hooks.Step.
+const (
+	StepWithdrawn   = "withdrawn"   // manifest rewritten without the segments about to be replaced
+	StepBeforeData  = "before-data" // a segment's data file is complete but not yet published
+	StepPublished   = "published"   // a segment's data file is published
+	StepBeforeIndex = "before-manifest"
+	StepCommitted   = "committed" // the new manifest is written
+)
+
+// Hooks let tests stop a commit at a chosen step (crash simulation) or
+// look at the lake between steps.
 type Hooks struct {
-	BeforeDataCommit func(Partition) error
-	BeforeManifest   func(Partition) error
+	// Step is called at every step of the protocol; an error aborts the
+	// write there, as a crash would.
+	Step func(p Partition, segment, step string) error
 }
 
-// WritePartition runs write into a fresh Output and commits the partition:
-//  1. any old manifest is deleted, so no manifest ever describes bytes
+func (h *Hooks) step(p Partition, segment, step string) error {
+	if h == nil || h.Step == nil {
+		return nil
+	}
+	return h.Step(p, segment, step)
+}
+
+// WritePartition commits the segments segs of p whose manifest does not
+// already hold them (all of them with force), writing each through write:
+//  1. if any of them replaces a committed segment, the manifest is first
+//     rewritten without those segments, so no manifest ever describes bytes
 //     other than the ones published;
-//  2. the data file is written into an upload (invisible: staging or an
-//     unfinished multipart upload), blobs are published as they close;
-//  3. the data file is published in one atomic step under its
-//     deterministic name (a rerun replaces, never duplicates);
-//  4. the manifest is written last, then blobs the old manifest listed and
-//     the new one does not are deleted.
+//  2. each segment's data file is written into an upload (invisible:
+//     staging or an unfinished multipart upload), blobs are published as
+//     they close, and the data file is published in one atomic step under
+//     its deterministic name, replacing the old version in place: a glob
+//     reader sees the old rows or the new, never both or neither;
+//  3. the manifest is written last, merging the new segments with the
+//     untouched ones; then files of replaced segments that the new version
+//     no longer has (blobs, or a data file now empty) are deleted.
 //
-// A crash before 3 leaves nothing new visible (staging is swept on the next
-// start; a previous version's data file, if any, stays whole but loses its
-// manifest); a crash between 3 and 4 leaves a complete data file without a
-// manifest. Downstream jobs ignore partitions without a manifest, and the
-// next run rewrites them.
-func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, hooks *Hooks, write func(ctx context.Context, o *Output) error) (*Manifest, error) {
-	// The old manifest goes first: blobs are published while the task
-	// runs, and no manifest may describe bytes that have been replaced.
+// A crash anywhere leaves every row visible exactly once to glob readers,
+// and a manifest that describes only published bytes; the next run
+// rewrites what the manifest lacks. It returns the manifest (the old one
+// when nothing was stale) and the entries of the segments it wrote.
+func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, segs []Segment, force bool, hooks *Hooks, write func(ctx context.Context, o *Output) error) (*Manifest, []SegmentEntry, error) {
+	if err := checkSegments(segs); err != nil {
+		return nil, nil, fmt.Errorf("write partition %s: %w", p, err)
+	}
 	old, _, err := l.ReadManifest(ctx, p)
-	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
-		return nil, fmt.Errorf("write partition %s: %w", p, err)
+	if errors.Is(err, objstore.ErrNotFound) {
+		old, err = nil, nil
 	}
-	if err := l.Store.Delete(ctx, p.ManifestKey()); err != nil {
-		return nil, fmt.Errorf("write partition %s: drop old manifest: %w", p, err)
-	}
-	u, err := l.Store.Create(ctx, p.DataKey())
 	if err != nil {
-		return nil, fmt.Errorf("write partition %s: %w", p, err)
+		return nil, nil, fmt.Errorf("write partition %s: %w", p, err)
 	}
-	defer u.Abort(ctx)
-	o := &Output{ctx: ctx, lake: l, part: p, data: u, dataW: newHashingWriter(u)}
-	if err := write(ctx, o); err != nil {
-		return nil, fmt.Errorf("write partition %s: %w", p, err)
-	}
-	if hooks != nil && hooks.BeforeDataCommit != nil {
-		if err := hooks.BeforeDataCommit(p); err != nil {
-			return nil, fmt.Errorf("write partition %s: %w", p, err)
+	todo := segs
+	if !force {
+		if todo, err = l.Stale(ctx, p, meta, old, segs); err != nil {
+			return nil, nil, fmt.Errorf("write partition %s: %w", p, err)
 		}
 	}
-	if err := u.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("write partition %s: publish data: %w", p, err)
+	if len(todo) == 0 {
+		return old, nil, nil
 	}
-	m := &Manifest{
-		Format:        ManifestFormat,
-		Table:         p.Table.Name,
-		Partition:     p.Keys(),
-		SchemaVersion: p.Table.Version(),
-		Job:           meta.Job,
-		RootSeed:      meta.RootSeed,
-		Seed:          meta.Seed,
-		ConfigHash:    meta.ConfigHash,
-		Inputs:        append([]string{}, meta.Inputs...),
-		Fingerprint:   meta.Fingerprint(p),
-		Rows:          o.rows,
-		Bytes:         o.dataW.n,
+	m := &Manifest{Format: ManifestFormat, Table: p.Table.Name, Partition: p.Keys(), SchemaVersion: p.Table.Version()}
+	replaced := map[string]bool{}
+	for _, s := range todo {
+		replaced[s.Name] = true
 	}
-	m.Files = append(m.Files, FileEntry{Key: p.DataKey(), Rows: o.rows, Bytes: o.dataW.n, SHA256: o.dataW.sum(), Role: "data"})
-	m.Files = append(m.Files, o.blobs...)
-	for _, b := range o.blobs {
-		m.Bytes += b.Bytes
-	}
-	if hooks != nil && hooks.BeforeManifest != nil {
-		if err := hooks.BeforeManifest(p); err != nil {
-			return nil, fmt.Errorf("write partition %s: %w", p, err)
-		}
-	}
-	enc, err := m.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("write partition %s: %w", p, err)
-	}
-	if err := objstore.Put(ctx, l.Store, p.ManifestKey(), enc); err != nil {
-		return nil, fmt.Errorf("write partition %s: manifest: %w", p, err)
-	}
-	// Blobs of the previous version that this one no longer references
-	// (another seed, another window) would otherwise linger under _blobs/.
+	var oldFiles []FileEntry // files of replaced segments
 	if old != nil {
-		keep := map[string]bool{}
-		for _, f := range m.Files {
-			keep[f.Key] = true
-		}
-		var errs []error
-		for _, f := range old.Files {
-			if !keep[f.Key] {
-				errs = append(errs, l.Store.Delete(ctx, f.Key))
+		for _, s := range old.Segments {
+			if !replaced[s.Name] {
+				m.Segments = append(m.Segments, s)
 			}
 		}
-		if err := errors.Join(errs...); err != nil {
-			return m, fmt.Errorf("write partition %s: drop stale blobs: %w", p, err)
+		for _, f := range old.Files {
+			if replaced[f.Segment] {
+				oldFiles = append(oldFiles, f)
+			} else {
+				m.Files = append(m.Files, f)
+			}
+		}
+		if len(m.Segments) != len(old.Segments) {
+			// Step 1: withdraw the segments about to be replaced.
+			m.Job, m.RootSeed, m.Seed, m.ConfigHash, m.Inputs = old.Job, old.RootSeed, old.Seed, old.ConfigHash, old.Inputs
+			if err := l.putManifest(ctx, p, m); err != nil {
+				return nil, nil, err
+			}
+			if err := hooks.step(p, "", StepWithdrawn); err != nil {
+				return nil, nil, fmt.Errorf("write partition %s: %w", p, err)
+			}
 		}
 	}
-	return m, nil
+	m.Job, m.RootSeed, m.Seed, m.ConfigHash, m.Inputs = meta.Job, meta.RootSeed, meta.Seed, meta.ConfigHash, append([]string{}, meta.Inputs...)
+	var written []SegmentEntry
+	for _, s := range todo {
+		entry, files, err := l.writeSegment(ctx, p, meta, s, hooks, write)
+		if err != nil {
+			return nil, nil, fmt.Errorf("write partition %s segment %s: %w", p, s.Name, err)
+		}
+		written = append(written, entry)
+		m.Segments = append(m.Segments, entry)
+		m.Files = append(m.Files, files...)
+	}
+	if err := hooks.step(p, "", StepBeforeIndex); err != nil {
+		return nil, nil, fmt.Errorf("write partition %s: %w", p, err)
+	}
+	if err := l.putManifest(ctx, p, m); err != nil {
+		return nil, nil, err
+	}
+	if err := hooks.step(p, "", StepCommitted); err != nil {
+		return nil, nil, fmt.Errorf("write partition %s: %w", p, err)
+	}
+	// Blobs of the replaced versions that this one no longer has (another
+	// seed or code version) would otherwise linger; data files rewritten in
+	// place are kept.
+	keep := map[string]bool{}
+	for _, f := range m.Files {
+		keep[f.Key] = true
+	}
+	var errs []error
+	for _, f := range oldFiles {
+		if !keep[f.Key] {
+			errs = append(errs, l.Store.Delete(ctx, f.Key))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return m, written, fmt.Errorf("write partition %s: drop stale files: %w", p, err)
+	}
+	return m, written, nil
+}
+
+// writeSegment writes and publishes one segment's data file and returns
+// its manifest entries. An empty segment still publishes its (empty) file,
+// so a table's schema is always readable by a glob.
+func (l *Lake) writeSegment(ctx context.Context, p Partition, meta Meta, s Segment, hooks *Hooks, write func(ctx context.Context, o *Output) error) (SegmentEntry, []FileEntry, error) {
+	key := p.SegmentKey(s.Name)
+	u, err := l.Store.Create(ctx, key)
+	if err != nil {
+		return SegmentEntry{}, nil, err
+	}
+	defer u.Abort(ctx)
+	o := &Output{ctx: ctx, lake: l, part: p, seg: s, data: u, dataW: newHashingWriter(u)}
+	if err := write(ctx, o); err != nil {
+		return SegmentEntry{}, nil, err
+	}
+	entry := SegmentEntry{Name: s.Name, From: s.From.UTC(), To: s.To.UTC(), Inputs: append([]string(nil), s.Inputs...), Fingerprint: meta.Fingerprint(p, s), Rows: o.rows}
+	if err := hooks.step(p, s.Name, StepBeforeData); err != nil {
+		return SegmentEntry{}, nil, err
+	}
+	if err := u.Commit(ctx); err != nil {
+		return SegmentEntry{}, nil, fmt.Errorf("publish data: %w", err)
+	}
+	files := append([]FileEntry{{Key: key, Segment: s.Name, Role: "data", Rows: o.rows, Bytes: o.dataW.n, SHA256: o.dataW.sum()}}, o.blobs...)
+	if err := hooks.step(p, s.Name, StepPublished); err != nil {
+		return SegmentEntry{}, nil, err
+	}
+	for _, f := range files {
+		entry.Bytes += f.Bytes
+	}
+	return entry, files, nil
+}
+
+func (l *Lake) putManifest(ctx context.Context, p Partition, m *Manifest) error {
+	m.normalize()
+	enc, err := m.Encode()
+	if err != nil {
+		return fmt.Errorf("write partition %s: %w", p, err)
+	}
+	if err := objstore.Put(ctx, l.Store, p.ManifestKey(), enc); err != nil {
+		return fmt.Errorf("write partition %s: manifest: %w", p, err)
+	}
+	return nil
+}
+
+func checkSegments(segs []Segment) error {
+	seen := map[string]bool{}
+	for _, s := range segs {
+		if s.Name == "" || seen[s.Name] {
+			return fmt.Errorf("segment name %q empty or repeated", s.Name)
+		}
+		// An as-of segment may be known only up to before it starts
+		// (planned work in a month after the end).
+		if s.Name != AsOfName && !s.From.Before(s.To) {
+			return fmt.Errorf("segment %s: empty span %s..%s", s.Name, s.From, s.To)
+		}
+		seen[s.Name] = true
+	}
+	return nil
 }

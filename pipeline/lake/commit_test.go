@@ -2,7 +2,11 @@ package lake_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -35,12 +39,42 @@ func testPartition(t *testing.T) lake.Partition {
 	return p
 }
 
-func writePayload(payload string) func(ctx context.Context, o *lake.Output) error {
+func day(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
+
+// writeDays writes each segment's payload: "<segment name>:<version>", one
+// row per byte, so a reader can tell which version of which day it sees.
+func writeDays(version string) func(ctx context.Context, o *lake.Output) error {
 	return func(ctx context.Context, o *lake.Output) error {
+		payload := o.Segment().Name + ":" + version
 		_, err := io.WriteString(o.Data(), payload)
 		o.SetRows(int64(len(payload)))
 		return err
 	}
+}
+
+func days(ds ...int) []lake.Segment {
+	var out []lake.Segment
+	for _, d := range ds {
+		out = append(out, lake.DaySegment(day(d), "rate=5s"))
+	}
+	return out
+}
+
+// globView is what a reader that only globs data files sees: every data
+// file's content, by key.
+func globView(t *testing.T, s objstore.Store, p lake.Partition) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, k := range listKeys(t, s, p.Dir()) {
+		if strings.HasSuffix(k, ".parquet") {
+			b, err := objstore.ReadAll(context.Background(), s, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[k] = string(b)
+		}
+	}
+	return out
 }
 
 func TestWritePartitionCommitsDataThenManifest(t *testing.T) {
@@ -52,37 +86,199 @@ func TestWritePartitionCommitsDataThenManifest(t *testing.T) {
 	l := lake.New(fs)
 	p := testPartition(t)
 	meta := lake.Meta{Job: "j", RootSeed: 1, Seed: 2, ConfigHash: "c", Inputs: []string{"a"}}
-	m, err := l.WritePartition(ctx, p, meta, nil, writePayload("hello"))
+	m, written, err := l.WritePartition(ctx, p, meta, days(1), false, nil, writeDays("v1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := listKeys(t, fs, p.Table.Dir())
-	want := []string{"telemetry_env/month=2026-01/_manifest.json", "telemetry_env/month=2026-01/part-00000.parquet"}
+	want := []string{"telemetry_env/month=2026-01/_manifest.json", "telemetry_env/month=2026-01/part-2026-01-01.parquet"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("keys = %v, want %v", got, want)
 	}
-	if m.Rows != 5 || m.Files[0].Bytes != 5 || m.Files[0].SHA256 != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" {
+	// sha256("2026-01-01:v1")
+	if len(written) != 1 || m.Rows != 13 || m.Files[0].Bytes != 13 || m.Files[0].SHA256 != sha("2026-01-01:v1") {
 		t.Fatalf("manifest = %+v", m)
 	}
-	fresh, _, err := l.Fresh(ctx, p, meta.Fingerprint(p))
-	if err != nil || !fresh {
-		t.Fatalf("fresh = %v, %v; want true", fresh, err)
+	if stale, err := l.Stale(ctx, p, meta, m, days(1)); err != nil || len(stale) != 0 {
+		t.Fatalf("stale = %v, %v; want none", stale, err)
 	}
 	other := meta
 	other.Seed = 3
-	if fresh, _, _ := l.Fresh(ctx, p, other.Fingerprint(p)); fresh {
-		t.Fatal("a different seed must not be fresh")
+	if stale, _ := l.Stale(ctx, p, other, m, days(1)); len(stale) != 1 {
+		t.Fatal("a different seed must be stale")
 	}
-	// A rerun replaces the file under the same name: no duplicate rows.
-	if _, err := l.WritePartition(ctx, p, meta, nil, writePayload("HELLO!")); err != nil {
+	if stale, _ := l.Stale(ctx, p, meta, m, []lake.Segment{lake.DaySegment(day(1), "rate=1m")}); len(stale) != 1 {
+		t.Fatal("a different segment input must be stale")
+	}
+	// A rerun with nothing stale writes nothing.
+	if _, written, err := l.WritePartition(ctx, p, meta, days(1), false, nil, writeDays("v2")); err != nil || len(written) != 0 {
+		t.Fatalf("rerun wrote %v, %v", written, err)
+	}
+	// Forced, it replaces the file under the same name: no duplicate rows.
+	if _, _, err := l.WritePartition(ctx, p, meta, days(1), true, nil, writeDays("v2")); err != nil {
 		t.Fatal(err)
 	}
-	if got := listKeys(t, fs, p.Table.Dir()); len(got) != 2 {
-		t.Fatalf("rerun left %v", got)
+	if v := globView(t, fs, p); len(v) != 1 || v[p.SegmentKey("2026-01-01")] != "2026-01-01:v2" {
+		t.Fatalf("after forced rerun: %v", v)
 	}
-	b, _ := objstore.ReadAll(ctx, fs, p.DataKey())
-	if string(b) != "HELLO!" {
-		t.Fatalf("data = %q", b)
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// A partition grows a day at a time; days out of order or rewritten give
+// the same content and manifest as one write of all of them.
+func TestDaySegmentsAppendInAnyOrder(t *testing.T) {
+	ctx := context.Background()
+	meta := lake.Meta{Job: "j", Seed: 2}
+	p := testPartition(t)
+	build := func(batches ...[]lake.Segment) (map[string]string, []byte) {
+		fs, _ := objstore.NewFS(t.TempDir())
+		l := lake.New(fs)
+		for _, b := range batches {
+			if _, _, err := l.WritePartition(ctx, p, meta, b, false, nil, writeDays("v1")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, raw, err := l.ReadManifest(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return globView(t, fs, p), raw
+	}
+	oneRun, oneManifest := build(days(1, 2, 3))
+	for name, batches := range map[string][][]lake.Segment{
+		"daily":        {days(1), days(2), days(3)},
+		"out of order": {days(3), days(1), days(2)},
+		"backfill":     {days(2), days(1, 2, 3)},
+		"repeat":       {days(1, 2), days(2), days(2, 3), days(3)},
+	} {
+		view, manifest := build(batches...)
+		if len(view) != 3 || fmt.Sprint(view) != fmt.Sprint(oneRun) {
+			t.Errorf("%s: view %v, want %v", name, view, oneRun)
+		}
+		if string(manifest) != string(oneManifest) {
+			t.Errorf("%s: manifest differs from one run's:\n%s\nwant\n%s", name, manifest, oneManifest)
+		}
+	}
+	var m lake.Manifest
+	if err := json.Unmarshal(oneManifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Coverage) != 1 || !m.Coverage[0].From.Equal(day(1)) || !m.Coverage[0].To.Equal(day(4)) || len(m.Segments) != 3 {
+		t.Fatalf("coverage %+v segments %d, want one span 01..04 and 3 segments", m.Coverage, len(m.Segments))
+	}
+	// Holes stay holes: days 1 and 3 are two spans.
+	fs, _ := objstore.NewFS(t.TempDir())
+	gap, _, err := lake.New(fs).WritePartition(ctx, p, meta, days(1, 3), false, nil, writeDays("v1"))
+	if err != nil || len(gap.Coverage) != 2 {
+		t.Fatalf("coverage %+v, %v; want two spans", gap.Coverage, err)
+	}
+}
+
+// An as-of segment written to a later end is fresh for a run ending
+// earlier: a backfill never rolls history back.
+func TestAsOfSegmentNeverRollsBack(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := objstore.NewFS(t.TempDir())
+	l := lake.New(fs)
+	p := testPartition(t)
+	meta := lake.Meta{Job: "j"}
+	asOf := func(d int) []lake.Segment { return []lake.Segment{lake.AsOfSegment(day(1), day(d))} }
+	if _, w, err := l.WritePartition(ctx, p, meta, asOf(10), false, nil, writeDays("to10")); err != nil || len(w) != 1 {
+		t.Fatalf("%v %v", w, err)
+	}
+	if _, w, err := l.WritePartition(ctx, p, meta, asOf(5), false, nil, writeDays("to5")); err != nil || len(w) != 0 {
+		t.Fatalf("an earlier end rewrote the history: %v %v", w, err)
+	}
+	m, w, err := l.WritePartition(ctx, p, meta, asOf(20), false, nil, writeDays("to20"))
+	if err != nil || len(w) != 1 || !m.Segments[0].To.Equal(day(20)) {
+		t.Fatalf("a later end must extend the history: %+v %v", m, err)
+	}
+	if v := globView(t, fs, p); v[p.SegmentKey(lake.AsOfName)] != lake.AsOfName+":to20" {
+		t.Fatalf("view %v", v)
+	}
+}
+
+// Crash at every step of an append over a partition that already holds
+// days: at every moment a glob reader sees each day exactly once, the
+// manifest describes only published bytes, and the rerun completes to the
+// same lake as a clean run.
+func TestAppendCrashAtEveryStep(t *testing.T) {
+	ctx := context.Background()
+	p := testPartition(t)
+	meta := lake.Meta{Job: "j"}
+	wantDays := map[string]bool{"2026-01-01": true, "2026-01-02": true, "2026-01-03": true}
+	check := func(fs objstore.Store, l *lake.Lake, when string) {
+		seen := map[string]int{}
+		for _, content := range globView(t, fs, p) {
+			seen[strings.SplitN(content, ":", 2)[0]]++
+		}
+		for d := range wantDays {
+			if seen[d] != 1 {
+				t.Fatalf("%s: day %s seen %d times (view %v)", when, d, seen[d], globView(t, fs, p))
+			}
+		}
+		m, _, err := l.ReadManifest(ctx, p)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		for _, f := range m.Files {
+			b, err := objstore.ReadAll(ctx, fs, f.Key)
+			if err != nil || sha(string(b)) != f.SHA256 {
+				t.Fatalf("%s: manifest describes %s with other bytes (%v)", when, f.Key, err)
+			}
+		}
+	}
+	// Steps of a run that rewrites day 2 (new version) and adds day 4.
+	var steps []string
+	{
+		fs, _ := objstore.NewFS(t.TempDir())
+		l := lake.New(fs)
+		if _, _, err := l.WritePartition(ctx, p, meta, days(1, 2, 3), false, nil, writeDays("v1")); err != nil {
+			t.Fatal(err)
+		}
+		hooks := &lake.Hooks{Step: func(_ lake.Partition, seg, step string) error {
+			steps = append(steps, seg+"/"+step)
+			return nil
+		}}
+		if _, _, err := l.WritePartition(ctx, p, lake.Meta{Job: "j", Seed: 1}, days(2, 4), false, hooks, writeDays("v2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(steps) < 6 {
+		t.Fatalf("steps %v: want withdraw, 2x(before, published), before-manifest, committed", steps)
+	}
+	for k := range steps {
+		fs, _ := objstore.NewFS(t.TempDir())
+		l := lake.New(fs)
+		if _, _, err := l.WritePartition(ctx, p, meta, days(1, 2, 3), false, nil, writeDays("v1")); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		hooks := &lake.Hooks{Step: func(_ lake.Partition, seg, step string) error {
+			check(fs, l, fmt.Sprintf("crash run %d at %s/%s", k, seg, step))
+			if n == k {
+				return lake.ErrInjected
+			}
+			n++
+			return nil
+		}}
+		meta2 := lake.Meta{Job: "j", Seed: 1}
+		_, _, err := l.WritePartition(ctx, p, meta2, days(2, 4), false, hooks, writeDays("v2"))
+		if k < len(steps)-1 && !errors.Is(err, lake.ErrInjected) {
+			t.Fatalf("crash %d (%s): err %v", k, steps[k], err)
+		}
+		check(fs, l, fmt.Sprintf("after crash at %s", steps[k]))
+		if _, _, err := l.WritePartition(ctx, p, meta2, days(2, 4), false, nil, writeDays("v2")); err != nil {
+			t.Fatal(err)
+		}
+		m, _, _ := l.ReadManifest(ctx, p)
+		if v := globView(t, fs, p); len(v) != 4 || v[p.SegmentKey("2026-01-02")] != "2026-01-02:v2" || len(m.Segments) != 4 {
+			t.Fatalf("after crash at %s and rerun: view %v, %d segments", steps[k], v, len(m.Segments))
+		}
 	}
 }
 
@@ -92,8 +288,13 @@ func TestCrashBeforeDataCommitLeavesNothingVisible(t *testing.T) {
 	fs, _ := objstore.NewFS(root)
 	l := lake.New(fs)
 	p := testPartition(t)
-	hooks := &lake.Hooks{BeforeDataCommit: func(lake.Partition) error { return lake.ErrInjected }}
-	_, err := l.WritePartition(ctx, p, lake.Meta{Job: "j"}, hooks, writePayload("partial"))
+	hooks := &lake.Hooks{Step: func(_ lake.Partition, _, step string) error {
+		if step == lake.StepBeforeData {
+			return lake.ErrInjected
+		}
+		return nil
+	}}
+	_, _, err := l.WritePartition(ctx, p, lake.Meta{Job: "j"}, days(1), false, hooks, writeDays("partial"))
 	if !errors.Is(err, lake.ErrInjected) {
 		t.Fatalf("err = %v, want injected", err)
 	}
@@ -102,41 +303,16 @@ func TestCrashBeforeDataCommitLeavesNothingVisible(t *testing.T) {
 	}
 }
 
-func TestCrashBetweenDataAndManifest(t *testing.T) {
+func TestOldManifestFormatIsRefused(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	fs, _ := objstore.NewFS(root)
-	l := lake.New(fs)
+	fs, _ := objstore.NewFS(t.TempDir())
 	p := testPartition(t)
-	meta := lake.Meta{Job: "j", Seed: 9}
-	// A first good commit, then a rerun that dies after publishing data.
-	if _, err := l.WritePartition(ctx, p, meta, nil, writePayload("v1")); err != nil {
+	if err := objstore.Put(ctx, fs, p.ManifestKey(), []byte(`{"format":1,"files":[{"key":"x/part-00000.parquet"}]}`)); err != nil {
 		t.Fatal(err)
 	}
-	hooks := &lake.Hooks{BeforeManifest: func(lake.Partition) error { return lake.ErrInjected }}
-	meta2 := meta
-	meta2.Seed = 10
-	if _, err := l.WritePartition(ctx, p, meta2, hooks, writePayload("v2-complete")); !errors.Is(err, lake.ErrInjected) {
-		t.Fatalf("err = %v", err)
-	}
-	// Readers see the one complete data file, and no manifest describes
-	// bytes other than those published: the old manifest was dropped.
-	got := listKeys(t, fs, p.Table.Dir())
-	if len(got) != 1 || got[0] != p.DataKey() {
-		t.Fatalf("visible = %v, want only the data file", got)
-	}
-	if b, _ := objstore.ReadAll(ctx, fs, p.DataKey()); string(b) != "v2-complete" {
-		t.Fatalf("data = %q", b)
-	}
-	if fresh, _, _ := l.Fresh(ctx, p, meta2.Fingerprint(p)); fresh {
-		t.Fatal("a partition without manifest must not be fresh")
-	}
-	// The next run rewrites it and writes the manifest.
-	if _, err := l.WritePartition(ctx, p, meta2, nil, writePayload("v2-complete")); err != nil {
-		t.Fatal(err)
-	}
-	if fresh, _, _ := l.Fresh(ctx, p, meta2.Fingerprint(p)); !fresh {
-		t.Fatal("partition should be fresh after the rerun")
+	_, _, err := lake.New(fs).WritePartition(ctx, p, lake.Meta{Job: "j"}, days(1), false, nil, writeDays("v1"))
+	if !errors.Is(err, lake.ErrOldFormat) || !strings.Contains(err.Error(), "telemetry_env month=2026-01") {
+		t.Fatalf("err = %v, want ErrOldFormat naming the partition", err)
 	}
 }
 
@@ -145,7 +321,7 @@ func TestAbandonedStagingIsSweptNotListed(t *testing.T) {
 	root := t.TempDir()
 	fs, _ := objstore.NewFS(root)
 	// A writer that dies mid-file: its upload is never committed or aborted.
-	u, err := fs.Create(ctx, testPartition(t).DataKey())
+	u, err := fs.Create(ctx, testPartition(t).SegmentKey("2026-01-01"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +361,8 @@ func TestPartitionKeysAndBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.DataKey() != "telemetry_jar_raw/month=2026-01/bucket=03/part-00000.parquet" {
-		t.Fatalf("key %s", p.DataKey())
+	if k := p.SegmentKey("2026-01-02"); k != "telemetry_jar_raw/month=2026-01/bucket=03/part-2026-01-02.parquet" {
+		t.Fatalf("key %s", k)
 	}
 	ms := lake.Months(time.Date(2026, 1, 30, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
 	if len(ms) != 3 || ms[0].Month != "2026-01" || !ms[2].To.Equal(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)) {

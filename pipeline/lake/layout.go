@@ -4,16 +4,39 @@
 // hive_partitioning=true)` reads any table):
 //
 //	<table>/part-00000.parquet                                  unpartitioned (master data)
-//	<table>/month=YYYY-MM/part-00000.parquet                    monthly (transactions, derived)
-//	<table>/month=YYYY-MM/bucket=NN/part-00000.parquet          time series, hashed entity bucket
+//	<table>/month=YYYY-MM/part-00000.parquet                    monthly history as of an end (transactions)
+//	<table>/month=YYYY-MM/part-YYYY-MM-DD.parquet               monthly, one file a day (events, env)
+//	<table>/month=YYYY-MM/bucket=NN/part-YYYY-MM-DD.parquet     time series, hashed entity bucket, a file a day
 //	<partition dir>/_manifest.json                              written last; downstream trusts it
 //	_truth/<table>/...                                          hidden truth (labels/evaluation only)
 //	_blobs/<table>/month=YYYY-MM/<id>.parquet                   objects referenced by URL columns
 //	_staging/                                                   work in progress (filesystem store)
 //
-// One partition is exactly one data file, so a globbing reader sees a
-// partition either whole or not at all: the data file is published by one
-// atomic step (rename, or a single PUT / CompleteMultipartUpload on S3).
+// A partition is a set of segments, each one data file under a
+// deterministic name whose content is a pure function of the segment's
+// inputs. Two kinds:
+//
+//   - a day segment (part-YYYY-MM-DD) holds the rows of one UTC day. A
+//     daily run adds one file to its month partition; rerunning a day,
+//     running days out of order or backfilling a month over written days
+//     replaces files in place, so every row is in exactly one file at every
+//     moment and the partition grows without rewriting what it holds.
+//   - an as-of segment (part-00000) holds a history that is known up to an
+//     end (transactions, truth, master snapshots): it is regenerated whole,
+//     and a run ending earlier than the recorded end leaves it alone, so a
+//     backfill never rolls knowledge back.
+//
+// Each file is published by one atomic step (rename after fsync, or a
+// single PUT / CompleteMultipartUpload on S3), so a globbing reader sees
+// every row once whatever the moment, crash included. The alternative,
+// copy-on-write of one file per month (stream the old file, drop the
+// window, merge, republish), keeps one file per partition but makes day 30
+// of a month re-encode days 1-29: on the full fleet at 5 s that is ~975 M
+// rows (~1.2 GB of Parquet) to add 33.6 M, about 70 s of encoding alone at
+// the writer's measured 13.8 M rows/s against ~3 s for the day's file
+// (derived from BenchmarkParquetWrite, not run end to end). Compacting day files
+// into one is not offered: no object store publishes two objects at once,
+// so a glob reader would see the rows twice or not at all in between.
 package lake
 
 import (
@@ -24,9 +47,6 @@ import (
 	"github.com/battlake/battlake/schema"
 	"github.com/google/uuid"
 )
-
-// DataFile is the deterministic name of a partition's data file.
-const DataFile = "part-00000.parquet"
 
 // ManifestFile is the partition manifest's name.
 const ManifestFile = "_manifest.json"
@@ -75,8 +95,31 @@ func (p Partition) Dir() string {
 	return d
 }
 
-// DataKey is the key of the partition's single data file.
-func (p Partition) DataKey() string { return p.Dir() + "/" + DataFile }
+// SegmentKey is the key of segment name's data file.
+func (p Partition) SegmentKey(name string) string { return p.Dir() + "/part-" + name + ".parquet" }
+
+// AsOfName names the as-of segment of a partition.
+const AsOfName = "00000"
+
+// Segment is one data file's worth of a partition: the rows whose time
+// falls in [From, To), produced from Inputs (beyond the partition's Meta).
+type Segment struct {
+	Name     string
+	From, To time.Time
+	Inputs   []string
+}
+
+// DaySegment is the segment of one UTC day.
+func DaySegment(day time.Time, inputs ...string) Segment {
+	d := day.UTC().Truncate(24 * time.Hour)
+	return Segment{Name: d.Format(time.DateOnly), From: d, To: d.AddDate(0, 0, 1), Inputs: inputs}
+}
+
+// AsOfSegment is a history segment known over [from, to): regenerated
+// whole, and fresh for any run whose end is not later than to.
+func AsOfSegment(from, to time.Time, inputs ...string) Segment {
+	return Segment{Name: AsOfName, From: from.UTC(), To: to.UTC(), Inputs: inputs}
+}
 
 // ManifestKey is the key of the partition's manifest.
 func (p Partition) ManifestKey() string { return p.Dir() + "/" + ManifestFile }

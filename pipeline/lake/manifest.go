@@ -4,54 +4,169 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"time"
 )
 
-// ManifestFormat versions the manifest's own JSON shape.
-const ManifestFormat = 1
+// ManifestFormat versions the manifest's own JSON shape. Format 2 made a
+// partition a set of segments (one data file each) so it can grow a day at
+// a time; format-1 lakes (one file per partition) must be rebuilt.
+const ManifestFormat = 2
+
+// ErrOldFormat marks a manifest or lake written by an older battlake whose
+// layout this one cannot extend without duplicating rows for glob readers.
+var ErrOldFormat = errors.New("written by an older lake format")
 
 // FileEntry records one object of a partition.
 type FileEntry struct {
-	Key    string `json:"key"`
-	Rows   int64  `json:"rows"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-	Role   string `json:"role"` // "data" or "blob"
+	Key     string `json:"key"`
+	Segment string `json:"segment"`
+	Role    string `json:"role"` // "data" or "blob"
+	Rows    int64  `json:"rows"`
+	Bytes   int64  `json:"bytes"`
+	SHA256  string `json:"sha256"`
 }
 
-// Manifest is written last, after every object of the partition is
-// published. Downstream jobs trust a partition only through its manifest,
-// and a rerun skips a partition whose manifest records the same fingerprint.
-// It holds no wall-clock time, so the same run writes the same bytes.
+// SegmentEntry records one committed segment: what it covers, what its
+// content depends on (the fingerprint) and what it holds.
+type SegmentEntry struct {
+	Name        string    `json:"name"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	Inputs      []string  `json:"inputs,omitempty"`
+	Fingerprint string    `json:"fingerprint"`
+	Rows        int64     `json:"rows"`
+	Bytes       int64     `json:"bytes"`
+}
+
+// Span is a half-open time interval [From, To).
+type Span struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Manifest describes a partition's whole content, whichever runs wrote its
+// segments. It is written last, after every object it lists is published;
+// downstream jobs trust a partition only through it and record its Digest
+// as their lineage. It holds no wall-clock time, so the same content always
+// encodes to the same bytes.
 type Manifest struct {
 	Format        int               `json:"format"`
 	Table         string            `json:"table"`
 	Partition     map[string]string `json:"partition"`
 	SchemaVersion string            `json:"schema_version"`
-	Job           string            `json:"job"`
-	RootSeed      uint64            `json:"root_seed"`
-	Seed          uint64            `json:"seed"`
-	ConfigHash    string            `json:"config_hash"`
-	Inputs        []string          `json:"inputs"`
-	Fingerprint   string            `json:"fingerprint"`
-	Rows          int64             `json:"rows"`
-	Bytes         int64             `json:"bytes"`
-	Files         []FileEntry       `json:"files"`
+	// Job, seeds, config hash and inputs of the run that wrote last; each
+	// segment's fingerprint carries those it was written with.
+	Job        string   `json:"job"`
+	RootSeed   uint64   `json:"root_seed"`
+	Seed       uint64   `json:"seed"`
+	ConfigHash string   `json:"config_hash"`
+	Inputs     []string `json:"inputs"`
+	// Coverage is the union of the segments' spans: what the partition
+	// holds, not only what the last run wrote.
+	Coverage []Span         `json:"coverage"`
+	Segments []SegmentEntry `json:"segments"`
+	Rows     int64          `json:"rows"`
+	Bytes    int64          `json:"bytes"`
+	Files    []FileEntry    `json:"files"`
+	Digest   string         `json:"digest"`
 }
 
-// Fingerprint hashes everything that determines a partition's content: the
-// schema version, job, seeds, config hash and input fingerprints.
-func Fingerprint(schemaVersion, job string, rootSeed, seed uint64, configHash string, inputs []string) string {
+// Fingerprint hashes everything that determines a segment's content except
+// its end: the schema version, job, seeds, config hash, the partition's and
+// the segment's inputs, and where the segment starts. The end is compared
+// separately so that an as-of segment written to a later end stays fresh
+// for a run that ends earlier (no rollback).
+func Fingerprint(schemaVersion, job string, rootSeed, seed uint64, configHash string, inputs []string, from time.Time) string {
 	in := append([]string(nil), inputs...)
 	sort.Strings(in)
 	h := sha256.New()
-	fmt.Fprintf(h, "v%d\x00%s\x00%s\x00%d\x00%d\x00%s", ManifestFormat, schemaVersion, job, rootSeed, seed, configHash)
+	fmt.Fprintf(h, "v%d\x00%s\x00%s\x00%d\x00%d\x00%s\x00%d", ManifestFormat, schemaVersion, job, rootSeed, seed, configHash, from.UTC().UnixMicro())
 	for _, s := range in {
 		h.Write([]byte{0})
 		h.Write([]byte(s))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Segment returns the entry named name, if any.
+func (m *Manifest) Segment(name string) (SegmentEntry, bool) {
+	for _, s := range m.Segments {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return SegmentEntry{}, false
+}
+
+// DataFiles lists the partition's data files in segment order: what a
+// reader opens to see the partition's rows.
+func (m *Manifest) DataFiles() []FileEntry {
+	var out []FileEntry
+	for _, f := range m.Files {
+		if f.Role == "data" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// normalize sorts segments and files, recomputes totals, coverage and the
+// content digest: the manifest is a pure function of its segments.
+func (m *Manifest) normalize() {
+	sort.Slice(m.Segments, func(i, j int) bool { return m.Segments[i].Name < m.Segments[j].Name })
+	sort.SliceStable(m.Files, func(i, j int) bool {
+		if m.Files[i].Segment != m.Files[j].Segment {
+			return m.Files[i].Segment < m.Files[j].Segment
+		}
+		if m.Files[i].Role != m.Files[j].Role {
+			return m.Files[i].Role > m.Files[j].Role // data before blobs
+		}
+		return m.Files[i].Key < m.Files[j].Key
+	})
+	m.Rows, m.Bytes = 0, 0
+	for _, f := range m.Files {
+		if f.Role == "data" {
+			m.Rows += f.Rows
+		}
+		m.Bytes += f.Bytes
+	}
+	spans := make([]Span, 0, len(m.Segments))
+	for _, s := range m.Segments {
+		spans = append(spans, Span{s.From, s.To})
+	}
+	m.Coverage = MergeSpans(spans)
+	h := sha256.New()
+	for _, s := range m.Segments {
+		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\n", s.Name, s.Fingerprint, s.From.UnixMicro(), s.To.UnixMicro())
+	}
+	for _, f := range m.Files {
+		fmt.Fprintf(h, "%s\x00%s\n", f.Key, f.SHA256)
+	}
+	m.Digest = hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// MergeSpans returns the union of spans as sorted, disjoint spans
+// (adjacent spans are joined).
+func MergeSpans(spans []Span) []Span {
+	s := append([]Span(nil), spans...)
+	sort.Slice(s, func(i, j int) bool { return s[i].From.Before(s[j].From) })
+	var out []Span
+	for _, x := range s {
+		if !x.From.Before(x.To) {
+			continue
+		}
+		if n := len(out); n > 0 && !x.From.After(out[n-1].To) {
+			if x.To.After(out[n-1].To) {
+				out[n-1].To = x.To
+			}
+			continue
+		}
+		out = append(out, Span{x.From.UTC(), x.To.UTC()})
+	}
+	return out
 }
 
 // Encode renders the manifest as indented JSON (stable key order).
@@ -65,19 +180,21 @@ func (m *Manifest) Encode() ([]byte, error) {
 
 // DecodeManifest parses a manifest and checks its format.
 func DecodeManifest(b []byte) (*Manifest, error) {
+	var probe struct {
+		Format int `json:"format"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("decode manifest: %w", err)
+	}
+	if probe.Format < ManifestFormat {
+		return nil, fmt.Errorf("decode manifest: format %d: %w", probe.Format, ErrOldFormat)
+	}
+	if probe.Format != ManifestFormat {
+		return nil, fmt.Errorf("decode manifest: unsupported format %d", probe.Format)
+	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("decode manifest: %w", err)
 	}
-	if m.Format != ManifestFormat {
-		return nil, fmt.Errorf("decode manifest: unsupported format %d", m.Format)
-	}
 	return &m, nil
-}
-
-// Digest is the SHA-256 of the encoded manifest: downstream partitions list
-// it among their inputs, so a changed upstream partition invalidates them.
-func Digest(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])[:32]
 }
