@@ -512,6 +512,10 @@ func TestGolden(t *testing.T) {
 		"docs.md":          Docs(),
 	} {
 		path := filepath.Join("..", "testdata", "schema", name)
+		if name == "docs.md" {
+			// The table documentation the README links to, kept current.
+			path = filepath.Join("..", "docs", "tables.md")
+		}
 		if *update {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				t.Fatal(err)

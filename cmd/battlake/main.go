@@ -199,13 +199,13 @@ func progressPrinter(w io.Writer) func(done, total int, rowsDone, rowsTotal int6
 
 func printSummary(w io.Writer, s pipeline.Summary, wall time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "table\tpartitions\tskipped\trows\tbytes\tbytes/row\tseconds\t")
+	fmt.Fprintln(tw, "table\tpartitions\tfiles\tskipped\trows\tbytes\tbytes/row\tseconds\t")
 	line := func(t pipeline.TableStats) {
 		bpr := 0.0
 		if t.Rows > 0 {
 			bpr = float64(t.Bytes) / float64(t.Rows)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2f\t%.1f\t\n", t.Table, t.Partitions, t.Skipped, t.Rows, t.Bytes, bpr, t.Seconds)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.1f\t\n", t.Table, t.Partitions, t.Segments, t.Skipped, t.Rows, t.Bytes, bpr, t.Seconds)
 	}
 	for _, t := range s.Tables {
 		line(t)
