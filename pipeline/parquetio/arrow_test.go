@@ -320,6 +320,30 @@ func TestArrowWriterRejectsUnsortedRows(t *testing.T) {
 	if !errors.Is(err, ErrUnsorted) || !strings.Contains(err.Error(), "row 5") {
 		t.Fatalf("unsorted record: %v", err)
 	}
+
+	// Rows 3 and 4 swapped inside one record.
+	w, err = NewArrowWriter(io.Discard, tb, ArrowWriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []arrow.RecordBatch
+	for _, r := range [][2]int64{{0, 3}, {4, 5}, {3, 4}, {5, 10}} {
+		parts = append(parts, rec.NewSlice(r[0], r[1]))
+	}
+	tbl := array.NewTableFromRecords(rec.Schema(), parts)
+	defer tbl.Release()
+	cols := make([]arrow.Array, tbl.NumCols())
+	for i := range cols {
+		cols[i], err = array.Concatenate(tbl.Column(i).Data().Chunks(), memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	swapped := array.NewRecordBatch(rec.Schema(), cols, 10)
+	defer swapped.Release()
+	if err := w.Write(swapped); !errors.Is(err, ErrUnsorted) || !strings.Contains(err.Error(), "row 4") {
+		t.Fatalf("swapped rows: %v", err)
+	}
 }
 
 // sortedJarRows is telemetry in file order: battery id, then time.

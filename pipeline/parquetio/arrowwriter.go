@@ -2,11 +2,11 @@ package parquetio
 
 import (
 	"bytes"
-	"encoding/binary"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
-	"math"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -155,6 +155,10 @@ func (w *ArrowWriter) Rows() int64 { return w.rows }
 
 // Close flushes the last row group and writes the footer.
 func (w *ArrowWriter) Close() error {
+	if w.order != nil && w.order.last != nil {
+		w.order.last.Release()
+		w.order.last = nil
+	}
 	if err := w.fw.Close(); err != nil {
 		return fmt.Errorf("table %s: close: %w", w.t.Name, err)
 	}
@@ -181,86 +185,104 @@ func CheckArrowSchema(t *schema.Table, sc *arrow.Schema) error {
 
 // sortCheck verifies that rows arrive in the table's SortBy order
 // (ascending, nulls last, as parquet.Ascending declares it), across
-// records. Each row's key is encoded into bytes that compare like the row.
+// records: the previous record's last row is kept as a one-row slice.
 type sortCheck struct {
-	cols      []int
-	kinds     []schema.Kind
-	prev, cur []byte
-	has       bool
-	bad       int // row of the last failure within its record
+	cols []int
+	last arrow.RecordBatch
+	bad  int // row of the last failure within its record
 }
 
 func newSortCheck(t *schema.Table) *sortCheck {
 	s := &sortCheck{}
 	for _, name := range t.SortBy {
-		i := t.ColumnIndex(name)
-		s.cols = append(s.cols, i)
-		s.kinds = append(s.kinds, t.Columns[i].Type.Kind)
+		s.cols = append(s.cols, t.ColumnIndex(name))
 	}
 	return s
 }
 
 func (s *sortCheck) check(rec arrow.RecordBatch) error {
-	cols := make([]arrow.Array, len(s.cols))
-	for i, c := range s.cols {
-		cols[i] = rec.Column(c)
-		if ext, ok := cols[i].(array.ExtensionArray); ok {
-			cols[i] = ext.Storage()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	if s.last != nil {
+		for _, c := range s.cols {
+			d := compareAt(s.last.Column(c), 0, rec.Column(c), 0)
+			if d < 0 {
+				break
+			}
+			if d > 0 {
+				s.bad = 0
+				return ErrUnsorted
+			}
 		}
 	}
-	for r := range int(rec.NumRows()) {
-		s.cur = s.cur[:0]
-		for _, a := range cols {
-			s.cur = appendKey(s.cur, a, r)
-		}
-		if s.has && bytes.Compare(s.prev, s.cur) > 0 {
-			s.bad = r
-			return ErrUnsorted
-		}
-		s.prev, s.cur = s.cur, s.prev
-		s.has = true
+	// Column by column: rows still tied on the earlier keys are compared on
+	// the next one. Sorted telemetry ties on the entity almost always, so
+	// this is two tight loops rather than a per-row key.
+	tied := make([]bool, n) // tied[i]: row i equals row i-1 on the keys so far
+	for i := range tied {
+		tied[i] = i > 0
 	}
+	for _, c := range s.cols {
+		a := rec.Column(c)
+		for i := 1; i < n; i++ {
+			if !tied[i] {
+				continue
+			}
+			switch d := compareAt(a, i-1, a, i); {
+			case d > 0:
+				s.bad = i
+				return ErrUnsorted
+			case d < 0:
+				tied[i] = false
+			}
+		}
+	}
+	if s.last != nil {
+		s.last.Release()
+	}
+	s.last = rec.NewSlice(int64(n-1), int64(n))
 	return nil
 }
 
-// appendKey appends an order-preserving encoding of a[r]: a 0 byte then
-// the value (big-endian, sign bit flipped) or a 1 byte for NULL.
-func appendKey(b []byte, a arrow.Array, r int) []byte {
-	if a.IsNull(r) {
-		return append(b, 1)
+// compareAt orders a[i] against b[j] (same type): ascending, NULL last.
+// Kinds without an order here (none in the registry's sort keys) tie.
+func compareAt(a arrow.Array, i int, b arrow.Array, j int) int {
+	an, bn := a.IsNull(i), b.IsNull(j)
+	switch {
+	case an || bn:
+		return cmp.Compare(boolInt(an), boolInt(bn))
 	}
-	b = append(b, 0)
+	if ea, ok := a.(array.ExtensionArray); ok {
+		a, b = ea.Storage(), b.(array.ExtensionArray).Storage()
+	}
 	switch a := a.(type) {
 	case *array.FixedSizeBinary:
-		return append(b, a.Value(r)...)
+		return bytes.Compare(a.Value(i), b.(*array.FixedSizeBinary).Value(j))
 	case *array.Timestamp:
-		return binary.BigEndian.AppendUint64(b, uint64(a.Value(r))^1<<63)
+		return cmp.Compare(a.Value(i), b.(*array.Timestamp).Value(j))
 	case *array.Int64:
-		return binary.BigEndian.AppendUint64(b, uint64(a.Value(r))^1<<63)
+		return cmp.Compare(a.Value(i), b.(*array.Int64).Value(j))
 	case *array.Int32:
-		return binary.BigEndian.AppendUint32(b, uint32(a.Value(r))^1<<31)
+		return cmp.Compare(a.Value(i), b.(*array.Int32).Value(j))
 	case *array.Date32:
-		return binary.BigEndian.AppendUint32(b, uint32(a.Value(r))^1<<31)
+		return cmp.Compare(a.Value(i), b.(*array.Date32).Value(j))
 	case *array.Decimal128:
-		v := a.Value(r)
-		b = binary.BigEndian.AppendUint64(b, uint64(v.HighBits())^1<<63)
-		return binary.BigEndian.AppendUint64(b, v.LowBits())
+		return a.Value(i).Cmp(b.(*array.Decimal128).Value(j))
 	case *array.Float64:
-		u := math.Float64bits(a.Value(r))
-		if u>>63 == 1 {
-			u = ^u
-		} else {
-			u |= 1 << 63
-		}
-		return binary.BigEndian.AppendUint64(b, u)
+		return cmp.Compare(a.Value(i), b.(*array.Float64).Value(j))
 	case *array.String:
-		// A 0 terminator keeps "a" < "ab"; registry strings hold no NUL.
-		return append(append(b, a.Value(r)...), 0)
+		return strings.Compare(a.Value(i), b.(*array.String).Value(j))
 	case *array.Boolean:
-		if a.Value(r) {
-			return append(b, 1)
-		}
-		return append(b, 0)
+		return cmp.Compare(boolInt(a.Value(i)), boolInt(b.(*array.Boolean).Value(j)))
 	}
-	return b // unknown kinds are not checked
+	return 0
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -61,7 +61,7 @@ func TestArrowWriterReadsBackInDuckDB(t *testing.T) {
 			for i := range vals {
 				ptrs[i] = &vals[i]
 			}
-			if err := db.QueryRow("SELECT count(*), "+strings.Join(counts, ", ")+" FROM "+scan).Scan(ptrs...); err != nil {
+			if err := db.QueryRow("SELECT count(*), " + strings.Join(counts, ", ") + " FROM " + scan).Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
 			if vals[0] != rec.NumRows() {
