@@ -430,6 +430,7 @@ func TestReaderProjectionAndPruning(t *testing.T) {
 			if int(got.NumRows()) != len(want) {
 				t.Fatalf("%d rows, want %d", got.NumRows(), len(want))
 			}
+			checkSlices(t, tb, data, tc.o, cols, want, tc.kept)
 			for i, name := range cols {
 				col := got.Column(i)
 				for k, w := range want {
@@ -479,5 +480,64 @@ func TestReaderRejects(t *testing.T) {
 	}
 	if _, err := NewReader(context.Background(), bytes.NewReader(data[:100]), 100, raw, ReadOptions{}); err == nil {
 		t.Error("truncated file opened")
+	}
+}
+
+// checkSlices reads data with the slice reader under the same options and
+// compares with want (the rows Reader must return too).
+func checkSlices(t *testing.T, tb *schema.Table, data []byte, o ReadOptions, cols []string, want []jarRow, kept int) {
+	t.Helper()
+	r, err := NewSliceReader(bytes.NewReader(data), int64(len(data)), tb, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, total := r.RowGroups(); k != kept || total != 16 {
+		t.Fatalf("slice reader: row groups %d of %d, want %d of 16", k, total, kept)
+	}
+	var b SliceBatch
+	row := 0
+	for {
+		err := r.Next(&b)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Rows == 0 || len(b.Cols) != len(cols) {
+			t.Fatalf("slice batch of %d rows and %d columns, want rows and %d columns", b.Rows, len(b.Cols), len(cols))
+		}
+		for i := range b.Rows {
+			if row+i >= len(want) {
+				t.Fatalf("slice reader returns more than %d rows", len(want))
+			}
+			w := want[row+i]
+			for j, name := range cols {
+				c := &b.Cols[j]
+				if c.Name != name || len(c.Valid) != 0 && len(c.Valid) != b.Rows {
+					t.Fatalf("slice column %d = %s with %d valid flags, want %s", j, c.Name, len(c.Valid), name)
+				}
+				var g, e any
+				switch name {
+				case "ts":
+					g, e = c.Int64[i], w.TS
+				case "battery_id":
+					g, e = c.UUID[i], w.BatteryID
+				case "voltage_v":
+					g, e = c.Int32[i], w.VoltageV
+				case "temperature_c":
+					g, e = c.Int32[i], w.TemperatureC
+				default:
+					continue
+				}
+				if g != e {
+					t.Fatalf("slice reader row %d %s = %v, want %v", row+i, name, g, e)
+				}
+			}
+		}
+		row += b.Rows
+	}
+	if row != len(want) {
+		t.Fatalf("slice reader: %d rows, want %d", row, len(want))
 	}
 }

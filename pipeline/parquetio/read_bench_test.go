@@ -172,3 +172,47 @@ func BenchmarkArrowWriteCalc(b *testing.B) {
 	b.ReportMetric(float64(size)/float64(rows), "bytes/row")
 	b.ReportMetric(float64(totalAlloc()-before)/float64(b.N)/float64(rows), "alloc-B/row")
 }
+
+// BenchmarkReadSlicesTelemetry reads the same file as
+// BenchmarkReadArrowTelemetry with parquet-go into plain Go slices, one
+// row group per batch.
+func BenchmarkReadSlicesTelemetry(b *testing.B) {
+	data := benchFile()
+	tb := schema.MustLookup("telemetry_jar_raw")
+	for _, bc := range []struct {
+		name string
+		cols []string
+	}{
+		{"full", nil},
+		{"projected3", []string{"ts", "battery_id", "voltage_v"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var rows int64
+			var batch SliceBatch
+			before := totalAlloc()
+			b.ResetTimer()
+			for range b.N {
+				r, err := NewSliceReader(bytes.NewReader(data), int64(len(data)), tb, ReadOptions{Columns: bc.cols})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows = 0
+				for {
+					err := r.Next(&batch)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					rows += int64(batch.Rows)
+				}
+			}
+			b.StopTimer()
+			if rows != benchBatteries*17280 {
+				b.Fatalf("read %d rows", rows)
+			}
+			reportRead(b, rows, len(data), totalAlloc()-before)
+		})
+	}
+}

@@ -68,9 +68,8 @@ type Reader struct {
 	out    []int                // output column -> column of rr's records
 	asText []bool               // output column read as binary (JSON), relabelled string
 
+	filter             *rowFilter
 	timeCol, entityCol int // column of rr's records, -1: no filter
-	from, to           int64
-	entities           [][]byte // sorted
 
 	kept, total int
 	mem         memory.Allocator
@@ -137,69 +136,47 @@ func newReader(ctx context.Context, pf *file.Reader, t *schema.Table, o ReadOpti
 	}
 	rd.schema = arrow.NewSchema(fields, nil)
 
-	var keep func(rg int) (bool, error)
-	if !o.From.IsZero() || !o.To.IsZero() {
-		name, err := timeColumn(t, o.TimeColumn)
-		if err != nil {
+	f, err := newRowFilter(t, o)
+	if err != nil {
+		return nil, err
+	}
+	rd.filter = f
+	var keep []func(rg int) (bool, error)
+	if f.timeCol != "" {
+		if rd.timeCol, err = readPos(f.timeCol); err != nil {
 			return nil, err
-		}
-		if rd.timeCol, err = readPos(name); err != nil {
-			return nil, err
-		}
-		rd.from, rd.to = int64(-1<<63), int64(1<<63-1)
-		if !o.From.IsZero() {
-			rd.from = o.From.UnixMicro()
-		}
-		if !o.To.IsZero() {
-			rd.to = o.To.UnixMicro()
 		}
 		fi := read[rd.timeCol]
-		keep = func(rg int) (bool, error) {
+		keep = append(keep, func(rg int) (bool, error) {
 			st, err := stats(pf, rg, fi)
 			if s, ok := st.(*metadata.Int64Statistics); ok && err == nil {
-				return s.Max() >= rd.from && s.Min() < rd.to, nil
+				return f.overlapsTime(s.Min(), s.Max()), nil
 			}
 			return true, err // no usable statistics: read it
-		}
+		})
 	}
-	if o.Entities != nil {
-		name, err := entityColumn(t, o.EntityColumn)
-		if err != nil {
+	if f.entityCol != "" {
+		if rd.entityCol, err = readPos(f.entityCol); err != nil {
 			return nil, err
 		}
-		if rd.entityCol, err = readPos(name); err != nil {
-			return nil, err
-		}
-		rd.entities = make([][]byte, len(o.Entities))
-		for i := range o.Entities {
-			rd.entities[i] = o.Entities[i][:]
-		}
-		slices.SortFunc(rd.entities, bytes.Compare)
 		fi := read[rd.entityCol]
-		byTime := keep
-		keep = func(rg int) (bool, error) {
-			if byTime != nil {
-				if ok, err := byTime(rg); !ok || err != nil {
-					return ok, err
-				}
-			}
+		keep = append(keep, func(rg int) (bool, error) {
 			st, err := stats(pf, rg, fi)
-			s, ok := st.(*metadata.FixedLenByteArrayStatistics)
-			if !ok || err != nil {
-				return true, err
+			if s, ok := st.(*metadata.FixedLenByteArrayStatistics); ok && err == nil {
+				return f.overlapsEntities(s.Min(), s.Max()), nil
 			}
-			// The first id >= min decides whether any falls in [min, max].
-			i, _ := slices.BinarySearchFunc(rd.entities, []byte(s.Min()), bytes.Compare)
-			return i < len(rd.entities) && bytes.Compare(rd.entities[i], s.Max()) <= 0, nil
-		}
+			return true, err
+		})
 	}
 	var groups []int
 	for rg := range rd.total {
 		ok := true
-		if keep != nil {
-			var err error
-			if ok, err = keep(rg); err != nil {
+		for _, k := range keep {
+			if ok, err = k(rg); err != nil {
 				return nil, fmt.Errorf("table %s: row group %d statistics: %w", t.Name, rg, err)
+			}
+			if !ok {
+				break
 			}
 		}
 		if ok {
@@ -249,40 +226,6 @@ func stats(pf *file.Reader, rg, col int) (metadata.TypedStatistics, error) {
 		return nil, err
 	}
 	return st, nil
-}
-
-// timeColumn resolves the column a time range applies to.
-func timeColumn(t *schema.Table, name string) (string, error) {
-	if name == "" {
-		name = t.Partition.MonthOf
-	}
-	for _, s := range t.SortBy {
-		if c := t.Column(s); name == "" && c != nil && (c.Type.Kind == schema.KindTimestamptz || c.Type.Kind == schema.KindTimestamp) {
-			name = s
-		}
-	}
-	c := t.Column(name)
-	if c == nil || (c.Type.Kind != schema.KindTimestamptz && c.Type.Kind != schema.KindTimestamp) {
-		return "", fmt.Errorf("table %s: no timestamp column %q for a time range", t.Name, name)
-	}
-	return name, nil
-}
-
-// entityColumn resolves the column an entity filter applies to.
-func entityColumn(t *schema.Table, name string) (string, error) {
-	if name == "" {
-		name = t.Partition.BucketOf
-	}
-	for _, s := range t.SortBy {
-		if c := t.Column(s); name == "" && c != nil && c.Type.Kind == schema.KindUUID {
-			name = s
-		}
-	}
-	c := t.Column(name)
-	if c == nil || c.Type.Kind != schema.KindUUID {
-		return "", fmt.Errorf("table %s: no UUID column %q for an entity filter", t.Name, name)
-	}
-	return name, nil
 }
 
 // Schema is the schema of every record: the projected registry columns.
@@ -348,13 +291,13 @@ func (r *Reader) shape(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 
 // selected returns the kept row runs [start, end) of rec, or nil when every
 // row is kept.
-func (r *Reader) selected(rec arrow.RecordBatch) [][2]int64 {
+func (r *Reader) selected(rec arrow.RecordBatch) [][2]int {
 	if r.timeCol < 0 && r.entityCol < 0 {
 		return nil
 	}
-	var ts []arrow.Timestamp
+	var ts *array.Timestamp
 	if r.timeCol >= 0 {
-		ts = rec.Column(r.timeCol).(*array.Timestamp).Values()
+		ts = rec.Column(r.timeCol).(*array.Timestamp)
 	}
 	var ids *array.FixedSizeBinary
 	if r.entityCol >= 0 {
@@ -362,8 +305,8 @@ func (r *Reader) selected(rec arrow.RecordBatch) [][2]int64 {
 	}
 	var prev []byte
 	prevIn := false
-	keep := func(i int) bool {
-		if ts != nil && (rec.Column(r.timeCol).IsNull(i) || int64(ts[i]) < r.from || int64(ts[i]) >= r.to) {
+	return keepRuns(int(rec.NumRows()), func(i int) bool {
+		if ts != nil && (ts.IsNull(i) || !r.filter.keepTime(int64(ts.Value(i)))) {
 			return false
 		}
 		if ids == nil {
@@ -372,40 +315,18 @@ func (r *Reader) selected(rec arrow.RecordBatch) [][2]int64 {
 		if ids.IsNull(i) {
 			return false
 		}
-		id := ids.Value(i)
-		if !bytes.Equal(id, prev) { // sorted files repeat ids in runs
-			_, prevIn = slices.BinarySearchFunc(r.entities, id, bytes.Compare)
-			prev = id
+		if id := ids.Value(i); !bytes.Equal(id, prev) { // sorted files repeat ids in runs
+			prevIn, prev = r.filter.keepEntity(id), id
 		}
 		return prevIn
-	}
-	n := rec.NumRows()
-	runs := [][2]int64{}
-	start := int64(-1)
-	for i := range n {
-		k := keep(int(i))
-		switch {
-		case k && start < 0:
-			start = i
-		case !k && start >= 0:
-			runs = append(runs, [2]int64{start, i})
-			start = -1
-		}
-	}
-	if start >= 0 {
-		runs = append(runs, [2]int64{start, n})
-	}
-	if len(runs) == 1 && runs[0] == [2]int64{0, n} {
-		return nil
-	}
-	return runs
+	})
 }
 
 // concatRuns copies the given row runs of rec into one record.
-func concatRuns(sc *arrow.Schema, rec arrow.RecordBatch, runs [][2]int64, mem memory.Allocator) (arrow.RecordBatch, error) {
+func concatRuns(sc *arrow.Schema, rec arrow.RecordBatch, runs [][2]int, mem memory.Allocator) (arrow.RecordBatch, error) {
 	var rows int64
 	for _, r := range runs {
-		rows += r[1] - r[0]
+		rows += int64(r[1] - r[0])
 	}
 	cols := make([]arrow.Array, rec.NumCols())
 	defer func() {
@@ -422,7 +343,7 @@ func concatRuns(sc *arrow.Schema, rec arrow.RecordBatch, runs [][2]int64, mem me
 		}
 		parts := make([]arrow.Array, len(runs))
 		for k, r := range runs {
-			parts[k] = array.NewSlice(rec.Column(j), r[0], r[1])
+			parts[k] = array.NewSlice(rec.Column(j), int64(r[0]), int64(r[1]))
 		}
 		c, err := array.Concatenate(parts, mem)
 		for _, p := range parts {
