@@ -110,7 +110,12 @@ func writeArrow(t testing.TB, tb *schema.Table, o ArrowWriterOptions, recs ...ar
 // readAll streams data back and concatenates the records.
 func readAll(t testing.TB, tb *schema.Table, data []byte, o ReadOptions) (arrow.RecordBatch, *Reader) {
 	t.Helper()
-	r, err := NewReader(t.Context(), bytes.NewReader(data), int64(len(data)), tb, o)
+	return readFrom(t, tb, bytes.NewReader(data), int64(len(data)), o)
+}
+
+func readFrom(t testing.TB, tb *schema.Table, src io.ReaderAt, size int64, o ReadOptions) (arrow.RecordBatch, *Reader) {
+	t.Helper()
+	r, err := NewReader(t.Context(), src, size, tb, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +435,7 @@ func TestReaderProjectionAndPruning(t *testing.T) {
 			if int(got.NumRows()) != len(want) {
 				t.Fatalf("%d rows, want %d", got.NumRows(), len(want))
 			}
-			checkSlices(t, tb, data, tc.o, cols, want, tc.kept)
+			checkSlices(t, tb, bytes.NewReader(data), int64(len(data)), tc.o, want, tc.kept, 16)
 			for i, name := range cols {
 				col := got.Column(i)
 				for k, w := range want {
@@ -485,14 +490,20 @@ func TestReaderRejects(t *testing.T) {
 
 // checkSlices reads data with the slice reader under the same options and
 // compares with want (the rows Reader must return too).
-func checkSlices(t *testing.T, tb *schema.Table, data []byte, o ReadOptions, cols []string, want []jarRow, kept int) {
+func checkSlices(t *testing.T, tb *schema.Table, src io.ReaderAt, size int64, o ReadOptions, want []jarRow, kept, total int) {
 	t.Helper()
-	r, err := NewSliceReader(bytes.NewReader(data), int64(len(data)), tb, o)
+	cols := o.Columns
+	if cols == nil {
+		for _, c := range tb.Columns {
+			cols = append(cols, c.Name)
+		}
+	}
+	r, err := NewSliceReader(src, size, tb, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, total := r.RowGroups(); k != kept || total != 16 {
-		t.Fatalf("slice reader: row groups %d of %d, want %d of 16", k, total, kept)
+	if k, n := r.RowGroups(); k != kept || n != total {
+		t.Fatalf("slice reader: row groups %d of %d, want %d of %d", k, n, kept, total)
 	}
 	var b SliceBatch
 	row := 0

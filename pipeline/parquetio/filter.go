@@ -11,7 +11,7 @@ import (
 // rowFilter is the time range and entity list of ReadOptions resolved
 // against a table; both readers prune row groups and filter rows with it.
 type rowFilter struct {
-	timeCol, entityCol string // "" when that filter is off
+	timeCol, entityCol string   // "" when that filter is off
 	from, to           int64    // µs, [from, to)
 	entities           [][]byte // sorted
 }

@@ -65,7 +65,6 @@ func BenchmarkReadArrowTelemetry(b *testing.B) {
 	}{
 		{"full", ReadOptions{}},
 		{"projected3", ReadOptions{Columns: []string{"ts", "battery_id", "voltage_v"}}},
-		{"full-parallel", ReadOptions{Parallel: true}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var rows int64

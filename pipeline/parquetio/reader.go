@@ -49,8 +49,6 @@ type ReadOptions struct {
 	EntityColumn string
 	// BatchRows bounds the rows per record; 0 means DefaultBatchRows.
 	BatchRows int
-	// Parallel decodes the selected columns concurrently.
-	Parallel bool
 	// Mem allocates the records; nil means memory.DefaultAllocator.
 	Mem memory.Allocator
 }
@@ -187,7 +185,9 @@ func newReader(ctx context.Context, pf *file.Reader, t *schema.Table, o ReadOpti
 	if len(groups) == 0 {
 		return rd, nil
 	}
-	props := pqarrow.ArrowReadProperties{BatchSize: int64(batch), Parallel: o.Parallel && len(read) > 1}
+	// arrow-go's Parallel column decoding measured 2x slower on 2 cores
+	// (BenchmarkReadArrowTelemetry); workers parallelise over files instead.
+	props := pqarrow.ArrowReadProperties{BatchSize: int64(batch)}
 	fr, err := pqarrow.NewFileReader(pf, props, mem)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.Name, err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,27 @@ import (
 
 	"github.com/battlake/battlake/pipeline/objstore"
 )
+
+// S3FromEnv returns the test S3 server from BATTLAKE_TEST_S3_* (see
+// scripts/s3server.sh). Without it the test is skipped, except in CI, where
+// a silently skipped S3 suite would hide a broken lake.
+func S3FromEnv(t testing.TB) objstore.S3Config {
+	t.Helper()
+	cfg := objstore.S3Config{
+		Endpoint:  os.Getenv("BATTLAKE_TEST_S3_ENDPOINT"),
+		AccessKey: os.Getenv("BATTLAKE_TEST_S3_ACCESS"),
+		SecretKey: os.Getenv("BATTLAKE_TEST_S3_SECRET"),
+		Bucket:    os.Getenv("BATTLAKE_TEST_S3_BUCKET"),
+	}
+	if cfg.Endpoint == "" || cfg.AccessKey == "" || cfg.SecretKey == "" || cfg.Bucket == "" {
+		const msg = "BATTLAKE_TEST_S3_{ENDPOINT,ACCESS,SECRET,BUCKET} not set; run `source scripts/s3server.sh` first"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI must not skip the S3 tests)")
+		}
+		t.Skip(msg)
+	}
+	return cfg
+}
 
 // LargeSize is written by the large round trip: with a 5 MiB part size it
 // takes three parts, the last one short.
