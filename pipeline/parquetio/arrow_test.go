@@ -209,20 +209,9 @@ func TestArrowRoundTripEveryTable(t *testing.T) {
 // order and footer metadata.
 func TestArrowWriterMatchesTypedWriter(t *testing.T) {
 	tb := schema.MustLookup("telemetry_jar_raw")
-	rows := sortedJarRows(2000, 4)
-	var typed bytes.Buffer
-	tw, err := NewTypedWriter[jarRow](&typed, tb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	typed := writeTyped(t, sortedJarRows(2000, 4), RowGroupRows)
 	// The typed file read back is the record stream for the Arrow writer.
-	rec, _ := readAll(t, tb, typed.Bytes(), ReadOptions{})
+	rec, _ := readAll(t, tb, typed, ReadOptions{})
 	defer rec.Release()
 	data := writeArrow(t, tb, ArrowWriterOptions{}, rec)
 
@@ -233,7 +222,7 @@ func TestArrowWriterMatchesTypedWriter(t *testing.T) {
 		}
 		return f
 	}
-	tf, af := open(typed.Bytes()), open(data)
+	tf, af := open(typed), open(data)
 	if !parquet.EqualNodes(tf.Schema(), af.Schema()) {
 		t.Fatalf("schemas differ:\ntyped: %v\narrow: %v", tf.Schema(), af.Schema())
 	}
@@ -505,16 +494,8 @@ func checkSlices(t *testing.T, tb *schema.Table, src io.ReaderAt, size int64, o 
 	if k, n := r.RowGroups(); k != kept || n != total {
 		t.Fatalf("slice reader: row groups %d of %d, want %d of %d", k, n, kept, total)
 	}
-	var b SliceBatch
 	row := 0
-	for {
-		err := r.Next(&b)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachSliceBatch(t, r, func(b *SliceBatch) {
 		if b.Rows == 0 || len(b.Cols) != len(cols) {
 			t.Fatalf("slice batch of %d rows and %d columns, want rows and %d columns", b.Rows, len(b.Cols), len(cols))
 		}
@@ -547,7 +528,7 @@ func checkSlices(t *testing.T, tb *schema.Table, src io.ReaderAt, size int64, o 
 			}
 		}
 		row += b.Rows
-	}
+	})
 	if row != len(want) {
 		t.Fatalf("slice reader: %d rows, want %d", row, len(want))
 	}

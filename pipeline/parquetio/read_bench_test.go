@@ -187,7 +187,6 @@ func BenchmarkReadSlicesTelemetry(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var rows int64
-			var batch SliceBatch
 			before := totalAlloc()
 			b.ResetTimer()
 			for range b.N {
@@ -196,16 +195,7 @@ func BenchmarkReadSlicesTelemetry(b *testing.B) {
 					b.Fatal(err)
 				}
 				rows = 0
-				for {
-					err := r.Next(&batch)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					rows += int64(batch.Rows)
-				}
+				eachSliceBatch(b, r, func(batch *SliceBatch) { rows += int64(batch.Rows) })
 			}
 			b.StopTimer()
 			if rows != benchBatteries*17280 {

@@ -79,16 +79,8 @@ func TestSliceReaderEveryTable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b SliceBatch
 			row, groups := 0, 0
-			for {
-				err := r.Next(&b)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			eachSliceBatch(t, r, func(b *SliceBatch) {
 				groups++
 				for j, c := range b.Cols {
 					a := want.Column(idx[j])
@@ -103,7 +95,7 @@ func TestSliceReaderEveryTable(t *testing.T) {
 					}
 				}
 				row += b.Rows
-			}
+			})
 			if row != 50 || groups != 4 {
 				t.Fatalf("read %d rows in %d row groups, want 50 in 4", row, groups)
 			}
@@ -121,5 +113,21 @@ func TestSliceReaderRejects(t *testing.T) {
 	}
 	if _, err := NewSliceReader(bytes.NewReader(data), int64(len(data)), schema.MustLookup("telemetry_jar_raw"), ReadOptions{}); !errors.Is(err, ErrSchemaMismatch) {
 		t.Errorf("other table: %v", err)
+	}
+}
+
+// eachSliceBatch calls fn with every batch of r, reusing one SliceBatch.
+func eachSliceBatch(t testing.TB, r *SliceReader, fn func(*SliceBatch)) {
+	t.Helper()
+	var b SliceBatch
+	for {
+		err := r.Next(&b)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(&b)
 	}
 }
