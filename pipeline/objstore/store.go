@@ -60,7 +60,8 @@ type Store interface {
 	// Get opens key for reading; a missing key yields an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// Open opens key for ranged reads; a missing key yields an error
-	// wrapping ErrNotFound.
+	// wrapping ErrNotFound. The Object's reads run under ctx (S3 sends
+	// one ranged GET per read), so ctx must outlive the Object.
 	Open(ctx context.Context, key string) (Object, error)
 	// Stat returns the object's info or an error wrapping ErrNotFound.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
