@@ -191,7 +191,7 @@ func TestArrowRoundTripEveryTable(t *testing.T) {
 			a, b := want.NewSlice(0, 20), want.NewSlice(20, 50)
 			defer a.Release()
 			defer b.Release()
-			data := writeArrow(t, tb, ArrowWriterOptions{RowGroupRows: 16, Mem: mem}, a, b)
+			data := writeArrow(t, tb, ArrowWriterOptions{RowGroupRows: 16}, a, b)
 			// The reader gets Go's allocator: arrow-go's DELTA decoder does
 			// not return its 64-byte block buffers (garbage, not a leak, there).
 			got, r := readAll(t, tb, data, ReadOptions{BatchRows: 7})
@@ -248,8 +248,8 @@ func TestArrowWriterMatchesTypedWriter(t *testing.T) {
 		t.Fatalf("column encodings/codecs: arrow %v, typed %v", g, w)
 	}
 	tm, am := tf.Metadata(), af.Metadata()
-	if am.CreatedBy != CreatedBy {
-		t.Fatalf("created_by %q, want %q", am.CreatedBy, CreatedBy)
+	if am.CreatedBy != tm.CreatedBy || !strings.HasPrefix(am.CreatedBy, CreatedBy) {
+		t.Fatalf("created_by %q, typed writer %q", am.CreatedBy, tm.CreatedBy)
 	}
 	if fmt.Sprint(am.RowGroups[0].SortingColumns) != fmt.Sprint(tm.RowGroups[0].SortingColumns) || len(am.RowGroups[0].SortingColumns) != 2 {
 		t.Fatalf("sorting columns: arrow %v, typed %v", am.RowGroups[0].SortingColumns, tm.RowGroups[0].SortingColumns)
@@ -531,5 +531,37 @@ func checkSlices(t *testing.T, tb *schema.Table, src io.ReaderAt, size int64, o 
 	})
 	if row != len(want) {
 		t.Fatalf("slice reader: %d rows, want %d", row, len(want))
+	}
+}
+
+// A DECIMAL beyond the column's precision is refused with its column,
+// whether the column has NULLs (generic path) or not (tight loop).
+func TestArrowWriterRejectsDecimalOverflow(t *testing.T) {
+	tb := schema.MustLookup("telemetry_jar_calc")
+	for _, withNull := range []bool{false, true} {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, ArrowSchema(tb))
+		for i := range 3 {
+			b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(i))
+			b.Field(1).(*extensions.UUIDBuilder).Append(uuid.UUID{15: 1})
+			b.Field(2).(*array.Decimal128Builder).Append(decimal128.FromI64(9999))
+		}
+		b.Field(3).(*array.Decimal128Builder).Append(decimal128.FromI64(-99999))
+		if withNull {
+			b.Field(3).AppendNull()
+		} else {
+			b.Field(3).(*array.Decimal128Builder).Append(decimal128.FromI64(1))
+		}
+		b.Field(3).(*array.Decimal128Builder).Append(decimal128.FromI64(100000)) // 1000.00 > DECIMAL(5,2)
+		rec := b.NewRecordBatch()
+		b.Release()
+		w, err := NewArrowWriter(io.Discard, tb, ArrowWriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = w.Write(rec)
+		rec.Release()
+		if err == nil || !strings.Contains(err.Error(), "column soh_pct row 2: 1000.00 does not fit DECIMAL(5,2)") {
+			t.Errorf("nulls %v: %v", withNull, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,6 +49,33 @@ func reportRead(b *testing.B, rows int64, size int, alloc uint64) {
 	b.ReportMetric(float64(alloc)/float64(b.N)/float64(rows), "alloc-B/row")
 }
 
+// cpuSeconds is the process's user+system CPU time: on a shared machine
+// rows per CPU-second compares implementations better than wall time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// throughput measures fn over b.N iterations and reports rows/s (wall),
+// rows/cpu-s, bytes/row and heap bytes allocated per row; fn returns the
+// rows and bytes of one iteration.
+func throughput(b *testing.B, fn func() (rows, size int64)) {
+	var rows, size int64
+	alloc, cpu := totalAlloc(), cpuSeconds()
+	b.ResetTimer()
+	for range b.N {
+		rows, size = fn()
+	}
+	b.StopTimer()
+	cpu = cpuSeconds() - cpu
+	n := float64(b.N) * float64(rows)
+	b.ReportMetric(n/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(n/cpu, "rows/cpu-s")
+	b.ReportMetric(float64(size)/float64(rows), "bytes/row")
+	b.ReportMetric(float64(totalAlloc()-alloc)/n, "alloc-B/row")
+}
+
 func totalAlloc() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
@@ -67,15 +95,13 @@ func BenchmarkReadArrowTelemetry(b *testing.B) {
 		{"projected3", ReadOptions{Columns: []string{"ts", "battery_id", "voltage_v"}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			var rows int64
-			before := totalAlloc()
-			b.ResetTimer()
-			for range b.N {
+			throughput(b, func() (int64, int64) {
 				r, err := NewReader(b.Context(), bytes.NewReader(data), int64(len(data)), tb, bc.o)
 				if err != nil {
 					b.Fatal(err)
 				}
-				rows = 0
+				defer r.Close()
+				var rows int64
 				for {
 					rec, err := r.Next()
 					if err == io.EOF {
@@ -87,13 +113,11 @@ func BenchmarkReadArrowTelemetry(b *testing.B) {
 					rows += rec.NumRows()
 					rec.Release()
 				}
-				r.Close()
-			}
-			b.StopTimer()
-			if rows != benchBatteries*17280 {
-				b.Fatalf("read %d rows", rows)
-			}
-			reportRead(b, rows, len(data), totalAlloc()-before)
+				if rows != benchBatteries*17280 {
+					b.Fatalf("read %d rows", rows)
+				}
+				return rows, int64(len(data))
+			})
 		})
 	}
 }
@@ -146,10 +170,7 @@ func sortUUIDs(ids []uuid.UUID) {
 func BenchmarkArrowWriteCalc(b *testing.B) {
 	recs := calcRecords(benchBatteries, 17280, 64<<10)
 	tb := schema.MustLookup("telemetry_jar_calc")
-	var rows, size int64
-	before := totalAlloc()
-	b.ResetTimer()
-	for range b.N {
+	throughput(b, func() (int64, int64) {
 		cw := &countWriter{}
 		w, err := NewArrowWriter(cw, tb, ArrowWriterOptions{})
 		if err != nil {
@@ -163,13 +184,8 @@ func BenchmarkArrowWriteCalc(b *testing.B) {
 		if err := w.Close(); err != nil {
 			b.Fatal(err)
 		}
-		rows, size = w.Rows(), cw.n
-	}
-	b.StopTimer()
-	sec := b.Elapsed().Seconds() / float64(b.N)
-	b.ReportMetric(float64(rows)/sec, "rows/s")
-	b.ReportMetric(float64(size)/float64(rows), "bytes/row")
-	b.ReportMetric(float64(totalAlloc()-before)/float64(b.N)/float64(rows), "alloc-B/row")
+		return w.Rows(), cw.n
+	})
 }
 
 // BenchmarkReadSlicesTelemetry reads the same file as
@@ -186,22 +202,18 @@ func BenchmarkReadSlicesTelemetry(b *testing.B) {
 		{"projected3", []string{"ts", "battery_id", "voltage_v"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			var rows int64
-			before := totalAlloc()
-			b.ResetTimer()
-			for range b.N {
+			throughput(b, func() (int64, int64) {
 				r, err := NewSliceReader(bytes.NewReader(data), int64(len(data)), tb, ReadOptions{Columns: bc.cols})
 				if err != nil {
 					b.Fatal(err)
 				}
-				rows = 0
+				var rows int64
 				eachSliceBatch(b, r, func(batch *SliceBatch) { rows += int64(batch.Rows) })
-			}
-			b.StopTimer()
-			if rows != benchBatteries*17280 {
-				b.Fatalf("read %d rows", rows)
-			}
-			reportRead(b, rows, len(data), totalAlloc()-before)
+				if rows != benchBatteries*17280 {
+					b.Fatalf("read %d rows", rows)
+				}
+				return rows, int64(len(data))
+			})
 		})
 	}
 }
