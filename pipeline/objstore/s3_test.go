@@ -63,6 +63,12 @@ func TestS3Conformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) objstore.Store { return newS3(t) })
 }
 
+// Retried ranged GETs, limits, metrics and logging over a real server.
+func TestDecoratedS3Conformance(t *testing.T) {
+	s3Env(t)
+	storetest.Run(t, func(t *testing.T) objstore.Store { return decorate(newS3(t)) })
+}
+
 func rawClient(cfg objstore.S3Config) *s3.Client {
 	return s3.New(s3.Options{
 		Region:       "us-east-1",
