@@ -463,6 +463,11 @@ func TestReaderRejects(t *testing.T) {
 	if err := open(schema.MustLookup("telemetry_jar_calc"), ReadOptions{}); !errors.Is(err, ErrSchemaMismatch) || !strings.Contains(err.Error(), "soc_pct") {
 		t.Errorf("calc table over a raw file: %v", err)
 	}
+	// Even when statistics would prune every row group.
+	past := ReadOptions{Columns: []string{"ts", "soh_pct"}, To: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := open(schema.MustLookup("telemetry_jar_calc"), past); !errors.Is(err, ErrSchemaMismatch) {
+		t.Errorf("calc table over a raw file, all row groups pruned: %v", err)
+	}
 	if err := open(raw, ReadOptions{Columns: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), "unknown column nope") {
 		t.Errorf("unknown column: %v", err)
 	}

@@ -99,6 +99,17 @@ func NewReader(ctx context.Context, r io.ReaderAt, size int64, t *schema.Table, 
 func newReader(ctx context.Context, pf *file.Reader, t *schema.Table, o ReadOptions, batch int, mem memory.Allocator) (*Reader, error) {
 	rd := &Reader{t: t, pf: pf, timeCol: -1, entityCol: -1, mem: mem, total: pf.NumRowGroups()}
 	fsch := pf.MetaData().Schema
+	// arrow-go's Parallel column decoding measured 2x slower on 2 cores
+	// (BenchmarkReadArrowTelemetry); workers parallelise over files instead.
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, mem)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	fileArrow, err := fr.Schema()
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	reg := ArrowSchema(t)
 	want := o.Columns
 	if len(want) == 0 {
 		want = make([]string, len(t.Columns))
@@ -106,10 +117,14 @@ func newReader(ctx context.Context, pf *file.Reader, t *schema.Table, o ReadOpti
 			want[i] = c.Name
 		}
 	}
-	// read lists file columns: the projection, then filter columns it lacks.
+	// read lists file columns: the projection, then filter columns it
+	// lacks; each must have the registry's Arrow type in the file (the
+	// filters cast by type), checked before any row group is pruned.
 	var read []int
+	var text []bool // read column is JSON that arrow-go surfaces as binary
 	readPos := func(name string) (int, error) {
-		if t.Column(name) == nil {
+		ci := t.ColumnIndex(name)
+		if ci < 0 {
 			return 0, fmt.Errorf("table %s: unknown column %s", t.Name, name)
 		}
 		fi := fsch.ColumnIndexByName(name)
@@ -119,10 +134,16 @@ func newReader(ctx context.Context, pf *file.Reader, t *schema.Table, o ReadOpti
 		if p := slices.Index(read, fi); p >= 0 {
 			return p, nil
 		}
-		read = append(read, fi)
+		w, g := reg.Field(ci), fileArrow.Field(fi)
+		// Binary has string's layout; the bytes are the JSON text.
+		asText := t.Columns[ci].Type.Kind == schema.KindJSON && arrow.TypeEqual(g.Type, arrow.BinaryTypes.Binary)
+		if !asText && !arrow.TypeEqual(g.Type, w.Type) || g.Nullable != w.Nullable {
+			return 0, fmt.Errorf("table %s column %s: file has %v (nullable %v), registry %v (nullable %v): %w",
+				t.Name, name, g.Type, g.Nullable, w.Type, w.Nullable, ErrSchemaMismatch)
+		}
+		read, text = append(read, fi), append(text, asText)
 		return len(read) - 1, nil
 	}
-	reg := ArrowSchema(t)
 	fields := make([]arrow.Field, len(want))
 	for i, name := range want {
 		p, err := readPos(name)
@@ -185,32 +206,13 @@ func newReader(ctx context.Context, pf *file.Reader, t *schema.Table, o ReadOpti
 	if len(groups) == 0 {
 		return rd, nil
 	}
-	// arrow-go's Parallel column decoding measured 2x slower on 2 cores
-	// (BenchmarkReadArrowTelemetry); workers parallelise over files instead.
-	props := pqarrow.ArrowReadProperties{BatchSize: int64(batch)}
-	fr, err := pqarrow.NewFileReader(pf, props, mem)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", t.Name, err)
-	}
 	rr, err := fr.GetRecordReader(ctx, read, groups)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.Name, err)
 	}
-	// The file's Arrow types must be the registry's; arrow-go surfaces the
-	// JSON logical type as binary, which has the same layout as string.
 	rd.asText = make([]bool, len(rd.out))
-	got := rr.Schema()
 	for i, p := range rd.out {
-		w, g := rd.schema.Field(i), got.Field(p)
-		if t.Column(w.Name).Type.Kind == schema.KindJSON && arrow.TypeEqual(g.Type, arrow.BinaryTypes.Binary) {
-			rd.asText[i] = true
-			continue
-		}
-		if !arrow.TypeEqual(g.Type, w.Type) || g.Nullable != w.Nullable {
-			rr.Release()
-			return nil, fmt.Errorf("table %s column %s: file has %v (nullable %v), registry %v (nullable %v): %w",
-				t.Name, w.Name, g.Type, g.Nullable, w.Type, w.Nullable, ErrSchemaMismatch)
-		}
+		rd.asText[i] = text[p]
 	}
 	rd.rr = rr
 	return rd, nil
