@@ -87,3 +87,71 @@ func TestReadersOnStores(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkReadS3 streams the BenchmarkReadArrowTelemetry file from the
+// S3 test server (ranged GETs through the standard decorators), projected
+// to 3 columns, with both readers; it reports ReadAt calls per file.
+func BenchmarkReadS3(b *testing.B) {
+	cfg := storetest.S3FromEnv(b)
+	cfg.Prefix = fmt.Sprintf("parquetio-bench/%d", time.Now().UnixNano())
+	s3, err := objstore.NewS3(b.Context(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := new(objstore.Metrics)
+	s := objstore.WithMetrics(objstore.WithRetry(s3, 3, 100*time.Millisecond), m)
+	data := benchFile()
+	const key = "telemetry_jar_raw/month=2026-01/bucket=00/part-00000.parquet"
+	if err := objstore.Put(b.Context(), s, key, data); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Delete(context.Background(), key) })
+	tb := schema.MustLookup("telemetry_jar_raw")
+	o := ReadOptions{Columns: []string{"ts", "battery_id", "voltage_v"}}
+	for _, rd := range []struct {
+		name string
+		read func(obj objstore.Object) int64
+	}{
+		{"arrow", func(obj objstore.Object) int64 {
+			r, err := NewReader(b.Context(), obj, obj.Size(), tb, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			var rows int64
+			for rec, err := r.Next(); err == nil; rec, err = r.Next() {
+				rows += rec.NumRows()
+				rec.Release()
+			}
+			return rows
+		}},
+		{"slices", func(obj objstore.Object) int64 {
+			r, err := NewSliceReader(obj, obj.Size(), tb, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var rows int64
+			eachSliceBatch(b, r, func(batch *SliceBatch) { rows += int64(batch.Rows) })
+			return rows
+		}},
+	} {
+		b.Run(rd.name, func(b *testing.B) {
+			before := m.Snapshot()
+			throughput(b, func() (int64, int64) {
+				obj, err := s.Open(b.Context(), key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer obj.Close()
+				rows := rd.read(obj)
+				if rows != benchBatteries*17280 {
+					b.Fatalf("read %d rows", rows)
+				}
+				return rows, obj.Size()
+			})
+			after := m.Snapshot()
+			b.ReportMetric(float64(after.RangeReads-before.RangeReads)/float64(b.N), "reads/file")
+			b.ReportMetric(float64(after.BytesRead-before.BytesRead)/float64(b.N)/float64(len(data)), "fetched/size")
+		})
+	}
+}
