@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,8 +19,8 @@ import (
 
 const maxRetryBackoff = 30 * time.Second
 
-// WithRetry retries Get, Stat, List, Delete and Upload.Commit up to attempts
-// times in total, with exponential backoff from base plus jitter. Missing
+// WithRetry retries Get, Open, Object.ReadAt, Stat, List, Delete and
+// Upload.Commit up to attempts times in total, with exponential backoff from base plus jitter. Missing
 // objects, invalid keys, context errors and errors returned by a List
 // callback are final. A retried List skips keys the callback has already
 // seen, relying on the lexical order every Store guarantees.
@@ -140,6 +141,39 @@ func (r *retryStore) Get(ctx context.Context, key string) (rc io.ReadCloser, err
 	return rc, err
 }
 
+// Open retries the open and returns an Object whose ReadAt retries too: a
+// failed ranged GET is re-sent for the bytes still missing. io.EOF and
+// ErrChanged are answers, not faults.
+func (r *retryStore) Open(ctx context.Context, key string) (o Object, err error) {
+	err = r.do(ctx, func() error {
+		o, err = r.Store.Open(ctx, key)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &retryObject{Object: o, r: r, ctx: ctx}, nil
+}
+
+type retryObject struct {
+	Object
+	r   *retryStore
+	ctx context.Context
+}
+
+func (o *retryObject) ReadAt(p []byte, off int64) (int, error) {
+	done := 0
+	err := o.r.do(o.ctx, func() error {
+		n, err := o.Object.ReadAt(p[done:], off+int64(done))
+		done += n
+		if err == io.EOF || errors.Is(err, ErrChanged) || errors.Is(err, os.ErrClosed) {
+			return finalErr{err}
+		}
+		return err
+	})
+	return done, err
+}
+
 func (r *retryStore) Stat(ctx context.Context, key string) (info ObjectInfo, err error) {
 	err = r.do(ctx, func() error {
 		info, err = r.Store.Stat(ctx, key)
@@ -180,7 +214,7 @@ func (r *retryStore) List(ctx context.Context, prefix string, fn func(ObjectInfo
 
 // WithLimit allows at most n concurrent operations on s (n < 1: no limit).
 // An open Upload holds a slot from Create until Commit succeeds or Abort,
-// and a Get until its reader is closed, so n also bounds upload buffers and
+// and a Get or Open until its reader or Object is closed, so n also bounds upload buffers and
 // open connections. A List holds its slot only while the store works, not
 // while fn runs, so fn may use the same store. A goroutine holding an open
 // upload or reader must not wait on n further operations, or it deadlocks.
@@ -260,6 +294,31 @@ func (l *limitStore) Get(ctx context.Context, key string) (io.ReadCloser, error)
 	return &closeHook{ReadCloser: rc, after: l.releaseOnce()}, nil
 }
 
+// Open holds a slot until the Object is closed, like Get: it bounds open
+// files and the readers' in-flight requests.
+func (l *limitStore) Open(ctx context.Context, key string) (Object, error) {
+	if err := l.acquire(ctx); err != nil {
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	o, err := l.Store.Open(ctx, key)
+	if err != nil {
+		l.release()
+		return nil, err
+	}
+	return &objectHook{Object: o, after: l.releaseOnce()}, nil
+}
+
+// objectHook runs after once the object is closed.
+type objectHook struct {
+	Object
+	after func()
+}
+
+func (o *objectHook) Close() error {
+	defer o.after()
+	return o.Object.Close()
+}
+
 // closeHook runs after once the reader is closed.
 type closeHook struct {
 	io.ReadCloser
@@ -320,14 +379,16 @@ func (l *limitStore) SweepStaging(ctx context.Context, olderThan time.Duration) 
 }
 
 // Metrics counts store operations; all fields are safe for concurrent use.
-// Puts and BytesWritten count committed uploads only; Gets, Stats, Lists
-// and Deletes count calls. Errors counts failed operations, except missing
+// Puts and BytesWritten count committed uploads only; Gets, Opens,
+// RangeReads, Stats, Lists and Deletes count calls. Errors counts failed operations, except missing
 // objects (an expected answer) and errors returned by a List callback.
 type Metrics struct {
 	Puts         atomic.Int64
 	BytesWritten atomic.Int64
 	Gets         atomic.Int64
-	BytesRead    atomic.Int64
+	Opens        atomic.Int64 // Open calls
+	RangeReads   atomic.Int64 // ReadAt calls on opened objects
+	BytesRead    atomic.Int64 // by Get readers and ReadAt
 	Stats        atomic.Int64
 	Lists        atomic.Int64
 	Deletes      atomic.Int64
@@ -336,7 +397,7 @@ type Metrics struct {
 
 // MetricsSnapshot is a point-in-time copy of Metrics.
 type MetricsSnapshot struct {
-	Puts, BytesWritten, Gets, BytesRead, Stats, Lists, Deletes, Errors int64
+	Puts, BytesWritten, Gets, Opens, RangeReads, BytesRead, Stats, Lists, Deletes, Errors int64
 }
 
 // Snapshot copies the counters (each read atomically, not all together).
@@ -345,6 +406,8 @@ func (m *Metrics) Snapshot() MetricsSnapshot {
 		Puts:         m.Puts.Load(),
 		BytesWritten: m.BytesWritten.Load(),
 		Gets:         m.Gets.Load(),
+		Opens:        m.Opens.Load(),
+		RangeReads:   m.RangeReads.Load(),
 		BytesRead:    m.BytesRead.Load(),
 		Stats:        m.Stats.Load(),
 		Lists:        m.Lists.Load(),
@@ -410,6 +473,31 @@ func (s *metricsStore) Get(ctx context.Context, key string) (io.ReadCloser, erro
 		return nil, s.fail(err)
 	}
 	return &countingReader{ReadCloser: rc, n: &s.m.BytesRead}, nil
+}
+
+func (s *metricsStore) Open(ctx context.Context, key string) (Object, error) {
+	s.m.Opens.Add(1)
+	o, err := s.Store.Open(ctx, key)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return &metricsObject{Object: o, s: s}, nil
+}
+
+type metricsObject struct {
+	Object
+	s *metricsStore
+}
+
+// ReadAt counts io.EOF (a read reaching the end) as an answer, not an error.
+func (o *metricsObject) ReadAt(p []byte, off int64) (int, error) {
+	o.s.m.RangeReads.Add(1)
+	n, err := o.Object.ReadAt(p, off)
+	o.s.m.BytesRead.Add(int64(n))
+	if err != nil && err != io.EOF {
+		o.s.fail(err)
+	}
+	return n, err
 }
 
 type countingReader struct {
@@ -539,6 +627,44 @@ func (s *logStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return &closeHook{ReadCloser: cr, after: func() {
 		once.Do(func() { s.log(ctx, "get", key, n.Load(), start, nil) })
 	}}, nil
+}
+
+// Open logs one line when the object is closed, with the bytes and the
+// number of ranged reads it served; a failed ReadAt is logged as it happens.
+func (s *logStore) Open(ctx context.Context, key string) (Object, error) {
+	start := time.Now()
+	o, err := s.Store.Open(ctx, key)
+	if err != nil {
+		s.log(ctx, "open", key, 0, start, err)
+		return nil, err
+	}
+	lo := &logObject{Object: o, s: s, ctx: ctx, key: key, start: start}
+	var once sync.Once
+	return &objectHook{Object: lo, after: func() {
+		once.Do(func() {
+			s.log(ctx, "open", key, lo.n.Load(), start, nil, slog.Int64("reads", lo.reads.Load()))
+		})
+	}}, nil
+}
+
+type logObject struct {
+	Object
+	s        *logStore
+	ctx      context.Context
+	key      string
+	start    time.Time
+	n, reads atomic.Int64
+}
+
+func (o *logObject) ReadAt(p []byte, off int64) (int, error) {
+	start := time.Now()
+	n, err := o.Object.ReadAt(p, off)
+	o.n.Add(int64(n))
+	o.reads.Add(1)
+	if err != nil && err != io.EOF {
+		o.s.log(o.ctx, "read", o.key, int64(n), start, err, slog.Int64("off", off))
+	}
+	return n, err
 }
 
 func (s *logStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {

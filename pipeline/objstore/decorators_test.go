@@ -60,6 +60,32 @@ func (f *faultStore) Get(ctx context.Context, key string) (io.ReadCloser, error)
 	return f.Store.Get(ctx, key)
 }
 
+func (f *faultStore) Open(ctx context.Context, key string) (Object, error) {
+	if err := f.hook("open"); err != nil {
+		return nil, err
+	}
+	o, err := f.Store.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &faultObject{Object: o, f: f}, nil
+}
+
+// faultObject fails a ReadAt after delivering half of it when the hook says
+// so, like a ranged GET whose connection drops mid-body.
+type faultObject struct {
+	Object
+	f *faultStore
+}
+
+func (o *faultObject) ReadAt(p []byte, off int64) (int, error) {
+	if err := o.f.hook("readat"); err != nil {
+		n, _ := o.Object.ReadAt(p[:len(p)/2], off)
+		return n, err
+	}
+	return o.Object.ReadAt(p, off)
+}
+
 func (f *faultStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	if err := f.hook("stat"); err != nil {
 		return ObjectInfo{}, err
@@ -463,5 +489,144 @@ func TestLoggingLines(t *testing.T) {
 	Put(ctx, quiet, "k", []byte("x"))
 	if buf.Len() != 0 {
 		t.Fatalf("info-level logger got: %s", buf.String())
+	}
+}
+
+// A ranged read that fails half way is resumed for the missing bytes; an
+// end-of-object answer is not retried.
+func TestRetryRangedRead(t *testing.T) {
+	ctx := t.Context()
+	f := newFaultStore(t, nil)
+	data := []byte("0123456789abcdefghij")
+	if err := Put(ctx, f, "k", data); err != nil {
+		t.Fatal(err)
+	}
+	f.before = failFirst("open", 1)
+	s := WithRetry(f, 3, time.Millisecond)
+	sleeps := recordSleeps(s)
+	o, err := s.Open(ctx, "k")
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer o.Close()
+	f.before = failFirst("readat", 2)
+	p := make([]byte, 12)
+	n, err := o.ReadAt(p, 4)
+	if n != 12 || err != nil || string(p) != string(data[4:16]) {
+		t.Fatalf("ReadAt = %d, %v, %q; want 12, nil, %q", n, err, p, data[4:16])
+	}
+	if f.count("open") != 2 || f.count("readat") != 3 || len(*sleeps) != 3 {
+		t.Fatalf("%d opens, %d reads, %d sleeps; want 2, 3, 3", f.count("open"), f.count("readat"), len(*sleeps))
+	}
+	n, err = o.ReadAt(p, 15)
+	if n != 5 || err != io.EOF || f.count("readat") != 4 {
+		t.Fatalf("ReadAt past the end = %d, %v after %d reads; want 5, io.EOF after 4", n, err, f.count("readat"))
+	}
+	f.before = failFirst("readat", 100)
+	if _, err := o.ReadAt(p, 0); !errors.Is(err, errTransient) || !strings.Contains(err.Error(), "after 3 attempts") {
+		t.Fatalf("ReadAt that keeps failing: %v", err)
+	}
+	f.before = nil
+	if _, err := s.Open(ctx, "missing"); !errors.Is(err, ErrNotFound) || f.count("open") != 3 {
+		t.Fatalf("open missing: %v after %d opens; want ErrNotFound after 3", err, f.count("open"))
+	}
+}
+
+func TestLimitHoldsSlotWhileOpen(t *testing.T) {
+	ctx := t.Context()
+	f := newFaultStore(t, nil)
+	if err := Put(ctx, f, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	s := WithLimit(f, 1)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	o, err := s.Open(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(cancelled, "k"); !errors.Is(err, context.Canceled) || f.count("stat") != 0 {
+		t.Fatalf("stat while an object is open: %v, %d stats; want it blocked", err, f.count("stat"))
+	}
+	o.Close()
+	o.Close() // must not release twice
+	s.Stat(cancelled, "k")
+	if f.count("stat") != 1 {
+		t.Fatal("closed object still holds its slot")
+	}
+	o2, err := s.Open(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o2.Close()
+	if _, err := s.Open(cancelled, "k"); !errors.Is(err, context.Canceled) || f.count("open") != 2 {
+		t.Fatalf("second open with one slot: %v after %d opens; want blocked", err, f.count("open"))
+	}
+}
+
+func TestMetricsCountRangedReads(t *testing.T) {
+	ctx := t.Context()
+	f := newFaultStore(t, nil)
+	if err := Put(ctx, f, "k", []byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	m := new(Metrics)
+	s := WithMetrics(f, m)
+	o, err := s.Open(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 4)
+	o.ReadAt(p, 0)
+	o.ReadAt(p, 8) // 2 bytes and io.EOF: not an error
+	f.before = failFirst("readat", 1)
+	if _, err := o.ReadAt(p, 0); err == nil {
+		t.Fatal("injected fault not returned")
+	}
+	o.Close()
+	if _, err := s.Open(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	want := MetricsSnapshot{Opens: 2, RangeReads: 3, BytesRead: 4 + 2 + 2, Errors: 1}
+	if got := m.Snapshot(); got != want {
+		t.Fatalf("metrics = %+v\nwant      %+v", got, want)
+	}
+}
+
+func TestLoggingOpen(t *testing.T) {
+	ctx := t.Context()
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := newFaultStore(t, nil)
+	if err := Put(ctx, f, "dir/k", []byte("hello world")); err != nil {
+		t.Fatal(err)
+	}
+	s := WithLogging(f, l)
+	o, err := s.Open(ctx, "dir/k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 5)
+	o.ReadAt(p, 0)
+	o.ReadAt(p, 6)
+	f.before = failFirst("readat", 1)
+	o.ReadAt(p, 0) // 2 bytes, then the fault
+	o.Close()
+	o.Close()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := []string{
+		"level=DEBUG msg=\"objstore read\" op=read key=dir/k bytes=2 dur=",
+		"level=DEBUG msg=\"objstore open\" op=open key=dir/k bytes=12 dur=",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), buf.String())
+	}
+	for i, w := range want {
+		if _, after, ok := strings.Cut(lines[i], " "); !ok || !strings.HasPrefix(after, w) {
+			t.Errorf("line %d = %s\nwant prefix (after time) %s", i, lines[i], w)
+		}
+	}
+	if !strings.Contains(lines[0], "off=0") || !strings.Contains(lines[0], "connection reset") || !strings.Contains(lines[1], "reads=3") {
+		t.Errorf("lines lack offset, error or read count:\n%s", buf.String())
 	}
 }

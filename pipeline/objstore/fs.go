@@ -186,30 +186,58 @@ func notExist(err error) bool {
 
 // Get implements Store.
 func (s *FS) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := ValidateKey(key); err != nil {
+	f, _, err := s.openFile(ctx, "get", key)
+	if err != nil {
 		return nil, err
 	}
+	return f, nil
+}
+
+// Open implements Store. The open file keeps the version it opened even if
+// a Commit renames a new one over it.
+func (s *FS) Open(ctx context.Context, key string) (Object, error) {
+	f, size, err := s.openFile(ctx, "open", key)
+	if err != nil {
+		return nil, err
+	}
+	return &fsObject{f: f, size: size}, nil
+}
+
+func (s *FS) openFile(ctx context.Context, op, key string) (*os.File, int64, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, 0, err
+	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
+		return nil, 0, fmt.Errorf("%s %s: %w", op, key, err)
 	}
 	f, err := os.Open(s.path(key))
 	if notExist(err) {
-		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
+		return nil, 0, fmt.Errorf("%s %s: %w", op, key, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
+		return nil, 0, fmt.Errorf("%s %s: %w", op, key, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("get %s: %w", key, err)
+		return nil, 0, fmt.Errorf("%s %s: %w", op, key, err)
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
+		return nil, 0, fmt.Errorf("%s %s: %w", op, key, ErrNotFound)
 	}
-	return f, nil
+	return f, fi.Size(), nil
 }
+
+// fsObject hides *os.File's other methods: an Object is read-only.
+type fsObject struct {
+	f    *os.File
+	size int64
+}
+
+func (o *fsObject) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
+func (o *fsObject) Size() int64                             { return o.size }
+func (o *fsObject) Close() error                            { return o.f.Close() }
 
 // Stat implements Store.
 func (s *FS) Stat(ctx context.Context, key string) (ObjectInfo, error) {

@@ -29,14 +29,17 @@ func TestFSConformance(t *testing.T) {
 
 // The decorators must not change a store's behaviour.
 func TestDecoratedFSConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) objstore.Store {
-		l := slog.New(slog.NewTextHandler(discard{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		var s objstore.Store = newFS(t)
-		s = objstore.WithRetry(s, 3, time.Millisecond)
-		s = objstore.WithLimit(s, 4)
-		s = objstore.WithMetrics(s, new(objstore.Metrics))
-		return objstore.WithLogging(s, l)
-	})
+	storetest.Run(t, func(t *testing.T) objstore.Store { return decorate(newFS(t)) })
+}
+
+// decorate wraps s in the standard stack, logging at debug level so every
+// logging path runs.
+func decorate(s objstore.Store) objstore.Store {
+	l := slog.New(slog.NewTextHandler(discard{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s = objstore.WithRetry(s, 3, time.Millisecond)
+	s = objstore.WithLimit(s, 4)
+	s = objstore.WithMetrics(s, new(objstore.Metrics))
+	return objstore.WithLogging(s, l)
 }
 
 type discard struct{}

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -435,6 +437,135 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
 	return out.Body, nil
+}
+
+// readAhead is the block a small ranged read fetches: Parquet readers read
+// the 8-byte footer, then the metadata before it, then small pages; one
+// block near the end serves the first two from one request.
+const readAhead = 64 << 10
+
+// Open implements Store. The size and ETag come from one HeadObject; every
+// ranged GET carries If-Match on that ETag, so a reader never mixes two
+// versions of a replaced object (it gets ErrChanged instead).
+func (s *S3) Open(ctx context.Context, key string) (Object, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.objectKey(key)),
+	})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("open %s: %w", key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	return &s3Object{s: s, ctx: ctx, key: key, size: aws.ToInt64(out.ContentLength), etag: out.ETag}, nil
+}
+
+type s3Object struct {
+	s      *S3
+	ctx    context.Context // ReadAt has none; requests run under Open's
+	key    string
+	size   int64
+	etag   *string
+	closed atomic.Bool
+
+	mu       sync.Mutex
+	blockOff int64
+	block    []byte // the last read-ahead block
+}
+
+func (o *s3Object) Size() int64 { return o.size }
+
+func (o *s3Object) Close() error {
+	o.closed.Store(true)
+	o.mu.Lock()
+	o.block = nil
+	o.mu.Unlock()
+	return nil
+}
+
+func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
+	switch {
+	case o.closed.Load():
+		return 0, fmt.Errorf("read %s: %w", o.key, os.ErrClosed)
+	case off < 0:
+		return 0, fmt.Errorf("read %s: negative offset %d", o.key, off)
+	case len(p) == 0:
+		return 0, nil
+	case off >= o.size:
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), o.size-off))
+	if err := o.read(p[:n], off); err != nil {
+		return 0, err
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// read fills dst from off; dst lies inside the object.
+func (o *s3Object) read(dst []byte, off int64) error {
+	end := off + int64(len(dst))
+	o.mu.Lock()
+	if off >= o.blockOff && end <= o.blockOff+int64(len(o.block)) {
+		copy(dst, o.block[off-o.blockOff:])
+		o.mu.Unlock()
+		return nil
+	}
+	o.mu.Unlock()
+	if len(dst) >= readAhead {
+		return o.get(dst, off)
+	}
+	// Fetch a whole block, shifted back when it would run past the end so
+	// that a footer read also brings the metadata before it.
+	bs := min(int64(readAhead), o.size)
+	start := min(off, o.size-bs)
+	block := make([]byte, bs)
+	if err := o.get(block, start); err != nil {
+		return err
+	}
+	copy(dst, block[off-start:])
+	o.mu.Lock()
+	if !o.closed.Load() {
+		o.block, o.blockOff = block, start
+	}
+	o.mu.Unlock()
+	return nil
+}
+
+// get fetches exactly len(dst) bytes at off with one ranged GET.
+func (o *s3Object) get(dst []byte, off int64) error {
+	last := off + int64(len(dst)) - 1
+	rng := fmt.Sprintf("bytes=%d-%d", off, last)
+	out, err := o.s.client.GetObject(o.ctx, &s3.GetObjectInput{
+		Bucket:  aws.String(o.s.bucket),
+		Key:     aws.String(o.s.objectKey(o.key)),
+		Range:   aws.String(rng),
+		IfMatch: o.etag,
+	})
+	if err != nil {
+		switch {
+		case isNotFound(err):
+			return fmt.Errorf("read %s %s: deleted: %w", o.key, rng, ErrChanged)
+		case apiCode(err) == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed:
+			return fmt.Errorf("read %s %s: %w", o.key, rng, ErrChanged)
+		}
+		return fmt.Errorf("read %s %s: %w", o.key, rng, err)
+	}
+	defer out.Body.Close()
+	// A server that ignored Range would answer 200 with the whole object.
+	if cr := aws.ToString(out.ContentRange); !strings.HasPrefix(cr, fmt.Sprintf("bytes %d-%d/", off, last)) {
+		return fmt.Errorf("read %s %s: server answered range %q", o.key, rng, cr)
+	}
+	if _, err := io.ReadFull(out.Body, dst); err != nil {
+		return fmt.Errorf("read %s %s: %w", o.key, rng, err)
+	}
+	return nil
 }
 
 // Stat implements Store.

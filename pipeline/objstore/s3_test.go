@@ -3,7 +3,6 @@ package objstore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -18,26 +17,7 @@ import (
 	"github.com/battlake/battlake/pipeline/objstore/storetest"
 )
 
-// s3Env returns the test server from BATTLAKE_TEST_S3_* (see
-// scripts/s3server.sh). Without it the test is skipped, except in CI, where
-// a silently skipped S3 suite would hide a broken lake.
-func s3Env(t *testing.T) objstore.S3Config {
-	t.Helper()
-	cfg := objstore.S3Config{
-		Endpoint:  os.Getenv("BATTLAKE_TEST_S3_ENDPOINT"),
-		AccessKey: os.Getenv("BATTLAKE_TEST_S3_ACCESS"),
-		SecretKey: os.Getenv("BATTLAKE_TEST_S3_SECRET"),
-		Bucket:    os.Getenv("BATTLAKE_TEST_S3_BUCKET"),
-	}
-	if cfg.Endpoint == "" || cfg.AccessKey == "" || cfg.SecretKey == "" || cfg.Bucket == "" {
-		const msg = "BATTLAKE_TEST_S3_{ENDPOINT,ACCESS,SECRET,BUCKET} not set; run `source scripts/s3server.sh` first"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI must not skip the S3 tests)")
-		}
-		t.Skip(msg)
-	}
-	return cfg
-}
+func s3Env(t *testing.T) objstore.S3Config { return storetest.S3FromEnv(t) }
 
 var prefixSeq atomic.Int64
 
@@ -81,6 +61,12 @@ func newS3(t *testing.T) *objstore.S3 {
 func TestS3Conformance(t *testing.T) {
 	s3Env(t)
 	storetest.Run(t, func(t *testing.T) objstore.Store { return newS3(t) })
+}
+
+// Retried ranged GETs, limits, metrics and logging over a real server.
+func TestDecoratedS3Conformance(t *testing.T) {
+	s3Env(t)
+	storetest.Run(t, func(t *testing.T) objstore.Store { return decorate(newS3(t)) })
 }
 
 func rawClient(cfg objstore.S3Config) *s3.Client {

@@ -18,6 +18,11 @@ import (
 // ErrNotFound classifies a missing object; test with errors.Is.
 var ErrNotFound = errors.New("object not found")
 
+// ErrChanged classifies a ranged read of an object that was replaced or
+// deleted after Open: the reader must not mix bytes of two versions (S3;
+// a filesystem Object keeps reading the version it opened).
+var ErrChanged = errors.New("object changed since open")
+
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
 	Key     string
@@ -36,6 +41,17 @@ type Upload interface {
 	Abort(ctx context.Context) error
 }
 
+// Object is an object opened for ranged reads. ReadAt follows io.ReaderAt
+// (a short read returns io.EOF at the end of the object) and is safe for
+// concurrent use, which is how Parquet readers fetch footers and column
+// chunks. Close releases it; ReadAt after Close fails.
+type Object interface {
+	io.ReaderAt
+	io.Closer
+	// Size is the object's length in bytes at Open.
+	Size() int64
+}
+
 // Store is the object-store interface every lake operation goes through.
 type Store interface {
 	// Create starts an atomic write of key; an existing object is replaced
@@ -43,6 +59,10 @@ type Store interface {
 	Create(ctx context.Context, key string) (Upload, error)
 	// Get opens key for reading; a missing key yields an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Open opens key for ranged reads; a missing key yields an error
+	// wrapping ErrNotFound. The Object's reads run under ctx (S3 sends
+	// one ranged GET per read), so ctx must outlive the Object.
+	Open(ctx context.Context, key string) (Object, error)
 	// Stat returns the object's info or an error wrapping ErrNotFound.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
 	// List calls fn for every object whose key starts with prefix, in

@@ -54,7 +54,9 @@ func ArrowSchema(t *schema.Table) *arrow.Schema {
 }
 
 // ReadArrow reads a whole Parquet file into an Arrow table with arrow-go's
-// reader (the same C++-compatible mapping pyarrow uses).
+// reader (the same C++-compatible mapping pyarrow uses), as the file says,
+// JSON as binary included. It checks what any Arrow reader sees; jobs read
+// with Reader, which streams and returns the registry's Arrow schema.
 func ReadArrow(ctx context.Context, r pqfile.ReaderAtSeeker) (arrow.Table, error) {
 	tbl, err := pqarrow.ReadTable(ctx, r, pqfile.NewReaderProperties(memory.DefaultAllocator), pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
 	if err != nil {

@@ -1,7 +1,10 @@
-// Package parquetio maps registry tables to Parquet and writes them with
-// parquet-go. It is the only place that knows how a schema.Type becomes a
-// Parquet physical and logical type, so every table file agrees with the
-// DDL that `battlake schema ddl` prints.
+// Package parquetio maps registry tables to Parquet and Arrow, writes them
+// (parquet-go: RowWriter, TypedWriter; arrow-go: ArrowWriter for jobs that
+// compute in Arrow) and reads them back (Reader: streaming Arrow records;
+// SliceReader: plain Go slices, the faster path for numeric jobs). It is
+// the only place that knows how a schema.Type becomes a Parquet physical
+// and logical type, so every table file agrees with the DDL that
+// `battlake schema ddl` prints.
 //
 // Mapping (chosen so DuckDB and pyarrow read back the seed's types):
 //

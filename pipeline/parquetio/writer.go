@@ -84,8 +84,9 @@ type TypedWriter[T any] struct {
 
 // NewTypedWriter starts a file of table t for row type T, failing if T does
 // not match the registry exactly (which would silently take parquet-go's
-// slow path or, worse, write a different schema).
-func NewTypedWriter[T any](w io.Writer, t *schema.Table) (*TypedWriter[T], error) {
+// slow path or, worse, write a different schema). extra options override
+// the defaults (tests use small row groups).
+func NewTypedWriter[T any](w io.Writer, t *schema.Table, extra ...parquet.WriterOption) (*TypedWriter[T], error) {
 	s, err := Schema(t)
 	if err != nil {
 		return nil, err
@@ -93,7 +94,7 @@ func NewTypedWriter[T any](w io.Writer, t *schema.Table) (*TypedWriter[T], error
 	if err := CheckRowType[T](t); err != nil {
 		return nil, err
 	}
-	return &TypedWriter[T]{w: parquet.NewGenericWriter[T](w, writerOptions(t, s, true)...)}, nil
+	return &TypedWriter[T]{w: parquet.NewGenericWriter[T](w, append(writerOptions(t, s, true), extra...)...)}, nil
 }
 
 // CheckRowType verifies that T's Parquet schema equals table t's.

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +18,27 @@ import (
 
 	"github.com/battlake/battlake/pipeline/objstore"
 )
+
+// S3FromEnv returns the test S3 server from BATTLAKE_TEST_S3_* (see
+// scripts/s3server.sh). Without it the test is skipped, except in CI, where
+// a silently skipped S3 suite would hide a broken lake.
+func S3FromEnv(t testing.TB) objstore.S3Config {
+	t.Helper()
+	cfg := objstore.S3Config{
+		Endpoint:  os.Getenv("BATTLAKE_TEST_S3_ENDPOINT"),
+		AccessKey: os.Getenv("BATTLAKE_TEST_S3_ACCESS"),
+		SecretKey: os.Getenv("BATTLAKE_TEST_S3_SECRET"),
+		Bucket:    os.Getenv("BATTLAKE_TEST_S3_BUCKET"),
+	}
+	if cfg.Endpoint == "" || cfg.AccessKey == "" || cfg.SecretKey == "" || cfg.Bucket == "" {
+		const msg = "BATTLAKE_TEST_S3_{ENDPOINT,ACCESS,SECRET,BUCKET} not set; run `source scripts/s3server.sh` first"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI must not skip the S3 tests)")
+		}
+		t.Skip(msg)
+	}
+	return cfg
+}
 
 // LargeSize is written by the large round trip: with a 5 MiB part size it
 // takes three parts, the last one short.
@@ -51,6 +74,12 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store) {
 		{"ConcurrentUploads", testConcurrentUploads},
 		{"SweepStaging", testSweepStaging},
 		{"URL", testURL},
+		{"OpenRanges", testOpenRanges},
+		{"OpenLarge", testOpenLarge},
+		{"OpenEmpty", testOpenEmpty},
+		{"OpenMissing", testOpenMissing},
+		{"OpenConcurrentReadAt", testOpenConcurrent},
+		{"OpenKeepsVersion", testOpenKeepsVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,6 +152,13 @@ func mustMissing(t *testing.T, s objstore.Store, key string) {
 	}
 	if !errors.Is(err, objstore.ErrNotFound) {
 		t.Fatalf("get %s: err = %v, want ErrNotFound", key, err)
+	}
+	o, err := s.Open(t.Context(), key)
+	if err == nil {
+		o.Close()
+	}
+	if !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("open %s: err = %v, want ErrNotFound", key, err)
 	}
 }
 
@@ -372,6 +408,9 @@ func testInvalidKeys(t *testing.T, s objstore.Store) {
 		if _, err := s.Get(ctx, k); !errors.Is(err, objstore.ErrInvalidKey) {
 			t.Errorf("get %q: err = %v, want ErrInvalidKey", k, err)
 		}
+		if _, err := s.Open(ctx, k); !errors.Is(err, objstore.ErrInvalidKey) {
+			t.Errorf("open %q: err = %v, want ErrInvalidKey", k, err)
+		}
 		if _, err := s.Stat(ctx, k); !errors.Is(err, objstore.ErrInvalidKey) {
 			t.Errorf("stat %q: err = %v, want ErrInvalidKey", k, err)
 		}
@@ -466,5 +505,154 @@ func testURL(t *testing.T, s objstore.Store) {
 	}
 	if s.URL("a/c.parquet") == u {
 		t.Fatal("different keys share a URL")
+	}
+}
+
+func open(t *testing.T, s objstore.Store, key string, size int64) objstore.Object {
+	t.Helper()
+	o, err := s.Open(t.Context(), key)
+	if err != nil {
+		t.Fatalf("open %s: %v", key, err)
+	}
+	t.Cleanup(func() { o.Close() })
+	if o.Size() != size {
+		t.Fatalf("open %s: size %d, want %d", key, o.Size(), size)
+	}
+	return o
+}
+
+// readAt checks one ReadAt of n bytes at off against data, with
+// io.ReaderAt's rules: a read that ends exactly at the end may return nil
+// or io.EOF, a read past the end returns the rest and io.EOF.
+func readAt(t *testing.T, o objstore.Object, data []byte, off int64, n int) {
+	t.Helper()
+	p := make([]byte, n)
+	got, err := o.ReadAt(p, off)
+	size := int64(len(data))
+	want := 0
+	if off < size {
+		want = int(min(int64(n), size-off))
+	}
+	switch {
+	case got != want:
+		t.Fatalf("ReadAt(%d bytes, off %d) = %d bytes, %v; want %d", n, off, got, err, want)
+	case n == 0 && err != nil:
+		t.Fatalf("ReadAt(0 bytes, off %d): %v, want nil", off, err)
+	case n > 0 && want < n && err != io.EOF:
+		t.Fatalf("ReadAt(%d bytes, off %d) past the end: err = %v, want io.EOF", n, off, err)
+	case want == n && err != nil && !(err == io.EOF && off+int64(n) == size):
+		t.Fatalf("ReadAt(%d bytes, off %d): %v", n, off, err)
+	}
+	if want > 0 && !bytes.Equal(p[:got], data[off:off+int64(got)]) {
+		t.Fatalf("ReadAt(%d bytes, off %d): wrong bytes", n, off)
+	}
+}
+
+func testOpenRanges(t *testing.T, s objstore.Store) {
+	data := pattern(20, 300<<10+17) // several read-ahead blocks
+	put(t, s, "r/obj", data)
+	o := open(t, s, "r/obj", int64(len(data)))
+	size := int64(len(data))
+	readAt(t, o, data, 0, len(data))      // full
+	readAt(t, o, data, 0, 10)             // start
+	readAt(t, o, data, 123457, 4096)      // middle
+	readAt(t, o, data, 200<<10, 90<<10)   // middle, larger than a block
+	readAt(t, o, data, size-8, 8)         // the end (a Parquet footer)
+	readAt(t, o, data, size-1000, 992)    // just before it (served from read-ahead)
+	readAt(t, o, data, 5, 3)              // back to the start
+	readAt(t, o, data, size-4, 10)        // past the end: short, io.EOF
+	readAt(t, o, data, size, 1)           // at the end
+	readAt(t, o, data, size+100, 1)       // beyond it
+	readAt(t, o, data, 0, 0)              // zero length
+	readAt(t, o, data, size, 0)           // zero length at the end
+	readAt(t, o, data, size, len(data)+1) // everything and more from the end
+	readAt(t, o, data, 1, len(data))      // everything from 1: one short
+	if n, err := o.ReadAt(make([]byte, 4), -1); err == nil || err == io.EOF {
+		t.Fatalf("ReadAt at -1 = %d, %v; want an error other than io.EOF", n, err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := o.ReadAt(make([]byte, 4), 0); err == nil {
+		t.Fatal("ReadAt after Close succeeded")
+	}
+}
+
+// Ranges that straddle multipart part boundaries (5 MiB on the S3 test
+// store) read as one.
+func testOpenLarge(t *testing.T, s objstore.Store) {
+	data := pattern(21, LargeSize)
+	put(t, s, "big/r", data)
+	o := open(t, s, "big/r", int64(len(data)))
+	readAt(t, o, data, 5<<20-100, 200)
+	readAt(t, o, data, 10<<20-3, 1<<20)
+	readAt(t, o, data, int64(len(data))-70<<10, 70<<10)
+}
+
+func testOpenEmpty(t *testing.T, s objstore.Store) {
+	put(t, s, "e", nil)
+	o := open(t, s, "e", 0)
+	readAt(t, o, nil, 0, 8)
+	readAt(t, o, nil, 0, 0)
+}
+
+func testOpenMissing(t *testing.T, s objstore.Store) {
+	mustMissing(t, s, "gone")
+	put(t, s, "d/x", []byte("x"))
+	mustMissing(t, s, "d")
+	if err := s.Delete(t.Context(), "d/x"); err != nil {
+		t.Fatal(err)
+	}
+	mustMissing(t, s, "d/x")
+}
+
+func testOpenConcurrent(t *testing.T, s objstore.Store) {
+	data := pattern(22, 1<<20+333)
+	put(t, s, "c/obj", data)
+	o := open(t, s, "c/obj", int64(len(data)))
+	const workers, reads = 8, 24
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for range reads {
+				off := r.Int64N(int64(len(data)))
+				n := 1 + r.IntN(100<<10)
+				p := make([]byte, n)
+				got, err := o.ReadAt(p, off)
+				want := int(min(int64(n), int64(len(data))-off))
+				if got != want || (err != nil && err != io.EOF) || !bytes.Equal(p[:got], data[off:off+int64(got)]) {
+					errs <- fmt.Errorf("worker %d: ReadAt(%d, %d) = %d, %v (want %d bytes)", w, n, off, got, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// An opened object is one version: after an overwrite a reader either
+// keeps reading the old bytes (filesystem) or fails with ErrChanged (S3),
+// never mixes in the new ones.
+func testOpenKeepsVersion(t *testing.T, s objstore.Store) {
+	v1 := pattern(23, 200<<10)
+	put(t, s, "v", v1)
+	o := open(t, s, "v", int64(len(v1)))
+	readAt(t, o, v1, 0, 100) // a read-ahead block of v1 is cached now
+	put(t, s, "v", pattern(24, 200<<10))
+	p := make([]byte, 4096)
+	n, err := o.ReadAt(p, 150<<10)
+	switch {
+	case errors.Is(err, objstore.ErrChanged):
+		t.Logf("reader of the replaced object: %v", err)
+	case err != nil:
+		t.Fatalf("ReadAt after overwrite: %v, want old bytes or ErrChanged", err)
+	case n != len(p) || !bytes.Equal(p, v1[150<<10:150<<10+4096]):
+		t.Fatal("ReadAt after overwrite returned bytes of the new version")
 	}
 }
