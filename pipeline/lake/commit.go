@@ -32,6 +32,9 @@ type Meta struct {
 // Fingerprint of segment s of p written with m (see Fingerprint).
 func (m Meta) Fingerprint(p Partition, s Segment) string {
 	in := append(append([]string{}, m.Inputs...), s.Inputs...)
+	for _, l := range s.Lineage {
+		in = append(in, "lineage="+l.String())
+	}
 	return Fingerprint(p.Table.Version(), m.Job, m.RootSeed, m.Seed, m.ConfigHash, in, s.From)
 }
 
@@ -311,7 +314,8 @@ func (l *Lake) writeSegment(ctx context.Context, p Partition, meta Meta, s Segme
 	if err := write(ctx, o); err != nil {
 		return SegmentEntry{}, nil, err
 	}
-	entry := SegmentEntry{Name: s.Name, From: s.From.UTC(), To: s.To.UTC(), Inputs: append([]string(nil), s.Inputs...), Fingerprint: meta.Fingerprint(p, s), Rows: o.rows}
+	entry := SegmentEntry{Name: s.Name, From: s.From.UTC(), To: s.To.UTC(), Inputs: append([]string(nil), s.Inputs...),
+		Lineage: append([]Input(nil), s.Lineage...), Fingerprint: meta.Fingerprint(p, s), Rows: o.rows}
 	if err := hooks.step(p, s.Name, StepBeforeData); err != nil {
 		return SegmentEntry{}, nil, err
 	}

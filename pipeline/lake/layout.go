@@ -102,11 +102,27 @@ func (p Partition) SegmentKey(name string) string { return p.Dir() + "/part-" + 
 const AsOfName = "00000"
 
 // Segment is one data file's worth of a partition: the rows whose time
-// falls in [From, To), produced from Inputs (beyond the partition's Meta).
+// falls in [From, To), produced from Inputs (beyond the partition's Meta)
+// and, for derived tables, from the upstream segments in Lineage.
 type Segment struct {
 	Name     string
 	From, To time.Time
 	Inputs   []string
+	Lineage  []Input
+}
+
+// Input is one upstream segment a derived segment was computed from,
+// identified by its fingerprint and data file digest: when either changes,
+// the derived segment is stale.
+type Input struct {
+	Table     string `json:"table"`
+	Partition string `json:"partition"` // Hive path below the table, e.g. month=2026-01/bucket=03
+	Segment   string `json:"segment"`
+	SHA256    string `json:"sha256"`
+}
+
+func (in Input) String() string {
+	return in.Table + "/" + in.Partition + "#" + in.Segment + "@" + in.SHA256
 }
 
 // DaySegment is the segment of one UTC day.

@@ -36,6 +36,7 @@ type SegmentEntry struct {
 	From        time.Time `json:"from"`
 	To          time.Time `json:"to"`
 	Inputs      []string  `json:"inputs,omitempty"`
+	Lineage     []Input   `json:"lineage,omitempty"`
 	Fingerprint string    `json:"fingerprint"`
 	Rows        int64     `json:"rows"`
 	Bytes       int64     `json:"bytes"`
