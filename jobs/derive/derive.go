@@ -1,0 +1,167 @@
+// Package derive is the read side shared by the derived stages (calc,
+// features, and later twin, rul, alerts): it finds inputs through the
+// lake's manifests, streams them with projection and pruning, loads the
+// master data they need, and names what was read as structured lineage.
+//
+// Derived jobs see only what the lake holds: this package and its users
+// import neither physics/ nor jobs/fleet, and never read _truth/ (a test
+// runs the derived stages over a store that fails on any _truth/ key).
+package derive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+	"github.com/google/uuid"
+)
+
+// CodeVersion enters every derived segment's fingerprint: bump it when a
+// derived job's output changes for the same inputs.
+const CodeVersion = "derive-2026.11.29-1"
+
+// Index is a table's committed segments, by partition.
+type Index struct {
+	Table *schema.Table
+	Parts []lake.Committed
+}
+
+// Load lists t's committed partitions through their manifests.
+func Load(ctx context.Context, l *lake.Lake, t *schema.Table) (*Index, error) {
+	parts, err := l.Partitions(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &Index{Table: t, Parts: parts}, nil
+}
+
+// Overlapping lists every committed segment whose rows may fall in
+// [from, to), across partitions, in partition then segment order.
+func (ix *Index) Overlapping(from, to time.Time) []lake.SegmentFile {
+	var out []lake.SegmentFile
+	for _, c := range ix.Parts {
+		out = append(out, c.SegmentsOverlapping(from, to)...)
+	}
+	return out
+}
+
+// All lists every committed segment.
+func (ix *Index) All() []lake.SegmentFile {
+	return ix.Overlapping(time.Time{}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// Days lists the UTC days for which the table holds a day segment.
+func (ix *Index) Days() []time.Time {
+	seen := map[time.Time]bool{}
+	for _, c := range ix.Parts {
+		for _, s := range c.Manifest.Segments {
+			if s.Name != lake.AsOfName {
+				seen[s.From] = true
+			}
+		}
+	}
+	out := make([]time.Time, 0, len(seen))
+	for d := range seen {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+// Inputs is the lineage of reading files.
+func Inputs(files []lake.SegmentFile) []lake.Input {
+	out := make([]lake.Input, len(files))
+	for i, f := range files {
+		out[i] = f.Input()
+	}
+	return out
+}
+
+// EachSlice streams f's row groups as typed slices (the fast path for
+// numeric columns) with o's projection and pruning.
+func EachSlice(ctx context.Context, l *lake.Lake, f lake.SegmentFile, o parquetio.ReadOptions, fn func(b *parquetio.SliceBatch) error) error {
+	obj, err := l.Store.Open(ctx, f.Data.Key)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Data.Key, err)
+	}
+	defer obj.Close()
+	r, err := parquetio.NewSliceReader(obj, obj.Size(), f.Partition.Table, o)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Data.Key, err)
+	}
+	var b parquetio.SliceBatch
+	for {
+		err := r.Next(&b)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f.Data.Key, err)
+		}
+		if err := fn(&b); err != nil {
+			return fmt.Errorf("read %s: %w", f.Data.Key, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// Col returns the named column of b, or an error naming it.
+func Col(b *parquetio.SliceBatch, name string) (*parquetio.ColumnSlice, error) {
+	for i := range b.Cols {
+		if b.Cols[i].Name == name {
+			return &b.Cols[i], nil
+		}
+	}
+	return nil, fmt.Errorf("column %s not read", name)
+}
+
+// Job is the plain pipeline.Job of a derived table.
+type Job struct {
+	JobName, StageName string
+	Out                []*schema.Table
+	PlanFn             func(ctx context.Context) ([]pipeline.Task, error)
+}
+
+func (j *Job) Name() string                                      { return j.JobName }
+func (j *Job) Stage() string                                     { return j.StageName }
+func (j *Job) Tables() []*schema.Table                           { return j.Out }
+func (j *Job) Plan(ctx context.Context) ([]pipeline.Task, error) { return j.PlanFn(ctx) }
+
+// Meta is the partition metadata of a derived job: no seed (derived
+// content is a function of its inputs), the code version as input.
+func Meta(job string) lake.Meta {
+	return lake.Meta{Job: job, Inputs: []string{"code=" + CodeVersion}}
+}
+
+// Digest hashes parts into a lineage digest (for inputs that are a
+// projection of a table, such as master rows relevant to one day).
+func Digest(parts ...any) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%v\x00", p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// MustPartition builds a partition the planner derived itself.
+func MustPartition(t *schema.Table, month string, bucket int) lake.Partition {
+	p, err := lake.NewPartition(t, month, bucket)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// BucketOf is the bucket of id in t's partitioning.
+func BucketOf(t *schema.Table, id uuid.UUID) int { return lake.Bucket(id, t.Partition.Buckets) }
