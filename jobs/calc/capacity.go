@@ -105,24 +105,24 @@ func (p CapacityParams) Compute(raw CapacityTestRaw, ratedAh float64) (CapacityT
 	case "impedance_sweep":
 		return out, nil
 	default:
-		return out, fmt.Errorf("capacity test %x: unknown test_type %q", raw.TestID, raw.TestType)
+		return out, fmt.Errorf("capacity test %s: unknown test_type %q", idString(raw.TestID), raw.TestType)
 	}
 	if raw.DischargeRateCentiA == Null32 || raw.DurationDeciMin == Null32 {
 		return out, nil
 	}
 	if !(ratedAh > 0) {
-		return out, fmt.Errorf("capacity test %x: rated capacity %g Ah is not positive", raw.TestID, ratedAh)
+		return out, fmt.Errorf("capacity test %s: rated capacity %g Ah is not positive", idString(raw.TestID), ratedAh)
 	}
 	amps := float64(raw.DischargeRateCentiA) / 100
 	minutes := float64(raw.DurationDeciMin) / 10
 	if amps <= 0 || minutes < 0 {
-		return out, fmt.Errorf("capacity test %x: discharge_rate_a %g and discharge_duration_min %g must be positive", raw.TestID, amps, minutes)
+		return out, fmt.Errorf("capacity test %s: discharge_rate_a %g and discharge_duration_min %g must be positive", idString(raw.TestID), amps, minutes)
 	}
 	out.KnownAt = raw.TestDate + int64(math.Round(minutes*60*microsPerSecond))
 	measured := amps * minutes / 60
 	var err error
 	if out.MeasuredCentiAh, err = colMeasuredAh.q32(measured); err != nil {
-		return out, fmt.Errorf("capacity test %x: %w", raw.TestID, err)
+		return out, fmt.Errorf("capacity test %s: %w", idString(raw.TestID), err)
 	}
 	if raw.TestType == "partial_discharge" {
 		return out, nil
@@ -133,7 +133,7 @@ func (p CapacityParams) Compute(raw CapacityTestRaw, ratedAh float64) (CapacityT
 	}
 	pct := p.Normalise(measured, amps, temp, ratedAh) / ratedAh * 100
 	if out.PctCenti, err = colPctRated.q32(pct); err != nil {
-		return out, fmt.Errorf("capacity test %x: %w", raw.TestID, err)
+		return out, fmt.Errorf("capacity test %s: %w", idString(raw.TestID), err)
 	}
 	out.Pct = float64(out.PctCenti) / colPctRated.scale
 	switch {

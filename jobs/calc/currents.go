@@ -43,7 +43,7 @@ func (s *StringCurrents) Add(b *StringBatch) error {
 			continue
 		}
 		if n := len(cur.ts); n > 0 && ts <= cur.ts[n-1] {
-			return fmt.Errorf("string %x: ts %d not after %d: rows not sorted by (string_id, ts)", id, ts, cur.ts[n-1])
+			return fmt.Errorf("string %s: ts %d not after %d: rows not sorted by (string_id, ts)", idString(id), ts, cur.ts[n-1])
 		}
 		cur.ts = append(cur.ts, ts)
 		cur.ma = append(cur.ma, a)

@@ -82,3 +82,19 @@ func clamp(x, lo, hi float64) float64 {
 	}
 	return x
 }
+
+// idString is u in the canonical 8-4-4-4-12 form, for error messages.
+func idString(u UUID) string {
+	const hexd = "0123456789abcdef"
+	var b [36]byte
+	j := 0
+	for i, x := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = hexd[x>>4], hexd[x&15]
+		j += 2
+	}
+	return string(b[:])
+}

@@ -103,13 +103,13 @@ func (k *ImpedanceCalc) Run(in []ImpedanceRaw, out []ImpedanceCalcRow) ([]Impeda
 			CorrectedMicroOhm: Null32, BaselineCentiPct: Null32, CorrectedMOhm: math.NaN()}
 		b := k.base[r.BatteryID]
 		if b != nil && r.MeasuredAt < b.lastAt {
-			return out, fmt.Errorf("impedance measurement %x: measured_at %d before the battery's previous reading %d: rows not sorted by (battery_id, measured_at)", r.MeasurementID, r.MeasuredAt, b.lastAt)
+			return out, fmt.Errorf("impedance measurement %s: measured_at %d before the battery's previous reading %d: rows not sorted by (battery_id, measured_at)", idString(r.MeasurementID), r.MeasuredAt, b.lastAt)
 		}
 		if r.ResistanceMicroOhm != Null32 && r.TemperatureDeciC != Null32 {
 			c := k.Temp.To25(float64(r.ResistanceMicroOhm)/scaleRes, float64(r.TemperatureDeciC)/scaleTemp)
 			q, err := colCorrR.q32(c)
 			if err != nil {
-				return out, fmt.Errorf("impedance measurement %x: %w", r.MeasurementID, err)
+				return out, fmt.Errorf("impedance measurement %s: %w", idString(r.MeasurementID), err)
 			}
 			// The stored (rounded) value is what later readers see, so the
 			// baseline and the ratio use it too.
@@ -127,7 +127,7 @@ func (k *ImpedanceCalc) Run(in []ImpedanceRaw, out []ImpedanceCalcRow) ([]Impeda
 				pct = c / (b.sum / float64(b.n)) * 100
 			}
 			if row.BaselineCentiPct, err = colBaseline.q32(pct); err != nil {
-				return out, fmt.Errorf("impedance measurement %x: %w", r.MeasurementID, err)
+				return out, fmt.Errorf("impedance measurement %s: %w", idString(r.MeasurementID), err)
 			}
 		}
 		if b != nil {

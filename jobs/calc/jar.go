@@ -230,7 +230,7 @@ func NewJarCalc(p JarParams, batteries []JarBattery, currents *StringCurrents, t
 	for _, b := range batteries {
 		md := b.Model
 		if !(md.CapacityAh > 0) || !(md.NominalVoltageV > 0) || !(md.FloatVoltageMinV > 0) {
-			return nil, fmt.Errorf("battery %x: model needs a positive capacity_ah, nominal_voltage_v and float_voltage_min_v", b.BatteryID)
+			return nil, fmt.Errorf("battery %s: model needs a positive capacity_ah, nominal_voltage_v and float_voltage_min_v", idString(b.BatteryID))
 		}
 		cells := md.NominalVoltageV / 2
 		m := &jarModel{capAh: md.CapacityAh, restA: math.Max(p.RestC*md.CapacityAh, p.RestMinA),
@@ -260,7 +260,7 @@ func (c *JarCalc) stateOf(id UUID) (*jarState, error) {
 	if st == nil {
 		m := c.models[id]
 		if m == nil {
-			return nil, fmt.Errorf("battery %x: not in the master data", id)
+			return nil, fmt.Errorf("battery %s: not in the master data", idString(id))
 		}
 		st = &jarState{m: m, soc: math.NaN(), restSince: -1, floatSince: -1, rTrend: math.NaN(),
 			lastR: Null32, testPct: math.NaN(), riseAtTest: math.NaN(), prevPct: math.NaN(), prevRise: math.NaN(),
@@ -321,7 +321,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 	for i := i0; i < i1; i++ {
 		t := in.TS[i]
 		if st.started && t < st.lastTS {
-			return fmt.Errorf("battery %x: ts %d before %d: rows not sorted by (battery_id, ts)", id, t, st.lastTS)
+			return fmt.Errorf("battery %s: ts %d before %d: rows not sorted by (battery_id, ts)", idString(id), t, st.lastTS)
 		}
 		// 1. Integrate the string current over [pos, t).
 		dAh := 0.0
@@ -430,7 +430,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 		} else {
 			q, err := colSOH.q32(st.soh)
 			if err != nil {
-				return fmt.Errorf("battery %x ts %d: %w", id, t, err)
+				return fmt.Errorf("battery %s ts %d: %w", idString(id), t, err)
 			}
 			out.SOHCentiPct[i] = q
 		}

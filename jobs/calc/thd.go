@@ -199,7 +199,7 @@ func (r *RippleTHD) Flush() error {
 	}
 	known := r.curTS + r.durationMicros(len(r.buf), r.curRate)
 	if n := len(s.knownAt); n > 0 && known <= s.knownAt[n-1] {
-		return fmt.Errorf("ripple capture of string %x at %d: captures not sorted by (string_id, capture_ts)", r.curID, r.curTS)
+		return fmt.Errorf("ripple capture of string %s at %d: captures not sorted by (string_id, capture_ts)", idString(r.curID), r.curTS)
 	}
 	q := Null32
 	if !r.bad {
@@ -215,7 +215,7 @@ func (r *RippleTHD) Flush() error {
 			return err
 		default:
 			if q, err = colTHD.q32(thd); err != nil {
-				return fmt.Errorf("ripple capture of string %x at %d: %w", r.curID, r.curTS, err)
+				return fmt.Errorf("ripple capture of string %s at %d: %w", idString(r.curID), r.curTS, err)
 			}
 		}
 	}
@@ -292,7 +292,7 @@ func (c *StringCalc) Run(in *StringBatch, out *StringCalcOut) error {
 				c.idx = searchAsOf(c.cur.knownAt, ts)
 			}
 		} else if ts < c.lastTS {
-			return fmt.Errorf("string %x: ts %d after %d: rows not sorted by (string_id, ts)", id, ts, c.lastTS)
+			return fmt.Errorf("string %s: ts %d after %d: rows not sorted by (string_id, ts)", idString(id), ts, c.lastTS)
 		}
 		c.lastTS = ts
 		v, a := in.VoltageCentiV[i], in.CurrentMA[i]
@@ -306,7 +306,7 @@ func (c *StringCalc) Run(in *StringBatch, out *StringCalcOut) error {
 				p = -((-p + 500) / 1000)
 			}
 			if p >= 1e10 || p <= -1e10 {
-				return fmt.Errorf("string %x ts %d: column power_w: value %g does not fit", id, ts, float64(p)/100)
+				return fmt.Errorf("string %s ts %d: column power_w: value %g does not fit", idString(id), ts, float64(p)/100)
 			}
 			out.PowerCentiW[i] = p
 		}
