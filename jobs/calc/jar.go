@@ -491,10 +491,11 @@ func (c *JarCalc) updateSOH(st *jarState, t int64) bool {
 		tp := m.tests[st.nextTest]
 		st.nextTest++
 		rt := rise
-		if !st.started || st.lastTS < tp.knownAt-p.MaxHold || math.IsNaN(st.rTrend) {
-			// The test predates the rows fed so far: the resistance then
-			// is the impedance reading as-of the test.
-			rt = math.NaN()
+		if !st.started || math.IsNaN(st.rTrend) || tp.knownAt-st.lastTS > p.RTau {
+			// The live trend did not see the test (it predates the rows
+			// fed, or falls in a gap longer than the trend's own time
+			// constant): the resistance then is the impedance reading
+			// as-of the test; without one, the rise now stands in.
 			if j := searchImp(m.imp, tp.knownAt); j >= 0 {
 				rt = riseAt(m.imp[j].mOhm)
 			}

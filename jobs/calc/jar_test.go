@@ -1,0 +1,230 @@
+package calc
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var agm100 = BatteryModel{NominalVoltageV: 12, CapacityAh: 100, FloatVoltageMinV: 13.5}
+
+// phase is a stretch of constant string current (A) and jar voltage (V).
+type phase struct {
+	hours, amps, volts float64
+}
+
+// fixture is a string with its jars sampled every step (µs) through phases:
+// string rows and jar rows (sorted by (battery_id, ts)), and where each
+// phase starts (row index within one jar's run).
+type fixture struct {
+	str    StringBatch
+	jar    JarBatch
+	starts []int
+	perJar int
+}
+
+func buildFixture(s UUID, jars []UUID, step int64, phases []phase, resistanceMicroOhm int32) fixture {
+	var f fixture
+	var amps, volts []float64
+	for _, p := range phases {
+		f.starts = append(f.starts, len(amps))
+		n := int(math.Round(p.hours * float64(hourUS) / float64(step)))
+		for range n {
+			amps, volts = append(amps, p.amps), append(volts, p.volts)
+		}
+	}
+	f.perJar = len(amps)
+	for i, a := range amps {
+		f.str.TS = append(f.str.TS, int64(i)*step)
+		f.str.StringID = append(f.str.StringID, s)
+		f.str.VoltageCentiV = append(f.str.VoltageCentiV, int32(math.Round(volts[i]*24*100)))
+		f.str.CurrentMA = append(f.str.CurrentMA, int32(math.Round(a*1000)))
+	}
+	for _, j := range jars {
+		for i, v := range volts {
+			f.jar.TS = append(f.jar.TS, int64(i)*step)
+			f.jar.BatteryID = append(f.jar.BatteryID, j)
+			f.jar.VoltageMV = append(f.jar.VoltageMV, int32(math.Round(v*1000)))
+			f.jar.TemperatureDeciC = append(f.jar.TemperatureDeciC, 250)
+			f.jar.ResistanceMicroOhm = append(f.jar.ResistanceMicroOhm, resistanceMicroOhm)
+		}
+	}
+	return f
+}
+
+func sliceJar(b *JarBatch, lo, hi int) *JarBatch {
+	return &JarBatch{b.TS[lo:hi], b.BatteryID[lo:hi], b.VoltageMV[lo:hi], b.TemperatureDeciC[lo:hi], b.ResistanceMicroOhm[lo:hi]}
+}
+
+func sliceStr(b *StringBatch, lo, hi int) *StringBatch {
+	return &StringBatch{b.TS[lo:hi], b.StringID[lo:hi], b.VoltageCentiV[lo:hi], b.CurrentMA[lo:hi]}
+}
+
+// runAll runs the kernel over the whole fixture in one batch.
+func runAll(t *testing.T, f fixture, bats []JarBattery, tests []CapacityTestCalc, imp []ImpedanceCalcRow) JarCalcOut {
+	t.Helper()
+	cur := NewStringCurrents()
+	if err := cur.Add(&f.str); err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewJarCalc(DefaultJarParams, bats, cur, tests, imp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out JarCalcOut
+	if err := k.Run(&f.jar, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ocvOf is the test's own OCV curve: 11.8 V empty to 12.9 V full.
+func ocvOf(socPct float64) float64 { return 11.8 + 1.1*socPct/100 }
+
+var socPhases = []phase{
+	{3, 0.07, 13.62},      // 0 float: full
+	{1, -20, 12.2},        // 1 discharge at C/5 for 1 h: −20 Ah
+	{3, 0, ocvOf(75)},     // 2 rest; the jar relaxes to the OCV of 75 %
+	{2, 10, 14.4},         // 3 boost: +10 A × 2 h × 0.95 = +19 Ah
+	{1, 2, 13.62},         // 4 float voltage, still recharging at 2 A: +1.9 Ah
+	{1, 0.07, 13.62},      // 5 float, tapered: full after 30 min
+	{0.5, -30, ocvOf(50)}, // 6 a cold start would read this
+}
+
+func TestSOCDischargeRestRecharge(t *testing.T) {
+	s, a := id(1), id(2)
+	step := int64(5 * microsPerSecond)
+	f := buildFixture(s, []UUID{a}, step, socPhases, 4000)
+	out := runAll(t, f, []JarBattery{{BatteryID: a, StringID: s, Model: agm100, InitialResistanceMOhm: 4}}, nil, nil)
+	soc := func(i int) float64 { return float64(out.SOCCentiPct[i]) / 100 }
+	at := func(ph int, hours float64) int { return f.starts[ph] + int(hours*float64(hourUS)/float64(step)) }
+	near := func(what string, i int, want, tol float64) {
+		t.Helper()
+		if got := soc(i); math.Abs(got-want) > tol {
+			t.Errorf("%s: SOC %.2f %%, want %.2f ± %.2f", what, got, want, tol)
+		}
+	}
+	near("on float at the start", 0, 100, 0)
+	near("end of float", f.starts[1]-1, 100, 0)
+	for i := f.starts[1] + 1; i < f.starts[2]; i++ {
+		if soc(i) >= soc(i-1) && soc(i-1) > 0 {
+			t.Fatalf("discharge: SOC %.2f at row %d after %.2f: not falling", soc(i), i, soc(i-1))
+		}
+	}
+	near("end of the 1 h C/5 discharge", f.starts[2]-1, 80, 0.05)
+	near("rest, before the rest criterion (2 h)", at(2, 1.99), 80, 0.05)
+	near("rest, re-anchored to the OCV", f.starts[3]-1, 75, 0.05)
+	for i := f.starts[3] + 1; i < f.starts[4]; i++ {
+		if soc(i) < soc(i-1) {
+			t.Fatalf("boost: SOC %.2f at row %d after %.2f: falling", soc(i), i, soc(i-1))
+		}
+	}
+	near("end of boost", f.starts[4]-1, 94, 0.05)
+	// On float voltage but still taking 2 A: the terminal voltage is the
+	// charger's, not an OCV; SOC keeps counting.
+	near("float voltage while recharging", f.starts[4], 94, 0.05)
+	near("end of the recharge at float", f.starts[5]-1, 95.9, 0.05)
+	near("tapered, before the float hold", at(5, 0.49), 95.9, 0.05)
+	near("tapered for 30 min: full", at(5, 0.5), 100, 0)
+	near("near 100 % after recharge", f.starts[6]-1, 100, 0)
+
+	// Cold start mid-discharge: OCV at V − I·R = 12.2 + 30 A × 4 mΩ.
+	g := buildFixture(s, []UUID{a}, step, socPhases[6:], 4000)
+	out = runAll(t, g, []JarBattery{{BatteryID: a, StringID: s, Model: agm100}}, nil, nil)
+	want := (ocvOf(50) + 30*0.004 - 11.8) / 1.1 * 100
+	if got := float64(out.SOCCentiPct[0]) / 100; math.Abs(got-want) > 0.01 {
+		t.Errorf("cold start during a discharge: SOC %.2f, want %.2f", got, want)
+	}
+	if out.SOHCentiPct[0] != Null32 {
+		t.Errorf("no baseline, no test: SOH %d, want NULL", out.SOHCentiPct[0])
+	}
+}
+
+// TestJarCalcStreaming: the result does not depend on how the rows are cut
+// into batches, nor on feeding time slices with TrimBefore in between.
+func TestJarCalcStreaming(t *testing.T) {
+	s, a, b := id(1), id(2), id(3)
+	step := int64(5 * microsPerSecond)
+	f := buildFixture(s, []UUID{a, b}, step, socPhases, 4000)
+	bats := []JarBattery{{BatteryID: a, StringID: s, Model: agm100, InitialResistanceMOhm: 4}, {BatteryID: b, StringID: s, Model: agm100, InitialResistanceMOhm: 3.5}}
+	want := runAll(t, f, bats, nil, nil)
+
+	cur := NewStringCurrents()
+	if err := cur.Add(&f.str); err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewJarCalc(DefaultJarParams, bats, cur, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var out JarCalcOut
+	var soc, soh []int32
+	for lo := 0; lo < f.jar.Len(); {
+		hi := min(f.jar.Len(), lo+1+rng.IntN(5000))
+		if err := k.Run(sliceJar(&f.jar, lo, hi), &out); err != nil {
+			t.Fatal(err)
+		}
+		soc, soh = append(soc, out.SOCCentiPct...), append(soh, out.SOHCentiPct...)
+		lo = hi
+	}
+	if !slices.Equal(soc, want.SOCCentiPct) || !slices.Equal(soh, want.SOHCentiPct) {
+		t.Error("random batches: results differ from one batch")
+	}
+
+	// Time slices: string rows up to 6 h, jar rows up to 5 h; trim; then
+	// the rest. Jar rows of a slice are sorted by (battery_id, ts).
+	cut := int(5 * hourUS / step)
+	strCut := int(6 * hourUS / step)
+	cur = NewStringCurrents()
+	k, _ = NewJarCalc(DefaultJarParams, bats, cur, nil, nil)
+	if err := cur.Add(sliceStr(&f.str, 0, strCut)); err != nil {
+		t.Fatal(err)
+	}
+	n := f.perJar
+	got := JarCalcOut{SOCCentiPct: make([]int32, 2*n), SOHCentiPct: make([]int32, 2*n)}
+	for _, sl := range [][2]int{{0, cut}, {cut, n}} {
+		if sl[0] == cut {
+			cur.TrimBefore(f.jar.TS[cut])
+			if held := cur.Samples(); held > n-strCut+strCut-cut+1 {
+				t.Errorf("after TrimBefore the store holds %d samples", held)
+			}
+			if err := cur.Add(sliceStr(&f.str, strCut, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for j := range 2 {
+			if err := k.Run(sliceJar(&f.jar, j*n+sl[0], j*n+sl[1]), &out); err != nil {
+				t.Fatal(err)
+			}
+			copy(got.SOCCentiPct[j*n+sl[0]:], out.SOCCentiPct)
+			copy(got.SOHCentiPct[j*n+sl[0]:], out.SOHCentiPct)
+		}
+	}
+	if !slices.Equal(got.SOCCentiPct, want.SOCCentiPct) || !slices.Equal(got.SOHCentiPct, want.SOHCentiPct) {
+		t.Error("time slices: results differ from one batch")
+	}
+
+	// Reset forgets the state: the same rows again give the same result;
+	// without it, the rows are out of time order.
+	if err := k.Run(sliceJar(&f.jar, 0, 10), &out); err == nil || !strings.Contains(err.Error(), "not sorted") {
+		t.Errorf("rows before the state's time: %v", err)
+	}
+	cur = NewStringCurrents()
+	_ = cur.Add(&f.str)
+	k, _ = NewJarCalc(DefaultJarParams, bats, cur, nil, nil)
+	_ = k.Run(&f.jar, &out)
+	k.Reset()
+	if err := k.Run(&f.jar, &out); err != nil || !slices.Equal(out.SOCCentiPct, want.SOCCentiPct) {
+		t.Errorf("after Reset: %v, equal %v", err, slices.Equal(out.SOCCentiPct, want.SOCCentiPct))
+	}
+	unknown := JarBatch{[]int64{0}, []UUID{id(9)}, []int32{13000}, []int32{250}, []int32{4000}}
+	if err := k.Run(&unknown, &out); err == nil || !strings.Contains(err.Error(), "master data") {
+		t.Errorf("unknown battery: %v", err)
+	}
+	if _, err := NewJarCalc(DefaultJarParams, []JarBattery{{BatteryID: a}}, cur, nil, nil); err == nil {
+		t.Error("battery without a model: no error")
+	}
+}
