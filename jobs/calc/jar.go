@@ -60,6 +60,10 @@ type JarParams struct {
 	OCVEmptyCellV, OCVFullCellV, OCVTempCellV float64
 	// Temp corrects the ohmic values to 25 °C (as impedance_measurement_calc).
 	Temp ResistanceTemp
+	// RStep: the trend takes at most one corrected reading per RStep (the
+	// BMS refreshes its ohmic value every 15 min anyway), so neither its
+	// cost nor its smoothing depends on the sampling rate. Default 60 s.
+	RStep int64
 	// RTau is the time constant of the resistance trend (EMA of the
 	// temperature-corrected BMS ohmic value, updated only at float-full).
 	RTau int64
@@ -84,8 +88,8 @@ var DefaultJarParams = JarParams{
 	RestTau: 10 * 60 * microsPerSecond,
 	TailC:   0.005, FloatTolV: 0.3, FloatHold: 30 * 60 * microsPerSecond,
 	OCVEmptyCellV: 11.8 / 6, OCVFullCellV: 12.9 / 6, OCVTempCellV: 0.00025,
-	Temp:     DefaultResistanceTemp,
-	RTau:     6 * 3600 * microsPerSecond,
+	Temp: DefaultResistanceTemp,
+	RTau: 6 * 3600 * microsPerSecond, RStep: 60 * microsPerSecond,
 	SOHSlope: 0.4, SlopeMin: 0.2, SlopeMax: 1.0, SlopeMinRise: 0.05,
 	AdjMin: -20, AdjMax: 5,
 }
@@ -123,10 +127,13 @@ type impPoint struct {
 
 type jarModel struct {
 	capAh, restA, tailA, floatMinV float64
-	ocv0, ocvSpan, ocvTemp         float64 // per block
-	r0                             float64 // resistance baseline, mΩ; NaN unknown
-	tests                          []testPoint
-	imp                            []impPoint
+	// The same thresholds on the unscaled inputs (mA, mV), for integer
+	// comparisons in the row loop.
+	restMA, tailMA, floatLimMV int32
+	ocv0, ocvSpan, ocvTemp     float64 // per block
+	r0                         float64 // resistance baseline, mΩ; NaN unknown
+	tests                      []testPoint
+	imp                        []impPoint
 }
 
 // jarState is everything the kernel remembers about one battery between
@@ -138,16 +145,20 @@ type jarState struct {
 
 	soc                   float64 // percent; NaN until a first estimate
 	restSince, floatSince int64   // -1: condition not holding
+	effC                  float64 // 100 / (capacity_ah × SOH): SOC points per Ah
+	effSOH                float64 // the SOH effC was computed for
 
 	// SOH
 	rTrend              float64 // mΩ at 25 °C; NaN until a float-full reading
-	lastR, lastT        int32   // raw inputs of r25 (cache: math.Exp only when they change)
-	r25                 float64
+	trendAt             int64   // time of the trend's last reading
 	nextTest, nextImp   int
+	nextEvent           int64   // time of the next test or impedance reading
+	invBase             float64 // 1 / resistance baseline; NaN unknown
 	testPct, riseAtTest float64 // NaN: none
 	prevPct, prevRise   float64
 	slope               float64
 	soh                 float64 // percent; NaN unknown
+	sohQ                int32   // soh_pct unscaled, Null32
 }
 
 // JarCalc computes telemetry_jar_calc: SOC and SOH per raw jar sample.
@@ -175,8 +186,9 @@ type jarState struct {
 // string current, SOC is NULL.
 //
 // SOH (soh_pct), from what the lake holds at the sample's time:
-//   - the resistance rise ρ = R_trend / R_baseline − 1, R_trend an EMA (RTau)
-//     of the BMS ohmic value corrected to 25 °C, updated only at float-full
+//   - the resistance rise ρ = R_trend / R_baseline − 1, R_trend an EMA in
+//     time (RTau, one reading per RStep) of the BMS ohmic value corrected
+//     to 25 °C, updated only at float-full
 //     (resistance depends on SOC: like is compared with like), falling back
 //     to the latest impedance_measurement_calc reading before the sample;
 //     R_baseline is battery.initial_resistance_mohm, else the jar's first
@@ -198,6 +210,9 @@ type JarCalc struct {
 	models map[UUID]*jarModel
 	strOf  map[UUID]UUID
 	state  map[UUID]*jarState
+	// tempF[T+tempLo] is Temp's factor at T deci-°C: the correction
+	// without an exp per row.
+	tempF  []float64
 	lastID UUID
 	lastSt *jarState
 }
@@ -237,12 +252,30 @@ func NewJarCalc(p JarParams, batteries []JarBattery, currents *StringCurrents, t
 			tailA: math.Max(p.TailC*md.CapacityAh, p.RestMinA), floatMinV: md.FloatVoltageMinV,
 			ocv0: p.OCVEmptyCellV * cells, ocvSpan: (p.OCVFullCellV - p.OCVEmptyCellV) * cells, ocvTemp: p.OCVTempCellV * cells,
 			r0: math.NaN(), tests: byString[b.StringID], imp: byJar[b.BatteryID]}
+		m.restMA = int32(math.Floor(m.restA * scaleCurrent))
+		m.tailMA = int32(math.Floor(m.tailA * scaleCurrent))
+		m.floatLimMV = int32(math.Ceil((m.floatMinV - p.FloatTolV) * scaleJarV))
 		if b.InitialResistanceMOhm > 0 {
 			m.r0 = b.InitialResistanceMOhm
 		}
 		c.models[b.BatteryID], c.strOf[b.BatteryID] = m, b.StringID
 	}
+	c.tempF = make([]float64, tempHi-tempLo)
+	for i := range c.tempF {
+		c.tempF[i] = p.Temp.To25(1, float64(i+tempLo)/scaleTemp)
+	}
 	return c, nil
+}
+
+// The temperature table covers −40.0 to +99.9 °C; readings outside it take
+// the exp.
+const tempLo, tempHi = -400, 1000
+
+func (c *JarCalc) to25(r float64, tDeci int32) float64 {
+	if tDeci >= tempLo && tDeci < tempHi {
+		return r * c.tempF[tDeci-tempLo]
+	}
+	return c.p.Temp.To25(r, float64(tDeci)/scaleTemp)
 }
 
 // Reset forgets every battery's state (SOC, trends, positions), keeping
@@ -263,8 +296,8 @@ func (c *JarCalc) stateOf(id UUID) (*jarState, error) {
 			return nil, fmt.Errorf("battery %s: not in the master data", idString(id))
 		}
 		st = &jarState{m: m, soc: math.NaN(), restSince: -1, floatSince: -1, rTrend: math.NaN(),
-			lastR: Null32, testPct: math.NaN(), riseAtTest: math.NaN(), prevPct: math.NaN(), prevRise: math.NaN(),
-			slope: c.p.SOHSlope, soh: math.NaN()}
+			testPct: math.NaN(), riseAtTest: math.NaN(), prevPct: math.NaN(), prevRise: math.NaN(),
+			slope: c.p.SOHSlope, soh: math.NaN(), sohQ: Null32, invBase: math.NaN(), effC: 100 / m.capAh, effSOH: math.NaN()}
 		c.state[id] = st
 	}
 	c.lastID, c.lastSt = id, st
@@ -296,7 +329,9 @@ func (c *JarCalc) Run(in *JarBatch, out *JarCalcOut) error {
 	return nil
 }
 
-// runBattery processes one battery's run of rows [i0, i1).
+// runBattery processes one battery's run of rows [i0, i1). The hot state
+// lives in locals for the run (no stores through the state pointer per
+// row) and the thresholds compare unscaled integers.
 func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOut, i0, i1 int) error {
 	p := &c.p
 	m := st.m
@@ -308,134 +343,141 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 	// k: the string sample as-of the position reached (lastTS, or the
 	// first row). Positions are re-found by binary search once per run, so
 	// TrimBefore between calls is safe.
+	started, lastTS := st.started, st.lastTS
+	soc, restSince, floatSince := st.soc, st.restSince, st.floatSince
+	rTrend, trendAt := st.rTrend, st.trendAt
 	pos := in.TS[i0]
-	if st.started {
-		pos = st.lastTS
+	if started {
+		pos = lastTS
 	}
 	k := searchAsOf(sts, pos)
-	const usPerHour = 3600 * microsPerSecond
-	effC := 100 / m.capAh
-	if !math.IsNaN(st.soh) {
-		effC = 100 / (m.capAh * clamp(st.soh, 20, 150) / 100)
-	}
-	for i := i0; i < i1; i++ {
-		t := in.TS[i]
-		if st.started && t < st.lastTS {
-			return fmt.Errorf("battery %s: ts %d before %d: rows not sorted by (battery_id, ts)", idString(id), t, st.lastTS)
+	restMA, tailMA, floatLimMV := m.restMA, m.tailMA, m.floatLimMV
+	maxHold, floatHold, restHold, rStep := p.MaxHold, p.FloatHold, p.RestHold, p.RStep
+	invRTau, invRestTau := 1/float64(p.RTau), 1/float64(p.RestTau)
+	ts, vs, temps, rs := in.TS[i0:i1], in.VoltageMV[i0:i1], in.TemperatureDeciC[i0:i1], in.ResistanceMicroOhm[i0:i1]
+	socOut, sohOut := out.SOCCentiPct[i0:i1], out.SOHCentiPct[i0:i1]
+	for i, t := range ts {
+		if started && t < lastTS {
+			st.save(started, lastTS, soc, restSince, floatSince, rTrend, trendAt)
+			return fmt.Errorf("battery %s: ts %d before %d: rows not sorted by (battery_id, ts)", idString(id), t, lastTS)
 		}
-		// 1. Integrate the string current over [pos, t).
+		// 1. Integrate the string current over [pos, t), watching the
+		// string samples passed for breaks of rest and float.
 		dAh := 0.0
 		for k+1 < len(sts) && sts[k+1] <= t {
-			if st.started {
+			if started {
 				dAh += c.seg(sts, sma, k, pos, sts[k+1])
 			}
 			pos = sts[k+1]
 			k++
-			a := float64(sma[k]) / scaleCurrent
-			if math.Abs(a) > m.restA {
-				st.restSince = -1
+			a := sma[k]
+			if a > restMA || a < -restMA {
+				restSince = -1
 			}
-			if a > m.tailA || a < -m.restA {
-				st.floatSince = -1
+			if a > tailMA || a < -restMA {
+				floatSince = -1
 			}
 		}
-		if st.started {
+		if started && pos < t {
 			dAh += c.seg(sts, sma, k, pos, t)
 		}
 		pos = t
-		dt := t - st.lastTS
-		if !st.started {
-			dt = 0
+		var dt int64
+		if started {
+			dt = t - lastTS
 		}
-		// 2. Conditions at t.
-		iKnown := k >= 0 && t-sts[k] <= p.MaxHold
-		amps := 0.0
+		// 2. Conditions at t (NULL voltage is Null32: below every limit,
+		// so it is checked once).
+		iKnown := k >= 0 && t-sts[k] <= maxHold
+		var ma int32
 		if iKnown {
-			amps = float64(sma[k]) / scaleCurrent
+			ma = sma[k]
 		}
-		vRaw, tRaw := in.VoltageMV[i], in.TemperatureDeciC[i]
+		vRaw, tRaw := vs[i], temps[i]
 		vOK := vRaw != Null32
-		v := float64(vRaw) / scaleJarV
-		tempC := 25.0
-		if tRaw != Null32 {
-			tempC = float64(tRaw) / scaleTemp
+		floatNow := iKnown && vRaw >= floatLimMV && ma >= -restMA && ma <= tailMA
+		restNow := iKnown && vOK && vRaw < floatLimMV && ma <= restMA && ma >= -restMA
+		if !floatNow {
+			floatSince = -1
+		} else if floatSince < 0 {
+			floatSince = t
 		}
-		floatNow := iKnown && vOK && v >= m.floatMinV-p.FloatTolV && amps >= -m.restA && amps <= m.tailA
-		restNow := iKnown && vOK && v < m.floatMinV-p.FloatTolV && math.Abs(amps) <= m.restA
-		if floatNow {
-			if st.floatSince < 0 {
-				st.floatSince = t
-			}
-		} else {
-			st.floatSince = -1
+		if !restNow {
+			restSince = -1
+		} else if restSince < 0 {
+			restSince = t
 		}
-		if restNow {
-			if st.restSince < 0 {
-				st.restSince = t
-			}
-		} else {
-			st.restSince = -1
-		}
-		floatFull := floatNow && t-st.floatSince >= p.FloatHold
-		// 3. Resistance trend (SOH input).
-		if rRaw := in.ResistanceMicroOhm[i]; rRaw != Null32 && tRaw != Null32 {
-			if rRaw != st.lastR || tRaw != st.lastT {
-				st.lastR, st.lastT = rRaw, tRaw
-				st.r25 = p.Temp.To25(float64(rRaw)/scaleRes, tempC)
-			}
-			if floatFull {
-				if math.IsNaN(st.rTrend) {
-					st.rTrend = st.r25
+		floatFull := floatNow && t-floatSince >= floatHold
+		// 3. Resistance trend (SOH input): at float-full, one corrected
+		// reading per RStep into an EMA in time.
+		trendMoved := false
+		if floatFull && t-trendAt >= rStep {
+			if rRaw := rs[i]; rRaw != Null32 && tRaw != Null32 {
+				r25 := c.to25(float64(rRaw)*(1/scaleRes), tRaw)
+				if rTrend != rTrend { // NaN: the first reading
+					rTrend = r25
 				} else {
-					st.rTrend += (st.r25 - st.rTrend) * math.Min(1, float64(dt)/float64(p.RTau))
+					rTrend += (r25 - rTrend) * min(1, float64(t-trendAt)*invRTau)
 				}
+				trendAt, trendMoved = t, true
 			}
 		}
 		// 4. SOC.
-		switch {
-		case !math.IsNaN(st.soc):
-			st.soc = clamp(st.soc+dAh*effC, 0, 100)
-			if floatFull {
-				st.soc = 100
-			} else if st.restSince >= 0 && t-st.restSince >= p.RestHold {
-				st.soc += (c.ocvSOC(m, v, tempC) - st.soc) * math.Min(1, float64(dt)/float64(p.RestTau))
+		if soc == soc { // not NaN
+			soc += dAh * st.effC
+			if soc < 0 {
+				soc = 0
+			} else if soc > 100 || floatFull {
+				soc = 100
 			}
-		case vOK && iKnown:
+			if restSince >= 0 && t-restSince >= restHold {
+				soc += (c.ocvSOC(m, float64(vRaw)*(1/scaleJarV), tRaw) - soc) * min(1, float64(dt)*invRestTau)
+			}
+		} else if vOK && iKnown {
 			if floatNow {
-				st.soc = 100
+				soc = 100
 			} else {
-				ocv := v
-				if r := in.ResistanceMicroOhm[i]; r != Null32 {
-					ocv -= amps * float64(r) / scaleRes / 1000
+				ocv := float64(vRaw) * (1 / scaleJarV)
+				if r := rs[i]; r != Null32 {
+					ocv -= float64(ma) * float64(r) * (1 / (scaleCurrent * scaleRes * 1000))
 				}
-				st.soc = c.ocvSOC(m, ocv, tempC)
+				soc = c.ocvSOC(m, ocv, tRaw)
 			}
 		}
-		// 5. SOH.
-		if c.updateSOH(st, t) {
-			effC = 100 / m.capAh
-			if !math.IsNaN(st.soh) {
-				effC = 100 / (m.capAh * clamp(st.soh, 20, 150) / 100)
-			}
+		// 5. SOH: the slow path only when a test or an impedance reading
+		// becomes known, else only when the trend moved enough to matter.
+		if t >= st.nextEvent {
+			st.started, st.lastTS, st.rTrend = started, lastTS, rTrend
+			c.advanceSOH(st, t)
+			trendMoved = true
 		}
-		st.started, st.lastTS = true, t
-		// 6. Output.
-		if math.IsNaN(st.soc) {
-			out.SOCCentiPct[i] = Null32
-		} else {
-			out.SOCCentiPct[i] = int32(math.Round(st.soc * 100)) // in [0, 100]: always fits
-		}
-		if math.IsNaN(st.soh) {
-			out.SOHCentiPct[i] = Null32
-		} else {
-			q, err := colSOH.q32(st.soh)
-			if err != nil {
+		if trendMoved {
+			st.rTrend = rTrend
+			if err := c.computeSOH(st); err != nil {
+				st.save(started, lastTS, soc, restSince, floatSince, rTrend, trendAt)
 				return fmt.Errorf("battery %s ts %d: %w", idString(id), t, err)
 			}
-			out.SOHCentiPct[i] = q
 		}
+		started, lastTS = true, t
+		// 6. Output.
+		if soc != soc {
+			socOut[i] = Null32
+		} else {
+			socOut[i] = int32(soc*100 + 0.5) // in [0, 100]: always fits
+		}
+		sohOut[i] = st.sohQ
 	}
+	st.save(started, lastTS, soc, restSince, floatSince, rTrend, trendAt)
 	return nil
+}
+
+// save writes the row loop's locals back to the state. The loop keeps them
+// in locals (not captured by a closure, not behind the pointer) so that
+// they can live in registers.
+func (st *jarState) save(started bool, lastTS int64, soc float64, restSince, floatSince int64, rTrend float64, trendAt int64) {
+	st.started, st.lastTS = started, lastTS
+	st.soc, st.restSince, st.floatSince = soc, restSince, floatSince
+	st.rTrend, st.trendAt = rTrend, trendAt
 }
 
 // seg is the charge (Ah, efficiency applied) of string sample k held over
@@ -448,7 +490,7 @@ func (c *JarCalc) seg(sts []int64, sma []int32, k int, a, b int64) float64 {
 	if end <= a {
 		return 0
 	}
-	q := float64(sma[k]) / scaleCurrent * float64(end-a) / (3600 * microsPerSecond)
+	q := float64(sma[k]) * float64(end-a) * (1 / (scaleCurrent * 3600 * microsPerSecond))
 	if q > 0 {
 		q *= c.p.ChargeEfficiency
 	}
@@ -456,37 +498,30 @@ func (c *JarCalc) seg(sts []int64, sma []int32, k int, a, b int64) float64 {
 }
 
 // ocvSOC is the OCV curve inverted: SOC (percent, clamped) of a block
-// resting at v volts and tempC, the OCV first brought to 25 °C.
-func (c *JarCalc) ocvSOC(m *jarModel, v, tempC float64) float64 {
-	v25 := v - m.ocvTemp*(tempC-25)
-	return clamp((v25-m.ocv0)/m.ocvSpan*100, 0, 100)
+// resting at v volts, the OCV first brought to 25 °C (tDeci NULL: taken
+// as 25 °C).
+func (c *JarCalc) ocvSOC(m *jarModel, v float64, tDeci int32) float64 {
+	if tDeci != Null32 {
+		v -= m.ocvTemp * (float64(tDeci)/scaleTemp - 25)
+	}
+	return clamp((v-m.ocv0)/m.ocvSpan*100, 0, 100)
 }
 
-// updateSOH advances the battery's tests and impedance readings to t and
-// recomputes SOH; it reports whether SOH changed.
-func (c *JarCalc) updateSOH(st *jarState, t int64) bool {
+// advanceSOH takes in the capacity tests and impedance readings known by
+// t: the baseline (the master's, else the first reading once it exists),
+// the latest reading (standing in for the live trend until it exists), and
+// for each new test its rise and the refitted slope.
+func (c *JarCalc) advanceSOH(st *jarState, t int64) {
 	p := &c.p
 	m := st.m
 	for st.nextImp < len(m.imp) && m.imp[st.nextImp].at <= t {
 		st.nextImp++
 	}
-	baseline := m.r0
-	if math.IsNaN(baseline) && st.nextImp > 0 {
-		// Without a master baseline, the first impedance reading serves,
-		// once it exists.
-		baseline = m.imp[0].mOhm
+	st.invBase = 1 / m.r0
+	if math.IsNaN(m.r0) && st.nextImp > 0 {
+		st.invBase = 1 / m.imp[0].mOhm
 	}
-	riseAt := func(rNow float64) float64 {
-		if math.IsNaN(rNow) || math.IsNaN(baseline) {
-			return math.NaN()
-		}
-		return rNow/baseline - 1
-	}
-	rNow := st.rTrend
-	if math.IsNaN(rNow) && st.nextImp > 0 {
-		rNow = m.imp[st.nextImp-1].mOhm
-	}
-	rise := riseAt(rNow)
+	rise := c.rise(st)
 	for st.nextTest < len(m.tests) && m.tests[st.nextTest].knownAt <= t {
 		tp := m.tests[st.nextTest]
 		st.nextTest++
@@ -497,7 +532,7 @@ func (c *JarCalc) updateSOH(st *jarState, t int64) bool {
 			// constant): the resistance then is the impedance reading
 			// as-of the test; without one, the rise now stands in.
 			if j := searchImp(m.imp, tp.knownAt); j >= 0 {
-				rt = riseAt(m.imp[j].mOhm)
+				rt = m.imp[j].mOhm*st.invBase - 1
 			}
 		}
 		if !math.IsNaN(st.prevPct) && !math.IsNaN(st.prevRise) && !math.IsNaN(rt) && math.Abs(rt-st.prevRise) >= p.SlopeMinRise {
@@ -506,20 +541,56 @@ func (c *JarCalc) updateSOH(st *jarState, t int64) bool {
 		st.prevPct, st.prevRise = tp.pct, rt
 		st.testPct, st.riseAtTest = tp.pct, rt
 	}
-	old := st.soh
+	st.nextEvent = math.MaxInt64
+	if st.nextImp < len(m.imp) {
+		st.nextEvent = m.imp[st.nextImp].at
+	}
+	if st.nextTest < len(m.tests) {
+		st.nextEvent = min(st.nextEvent, m.tests[st.nextTest].knownAt)
+	}
+}
+
+// rise is the resistance rise over the baseline now: the live trend, else
+// the latest impedance reading; NaN without either or without a baseline.
+func (c *JarCalc) rise(st *jarState) float64 {
+	r := st.rTrend
+	if r != r && st.nextImp > 0 {
+		r = st.m.imp[st.nextImp-1].mOhm
+	}
+	return r*st.invBase - 1
+}
+
+// computeSOH is SOH from the latest test and the rise (see JarCalc),
+// quantised to soh_pct; it refreshes the SOC scale when SOH moved by more
+// than 0.01 point.
+func (c *JarCalc) computeSOH(st *jarState) error {
+	p := &c.p
+	rise := c.rise(st)
 	switch {
-	case !math.IsNaN(st.testPct):
+	case st.testPct == st.testPct:
 		adj := 0.0
-		if !math.IsNaN(rise) && !math.IsNaN(st.riseAtTest) {
-			adj = clamp(-st.slope*100*(rise-st.riseAtTest), p.AdjMin, p.AdjMax)
+		if d := rise - st.riseAtTest; d == d {
+			adj = clamp(-st.slope*100*d, p.AdjMin, p.AdjMax)
 		}
 		st.soh = st.testPct + adj
-	case !math.IsNaN(rise):
-		st.soh = clamp(100-st.slope*100*math.Max(0, rise), 0, 100)
+	case rise == rise:
+		st.soh = clamp(100-st.slope*100*max(0, rise), 0, 100)
 	default:
 		st.soh = math.NaN()
 	}
-	return st.soh != old && !(math.IsNaN(st.soh) && math.IsNaN(old))
+	st.sohQ = Null32
+	if st.soh == st.soh {
+		q, err := colSOH.q32(st.soh)
+		if err != nil {
+			return err
+		}
+		st.sohQ = q
+		if !(math.Abs(st.soh-st.effSOH) <= 0.01) {
+			st.effSOH = st.soh
+			st.effC = 100 / (st.m.capAh * clamp(st.soh, 20, 150) / 100)
+		}
+	}
+	return nil
 }
 
 // searchImp is the index of the last impedance reading at or before t, -1 if none.
