@@ -122,6 +122,47 @@ func BenchmarkJarCalcFleetDay(b *testing.B) {
 	b.ReportMetric(float64(rows)/cpu.Seconds(), "rows/cpu-s")
 }
 
+// BenchmarkJarScanFloor is the floor under BenchmarkJarCalcFleetDay on the
+// same machine: the same batches read (ts, ids, voltage, temperature,
+// resistance) and two int32 columns written, with no computation. The
+// ratio of the two is the kernel's cost in a unit that does not depend on
+// how loaded the (shared) machine is.
+func BenchmarkJarScanFloor(b *testing.B) {
+	n := benchJars * benchDay
+	in := JarBatch{TS: make([]int64, n), BatteryID: make([]UUID, n), VoltageMV: make([]int32, n), TemperatureDeciC: make([]int32, n), ResistanceMicroOhm: make([]int32, n)}
+	for i := range n {
+		in.TS[i], in.BatteryID[i], in.VoltageMV[i] = int64(i%benchDay)*benchStep, UUID{1: byte(i / benchDay)}, 13620
+	}
+	soc, soh := make([]int32, benchBatch), make([]int32, benchBatch)
+	rows := 0
+	var cpu time.Duration
+	b.ResetTimer()
+	for range b.N {
+		c0 := cpuTime()
+		for range benchStrings {
+			for lo := 0; lo < n; lo += benchBatch {
+				bt := sliceJar(&in, lo, min(n, lo+benchBatch))
+				var prev UUID
+				var last int64
+				for i, t := range bt.TS {
+					if bt.BatteryID[i] != prev {
+						prev = bt.BatteryID[i]
+					} else if t < last {
+						b.Fatal("unsorted")
+					}
+					last = t
+					soc[i] = bt.VoltageMV[i] + bt.TemperatureDeciC[i]
+					soh[i] = bt.ResistanceMicroOhm[i] + int32(t)
+				}
+			}
+			rows += n
+		}
+		cpu += cpuTime() - c0
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(rows)/cpu.Seconds(), "rows/cpu-s")
+}
+
 func BenchmarkStringCalcFleetDay(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	_, batches := benchCurrents(rng)

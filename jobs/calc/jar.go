@@ -343,49 +343,63 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 	// k: the string sample as-of the position reached (lastTS, or the
 	// first row). Positions are re-found by binary search once per run, so
 	// TrimBefore between calls is safe.
+	// A battery's first row starts at its own time: nothing to integrate
+	// before it, dt = 0, so the loop needs no first-row case.
 	started, lastTS := st.started, st.lastTS
+	if !started {
+		lastTS = in.TS[i0]
+	}
 	soc, restSince, floatSince := st.soc, st.restSince, st.floatSince
 	rTrend, trendAt := st.rTrend, st.trendAt
-	pos := in.TS[i0]
-	if started {
-		pos = lastTS
-	}
+	pos := lastTS
 	k := searchAsOf(sts, pos)
-	restMA, tailMA, floatLimMV := m.restMA, m.tailMA, m.floatLimMV
+	restMA, floatLimMV := m.restMA, m.floatLimMV
+	restSpan, floatSpan := uint32(2*m.restMA), uint32(m.tailMA+m.restMA)
 	maxHold, floatHold, restHold, rStep := p.MaxHold, p.FloatHold, p.RestHold, p.RStep
 	invRTau, invRestTau := 1/float64(p.RTau), 1/float64(p.RestTau)
+	eta := p.ChargeEfficiency
+	// effC: SOC points per mA·µs at the current SOH.
+	const mAusPerAh = scaleCurrent * 3600 * microsPerSecond
+	effC := st.effC / mAusPerAh
 	ts, vs, temps, rs := in.TS[i0:i1], in.VoltageMV[i0:i1], in.TemperatureDeciC[i0:i1], in.ResistanceMicroOhm[i0:i1]
 	socOut, sohOut := out.SOCCentiPct[i0:i1], out.SOHCentiPct[i0:i1]
 	for i, t := range ts {
-		if started && t < lastTS {
+		if t < lastTS {
 			st.save(started, lastTS, soc, restSince, floatSince, rTrend, trendAt)
 			return fmt.Errorf("battery %s: ts %d before %d: rows not sorted by (battery_id, ts)", idString(id), t, lastTS)
 		}
 		// 1. Integrate the string current over [pos, t), watching the
-		// string samples passed for breaks of rest and float.
-		dAh := 0.0
+		// string samples passed for breaks of rest and float. Charge is
+		// summed exactly in mA·µs, charging and discharging apart (the
+		// efficiency applies to the first), and converted once.
+		var qIn, qOut int64
 		for k+1 < len(sts) && sts[k+1] <= t {
-			if started {
-				dAh += c.seg(sts, sma, k, pos, sts[k+1])
+			if k >= 0 {
+				d := max(0, min(sts[k+1], sts[k]+maxHold)-pos)
+				q := int64(sma[k]) * d
+				qIn += max(q, 0) // branch-free: the sign of a float current is noise
+				qOut += min(q, 0)
 			}
 			pos = sts[k+1]
 			k++
-			a := sma[k]
-			if a > restMA || a < -restMA {
+			// Outside [−rest, rest] and outside [−rest, tail], as one
+			// unsigned comparison each.
+			a := uint32(sma[k] + restMA)
+			if a > restSpan {
 				restSince = -1
 			}
-			if a > tailMA || a < -restMA {
+			if a > floatSpan {
 				floatSince = -1
 			}
 		}
-		if started && pos < t {
-			dAh += c.seg(sts, sma, k, pos, t)
+		if k >= 0 && pos < t {
+			d := max(0, min(t, sts[k]+maxHold)-pos)
+			q := int64(sma[k]) * d
+			qIn += max(q, 0)
+			qOut += min(q, 0)
 		}
 		pos = t
-		var dt int64
-		if started {
-			dt = t - lastTS
-		}
+		dt := t - lastTS
 		// 2. Conditions at t (NULL voltage is Null32: below every limit,
 		// so it is checked once).
 		iKnown := k >= 0 && t-sts[k] <= maxHold
@@ -395,8 +409,9 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 		}
 		vRaw, tRaw := vs[i], temps[i]
 		vOK := vRaw != Null32
-		floatNow := iKnown && vRaw >= floatLimMV && ma >= -restMA && ma <= tailMA
-		restNow := iKnown && vOK && vRaw < floatLimMV && ma <= restMA && ma >= -restMA
+		a := uint32(ma + restMA)
+		floatNow := iKnown && vRaw >= floatLimMV && a <= floatSpan
+		restNow := iKnown && vOK && vRaw < floatLimMV && a <= restSpan
 		if !floatNow {
 			floatSince = -1
 		} else if floatSince < 0 {
@@ -424,7 +439,9 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 		}
 		// 4. SOC.
 		if soc == soc { // not NaN
-			soc += dAh * st.effC
+			if qIn|qOut != 0 {
+				soc += (float64(qIn)*eta + float64(qOut)) * effC
+			}
 			if soc < 0 {
 				soc = 0
 			} else if soc > 100 || floatFull {
@@ -457,6 +474,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 				st.save(started, lastTS, soc, restSince, floatSince, rTrend, trendAt)
 				return fmt.Errorf("battery %s ts %d: %w", idString(id), t, err)
 			}
+			effC = st.effC / mAusPerAh
 		}
 		started, lastTS = true, t
 		// 6. Output.
@@ -478,23 +496,6 @@ func (st *jarState) save(started bool, lastTS int64, soc float64, restSince, flo
 	st.started, st.lastTS = started, lastTS
 	st.soc, st.restSince, st.floatSince = soc, restSince, floatSince
 	st.rTrend, st.trendAt = rTrend, trendAt
-}
-
-// seg is the charge (Ah, efficiency applied) of string sample k held over
-// [a, b), cut at MaxHold after the sample.
-func (c *JarCalc) seg(sts []int64, sma []int32, k int, a, b int64) float64 {
-	if k < 0 {
-		return 0
-	}
-	end := min(b, sts[k]+c.p.MaxHold)
-	if end <= a {
-		return 0
-	}
-	q := float64(sma[k]) * float64(end-a) * (1 / (scaleCurrent * 3600 * microsPerSecond))
-	if q > 0 {
-		q *= c.p.ChargeEfficiency
-	}
-	return q
 }
 
 // ocvSOC is the OCV curve inverted: SOC (percent, clamped) of a block
