@@ -353,6 +353,10 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 	rTrend, trendAt := st.rTrend, st.trendAt
 	pos := lastTS
 	k := searchAsOf(sts, pos)
+	var tk int64 // sts[k]
+	if k >= 0 {
+		tk = sts[k]
+	}
 	restMA, floatLimMV := m.restMA, m.floatLimMV
 	restSpan, floatSpan := uint32(2*m.restMA), uint32(m.tailMA+m.restMA)
 	maxHold, floatHold, restHold, rStep := p.MaxHold, p.FloatHold, p.RestHold, p.RStep
@@ -361,6 +365,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 	// effC: SOC points per mA·µs at the current SOH.
 	const mAusPerAh = scaleCurrent * 3600 * microsPerSecond
 	effC := st.effC / mAusPerAh
+	nextEvent, sohQ := st.nextEvent, st.sohQ
 	ts, vs, temps, rs := in.TS[i0:i1], in.VoltageMV[i0:i1], in.TemperatureDeciC[i0:i1], in.ResistanceMicroOhm[i0:i1]
 	socOut, sohOut := out.SOCCentiPct[i0:i1], out.SOHCentiPct[i0:i1]
 	for i, t := range ts {
@@ -375,13 +380,14 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 		var qIn, qOut int64
 		for k+1 < len(sts) && sts[k+1] <= t {
 			if k >= 0 {
-				d := max(0, min(sts[k+1], sts[k]+maxHold)-pos)
+				d := max(0, min(sts[k+1], tk+maxHold)-pos)
 				q := int64(sma[k]) * d
 				qIn += max(q, 0) // branch-free: the sign of a float current is noise
 				qOut += min(q, 0)
 			}
 			pos = sts[k+1]
 			k++
+			tk = pos
 			// Outside [−rest, rest] and outside [−rest, tail], as one
 			// unsigned comparison each.
 			a := uint32(sma[k] + restMA)
@@ -393,7 +399,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 			}
 		}
 		if k >= 0 && pos < t {
-			d := max(0, min(t, sts[k]+maxHold)-pos)
+			d := max(0, min(t, tk+maxHold)-pos)
 			q := int64(sma[k]) * d
 			qIn += max(q, 0)
 			qOut += min(q, 0)
@@ -402,7 +408,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 		dt := t - lastTS
 		// 2. Conditions at t (NULL voltage is Null32: below every limit,
 		// so it is checked once).
-		iKnown := k >= 0 && t-sts[k] <= maxHold
+		iKnown := k >= 0 && t-tk <= maxHold
 		var ma int32
 		if iKnown {
 			ma = sma[k]
@@ -438,14 +444,18 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 			}
 		}
 		// 4. SOC.
-		if soc == soc { // not NaN
+		if floatFull {
+			// Full on float: the steady state of a standby jar, so the
+			// common row does no arithmetic at all.
+			soc = 100
+		} else if soc == soc { // not NaN
 			if qIn|qOut != 0 {
 				soc += (float64(qIn)*eta + float64(qOut)) * effC
-			}
-			if soc < 0 {
-				soc = 0
-			} else if soc > 100 || floatFull {
-				soc = 100
+				if soc < 0 {
+					soc = 0
+				} else if soc > 100 {
+					soc = 100
+				}
 			}
 			if restSince >= 0 && t-restSince >= restHold {
 				soc += (c.ocvSOC(m, float64(vRaw)*(1/scaleJarV), tRaw) - soc) * min(1, float64(dt)*invRestTau)
@@ -461,11 +471,12 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 				soc = c.ocvSOC(m, ocv, tRaw)
 			}
 		}
-		// 5. SOH: the slow path only when a test or an impedance reading
-		// becomes known, else only when the trend moved enough to matter.
-		if t >= st.nextEvent {
+		// 5. SOH: recomputed only when a test or an impedance reading
+		// becomes known or the trend took a reading.
+		if t >= nextEvent {
 			st.started, st.lastTS, st.rTrend = started, lastTS, rTrend
 			c.advanceSOH(st, t)
+			nextEvent = st.nextEvent
 			trendMoved = true
 		}
 		if trendMoved {
@@ -474,7 +485,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 				st.save(started, lastTS, soc, restSince, floatSince, rTrend, trendAt)
 				return fmt.Errorf("battery %s ts %d: %w", idString(id), t, err)
 			}
-			effC = st.effC / mAusPerAh
+			effC, sohQ = st.effC/mAusPerAh, st.sohQ
 		}
 		started, lastTS = true, t
 		// 6. Output.
@@ -483,7 +494,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 		} else {
 			socOut[i] = int32(soc*100 + 0.5) // in [0, 100]: always fits
 		}
-		sohOut[i] = st.sohQ
+		sohOut[i] = sohQ
 	}
 	st.save(started, lastTS, soc, restSince, floatSince, rTrend, trendAt)
 	return nil

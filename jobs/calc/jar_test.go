@@ -188,8 +188,9 @@ func TestJarCalcStreaming(t *testing.T) {
 	for _, sl := range [][2]int{{0, cut}, {cut, n}} {
 		if sl[0] == cut {
 			cur.TrimBefore(f.jar.TS[cut])
-			if held := cur.Samples(); held > n-strCut+strCut-cut+1 {
-				t.Errorf("after TrimBefore the store holds %d samples", held)
+			// The sample at the cut serves the as-of lookup; older ones go.
+			if held := cur.Samples(); held != strCut-cut {
+				t.Errorf("after TrimBefore the store holds %d samples, want %d", held, strCut-cut)
 			}
 			if err := cur.Add(sliceStr(&f.str, strCut, n)); err != nil {
 				t.Fatal(err)
@@ -226,5 +227,75 @@ func TestJarCalcStreaming(t *testing.T) {
 	}
 	if _, err := NewJarCalc(DefaultJarParams, []JarBattery{{BatteryID: a}}, cur, nil, nil); err == nil {
 		t.Error("battery without a model: no error")
+	}
+}
+
+// TestRestNeedsQuietString: the rest criterion watches every string sample,
+// not only those at the jar's timestamps: a one-second 5 A pulse between two
+// jar samples restarts the 2 h rest.
+func TestRestNeedsQuietString(t *testing.T) {
+	s, a := id(1), id(2)
+	sec := int64(microsPerSecond)
+	n := int(4 * hourUS / sec)
+	pulse := int(hourUS/sec) + 2 // one second at 1 h + 2 s, between jar samples
+	var str StringBatch
+	for i := range n {
+		ma := int32(0)
+		if i == pulse {
+			ma = 5000
+		}
+		str.TS, str.StringID = append(str.TS, int64(i)*sec), append(str.StringID, s)
+		str.VoltageCentiV, str.CurrentMA = append(str.VoltageCentiV, 30300), append(str.CurrentMA, ma)
+	}
+	var jar JarBatch
+	for i := 0; i < n; i += 5 {
+		jar.TS, jar.BatteryID = append(jar.TS, int64(i)*sec), append(jar.BatteryID, a)
+		jar.VoltageMV = append(jar.VoltageMV, int32(math.Round(ocvOf(60)*1000)))
+		jar.TemperatureDeciC, jar.ResistanceMicroOhm = append(jar.TemperatureDeciC, 250), append(jar.ResistanceMicroOhm, Null32)
+	}
+	// Start from a known SOC: the first row reads the OCV (60 %); then the
+	// pulse adds 5 A·s. Re-anchoring would pull back to 60 only 2 h after
+	// the pulse, i.e. from 3 h + 2 s.
+	run := func(str StringBatch) []int32 {
+		cur := NewStringCurrents()
+		if err := cur.Add(&str); err != nil {
+			t.Fatal(err)
+		}
+		k, err := NewJarCalc(DefaultJarParams, []JarBattery{{BatteryID: a, StringID: s, Model: agm100}}, cur, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out JarCalcOut
+		if err := k.Run(&jar, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.SOCCentiPct
+	}
+	soc := run(str)
+	row := func(ts int64) int { return int(ts / (5 * sec)) }
+	pulseSOC := int32(6000 + math.Round(5.0/3600*0.95)) // +0.0013 %: rounds to 60.00
+	if soc[0] != 6000 || soc[row(2*hourUS)] != pulseSOC {
+		t.Errorf("SOC at start %d and at 2 h %d, want 6000", soc[0], soc[row(2*hourUS)])
+	}
+	// Move the OCV: with the jar's voltage at 58 % from 1 h on, a quiet
+	// string re-anchors at 2 h + 0 s (rest since 0), a pulsed one at 3 h.
+	for i := range jar.VoltageMV {
+		if jar.TS[i] >= hourUS {
+			jar.VoltageMV[i] = int32(math.Round(ocvOf(58) * 1000))
+		}
+	}
+	quiet := str
+	quiet.CurrentMA = slices.Clone(str.CurrentMA)
+	quiet.CurrentMA[pulse] = 0
+	q, p := run(quiet), run(str)
+	at := row(2*hourUS + 30*60*sec)
+	if q[at] > 5850 {
+		t.Errorf("quiet string, 2.5 h: SOC %d, want re-anchored towards 5800", q[at])
+	}
+	if p[at] != 6000 {
+		t.Errorf("pulsed string, 2.5 h: SOC %d, want 6000 (rest restarted by the pulse)", p[at])
+	}
+	if end := p[len(p)-1]; math.Abs(float64(end-5800)) > 5 {
+		t.Errorf("pulsed string, 4 h: SOC %d, want 5800 (re-anchored from 3 h)", end)
 	}
 }
