@@ -14,7 +14,7 @@ func riseAt(t int64) float64 { return 0.4 * math.Pow(float64(t)/float64(3*yearUS
 
 func truthPct(t int64) float64 { return 100 - 0.5*100*riseAt(t) }
 
-func ageingFixture(s UUID, jars []UUID, from, to int64) fixture {
+func ageingFixture(s UUID, jars []UUID, from, to int64, scales ...float64) fixture {
 	step := 15 * 60 * int64(microsPerSecond)
 	var f fixture
 	for ts := from; ts < to; ts += step {
@@ -24,12 +24,16 @@ func ageingFixture(s UUID, jars []UUID, from, to int64) fixture {
 		f.str.CurrentMA = append(f.str.CurrentMA, 70)
 	}
 	f.perJar = len(f.str.TS)
-	for _, j := range jars {
+	for n, j := range jars {
+		scale := 1.0
+		if n < len(scales) {
+			scale = scales[n]
+		}
 		for _, ts := range f.str.TS {
 			// The BMS reads at the jar's temperature, which swings between 20
 			// and 30 °C: the kernel corrects it back to 25 °C.
 			temp := 25 + 5*math.Sin(float64(ts)/float64(24*hourUS)*2*math.Pi)
-			r25 := 4 * (1 + riseAt(ts))
+			r25 := 4 * (1 + scale*riseAt(ts))
 			f.jar.TS = append(f.jar.TS, ts)
 			f.jar.BatteryID = append(f.jar.BatteryID, j)
 			f.jar.VoltageMV = append(f.jar.VoltageMV, 13620)
@@ -108,7 +112,7 @@ func TestSOHTracksCapacityTests(t *testing.T) {
 func TestSOHFromHistory(t *testing.T) {
 	s, a := id(1), id(2)
 	var tests []CapacityTestCalc
-	for _, k := range []int64{1 * yearUS, 2 * yearUS} {
+	for _, k := range []int64{1 * yearUS, 3 * yearUS / 2, 2 * yearUS} {
 		tests = append(tests, CapacityTestCalc{StringID: s, KnownAt: k, Pct: math.Round(truthPct(k)*100) / 100})
 	}
 	var imp []ImpedanceCalcRow
@@ -119,8 +123,8 @@ func TestSOHFromHistory(t *testing.T) {
 	f := ageingFixture(s, []UUID{a}, from, from+30*24*hourUS)
 	out := runAll(t, f, []JarBattery{{BatteryID: a, StringID: s, Model: agm100}}, tests, imp)
 	// The 2-year test is known; its rise is the reading at 2 years, the
-	// slope is fitted from the readings at 1 and 2 years (0.5), and the
-	// live trend gives the rise now.
+	// slope is fitted from the three tests (0.5), and the live trend gives
+	// the rise now.
 	for _, i := range []int{100, len(out.SOHCentiPct) - 1} {
 		got := float64(out.SOHCentiPct[i]) / 100
 		if truth := truthPct(f.jar.TS[i]); math.Abs(got-truth) > 0.2 {
@@ -131,5 +135,46 @@ func TestSOHFromHistory(t *testing.T) {
 	// for the live trend: the 2.5-year reading, at the row's own time.
 	if got, want := float64(out.SOHCentiPct[0])/100, truthPct(from); math.Abs(got-want) > 0.2 {
 		t.Errorf("first row: SOH %.2f, want %.2f", got, want)
+	}
+}
+
+// TestSOHStringTestMeasuresWeakestJar: a string test is the weakest jar's
+// point on the capacity-vs-rise line; a healthier jar of the same string
+// reads its SOH off the same line, above the test.
+func TestSOHStringTestMeasuresWeakestJar(t *testing.T) {
+	s, weak, healthy := id(1), id(2), id(3)
+	const slope = 40.0 // points per unit of rise: DefaultJarParams.SOHSlope·100
+	truth := func(scale float64, ts int64) float64 { return 100 - slope*scale*riseAt(ts) }
+	test := CapacityTestCalc{StringID: s, KnownAt: 2 * yearUS, Pct: math.Round(truth(1.5, 2*yearUS)*100) / 100}
+	var imp []ImpedanceCalcRow
+	for _, j := range []struct {
+		id    UUID
+		scale float64
+	}{{weak, 1.5}, {healthy, 0.5}} {
+		for ts := int64(0); ts < 3*yearUS; ts += yearUS / 4 {
+			imp = append(imp, ImpedanceCalcRow{BatteryID: j.id, MeasuredAt: ts, CorrectedMOhm: 4 * (1 + j.scale*riseAt(ts))})
+		}
+	}
+	from := 5 * yearUS / 2
+	f := ageingFixture(s, []UUID{weak, healthy}, from, from+10*24*hourUS, 1.5, 0.5)
+	bats := []JarBattery{{BatteryID: weak, StringID: s, Model: agm100, InitialResistanceMOhm: 4}, {BatteryID: healthy, StringID: s, Model: agm100, InitialResistanceMOhm: 4}}
+	out := runAll(t, f, bats, []CapacityTestCalc{test}, imp)
+	for n, scale := range []float64{1.5, 0.5} {
+		i := (n+1)*f.perJar - 1
+		got, want := float64(out.SOHCentiPct[i])/100, truth(scale, f.jar.TS[i])
+		if math.Abs(got-want) > 0.2 {
+			t.Errorf("jar with %.1f× the rise: SOH %.2f, want %.2f (test %.2f)", scale, got, want, test.Pct)
+		}
+	}
+	if h := float64(out.SOHCentiPct[2*f.perJar-1]) / 100; h <= test.Pct {
+		t.Errorf("healthy jar: SOH %.2f not above the string test %.2f", h, test.Pct)
+	}
+	// Given only the healthy jar, the test would be placed at its own rise:
+	// a lower SOH. The kernel needs every jar of the string.
+	g := f
+	g.jar = *sliceJar(&f.jar, f.perJar, 2*f.perJar)
+	out = runAll(t, g, bats[1:], []CapacityTestCalc{test}, imp)
+	if got := float64(out.SOHCentiPct[len(out.SOHCentiPct)-1]) / 100; got >= truth(0.5, f.jar.TS[len(f.jar.TS)-1])-1 {
+		t.Errorf("without the weak jar: SOH %.2f; the placement did not use the string's jars", got)
 	}
 }
