@@ -235,6 +235,8 @@ type JarCalc struct {
 	tempF  []float64
 	lastID UUID
 	lastSt *jarState
+	// noFastPath disables the steady-float loop (tests compare the two).
+	noFastPath bool
 }
 
 // NewJarCalc builds the kernel over the batteries' master data, the string
@@ -436,7 +438,37 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 	nextEvent, sohQ := st.nextEvent, st.sohQ
 	ts, vs, temps, rs := in.TS[i0:i1], in.VoltageMV[i0:i1], in.TemperatureDeciC[i0:i1], in.ResistanceMicroOhm[i0:i1]
 	socOut, sohOut := out.SOCCentiPct[i0:i1], out.SOHCentiPct[i0:i1]
-	for i, t := range ts {
+	// full: the previous row was float-full (SOC pinned at 100).
+	full := !c.noFastPath && started && soc == 100 && floatSince >= 0 && lastTS-floatSince >= floatHold
+	for i := 0; i < len(ts); i++ {
+		if full {
+			// Steady float, the state a standby jar spends nearly all its
+			// life in: while the next row keeps every float-full condition
+			// (jar at float voltage, every string sample since within the
+			// float band, the current known) and nothing is due (a trend
+			// reading, a test or impedance reading), the row is SOC 100 and
+			// the SOH as it was; nothing else changes. Any other row takes
+			// the full path below.
+			for ; i < len(ts); i++ {
+				t := ts[i]
+				if t < lastTS || t >= nextEvent || t-trendAt >= rStep || vs[i] < floatLimMV {
+					break
+				}
+				kk := k
+				for kk+1 < len(sts) && sts[kk+1] <= t && uint32(sma[kk+1]+restMA) <= floatSpan {
+					kk++
+				}
+				if (kk+1 < len(sts) && sts[kk+1] <= t) || kk < 0 || t-sts[kk] > maxHold {
+					break // a sample outside the band, or the current unknown
+				}
+				k, tk, pos, lastTS = kk, sts[kk], t, t
+				socOut[i], sohOut[i] = 10000, sohQ
+			}
+			if i == len(ts) {
+				break
+			}
+		}
+		t := ts[i]
 		if t < lastTS {
 			st.save(started, lastTS, soc, restSince, floatSince, rTrend, trendAt)
 			return fmt.Errorf("battery %s: ts %d before %d: rows not sorted by (battery_id, ts)", idString(id), t, lastTS)
@@ -556,6 +588,7 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 			effC, sohQ = st.effC/mAusPerAh, st.sohQ
 		}
 		started, lastTS = true, t
+		full = floatFull && soc == 100 && !c.noFastPath
 		// 6. Output.
 		if soc != soc {
 			socOut[i] = Null32

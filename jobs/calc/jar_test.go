@@ -299,3 +299,101 @@ func TestRestNeedsQuietString(t *testing.T) {
 		t.Errorf("pulsed string, 4 h: SOC %d, want 5800 (re-anchored from 3 h)", end)
 	}
 }
+
+// TestJarFastPathEqualsFullPath: the steady-float loop gives exactly what
+// the full per-row path gives, on random operating histories with NULLs,
+// telemetry gaps, string samples between jar samples and random batches.
+func TestJarFastPathEqualsFullPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for trial := range 20 {
+		s := id(1)
+		jars := []UUID{id(2), id(3), id(4)}
+		var phases []phase
+		for range 12 {
+			switch rng.IntN(5) {
+			case 0, 1:
+				phases = append(phases, phase{rng.Float64() * 3, 0.07 + 0.3*rng.Float64(), 13.4 + 0.4*rng.Float64()})
+			case 2:
+				phases = append(phases, phase{rng.Float64(), -30 * rng.Float64(), 12 + rng.Float64()})
+			case 3:
+				phases = append(phases, phase{rng.Float64() * 3, 0.1 * rng.NormFloat64(), ocvOf(100 * rng.Float64())})
+			default:
+				phases = append(phases, phase{rng.Float64() * 2, 10 * rng.Float64(), 14.4})
+			}
+		}
+		step := int64(5 * microsPerSecond)
+		f := buildFixture(s, jars, step, phases, 4000)
+		// String noise, a string sample between jar samples now and then,
+		// gaps, and NULLs in every jar column.
+		var str StringBatch
+		for i := range f.str.TS {
+			str.TS, str.StringID = append(str.TS, f.str.TS[i]), append(str.StringID, s)
+			str.VoltageCentiV = append(str.VoltageCentiV, f.str.VoltageCentiV[i])
+			a := f.str.CurrentMA[i] + int32(50*rng.NormFloat64())
+			if rng.IntN(500) == 0 {
+				a = Null32
+			}
+			str.CurrentMA = append(str.CurrentMA, a)
+			if rng.IntN(300) == 0 {
+				str.TS, str.StringID = append(str.TS, f.str.TS[i]+step/2), append(str.StringID, s)
+				str.VoltageCentiV, str.CurrentMA = append(str.VoltageCentiV, 0), append(str.CurrentMA, int32(2000*rng.NormFloat64()))
+			}
+		}
+		if gap := rng.IntN(len(str.TS) - 200); trial%2 == 0 {
+			str = StringBatch{append(str.TS[:gap:gap], str.TS[gap+100:]...), append(str.StringID[:gap:gap], str.StringID[gap+100:]...),
+				append(str.VoltageCentiV[:gap:gap], str.VoltageCentiV[gap+100:]...), append(str.CurrentMA[:gap:gap], str.CurrentMA[gap+100:]...)}
+		}
+		for i := range f.jar.TS {
+			switch rng.IntN(400) {
+			case 0:
+				f.jar.VoltageMV[i] = Null32
+			case 1:
+				f.jar.TemperatureDeciC[i] = Null32
+			case 2:
+				f.jar.ResistanceMicroOhm[i] = Null32
+			}
+			f.jar.TemperatureDeciC[i] += int32(rng.IntN(3)) - 1
+		}
+		bats := []JarBattery{{BatteryID: jars[0], StringID: s, Model: agm100, InitialResistanceMOhm: 4},
+			{BatteryID: jars[1], StringID: s, Model: agm100}, {BatteryID: jars[2], StringID: s, Model: agm100, InitialResistanceMOhm: 3.8}}
+		tests := []CapacityTestCalc{{StringID: s, KnownAt: f.jar.TS[f.perJar/2], Pct: 91}}
+		imp := []ImpedanceCalcRow{{BatteryID: jars[1], MeasuredAt: f.jar.TS[f.perJar/3], CorrectedMOhm: 4.2}}
+		var outs [2][2][]int32
+		for mode := range 2 {
+			cur := NewStringCurrents()
+			if err := cur.Add(&str); err != nil {
+				t.Fatal(err)
+			}
+			k, err := NewJarCalc(DefaultJarParams, bats, cur, tests, imp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.noFastPath = mode == 1
+			var out JarCalcOut
+			for lo := 0; lo < f.jar.Len(); {
+				hi := min(f.jar.Len(), lo+1+rng.IntN(3000))
+				if err := k.Run(sliceJar(&f.jar, lo, hi), &out); err != nil {
+					t.Fatal(err)
+				}
+				outs[mode][0], outs[mode][1] = append(outs[mode][0], out.SOCCentiPct...), append(outs[mode][1], out.SOHCentiPct...)
+				lo = hi
+			}
+		}
+		for c, name := range []string{"SOC", "SOH"} {
+			for i := range outs[0][c] {
+				if outs[0][c][i] != outs[1][c][i] {
+					t.Fatalf("trial %d row %d: %s %d with the fast path, %d without", trial, i, name, outs[0][c][i], outs[1][c][i])
+				}
+			}
+		}
+		full := 0
+		for _, v := range outs[0][0] {
+			if v == 10000 {
+				full++
+			}
+		}
+		if full < len(outs[0][0])/10 {
+			t.Errorf("trial %d: only %d of %d rows full: the fast path is hardly exercised", trial, full, len(outs[0][0]))
+		}
+	}
+}
