@@ -73,15 +73,8 @@ const (
 // microsPerSecond converts the lake's timestamps.
 const microsPerSecond = 1e6
 
-func clamp(x, lo, hi float64) float64 {
-	if x < lo {
-		return lo
-	}
-	if x > hi {
-		return hi
-	}
-	return x
-}
+// clamp bounds x to [lo, hi] (NaN stays NaN).
+func clamp(x, lo, hi float64) float64 { return min(hi, max(lo, x)) }
 
 // idString is u in the canonical 8-4-4-4-12 form, for error messages.
 func idString(u UUID) string {

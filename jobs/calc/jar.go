@@ -255,18 +255,14 @@ func NewJarCalc(p JarParams, batteries []JarBattery, currents *StringCurrents, t
 			byString[t.StringID] = append(byString[t.StringID], testPoint{knownAt: t.KnownAt, pct: t.Pct})
 		}
 	}
-	for _, ts := range byString {
-		slices.SortStableFunc(ts, func(a, b testPoint) int { return cmp.Compare(a.knownAt, b.knownAt) })
-	}
+	sortGroups(byString, func(p testPoint) int64 { return p.knownAt })
 	byJar := make(map[UUID][]impPoint)
 	for _, r := range imp {
 		if !math.IsNaN(r.CorrectedMOhm) {
 			byJar[r.BatteryID] = append(byJar[r.BatteryID], impPoint{at: r.MeasuredAt, mOhm: r.CorrectedMOhm})
 		}
 	}
-	for _, ps := range byJar {
-		slices.SortStableFunc(ps, func(a, b impPoint) int { return cmp.Compare(a.at, b.at) })
-	}
+	sortGroups(byJar, func(p impPoint) int64 { return p.at })
 	jarsOf := make(map[UUID][]*jarModel)
 	c := &JarCalc{p: p, cur: currents, models: make(map[UUID]*jarModel, len(batteries)),
 		strOf: make(map[UUID]UUID, len(batteries)), state: make(map[UUID]*jarState, len(batteries))}
@@ -297,6 +293,14 @@ func NewJarCalc(p JarParams, batteries []JarBattery, currents *StringCurrents, t
 		c.tempF[i] = p.Temp.To25(1, float64(i+tempLo)/scaleTemp)
 	}
 	return c, nil
+}
+
+// sortGroups puts every group in time order (stable: equal times keep
+// their input order).
+func sortGroups[T any](groups map[UUID][]T, at func(T) int64) {
+	for _, g := range groups {
+		slices.SortStableFunc(g, func(a, b T) int { return cmp.Compare(at(a), at(b)) })
+	}
 }
 
 // placeTests puts each capacity test of a string on the capacity-vs-

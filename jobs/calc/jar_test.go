@@ -62,17 +62,24 @@ func sliceStr(b *StringBatch, lo, hi int) *StringBatch {
 	return &StringBatch{b.TS[lo:hi], b.StringID[lo:hi], b.VoltageCentiV[lo:hi], b.CurrentMA[lo:hi]}
 }
 
-// runAll runs the kernel over the whole fixture in one batch.
-func runAll(t *testing.T, f fixture, bats []JarBattery, tests []CapacityTestCalc, imp []ImpedanceCalcRow) JarCalcOut {
+// kernelFor is a jar kernel over the string rows str.
+func kernelFor(t *testing.T, str *StringBatch, bats []JarBattery, tests []CapacityTestCalc, imp []ImpedanceCalcRow) *JarCalc {
 	t.Helper()
 	cur := NewStringCurrents()
-	if err := cur.Add(&f.str); err != nil {
+	if err := cur.Add(str); err != nil {
 		t.Fatal(err)
 	}
 	k, err := NewJarCalc(DefaultJarParams, bats, cur, tests, imp)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return k
+}
+
+// runAll runs the kernel over the whole fixture in one batch.
+func runAll(t *testing.T, f fixture, bats []JarBattery, tests []CapacityTestCalc, imp []ImpedanceCalcRow) JarCalcOut {
+	t.Helper()
+	k := kernelFor(t, &f.str, bats, tests, imp)
 	var out JarCalcOut
 	if err := k.Run(&f.jar, &out); err != nil {
 		t.Fatal(err)
@@ -151,14 +158,7 @@ func TestJarCalcStreaming(t *testing.T) {
 	bats := []JarBattery{{BatteryID: a, StringID: s, Model: agm100, InitialResistanceMOhm: 4}, {BatteryID: b, StringID: s, Model: agm100, InitialResistanceMOhm: 3.5}}
 	want := runAll(t, f, bats, nil, nil)
 
-	cur := NewStringCurrents()
-	if err := cur.Add(&f.str); err != nil {
-		t.Fatal(err)
-	}
-	k, err := NewJarCalc(DefaultJarParams, bats, cur, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := kernelFor(t, &f.str, bats, nil, nil)
 	rng := rand.New(rand.NewPCG(5, 6))
 	var out JarCalcOut
 	var soc, soh []int32
@@ -178,7 +178,7 @@ func TestJarCalcStreaming(t *testing.T) {
 	// the rest. Jar rows of a slice are sorted by (battery_id, ts).
 	cut := int(5 * hourUS / step)
 	strCut := int(6 * hourUS / step)
-	cur = NewStringCurrents()
+	cur := NewStringCurrents()
 	k, _ = NewJarCalc(DefaultJarParams, bats, cur, nil, nil)
 	if err := cur.Add(sliceStr(&f.str, 0, strCut)); err != nil {
 		t.Fatal(err)
@@ -213,9 +213,7 @@ func TestJarCalcStreaming(t *testing.T) {
 	if err := k.Run(sliceJar(&f.jar, 0, 10), &out); err == nil || !strings.Contains(err.Error(), "not sorted") {
 		t.Errorf("rows before the state's time: %v", err)
 	}
-	cur = NewStringCurrents()
-	_ = cur.Add(&f.str)
-	k, _ = NewJarCalc(DefaultJarParams, bats, cur, nil, nil)
+	k = kernelFor(t, &f.str, bats, nil, nil)
 	_ = k.Run(&f.jar, &out)
 	k.Reset()
 	if err := k.Run(&f.jar, &out); err != nil || !slices.Equal(out.SOCCentiPct, want.SOCCentiPct) {
@@ -257,14 +255,7 @@ func TestRestNeedsQuietString(t *testing.T) {
 	// pulse adds 5 A·s. Re-anchoring would pull back to 60 only 2 h after
 	// the pulse, i.e. from 3 h + 2 s.
 	run := func(str StringBatch) []int32 {
-		cur := NewStringCurrents()
-		if err := cur.Add(&str); err != nil {
-			t.Fatal(err)
-		}
-		k, err := NewJarCalc(DefaultJarParams, []JarBattery{{BatteryID: a, StringID: s, Model: agm100}}, cur, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		k := kernelFor(t, &str, []JarBattery{{BatteryID: a, StringID: s, Model: agm100}}, nil, nil)
 		var out JarCalcOut
 		if err := k.Run(&jar, &out); err != nil {
 			t.Fatal(err)
@@ -360,14 +351,7 @@ func TestJarFastPathEqualsFullPath(t *testing.T) {
 		imp := []ImpedanceCalcRow{{BatteryID: jars[1], MeasuredAt: f.jar.TS[f.perJar/3], CorrectedMOhm: 4.2}}
 		var outs [2][2][]int32
 		for mode := range 2 {
-			cur := NewStringCurrents()
-			if err := cur.Add(&str); err != nil {
-				t.Fatal(err)
-			}
-			k, err := NewJarCalc(DefaultJarParams, bats, cur, tests, imp)
-			if err != nil {
-				t.Fatal(err)
-			}
+			k := kernelFor(t, &str, bats, tests, imp)
 			k.noFastPath = mode == 1
 			var out JarCalcOut
 			for lo := 0; lo < f.jar.Len(); {
