@@ -222,6 +222,12 @@ type jarState struct {
 //   - without a test: SOH = 100 − slope·100·max(0, ρ), in [0, 100];
 //   - slope is SOHSlope, refitted from consecutive tests (see JarParams).
 //
+// Cost: a row on steady float (the standby state) takes a short loop of
+// comparisons; other rows integrate and test every condition; SOH is
+// recomputed only when a test or impedance reading becomes known or the
+// trend takes its once-a-minute reading. No allocation per row or batch
+// (one state per battery).
+//
 // A JarCalc is not safe for concurrent use; run one per partition group
 // (state is per battery, so disjoint battery sets parallelise).
 type JarCalc struct {
@@ -414,11 +420,10 @@ func (c *JarCalc) runBattery(st *jarState, id UUID, in *JarBatch, out *JarCalcOu
 	if s := c.cur.m[c.strOf[id]]; s != nil {
 		sts, sma = s.ts, s.ma
 	}
-	// k: the string sample as-of the position reached (lastTS, or the
-	// first row). Positions are re-found by binary search once per run, so
-	// TrimBefore between calls is safe.
 	// A battery's first row starts at its own time: nothing to integrate
-	// before it, dt = 0, so the loop needs no first-row case.
+	// before it, dt = 0, so the loop needs no first-row case. k is the
+	// string sample as-of the position reached, found by binary search once
+	// per run (so TrimBefore between calls is safe), then advanced.
 	started, lastTS := st.started, st.lastTS
 	if !started {
 		lastTS = in.TS[i0]

@@ -220,7 +220,7 @@ func TestJarCalcStreaming(t *testing.T) {
 		t.Errorf("after Reset: %v, equal %v", err, slices.Equal(out.SOCCentiPct, want.SOCCentiPct))
 	}
 	unknown := JarBatch{[]int64{0}, []UUID{id(9)}, []int32{13000}, []int32{250}, []int32{4000}}
-	if err := k.Run(&unknown, &out); err == nil || !strings.Contains(err.Error(), "master data") {
+	if err := k.Run(&unknown, &out); err == nil || !strings.Contains(err.Error(), "battery 00000000-0000-0000-0000-000000000009: not in the master data") {
 		t.Errorf("unknown battery: %v", err)
 	}
 	if _, err := NewJarCalc(DefaultJarParams, []JarBattery{{BatteryID: a}}, cur, nil, nil); err == nil {
