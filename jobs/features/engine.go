@@ -134,17 +134,17 @@ func (s *series) asOf(t int64) int {
 // Engine computes feature_store rows. See the package documentation for
 // the feeding protocol.
 type Engine struct {
-	cfg                 Config
-	windows             []int64 // hours, ascending
-	maxW                int64
-	maxGap, episodeGap  int64 // µs
+	cfg                  Config
+	windows              []int64 // hours, ascending
+	maxW                 int64
+	maxGap, episodeGap   int64 // µs
 	dischargeMA, surgeMA int32
-	emitFrom, emitTo    int64 // hour numbers, [from, to)
+	emitFrom, emitTo     int64 // hour numbers, [from, to)
 
-	bats   []batState
-	batIdx map[uuid.UUID]int32
-	strs   []strState
-	strIdx map[uuid.UUID]int32
+	bats    []batState
+	batIdx  map[uuid.UUID]int32
+	strs    []strState
+	strIdx  map[uuid.UUID]int32
 	strRing int64
 
 	env    []series
@@ -153,8 +153,8 @@ type Engine struct {
 	thdIdx map[uuid.UUID]int32
 
 	// chunk
-	from, to int64 // µs
-	chunk    int   // chunk sequence number, from 1
+	from, to  int64 // µs
+	chunk     int   // chunk sequence number, from 1
 	phase     int
 	started   bool
 	finalized bool
