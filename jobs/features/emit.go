@@ -220,7 +220,7 @@ func (p *JarPass) emitUpTo(b *batState, limit int64) error {
 
 func (p *JarPass) emit(b *batState, hour, w int64, a *acc) error {
 	r := &p.row
-	r.FeatureTS, r.BatteryID, r.WindowHours, r.Valid = hour*hourUS, b.id, int32(w), 0
+	*r = Row{FeatureTS: hour * hourUS, BatteryID: b.id, WindowHours: int32(w)}
 	err := p.fill(r, b, a)
 	if err != nil {
 		return fmt.Errorf("feature_store battery %s feature_ts %s window %d h: %w", b.id, time.UnixMicro(r.FeatureTS).UTC().Format(time.RFC3339), w, err)

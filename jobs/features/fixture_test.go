@@ -217,7 +217,7 @@ func newFixture(hours int) *fixture {
 				v = int32(14150 + 10*int64(bi))
 			}
 			if s == 1 {
-				v += int32(((tt / sec / 600) % 5) * 40) - 60 // wander across model 2's band
+				v += int32(((tt/sec/600)%5)*40) - 60 // wander across model 2's band
 			}
 			tc := int32(250 + 5*int64(bi) + (tt/H)%6 + (tt/sec)%7)
 			// ohmic reading held per 15 min
