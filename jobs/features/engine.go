@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -215,7 +216,7 @@ func New(cfg Config, m Master) (*Engine, error) {
 		if !ok {
 			si = int32(len(e.strs))
 			e.strIdx[b.StringID] = si
-			st := strState{id: b.StringID, lastTS: none, lastDis: none, lastSur: none, ring: make([]strHour, e.strRing), thd: -1, env: -1}
+			st := strState{id: b.StringID, lastTS: none, lastDis: none, lastSur: none, ring: make([]strHour, e.strRing), thd: -1, env: -1, mu: new(sync.Mutex)}
 			for k := range st.ring {
 				st.ring[k].hour = none
 			}

@@ -318,13 +318,25 @@ func (fx *fixture) run(t testing.TB, cfg Config, chunkHours int) map[rowKey]Row 
 				}
 			}
 		}
-		for k := 1; k >= 0; k-- { // pre-pass, buckets in reverse order
-			if err := e.AddJarVoltages(&buckets[k]); err != nil {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for k := range buckets { // concurrent pre-passes, one per bucket
+			p, err := e.NewPrePass()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[k] = p.Add(&buckets[k])
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
 				t.Fatal(err)
 			}
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
 		for k := range buckets {
 			p, err := e.NewJarPass(sink)
 			if err != nil {

@@ -2,6 +2,7 @@ package features
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -75,32 +76,64 @@ func (e *Engine) battery(id uuid.UUID) (int32, error) {
 }
 
 // AddJarVoltages feeds the string-mean pre-pass with the chunk's jar rows
-// (BatteryID, TS, Voltage), from every bucket, before any JarPass.
+// (BatteryID, TS, Voltage), from every bucket, before any JarPass. It is
+// NewPrePass().Add for a single goroutine.
 func (e *Engine) AddJarVoltages(b *JarBatch) error {
-	if err := e.enter(phasePre, "telemetry_jar_raw pre-pass"); err != nil {
+	p, err := e.NewPrePass()
+	if err != nil {
 		return err
 	}
-	if len(b.BatteryID) != len(b.TS) || len(b.Voltage) != len(b.TS) {
-		return fmt.Errorf("telemetry_jar_raw pre-pass batch: columns of unequal length (%d rows)", len(b.TS))
-	}
-	return b.runs(func(id uuid.UUID, i, j int) error {
-		return e.AddJarVoltageRun(id, b.TS[i:j], b.Voltage[i:j])
-	})
+	return p.Add(b)
 }
 
 // AddJarVoltageRun is AddJarVoltages for one battery's consecutive rows.
 func (e *Engine) AddJarVoltageRun(id uuid.UUID, ts []int64, v []int32) error {
-	if err := e.enter(phasePre, "telemetry_jar_raw pre-pass"); err != nil {
-		return err
-	}
-	if len(ts) == 0 {
-		return nil
-	}
-	bi, err := e.battery(id)
+	p, err := e.NewPrePass()
 	if err != nil {
 		return err
 	}
-	e.strs[e.bats[bi].str].slots.add(ts, v)
+	return p.AddRun(id, ts, v)
+}
+
+// PrePass feeds the string-mean pre-pass. Several may run concurrently
+// (for example one per bucket file): a string's sums are locked per run.
+type PrePass struct{ e *Engine }
+
+// NewPrePass starts (or continues) the chunk's pre-pass. Call it from the
+// feeding goroutine, then hand the passes to workers.
+func (e *Engine) NewPrePass() (*PrePass, error) {
+	if err := e.enter(phasePre, "telemetry_jar_raw pre-pass"); err != nil {
+		return nil, err
+	}
+	return &PrePass{e}, nil
+}
+
+// Add feeds jar rows (BatteryID, TS, Voltage) sorted by (battery_id, ts).
+func (p *PrePass) Add(b *JarBatch) error {
+	if len(b.BatteryID) != len(b.TS) || len(b.Voltage) != len(b.TS) {
+		return fmt.Errorf("telemetry_jar_raw pre-pass batch: columns of unequal length (%d rows)", len(b.TS))
+	}
+	return b.runs(func(id uuid.UUID, i, j int) error {
+		return p.AddRun(id, b.TS[i:j], b.Voltage[i:j])
+	})
+}
+
+// AddRun feeds consecutive rows of one battery, sorted by ts.
+func (p *PrePass) AddRun(id uuid.UUID, ts []int64, v []int32) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	if len(v) != len(ts) {
+		return fmt.Errorf("telemetry_jar_raw pre-pass: battery %s: %d timestamps, %d voltages", id, len(ts), len(v))
+	}
+	bi, err := p.e.battery(id)
+	if err != nil {
+		return err
+	}
+	st := &p.e.strs[p.e.bats[bi].str]
+	st.mu.Lock()
+	st.slots.add(ts, v)
+	st.mu.Unlock()
 	return nil
 }
 
@@ -146,6 +179,9 @@ func (p *JarPass) Add(b *JarBatch) error {
 func (p *JarPass) AddRun(id uuid.UUID, ts []int64, v, tc, r []int32) error {
 	if len(ts) == 0 {
 		return nil
+	}
+	if len(v) != len(ts) || len(tc) != len(ts) || len(r) != len(ts) {
+		return fmt.Errorf("telemetry_jar_raw: battery %s: columns of unequal length (%d rows)", id, len(ts))
 	}
 	e := p.e
 	bi, err := e.battery(id)
@@ -204,6 +240,7 @@ func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 	st := &e.strs[b.str]
 	sts, smean := st.slots.ts, st.slots.mean
 	ns := len(sts)
+	smean = smean[:ns]
 	c := sort.Search(ns, func(i int) bool { return sts[i] >= ts[0] })
 	var ets []int64
 	var ev []int32
@@ -214,6 +251,7 @@ func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 		k = s.asOf(ts[0])
 	}
 	ne := len(ets)
+	ev = ev[:ne]
 	maxGap, fmin, fmax := e.maxGap, b.fmin, b.fmax
 	last := b.lastTS
 	if last == none {
@@ -245,37 +283,45 @@ func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 		}
 		hourEnd := (h + 1) * hourUS
 		j := i
+		prev := b.lastTS
+		if i > 0 {
+			prev = ts[i-1]
+		}
 		for j < n && ts[j] < hourEnd {
+			if ts[j] <= prev {
+				return fmt.Errorf("telemetry_jar_raw: battery %s ts %s: rows not sorted by ts or duplicated", b.id, time.UnixMicro(ts[j]).UTC())
+			}
+			prev = ts[j]
 			j++
 		}
-		// Hot loop over the rows of one battery-hour, in locals.
+		// Hot loop over the rows of one battery-hour, in locals, on
+		// slices of equal length (no bounds checks).
+		tsS := ts[i:j]
+		vS, tS, rS := V[i:j], T[i:j], R[i:j]
+		vS, tS, rS = vS[:len(tsS)], tS[:len(tsS)], rS[:len(tsS)]
 		vn, tn, dn, bn := q.n, q.tn, q.dn, q.bn
 		ref, vmin, vmax, tmax, rlast := q.ref, q.vmin, q.vmax, q.tmax, q.rlast
 		if vn == 0 {
-			for x := i; x < j; x++ {
-				if V[x] != Null {
-					ref, vmin, vmax = V[x], V[x], V[x]
+			for _, v := range vS {
+				if v != Null {
+					ref, vmin, vmax = v, v, v
 					break
 				}
 			}
 		}
 		if tn == 0 {
-			for x := i; x < j; x++ {
-				if T[x] != Null {
-					tmax = T[x]
+			for _, tv := range tS {
+				if tv != Null {
+					tmax = tv
 					break
 				}
 			}
 		}
 		s1, s2, tsum, dsum, bal, below, above := q.s1, q.s2, q.tsum, q.dsum, q.bal, q.below, q.above
-		for x := i; x < j; x++ {
-			t := ts[x]
-			if t <= last && !(t == last && x == 0 && b.lastTS == none) {
-				return fmt.Errorf("telemetry_jar_raw: battery %s ts %s: rows not sorted by ts or duplicated", b.id, time.UnixMicro(t).UTC())
-			}
+		for x, t := range tsS {
 			dt := min(t-last, maxGap)
 			last = t
-			if v := V[x]; v != Null {
+			if v := vS[x]; v != Null {
 				d := int64(v - ref)
 				vn++
 				s1 += d
@@ -291,15 +337,11 @@ func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 					c++
 				}
 				if c < ns && sts[c] == t {
-					m := float64(v) - smean[c]
-					if m < 0 {
-						m = -m
-					}
-					bal += m
+					bal += math.Abs(float64(v) - smean[c])
 					bn++
 				}
 			}
-			if tv := T[x]; tv != Null {
+			if tv := tS[x]; tv != Null {
 				tn++
 				tsum += int64(tv)
 				tmax = max(tmax, tv)
@@ -311,7 +353,7 @@ func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 					dn++
 				}
 			}
-			if rv := R[x]; rv != Null {
+			if rv := rS[x]; rv != Null {
 				rlast = rv
 			}
 		}

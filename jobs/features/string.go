@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,8 +15,9 @@ import (
 type strState struct {
 	id                       uuid.UUID
 	lastTS, lastDis, lastSur int64
-	ring                     []strHour // indexed by hour % len, stamped
-	thd, env                 int32     // series indexes, -1 if none
+	ring                     []strHour   // indexed by hour % len, stamped
+	thd, env                 int32       // series indexes, -1 if none
+	mu                       *sync.Mutex // guards slots during concurrent pre-passes
 	slots                    slotSet
 }
 
@@ -171,6 +173,10 @@ func (s *slotSet) reset() {
 func (s *slotSet) add(ts []int64, v []int32) {
 	c := sort.Search(len(s.ts), func(i int) bool { return s.ts[i] >= ts[0] })
 	n := len(s.ts)
+	if n == 0 {
+		s.ts, s.sum, s.cnt = slices.Grow(s.ts, len(ts)), slices.Grow(s.sum, len(ts)), slices.Grow(s.cnt, len(ts))
+	}
+	v = v[:len(ts)]
 	for i, t := range ts {
 		x := v[i]
 		if x == Null {
