@@ -199,7 +199,7 @@ func (p *JarPass) emitUpTo(b *batState, limit int64) error {
 		wi := 0
 		for j := int64(1); j <= e.maxW; j++ {
 			h := t - j
-			if q := &b.ring[h%int64(len(b.ring))]; q.hour == h {
+			if q := &b.ring[h&int64(len(b.ring)-1)]; q.hour == h {
 				a.addJar(q)
 			}
 			if sp := st.at(h); sp != nil {

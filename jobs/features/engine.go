@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -159,6 +160,7 @@ type Engine struct {
 	phase     int
 	started   bool
 	finalized bool
+	open      atomic.Int32 // jar passes not closed
 }
 
 const (
@@ -196,7 +198,7 @@ func New(cfg Config, m Master) (*Engine, error) {
 	if !cfg.EmitTo.IsZero() {
 		e.emitTo = cfg.EmitTo.UnixMicro() / hourUS
 	}
-	e.strRing = e.maxW + int64(cfg.MaxChunk/time.Hour) + 1
+	e.strRing = pow2(e.maxW + int64(cfg.MaxChunk/time.Hour) + 1)
 	models := make(map[uuid.UUID]Model, len(m.Models))
 	for _, md := range m.Models {
 		models[md.ID] = md
@@ -231,7 +233,7 @@ func New(cfg Config, m Master) (*Engine, error) {
 			id: b.ID, str: si, baseline: b.InitialResistanceMOhm,
 			fmin: int32(math.Round(md.FloatMinV * 1e3)), fmax: int32(math.Round(md.FloatMaxV * 1e3)),
 			lastTS: none, firstR: Null, emitted: none, lastHour: none,
-			ring: make([]jarHour, e.maxW+1),
+			ring: make([]jarHour, pow2(e.maxW+1)),
 		}
 		for k := range bs.ring {
 			bs.ring[k].hour = none
@@ -373,4 +375,13 @@ func compareUUID(a, b uuid.UUID) int {
 		}
 	}
 	return 0
+}
+
+// pow2 rounds n up to a power of two: rings are indexed by hour & (len-1).
+func pow2(n int64) int64 {
+	p := int64(1)
+	for p < n {
+		p *= 2
+	}
+	return p
 }

@@ -21,7 +21,7 @@ type batState struct {
 	emitted    int64 // last feature_ts hour emitted (or skipped)
 	lastHour   int64 // last hour with a row
 	claimed    atomic.Int64
-	ring       []jarHour // maxW+1 hours, indexed by hour % len, stamped
+	ring       []jarHour // ≥ maxW+1 hours (a power of two), indexed by hour & (len-1), stamped
 }
 
 // jarHour is the partial of one battery-hour. Voltage sums are exact
@@ -140,11 +140,11 @@ func (p *PrePass) AddRun(id uuid.UUID, ts []int64, v []int32) error {
 // JarPass is one goroutine's main pass over jar rows. Several may run at
 // once on disjoint batteries.
 type JarPass struct {
-	e    *Engine
-	sink Sink
-	cur  int32 // battery of the open run, -1 if none
-	row  Row
-	acc  []acc
+	e      *Engine
+	sink   Sink
+	cur    int32 // battery of the open run, -1 if none
+	row    Row
+	closed bool
 }
 
 // NewJarPass ends the pre-pass (on the first call of the chunk) and
@@ -160,7 +160,8 @@ func (e *Engine) NewJarPass(sink Sink) (*JarPass, error) {
 		}
 		e.finalized = true
 	}
-	return &JarPass{e: e, sink: sink, cur: -1, acc: make([]acc, len(e.windows))}, nil
+	e.open.Add(1)
+	return &JarPass{e: e, sink: sink, cur: -1}, nil
 }
 
 // Add feeds jar rows; a battery's rows may span batches but must be
@@ -188,8 +189,11 @@ func (p *JarPass) AddRun(id uuid.UUID, ts []int64, v, tc, r []int32) error {
 	if err != nil {
 		return err
 	}
+	if p.closed {
+		return fmt.Errorf("telemetry_jar_raw: battery %s: jar pass already closed", id)
+	}
 	if bi != p.cur {
-		if err := p.Close(); err != nil {
+		if err := p.finish(); err != nil {
 			return err
 		}
 		if e.bats[bi].claimed.Swap(int64(e.chunk)) == int64(e.chunk) {
@@ -200,8 +204,19 @@ func (p *JarPass) AddRun(id uuid.UUID, ts []int64, v, tc, r []int32) error {
 	return p.run(&e.bats[bi], ts, v, tc, r)
 }
 
-// Close ends the open battery run, emitting its rows up to the chunk end.
+// Close ends the pass, emitting the open battery's rows up to the chunk
+// end. Every pass must be closed before EndChunk.
 func (p *JarPass) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	p.e.open.Add(-1)
+	return p.finish()
+}
+
+// finish ends the open battery run.
+func (p *JarPass) finish() error {
 	if p.cur < 0 {
 		return nil
 	}
@@ -216,7 +231,10 @@ func (e *Engine) EndChunk(sink Sink) error {
 	if !e.started {
 		return fmt.Errorf("end chunk: no chunk begun")
 	}
-	p := &JarPass{e: e, sink: sink, cur: -1, acc: make([]acc, len(e.windows))}
+	if n := e.open.Load(); n != 0 {
+		return fmt.Errorf("end chunk: %d jar passes not closed", n)
+	}
+	p := &JarPass{e: e, sink: sink, cur: -1}
 	for i := range e.bats {
 		b := &e.bats[i]
 		if b.claimed.Load() == int64(e.chunk) {
@@ -252,6 +270,18 @@ func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 	}
 	ne := len(ets)
 	ev = ev[:ne]
+	// envAt is the ambient as-of row k and the time it is superseded.
+	envAt := func(k int) (int32, int64) {
+		a, next := Null, int64(math.MaxInt64)
+		if k >= 0 {
+			a = ev[k]
+		}
+		if k+1 < ne {
+			next = ets[k+1]
+		}
+		return a, next
+	}
+	amb, envNext := envAt(k)
 	maxGap, fmin, fmax := e.maxGap, b.fmin, b.fmax
 	last := b.lastTS
 	if last == none {
@@ -277,7 +307,7 @@ func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 			}
 			b.lastHour = h
 		}
-		q := &b.ring[h%int64(len(b.ring))]
+		q := &b.ring[h&int64(len(b.ring)-1)]
 		if q.hour != h {
 			*q = jarHour{hour: h, vmin: Null, vmax: Null, tmax: Null, rlast: Null}
 		}
@@ -333,23 +363,34 @@ func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 				} else if v > fmax {
 					above += dt
 				}
-				for c < ns && sts[c] < t {
-					c++
-				}
+				// The string-mean slot: usually the next one.
 				if c < ns && sts[c] == t {
 					bal += math.Abs(float64(v) - smean[c])
 					bn++
+					c++
+				} else {
+					for c < ns && sts[c] < t {
+						c++
+					}
+					if c < ns && sts[c] == t {
+						bal += math.Abs(float64(v) - smean[c])
+						bn++
+						c++
+					}
 				}
 			}
 			if tv := tS[x]; tv != Null {
 				tn++
 				tsum += int64(tv)
 				tmax = max(tmax, tv)
-				for k+1 < ne && ets[k+1] <= t {
-					k++
+				if t >= envNext { // the as-of ambient moves on
+					for k+1 < ne && ets[k+1] <= t {
+						k++
+					}
+					amb, envNext = envAt(k)
 				}
-				if k >= 0 {
-					dsum += int64(tv - ev[k])
+				if amb != Null {
+					dsum += int64(tv - amb)
 					dn++
 				}
 			}

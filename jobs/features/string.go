@@ -15,7 +15,7 @@ import (
 type strState struct {
 	id                       uuid.UUID
 	lastTS, lastDis, lastSur int64
-	ring                     []strHour   // indexed by hour % len, stamped
+	ring                     []strHour   // a power of two, indexed by hour & (len-1), stamped
 	thd, env                 int32       // series indexes, -1 if none
 	mu                       *sync.Mutex // guards slots during concurrent pre-passes
 	slots                    slotSet
@@ -32,7 +32,7 @@ type strHour struct {
 }
 
 func (s *strState) hour(h int64) *strHour {
-	p := &s.ring[h%int64(len(s.ring))]
+	p := &s.ring[h&int64(len(s.ring)-1)]
 	if p.hour != h {
 		*p = strHour{hour: h}
 	}
@@ -41,7 +41,7 @@ func (s *strState) hour(h int64) *strHour {
 
 // at returns the partial of hour h if present.
 func (s *strState) at(h int64) *strHour {
-	p := &s.ring[h%int64(len(s.ring))]
+	p := &s.ring[h&int64(len(s.ring)-1)]
 	if p.hour != h {
 		return nil
 	}
@@ -182,6 +182,12 @@ func (s *slotSet) add(ts []int64, v []int32) {
 		if x == Null {
 			continue
 		}
+		if c < n && s.ts[c] == t { // the common case: the next slot
+			s.sum[c] += int64(x)
+			s.cnt[c]++
+			c++
+			continue
+		}
 		for c < n && s.ts[c] < t {
 			c++
 		}
@@ -189,6 +195,7 @@ func (s *slotSet) add(ts []int64, v []int32) {
 		case c < n && s.ts[c] == t:
 			s.sum[c] += int64(x)
 			s.cnt[c]++
+			c++
 		case c == n:
 			s.ts = append(s.ts, t)
 			s.sum = append(s.sum, int64(x))
