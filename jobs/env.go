@@ -16,6 +16,8 @@ type Env struct {
 	Scenario Scenario
 	RootSeed uint64
 	Fleet    *fleet.Fleet
+	// Lake is what derived stages plan from and read.
+	Lake *lake.Lake
 
 	// caches of pure derivations, shared by the jobs of one run and freed
 	// with the Env.

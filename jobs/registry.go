@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/battlake/battlake/jobs/derive"
 	"github.com/battlake/battlake/pipeline"
 )
 
@@ -23,6 +24,9 @@ var Stages = []Stage{
 	{Name: "master", Phase: 1, Help: "master data (locations, models, systems, strings, batteries, sensors, users, ml models) and per-battery hidden truth", Jobs: masterJobs},
 	{Name: "telemetry", Phase: 2, Help: "physics-based raw time series: jar, string, environment, event windows, ripple captures, daily truth", Jobs: telemetryJobs},
 	{Name: "transactions", Phase: 3, Help: "maintenance events, capacity tests with discharge curves, impedance measurements, audit log", Jobs: transactionJobs},
+	// Derived stages read only the lake (package derive imports neither
+	// physics nor the fleet): they run on synthesized and ingested data alike.
+	{Name: "calc", Phase: 4, Help: "calculated tables from raw data: SOC/SOH per jar sample, string power and THD, capacity and impedance results", Jobs: func(e *Env) []pipeline.Job { return derive.CalcJobs(e.Lake) }},
 }
 
 // StageNames lists the registered stages in phase order.

@@ -88,6 +88,7 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 	if err != nil {
 		return pipeline.Summary{}, err
 	}
+	env.Lake = lk
 	jobs, err := Select(env, c.Stages)
 	if err != nil {
 		return pipeline.Summary{}, err

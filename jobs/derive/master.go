@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
@@ -209,12 +210,10 @@ func loadSensors(ctx context.Context, l *lake.Lake) ([]sensor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", f.Data.Key, err)
 		}
-		id, loc := rec.Column(0).(*array.FixedSizeBinary), rec.Column(1).(*array.FixedSizeBinary)
 		for i := 0; i < int(rec.NumRows()); i++ {
-			s := sensor{id: uuid.UUID(id.Value(i)), code: str(rec.Column(2), i), kind: str(rec.Column(3), i), zone: str(rec.Column(4), i), active: true}
-			if !loc.IsNull(i) {
-				s.location = uuid.UUID(loc.Value(i))
-			}
+			id, _ := uuidAt(rec.Column(0), i)
+			loc, _ := uuidAt(rec.Column(1), i)
+			s := sensor{id: id, location: loc, code: str(rec.Column(2), i), kind: str(rec.Column(3), i), zone: str(rec.Column(4), i), active: true}
 			if b, ok := rec.Column(5).(*array.Boolean); ok && !b.IsNull(i) {
 				s.active = b.Value(i)
 			}
@@ -222,6 +221,19 @@ func loadSensors(ctx context.Context, l *lake.Lake) ([]sensor, error) {
 		}
 		rec.Release()
 	}
+}
+
+// uuidAt reads a UUID value (the UUID extension type or its storage);
+// false when NULL.
+func uuidAt(a arrow.Array, i int) (uuid.UUID, bool) {
+	if ext, ok := a.(array.ExtensionArray); ok {
+		a = ext.Storage()
+	}
+	fb, ok := a.(*array.FixedSizeBinary)
+	if !ok || fb.IsNull(i) {
+		return uuid.UUID{}, false
+	}
+	return uuid.UUID(fb.Value(i)), true
 }
 
 // str reads a string-like Arrow value (plain or dictionary-encoded).

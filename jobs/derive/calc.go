@@ -1,0 +1,588 @@
+package derive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/battlake/battlake/jobs/calc"
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+	"github.com/google/uuid"
+	"github.com/parquet-go/parquet-go"
+)
+
+// Stage calc (phase 4): the calculated tables, each from raw data only.
+//
+//   - telemetry_jar_calc and telemetry_string_calc mirror their raw
+//     tables' partitions and day segments: day d of a bucket is derived
+//     from that day's raw segment plus the day before (SOC warm-up, THD
+//     as-of the latest capture), so a daily run derives one day, and a
+//     changed raw day re-derives that day and the next.
+//   - capacity_test_calc and impedance_measurement_calc are small: one
+//     file each, rederived when any upstream segment changes.
+//
+// The methods are documented on the kernels (package calc).
+
+// CalcJobs are the jobs of stage calc over lake l.
+func CalcJobs(l *lake.Lake) []pipeline.Job {
+	in := &calcInputs{l: l}
+	return []pipeline.Job{in.capacityJob(), in.impedanceJob(), in.stringJob(), in.jarJob()}
+}
+
+// calcInputs are the small inputs every calc task shares, loaded once per
+// run: master data, capacity tests and impedance readings (computed from
+// raw here, so jar calc does not depend on another job of its stage).
+type calcInputs struct {
+	l    *lake.Lake
+	once sync.Once
+	err  error
+
+	master     *Master
+	testFiles  []lake.SegmentFile
+	impFiles   []lake.SegmentFile
+	tests      []calc.CapacityTestCalc // by test_id
+	imp        []calc.ImpedanceCalcRow // by (battery_id, measured_at)
+	jarBattery []calc.JarBattery
+}
+
+// fixedSegment is the one segment of a derived table that is not split by
+// time: fresh exactly when its lineage is unchanged.
+func fixedSegment(lineage []lake.Input) lake.Segment {
+	s := lake.AsOfSegment(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
+	s.Lineage = lineage
+	return s
+}
+
+func (in *calcInputs) load(ctx context.Context) error {
+	in.once.Do(func() { in.err = in.loadOnce(ctx) })
+	return in.err
+}
+
+func (in *calcInputs) loadOnce(ctx context.Context) error {
+	m, err := LoadMaster(ctx, in.l)
+	if err != nil {
+		return err
+	}
+	in.master = m
+	for _, b := range m.Batteries {
+		md, err := m.ModelOf(&b)
+		if err != nil {
+			return err
+		}
+		in.jarBattery = append(in.jarBattery, calc.JarBattery{BatteryID: b.ID, StringID: b.StringID, InitialResistanceMOhm: b.InitialResistanceMOhm,
+			Model: calc.BatteryModel{NominalVoltageV: md.NominalV, CapacityAh: md.CapacityAh, FloatVoltageMinV: md.FloatMinV}})
+	}
+	raw, err := Load(ctx, in.l, schema.MustLookup("capacity_test_raw"))
+	if err != nil {
+		return err
+	}
+	in.testFiles = raw.All()
+	rated := map[uuid.UUID]float64{} // string → rated Ah of its model
+	for _, b := range m.Batteries {
+		if md := m.Models[b.ModelID]; md != nil {
+			rated[b.StringID] = md.CapacityAh
+		}
+	}
+	for _, f := range in.testFiles {
+		if err := eachCapacityTest(ctx, in.l, f, func(t calc.CapacityTestRaw) error {
+			c, err := calc.DefaultCapacityParams.Compute(t, rated[t.StringID])
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.Data.Key, err)
+			}
+			in.tests = append(in.tests, c)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	sort.Slice(in.tests, func(i, j int) bool { return lessUUID(in.tests[i].TestID, in.tests[j].TestID) })
+	imp, err := Load(ctx, in.l, schema.MustLookup("impedance_measurement_raw"))
+	if err != nil {
+		return err
+	}
+	in.impFiles = imp.All()
+	var rows []calc.ImpedanceRaw
+	for _, f := range in.impFiles {
+		if err := EachSlice(ctx, in.l, f, parquetio.ReadOptions{Columns: []string{"measurement_id", "battery_id", "measured_at", "resistance_mohm", "temperature_c"}}, func(b *parquetio.SliceBatch) error {
+			c := b.Cols
+			for i := 0; i < b.Rows; i++ {
+				rows = append(rows, calc.ImpedanceRaw{MeasurementID: c[0].UUID[i], BatteryID: uuidOr(&c[1], i), MeasuredAt: c[2].Int64[i],
+					ResistanceMicroOhm: i32(&c[3], i), TemperatureDeciC: i32(&c[4], i)})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	// The baseline is each jar's first reading: the kernel wants a jar's
+	// readings in time order.
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.BatteryID != b.BatteryID {
+			return lessUUID(a.BatteryID, b.BatteryID)
+		}
+		if a.MeasuredAt != b.MeasuredAt {
+			return a.MeasuredAt < b.MeasuredAt
+		}
+		return lessUUID(a.MeasurementID, b.MeasurementID)
+	})
+	in.imp, err = calc.NewImpedanceCalc(calc.DefaultResistanceTemp).Run(rows, nil)
+	return err
+}
+
+// eachCapacityTest reads capacity_test_raw through Arrow (test_type is an
+// enum).
+func eachCapacityTest(ctx context.Context, l *lake.Lake, f lake.SegmentFile, fn func(calc.CapacityTestRaw) error) error {
+	obj, err := l.Store.Open(ctx, f.Data.Key)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	r, err := parquetio.NewReader(ctx, obj, obj.Size(), f.Partition.Table, parquetio.ReadOptions{
+		Columns: []string{"test_id", "string_id", "test_date", "test_type", "discharge_rate_a", "discharge_duration_min", "ambient_temp_c"}})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Data.Key, err)
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f.Data.Key, err)
+		}
+		ts := rec.Column(2).(*array.Timestamp)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			id, _ := uuidAt(rec.Column(0), i)
+			sid, _ := uuidAt(rec.Column(1), i)
+			t := calc.CapacityTestRaw{TestID: id, StringID: sid, TestDate: int64(ts.Value(i)), TestType: str(rec.Column(3), i),
+				DischargeRateCentiA: dec128(rec.Column(4), i), DurationDeciMin: dec128(rec.Column(5), i), AmbientDeciC: dec128(rec.Column(6), i)}
+			if err := fn(t); err != nil {
+				rec.Release()
+				return err
+			}
+		}
+		rec.Release()
+	}
+}
+
+// dec128 is an Arrow decimal's unscaled value, calc.Null32 when NULL.
+func dec128(a arrowArray, i int) int32 {
+	d, ok := a.(*array.Decimal128)
+	if !ok || d.IsNull(i) {
+		return calc.Null32
+	}
+	return int32(d.Value(i).LowBits())
+}
+
+func i32(c *parquetio.ColumnSlice, i int) int32 {
+	if c.Valid != nil && !c.Valid[i] {
+		return calc.Null32
+	}
+	return c.Int32[i]
+}
+
+func uuidOr(c *parquetio.ColumnSlice, i int) [16]byte {
+	if c.Valid != nil && !c.Valid[i] {
+		return [16]byte{}
+	}
+	return c.UUID[i]
+}
+
+// ptr32 maps a kernel value to a typed writer's optional field (nil is
+// NULL; pointers keep a true zero), pointing into a per-batch arena so rows
+// cost no allocation.
+func ptr32(arena []int32, i int, v int32) *int32 {
+	if v == calc.Null32 {
+		return nil
+	}
+	arena[i] = v
+	return &arena[i]
+}
+
+// --- capacity_test_calc -----------------------------------------------------
+
+func (in *calcInputs) capacityJob() pipeline.Job {
+	t := schema.MustLookup("capacity_test_calc")
+	return &Job{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+		if err := in.load(ctx); err != nil {
+			return nil, err
+		}
+		if len(in.testFiles) == 0 {
+			return nil, nil
+		}
+		lin := append(Inputs(in.testFiles), in.master.DayInput(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), nil))
+		p := MustPartition(t, "", -1)
+		return []pipeline.Task{{Partition: p, Meta: Meta(t.Name), Segments: []lake.Segment{fixedSegment(lin)}, Weight: int64(len(in.tests)),
+			Run: func(ctx context.Context, o *lake.Output) error {
+				return writeRows(o, t, len(in.tests), func(i int, b *parquetio.RowBuilder) {
+					x := in.tests[i]
+					b.Set("test_id", x.TestID)
+					if x.MeasuredCentiAh != calc.Null32 {
+						b.Set("measured_capacity_ah", float64(x.MeasuredCentiAh)/100)
+					}
+					if x.PctCenti != calc.Null32 {
+						b.Set("capacity_pct_of_rated", float64(x.PctCenti)/100)
+					}
+					if x.PassFail != "" {
+						b.Set("pass_fail", x.PassFail)
+					}
+				})
+			}}}, nil
+	}}
+}
+
+// writeRows writes n rows of a small table through the checked builder.
+func writeRows(o *lake.Output, t *schema.Table, n int, set func(i int, b *parquetio.RowBuilder)) error {
+	w, err := parquetio.NewRowWriter(o.Data(), t)
+	if err != nil {
+		return err
+	}
+	rb := parquetio.NewRowBuilder(t)
+	for i := 0; i < n; i++ {
+		set(i, rb.Reset())
+		row, err := rb.Row()
+		if err != nil {
+			return fmt.Errorf("row %d: %w", i+1, err)
+		}
+		if err := w.WriteRows([]parquet.Row{row}); err != nil {
+			return err
+		}
+	}
+	o.SetRows(w.Rows())
+	return w.Close()
+}
+
+// --- impedance_measurement_calc ---------------------------------------------
+
+func (in *calcInputs) impedanceJob() pipeline.Job {
+	t := schema.MustLookup("impedance_measurement_calc")
+	return &Job{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+		if err := in.load(ctx); err != nil {
+			return nil, err
+		}
+		if len(in.impFiles) == 0 {
+			return nil, nil
+		}
+		p := MustPartition(t, "", -1)
+		return []pipeline.Task{{Partition: p, Meta: Meta(t.Name), Segments: []lake.Segment{fixedSegment(Inputs(in.impFiles))}, Weight: int64(len(in.imp)),
+			Run: func(ctx context.Context, o *lake.Output) error {
+				rows := slices.Clone(in.imp)
+				sort.Slice(rows, func(i, j int) bool { return lessUUID(rows[i].MeasurementID, rows[j].MeasurementID) })
+				return writeRows(o, t, len(rows), func(i int, b *parquetio.RowBuilder) {
+					x := rows[i]
+					b.Set("measurement_id", x.MeasurementID)
+					if x.CorrectedMicroOhm != calc.Null32 {
+						b.Set("temp_corrected_resistance_mohm", float64(x.CorrectedMicroOhm)/1000)
+					}
+					if x.BaselineCentiPct != calc.Null32 {
+						b.Set("baseline_pct", float64(x.BaselineCentiPct)/100)
+					}
+				})
+			}}}, nil
+	}}
+}
+
+// --- telemetry_string_calc --------------------------------------------------
+
+type stringCalcRow struct {
+	TS       int64    `parquet:"ts,timestamp(microsecond)"`
+	StringID [16]byte `parquet:"string_id,uuid"`
+	PowerW   *int64   `parquet:"power_w,decimal(2:10),optional"`
+	THDPct   *int32   `parquet:"thd_pct,decimal(2:5),optional"`
+}
+
+// dayPlan pairs each committed day segment of a raw table with the
+// matching output partition: derived time series mirror their raw
+// partitions and days.
+type dayTask struct {
+	out  lake.Partition
+	days []lake.SegmentFile // the raw partition's day segments
+}
+
+func mirrorDays(ix *Index, out *schema.Table) []dayTask {
+	var tasks []dayTask
+	for _, c := range ix.Parts {
+		var days []lake.SegmentFile
+		for _, f := range c.SegmentsOverlapping(time.Time{}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			if f.Segment.Name != lake.AsOfName {
+				days = append(days, f)
+			}
+		}
+		if len(days) > 0 {
+			tasks = append(tasks, dayTask{out: MustPartition(out, c.Partition.Month, c.Partition.Bucket), days: days})
+		}
+	}
+	return tasks
+}
+
+// daySegment is the derived day segment of raw day f with lineage.
+func daySegment(f lake.SegmentFile, lineage []lake.Input) lake.Segment {
+	s := lake.DaySegment(f.Segment.From)
+	s.Lineage = lineage
+	return s
+}
+
+// sameBucket lists ix's day segments of day d in bucket (or every bucket
+// for -1).
+func (ix *Index) dayFiles(d time.Time, bucket int) []lake.SegmentFile {
+	var out []lake.SegmentFile
+	for _, f := range ix.Overlapping(d, d.AddDate(0, 0, 1)) {
+		if f.Segment.Name != lake.AsOfName && f.Segment.From.Equal(d) && (bucket < 0 || f.Partition.Bucket == bucket) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (in *calcInputs) stringJob() pipeline.Job {
+	t := schema.MustLookup("telemetry_string_calc")
+	return &Job{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+		raw, err := Load(ctx, in.l, schema.MustLookup("telemetry_string_raw"))
+		if err != nil {
+			return nil, err
+		}
+		ripple, err := Load(ctx, in.l, schema.MustLookup("ripple_capture"))
+		if err != nil {
+			return nil, err
+		}
+		var tasks []pipeline.Task
+		for _, dt := range mirrorDays(raw, t) {
+			var segs []lake.Segment
+			inputs := map[string][]lake.SegmentFile{}
+			for _, f := range dt.days {
+				d := f.Segment.From
+				rip := append(ripple.dayFiles(d.AddDate(0, 0, -1), f.Partition.Bucket), ripple.dayFiles(d, f.Partition.Bucket)...)
+				s := daySegment(f, append(Inputs([]lake.SegmentFile{f}), Inputs(rip)...))
+				segs = append(segs, s)
+				inputs[s.Name] = append([]lake.SegmentFile{f}, rip...)
+			}
+			tasks = append(tasks, pipeline.Task{Partition: dt.out, Meta: Meta(t.Name), Segments: segs, Weight: int64(len(segs)) * 700_000,
+				Run: func(ctx context.Context, o *lake.Output) error {
+					files := inputs[o.Segment().Name]
+					return writeStringCalc(ctx, in.l, o, t, files[0], files[1:])
+				}})
+		}
+		return tasks, nil
+	}}
+}
+
+func writeStringCalc(ctx context.Context, l *lake.Lake, o *lake.Output, t *schema.Table, raw lake.SegmentFile, ripple []lake.SegmentFile) error {
+	thd := calc.NewRippleTHD(nil)
+	var rb calc.RippleBatch
+	for _, f := range ripple {
+		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"capture_ts", "string_id", "sample_idx", "sample_rate_hz", "ripple_voltage_v"}}, func(b *parquetio.SliceBatch) error {
+			c := b.Cols
+			rb.CaptureTS, rb.StringID, rb.SampleIdx, rb.SampleRateHz = c[0].Int64, c[1].UUID, c[2].Int32, c[3].Int32
+			rb.RippleTenthMV = nullable32(rb.RippleTenthMV[:0], &c[4])
+			return thd.Add(&rb)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := thd.Flush(); err != nil {
+		return err
+	}
+	k := calc.NewStringCalc(thd)
+	w, err := parquetio.NewTypedWriter[stringCalcRow](o.Data(), t)
+	if err != nil {
+		return err
+	}
+	var (
+		sb   calc.StringBatch
+		out  calc.StringCalcOut
+		rows []stringCalcRow
+		p64  []int64
+		p32  []int32
+	)
+	if err := EachSlice(ctx, l, raw, parquetio.ReadOptions{Columns: []string{"ts", "string_id", "voltage_v", "current_a"}}, func(b *parquetio.SliceBatch) error {
+		c := b.Cols
+		sb.TS, sb.StringID = c[0].Int64, c[1].UUID
+		sb.VoltageCentiV = nullable32(sb.VoltageCentiV[:0], &c[2])
+		sb.CurrentMA = nullable32(sb.CurrentMA[:0], &c[3])
+		if err := k.Run(&sb, &out); err != nil {
+			return err
+		}
+		n := b.Rows
+		rows, p64, p32 = slices.Grow(rows[:0], n)[:n], slices.Grow(p64[:0], n)[:n], slices.Grow(p32[:0], n)[:n]
+		for i := 0; i < n; i++ {
+			r := &rows[i]
+			r.TS, r.StringID, r.PowerW, r.THDPct = sb.TS[i], sb.StringID[i], nil, ptr32(p32, i, out.THDCentiPct[i])
+			if v := out.PowerCentiW[i]; v != calc.Null64 {
+				p64[i] = v
+				r.PowerW = &p64[i]
+			}
+		}
+		return w.Write(rows)
+	}); err != nil {
+		return err
+	}
+	o.SetRows(w.Rows())
+	return w.Close()
+}
+
+// nullable32 copies an INT32 column, NULLs as calc.Null32 (the kernels'
+// sentinel; the features kernels use the same value).
+func nullable32(dst []int32, c *parquetio.ColumnSlice) []int32 {
+	if c.Valid == nil {
+		return append(dst, c.Int32...)
+	}
+	for i, v := range c.Int32 {
+		if !c.Valid[i] {
+			v = calc.Null32
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
+
+// --- telemetry_jar_calc -----------------------------------------------------
+
+type jarCalcRow struct {
+	TS        int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID [16]byte `parquet:"battery_id,uuid"`
+	SOCPct    *int32   `parquet:"soc_pct,decimal(2:5),optional"`
+	SOHPct    *int32   `parquet:"soh_pct,decimal(2:5),optional"`
+}
+
+// warmUp is how much raw data before a day the SOC estimate runs over
+// before the day's rows are written: coulomb counting needs a starting
+// point, and a day of float (or a rest) re-anchors it, so a day's values
+// depend on that day and the one before only.
+const warmUp = 24 * time.Hour
+
+func (in *calcInputs) jarJob() pipeline.Job {
+	t := schema.MustLookup("telemetry_jar_calc")
+	return &Job{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+		if err := in.load(ctx); err != nil {
+			return nil, err
+		}
+		raw, err := Load(ctx, in.l, schema.MustLookup("telemetry_jar_raw"))
+		if err != nil {
+			return nil, err
+		}
+		strRaw, err := Load(ctx, in.l, schema.MustLookup("telemetry_string_raw"))
+		if err != nil {
+			return nil, err
+		}
+		var tasks []pipeline.Task
+		for _, dt := range mirrorDays(raw, t) {
+			bucket := dt.out.Bucket
+			inBucket := func(b *Battery) bool { return BucketOf(t, b.ID) == bucket }
+			type dayIn struct{ jar, str []lake.SegmentFile }
+			inputs := map[string]dayIn{}
+			var segs []lake.Segment
+			for _, f := range dt.days {
+				d := f.Segment.From
+				prev := raw.dayFiles(d.AddDate(0, 0, -1), bucket)
+				x := dayIn{jar: append(prev, f), str: append(strRaw.dayFiles(d.AddDate(0, 0, -1), -1), strRaw.dayFiles(d, -1)...)}
+				lin := append(Inputs(x.jar), Inputs(x.str)...)
+				lin = append(lin, in.master.DayInput(d, inBucket), in.knownInput(d, inBucket))
+				s := daySegment(f, lin)
+				segs = append(segs, s)
+				inputs[s.Name] = x
+			}
+			tasks = append(tasks, pipeline.Task{Partition: dt.out, Meta: Meta(t.Name), Segments: segs, Weight: int64(len(segs)) * 4_000_000,
+				Run: func(ctx context.Context, o *lake.Output) error {
+					x := inputs[o.Segment().Name]
+					return in.writeJarCalc(ctx, o, t, x.jar, x.str)
+				}})
+		}
+		return tasks, nil
+	}}
+}
+
+// knownInput is the lineage of the capacity tests and impedance readings
+// known by the end of day d to the jars in keep: a test or reading added
+// later does not make earlier days stale.
+func (in *calcInputs) knownInput(d time.Time, keep func(*Battery) bool) lake.Input {
+	end := d.AddDate(0, 0, 1).UnixMicro()
+	strs := map[uuid.UUID]bool{}
+	jars := map[uuid.UUID]bool{}
+	for i := range in.master.Batteries {
+		if b := &in.master.Batteries[i]; keep(b) {
+			strs[b.StringID], jars[b.ID] = true, true
+		}
+	}
+	var parts []any
+	for _, x := range in.tests {
+		if strs[x.StringID] && x.KnownAt < end {
+			parts = append(parts, x.TestID, x.KnownAt, x.PctCenti)
+		}
+	}
+	for _, x := range in.imp {
+		if jars[x.BatteryID] && x.MeasuredAt < end {
+			parts = append(parts, x.MeasurementID, x.CorrectedMicroOhm)
+		}
+	}
+	return lake.Input{Table: "capacity_test_raw+impedance_measurement_raw", Segment: d.Format(time.DateOnly), SHA256: Digest(parts...)}
+}
+
+// writeJarCalc runs the SOC/SOH kernel over jar (the day before, if held,
+// then the day) with the string currents of str, and writes the day.
+func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schema.Table, jar, str []lake.SegmentFile) error {
+	cur := calc.NewStringCurrents()
+	var sb calc.StringBatch
+	for _, f := range str {
+		if err := EachSlice(ctx, in.l, f, parquetio.ReadOptions{Columns: []string{"ts", "string_id", "current_a"}}, func(b *parquetio.SliceBatch) error {
+			sb.TS, sb.StringID = b.Cols[0].Int64, b.Cols[1].UUID
+			sb.CurrentMA = nullable32(sb.CurrentMA[:0], &b.Cols[2])
+			return cur.Add(&sb)
+		}); err != nil {
+			return err
+		}
+	}
+	k, err := calc.NewJarCalc(calc.DefaultJarParams, in.jarBattery, cur, in.tests, in.imp)
+	if err != nil {
+		return err
+	}
+	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), t)
+	if err != nil {
+		return err
+	}
+	day := o.Segment()
+	var (
+		jb   calc.JarBatch
+		out  calc.JarCalcOut
+		rows []jarCalcRow
+		soc  []int32
+		soh  []int32
+	)
+	for _, f := range jar {
+		write := f.Segment.From.Equal(day.From)
+		if err := EachSlice(ctx, in.l, f, parquetio.ReadOptions{Columns: []string{"ts", "battery_id", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
+			c := b.Cols
+			jb.TS, jb.BatteryID = c[0].Int64, c[1].UUID
+			jb.VoltageMV = nullable32(jb.VoltageMV[:0], &c[2])
+			jb.TemperatureDeciC = nullable32(jb.TemperatureDeciC[:0], &c[3])
+			jb.ResistanceMicroOhm = nullable32(jb.ResistanceMicroOhm[:0], &c[4])
+			if err := k.Run(&jb, &out); err != nil {
+				return err
+			}
+			if !write {
+				return nil // warm-up
+			}
+			n := b.Rows
+			rows, soc, soh = slices.Grow(rows[:0], n)[:n], slices.Grow(soc[:0], n)[:n], slices.Grow(soh[:0], n)[:n]
+			for i := 0; i < n; i++ {
+				rows[i] = jarCalcRow{TS: jb.TS[i], BatteryID: jb.BatteryID[i], SOCPct: ptr32(soc, i, out.SOCCentiPct[i]), SOHPct: ptr32(soh, i, out.SOHCentiPct[i])}
+			}
+			return w.Write(rows)
+		}); err != nil {
+			return err
+		}
+	}
+	o.SetRows(w.Rows())
+	return w.Close()
+}
+
