@@ -585,4 +585,3 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 	o.SetRows(w.Rows())
 	return w.Close()
 }
-
