@@ -73,8 +73,17 @@ const (
 // microsPerSecond converts the lake's timestamps.
 const microsPerSecond = 1e6
 
-// clamp bounds x to [lo, hi] (NaN stays NaN).
-func clamp(x, lo, hi float64) float64 { return min(hi, max(lo, x)) }
+// clamp bounds x to [lo, hi] (NaN stays NaN). Comparisons rather than
+// the builtin min/max, whose NaN and signed-zero rules cost more.
+func clamp(x, lo, hi float64) float64 {
+	switch {
+	case x < lo:
+		return lo
+	case x > hi:
+		return hi
+	}
+	return x
+}
 
 // idString is u in the canonical 8-4-4-4-12 form, for error messages.
 func idString(u UUID) string {
