@@ -1,6 +1,9 @@
 package features
 
 import (
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +124,26 @@ func colIndex(name string) Col {
 		}
 	}
 	return -1
+}
+
+// The kernels read only what they are fed: no simulator, no fleet builder.
+func TestImportsNoSynthesizer(t *testing.T) {
+	pkgs, err := parser.ParseDir(token.NewFileSet(), ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ImportsOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range pkgs {
+		for name, f := range p.Files {
+			n++
+			for _, im := range f.Imports {
+				if path := strings.Trim(im.Path.Value, `"`); strings.Contains(path, "battlake/physics") || strings.Contains(path, "battlake/jobs/fleet") {
+					t.Errorf("%s imports %s", name, path)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no source files parsed")
+	}
 }
