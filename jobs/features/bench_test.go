@@ -275,32 +275,43 @@ func (d *benchData) runKernel(b *testing.B, windows []int, workers int, wantW in
 	must(e.AddEnv(&d.env))
 	must(e.AddTHD(&d.thd))
 	must(e.AddString(&d.str))
-	sums := make([]benchSums, workers)
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	// Pre-pass and main pass, each split over the workers by battery (as
-	// bucket files would be).
-	for w := 0; w < workers; w++ {
-		p, err := e.NewPrePass()
-		must(err)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for bi := w; bi < benchBats; bi += workers {
-				off := bi * benchSamples
-				if errs[w] = p.AddRun(d.batteryIDs[bi], d.ts, d.v[off:off+benchSamples]); errs[w] != nil {
-					return
+	// stripe runs each over the batteries split across the workers (as
+	// bucket files would be), then last per worker.
+	stripe := func(each func(w, bi, off int) error, last func(w int) error) {
+		var wg sync.WaitGroup
+		errs := make([]error, workers)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for bi := w; bi < benchBats; bi += workers {
+					if errs[w] = each(w, bi, bi*benchSamples); errs[w] != nil {
+						return
+					}
 				}
-			}
-		}()
+				errs[w] = last(w)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			must(err)
+		}
 	}
-	wg.Wait()
-	for _, err := range errs {
+	pre := make([]*PrePass, workers)
+	for w := range pre {
+		var err error
+		pre[w], err = e.NewPrePass()
 		must(err)
 	}
-	for w := 0; w < workers; w++ {
+	stripe(func(w, bi, off int) error {
+		return pre[w].AddRun(d.batteryIDs[bi], d.ts, d.v[off:off+benchSamples])
+	}, func(int) error { return nil })
+	sums := make([]benchSums, workers)
+	passes := make([]*JarPass, workers)
+	for w := range passes {
 		s := &sums[w]
-		p, err := e.NewJarPass(func(r *Row) error {
+		var err error
+		passes[w], err = e.NewJarPass(func(r *Row) error {
 			if r.WindowHours == wantW {
 				s.rows++
 				s.vmax += r.Val[VMax]
@@ -312,22 +323,10 @@ func (d *benchData) runKernel(b *testing.B, windows []int, workers int, wantW in
 			return nil
 		})
 		must(err)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for bi := w; bi < benchBats; bi += workers {
-				off := bi * benchSamples
-				if errs[w] = p.AddRun(d.batteryIDs[bi], d.ts, d.v[off:off+benchSamples], d.t[off:off+benchSamples], d.r[off:off+benchSamples]); errs[w] != nil {
-					return
-				}
-			}
-			errs[w] = p.Close()
-		}()
 	}
-	wg.Wait()
-	for _, err := range errs {
-		must(err)
-	}
+	stripe(func(w, bi, off int) error {
+		return passes[w].AddRun(d.batteryIDs[bi], d.ts, d.v[off:off+benchSamples], d.t[off:off+benchSamples], d.r[off:off+benchSamples])
+	}, func(w int) error { return passes[w].Close() })
 	must(e.EndChunk(func(*Row) error { return nil }))
 	el := timing{time.Since(start), cpuTime() - cpu0}
 	var tot benchSums

@@ -28,12 +28,16 @@
 // # Chunks and bounded memory
 //
 // Time is fed in chunks [from, to), hour-aligned and consecutive (a day is
-// the natural chunk). Within a chunk the order is: env and THD, then string
-// rows, then the jar pre-pass, then the jar main pass, then EndChunk. Memory
-// is bounded by hourly partial aggregates per battery (max window + 1 hours)
-// and per string (max window + chunk hours), plus the string-mean slots of
-// one chunk (one float64 per string timestamp: 81 strings × 17,280 samples a
-// day at 5 s is 11 MB). Raw rows are never retained.
+// the natural chunk). Within a chunk the order is: env and THD (AddEnv,
+// AddTHD), then string rows (AddString), then the jar pre-pass (PrePass),
+// then the jar main pass (JarPass, closed), then EndChunk. Memory is
+// bounded by hourly partial aggregates, never raw rows: per battery a ring
+// of max window + 1 hours rounded up to a power of two (256 × 112 B for
+// 168 h: 56 MB for 1,944 batteries), per string max window + MaxChunk
+// hours (5 MB), plus the string-mean slots of one chunk (28 B per string
+// timestamp: 39 MB for a day of 81 strings at 5 s; they grow with the
+// chunk, so feed days, not months). The as-of series (env, THD) hold the
+// chunk's rows.
 //
 // Deriving feature_ts in [M, N) needs raw data from M − LookBack() (the
 // largest window plus one hour, which also carries episode, dt and as-of
@@ -97,8 +101,15 @@
 //
 // # Concurrency
 //
-// The main jar pass is the hot loop. Several JarPass values may run
-// concurrently on disjoint batteries (for example one per bucket file); the
-// shared state they read (string means, string partials, env) is frozen by
-// then. Everything else is single-goroutine.
+// Several PrePass values may run concurrently (a string's sums are locked
+// per battery run), and several JarPass values may run concurrently on
+// disjoint batteries (for example one per bucket file, or per battery
+// group); the shared state a JarPass reads (string means and partials, env)
+// is frozen by then. Both are created from the feeding goroutine; the rest
+// of the API is single-goroutine. A JarPass emits a battery's rows when
+// its run ends (next battery, or Close), in (feature_ts, window) order per
+// battery; EndChunk emits the batteries no pass saw in the chunk whose
+// windows still hold earlier data. feature_store files are sorted by
+// (battery_id, feature_window_hours, feature_ts): a writer reorders the
+// rows of a partition (they are few: one per battery, hour and window).
 package features

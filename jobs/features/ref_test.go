@@ -158,10 +158,10 @@ func referenceSQL(cfg Config, fromHour, toHour int64, windows []int) []string {
 	H := hourUS
 	maxGap, egap := cfg.MaxGap.Microseconds(), cfg.EpisodeGap.Microseconds()
 	return []string{
-		`CREATE TABLE room AS SELECT st.string_id, (SELECT s.sensor_id FROM sensor s WHERE s.location_id = sy.location_id AND s.active
+		`CREATE OR REPLACE TABLE room AS SELECT st.string_id, (SELECT s.sensor_id FROM sensor s WHERE s.location_id = sy.location_id AND s.active
 			AND s.type <> 'humidity' AND lower(s.zone) LIKE 'battery room%' ORDER BY s.zone, s.code LIMIT 1) AS sensor_id
 		 FROM string st JOIN system sy USING (system_id)`,
-		fmt.Sprintf(`CREATE TABLE jx AS
+		fmt.Sprintf(`CREATE OR REPLACE TABLE jx AS
 		 WITH j AS (
 		   SELECT j.*, b.string_id, m.fmin, m.fmax, rm.sensor_id,
 		     AVG(j.v) OVER (PARTITION BY b.string_id, j.ts) AS smean,
@@ -169,28 +169,28 @@ func referenceSQL(cfg Config, fromHour, toHour int64, windows []int) []string {
 		   FROM jar j JOIN battery b USING (battery_id) JOIN model m USING (model_id) LEFT JOIN room rm USING (string_id)),
 		 e AS (SELECT * FROM env WHERE temp IS NOT NULL)
 		 SELECT j.*, e.temp AS amb FROM j ASOF LEFT JOIN e ON j.sensor_id = e.sensor_id AND j.ts >= e.ts`, maxGap),
-		fmt.Sprintf(`CREATE TABLE sx AS
+		fmt.Sprintf(`CREATE OR REPLACE TABLE sx AS
 		 WITH s AS (SELECT s.*, LEAST(COALESCE(s.ts - LAG(s.ts) OVER (PARTITION BY s.string_id ORDER BY s.ts), 0), %d) AS dt FROM str s)
 		 SELECT s.*, t.thd FROM s ASOF LEFT JOIN thd t ON s.string_id = t.string_id AND s.ts >= t.ts`, maxGap),
-		fmt.Sprintf(`CREATE TABLE starts AS
+		fmt.Sprintf(`CREATE OR REPLACE TABLE starts AS
 		 WITH q AS (SELECT string_id, ts, 'd' AS kind FROM str WHERE i <= -%g UNION ALL SELECT string_id, ts, 's' FROM str WHERE i <= -%g),
 		 p AS (SELECT *, LAG(ts) OVER (PARTITION BY string_id, kind ORDER BY ts) AS prev FROM q)
 		 SELECT string_id, ts, kind FROM p WHERE prev IS NULL OR ts - prev > %d`, cfg.DischargeA, cfg.SurgeA, egap),
-		fmt.Sprintf(`CREATE TABLE g AS SELECT h * %d AS t, w FROM range(%d, %d) r(h), (SELECT unnest([%s]) AS w)`, H, fromHour, toHour, strings.Join(ws, ",")),
-		fmt.Sprintf(`CREATE TABLE jw AS
+		fmt.Sprintf(`CREATE OR REPLACE TABLE g AS SELECT h * %d AS t, w FROM range(%d, %d) r(h), (SELECT unnest([%s]) AS w)`, H, fromHour, toHour, strings.Join(ws, ",")),
+		fmt.Sprintf(`CREATE OR REPLACE TABLE jw AS
 		 SELECT j.battery_id, g.t, g.w,
 		   AVG(v) AS v_mean, STDDEV_SAMP(v) AS v_std, MIN(v) AS v_min, MAX(v) AS v_max, AVG(ABS(v - smean)) AS v_bal,
 		   AVG(tc) AS t_mean, MAX(tc) AS t_max, AVG(tc - amb) AS t_delta,
 		   arg_max(r, j.ts) FILTER (WHERE r IS NOT NULL) AS r_latest,
 		   SUM(dt) FILTER (WHERE v < fmin) AS below_us, SUM(dt) FILTER (WHERE v > fmax) AS above_us
 		 FROM jx j JOIN g ON j.ts >= g.t - g.w * %[1]d AND j.ts < g.t GROUP BY ALL`, H),
-		fmt.Sprintf(`CREATE TABLE sw AS
+		fmt.Sprintf(`CREATE OR REPLACE TABLE sw AS
 		 SELECT s.string_id, g.t, g.w, COUNT(*) AS sn, SUM(ABS(i::DOUBLE) * dt) / 3.6e9 AS ah, AVG(ripple) AS ripple, AVG(thd) AS thd
 		 FROM sx s JOIN g ON s.ts >= g.t - g.w * %[1]d AND s.ts < g.t GROUP BY ALL`, H),
-		fmt.Sprintf(`CREATE TABLE ew AS
+		fmt.Sprintf(`CREATE OR REPLACE TABLE ew AS
 		 SELECT e.string_id, g.t, g.w, COUNT(*) FILTER (WHERE kind = 'd') AS dis, COUNT(*) FILTER (WHERE kind = 's') AS sur
 		 FROM starts e JOIN g ON e.ts >= g.t - g.w * %[1]d AND e.ts < g.t GROUP BY ALL`, H),
-		`CREATE TABLE ref AS
+		`CREATE OR REPLACE TABLE ref AS
 		 SELECT jw.battery_id::VARCHAR AS battery_id, jw.t, jw.w,
 		   ROUND(v_mean, 3)::DOUBLE, ROUND(v_std, 4)::DOUBLE, v_min::DOUBLE, v_max::DOUBLE, ROUND(v_bal, 4)::DOUBLE,
 		   ROUND(t_mean, 1)::DOUBLE, t_max::DOUBLE, ROUND(t_delta, 2)::DOUBLE, r_latest::DOUBLE,
@@ -213,10 +213,6 @@ var exactCols = map[Col]bool{VMin: true, VMax: true, TMax: true, RInternalLatest
 
 func TestFeaturesMatchDuckDB(t *testing.T) {
 	fx := newFixture(30)
-	cfg := Config{Windows: []int{1, 24}}
-	if err := cfg.defaults(); err != nil {
-		t.Fatal(err)
-	}
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
@@ -224,17 +220,31 @@ func TestFeaturesMatchDuckDB(t *testing.T) {
 	defer db.Close()
 	fx.loadDuckDB(t, db)
 	h0 := fx.start.UnixMicro() / hourUS
-	for _, s := range referenceSQL(cfg, h0+1, h0+int64(fx.hours)+1, cfg.Windows) {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%v\n%s", err, s)
-		}
-	}
-	want := readRef(t, db)
-
-	for _, chunk := range []int{30, 6, 1} {
-		t.Run(fmt.Sprintf("chunk=%dh", chunk), func(t *testing.T) {
-			got := fx.run(t, cfg, chunk)
-			compareRows(t, got, want)
+	for _, c := range []struct {
+		name   string
+		cfg    Config
+		chunks []int
+	}{
+		{"1h+24h", Config{Windows: []int{1, 24}}, []int{30, 6, 1}},
+		// Small rings (8 battery-hours, 16 string-hours) wrap many times in 30 h.
+		{"2h+5h-wrapping", Config{Windows: []int{2, 5}, MaxChunk: 6 * time.Hour}, []int{6, 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := c.cfg
+			if err := cfg.defaults(); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range referenceSQL(cfg, h0+1, h0+int64(fx.hours)+1, cfg.Windows) {
+				if _, err := db.Exec(s); err != nil {
+					t.Fatalf("%v\n%s", err, s)
+				}
+			}
+			want := readRef(t, db)
+			for _, chunk := range c.chunks {
+				t.Run(fmt.Sprintf("chunk=%dh", chunk), func(t *testing.T) {
+					compareRows(t, fx.run(t, c.cfg, chunk), want)
+				})
+			}
 		})
 	}
 }
