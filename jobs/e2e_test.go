@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -325,7 +326,7 @@ func TestMonthAloneEqualsSliceOfLongerRun(t *testing.T) {
 	}
 }
 
-// Every table the three raw stages write, read back by DuckDB with the
+// Every table the raw and derived stages write, read back by DuckDB with the
 // registry's types, unique keys and resolving foreign keys — blobs behind
 // URL columns included.
 func TestEveryWrittenTableReadsBackInDuckDB(t *testing.T) {
@@ -336,7 +337,8 @@ func TestEveryWrittenTableReadsBackInDuckDB(t *testing.T) {
 	db := openDuck(t)
 	found, have := checkLake(t, db, dir)
 	for _, tb := range schema.All() {
-		later := tb.Class == schema.ClassCalc || tb.Class == schema.ClassDerived || tb.Class == schema.ClassOps
+		// Tables of the stages not built yet (twin, rul, alerts, ingest).
+		later := slices.Contains([]string{"digital_twin_state", "rul_prediction", "alert", "incident", "work_order", "rejects"}, tb.Name)
 		if have[tb.Name] == later {
 			t.Errorf("table %s (class %s): written = %v", tb.Name, tb.Class, have[tb.Name])
 		}

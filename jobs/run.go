@@ -32,6 +32,9 @@ type RunConfig struct {
 	Log        *slog.Logger
 	Progress   func(done, total int, rowsDone, rowsTotal int64)
 	Hooks      *lake.Hooks // tests: crash injection
+	// WrapStore, if set, decorates the opened store (tests: a store that
+	// refuses _truth/ to derived stages).
+	WrapStore func(objstore.Store) objstore.Store
 }
 
 // DefaultSeed is the root seed of the default run.
@@ -76,6 +79,9 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 		return pipeline.Summary{}, err
 	}
 	defer lk.Store.Close()
+	if c.WrapStore != nil {
+		lk.Store = c.WrapStore(lk.Store)
+	}
 	if err := claimLake(ctx, lk, c); err != nil {
 		return pipeline.Summary{}, err
 	}

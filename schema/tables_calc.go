@@ -78,7 +78,9 @@ func calcTables() []*Table {
 				{Name: "ripple_rms_mean", Type: Decimal(5, 3), Description: "Mean ripple voltage", Method: "`AVG(ripple_voltage_rms_v)`"},
 				{Name: "thd_mean", Type: Decimal(5, 2), Description: "Mean THD", Method: "`AVG(thd_pct)`"},
 			},
-			Partition: Partitioning{MonthOf: "feature_ts", BucketOf: "battery_id", Buckets: 8},
+			// A fleet-day is 140 K rows: month partitions of a file a day,
+			// no buckets (the features job derives the whole fleet at once).
+			Partition: Partitioning{MonthOf: "feature_ts"},
 			// Window before time keeps each feature series contiguous, as the
 			// seed's index does.
 			SortBy:  []string{"battery_id", "feature_window_hours", "feature_ts"},

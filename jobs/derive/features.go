@@ -1,0 +1,340 @@
+package derive
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/battlake/battlake/jobs/features"
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+	"github.com/google/uuid"
+)
+
+// Stage features (phase 5): feature_store, every feature of section 5.5
+// for windows of 1, 24 and 168 h, every hour for every battery (the method
+// of each column is documented on package features).
+//
+// A month partition holds a file a day (140 K rows for the fleet: small
+// enough not to bucket). Day d's rows (feature_ts in [d, d+1)) depend on
+// the raw days [d-8, d], the look-back the 168 h window needs, and its
+// lineage lists exactly those segments. A task derives its stale days in
+// order and carries the engine's hourly partials from one day to the next,
+// so a month costs one pass over its raw data plus one look-back, and a
+// daily run one day plus its look-back.
+
+// FeatureJobs are the jobs of stage features over lake l.
+func FeatureJobs(l *lake.Lake) []pipeline.Job {
+	t := schema.MustLookup("feature_store")
+	return []pipeline.Job{&Job{JobName: t.Name, StageName: "features", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+		src, err := loadFeatureSources(ctx, l)
+		if err != nil || src == nil {
+			return nil, err
+		}
+		byMonth := map[string][]lake.Segment{}
+		var months []string
+		for _, d := range src.jar.Days() {
+			m := lake.Month(d)
+			if _, ok := byMonth[m]; !ok {
+				months = append(months, m)
+			}
+			s := lake.DaySegment(d)
+			s.Lineage = src.lineage(d)
+			byMonth[m] = append(byMonth[m], s)
+		}
+		var tasks []pipeline.Task
+		for _, m := range months {
+			ft := &featureTask{l: l, t: t, src: src}
+			tasks = append(tasks, pipeline.Task{Partition: MustPartition(t, m, -1), Meta: Meta(t.Name), Segments: byMonth[m],
+				Weight: int64(len(byMonth[m])) * 140_000, Run: ft.run})
+		}
+		return tasks, nil
+	}}}
+}
+
+// featureLookBack is how many whole days before a day its features read:
+// the 168 h window plus the hour of carried state, rounded up to days.
+const featureLookBack = 8
+
+type featureSources struct {
+	master               *Master
+	jar, str, env, calcs *Index
+	fm                   features.Master
+}
+
+func loadFeatureSources(ctx context.Context, l *lake.Lake) (*featureSources, error) {
+	jar, err := Load(ctx, l, schema.MustLookup("telemetry_jar_raw"))
+	if err != nil || len(jar.Parts) == 0 {
+		return nil, err
+	}
+	src := &featureSources{jar: jar}
+	for _, x := range []struct {
+		ix   **Index
+		name string
+	}{{&src.str, "telemetry_string_raw"}, {&src.env, "telemetry_env"}, {&src.calcs, "telemetry_string_calc"}} {
+		if *x.ix, err = Load(ctx, l, schema.MustLookup(x.name)); err != nil {
+			return nil, err
+		}
+	}
+	if src.master, err = LoadMaster(ctx, l); err != nil {
+		return nil, err
+	}
+	for _, b := range src.master.Batteries {
+		src.fm.Batteries = append(src.fm.Batteries, features.Battery{ID: b.ID, StringID: b.StringID, ModelID: b.ModelID, InitialResistanceMOhm: b.InitialResistanceMOhm})
+	}
+	for _, md := range src.master.Models {
+		src.fm.Models = append(src.fm.Models, features.Model{ID: md.ID, FloatMinV: md.FloatMinV, FloatMaxV: md.FloatMaxV})
+	}
+	sort.Slice(src.fm.Models, func(i, j int) bool { return lessUUID(src.fm.Models[i].ID, src.fm.Models[j].ID) })
+	src.fm.RoomSensor = src.master.RoomSensor
+	return src, nil
+}
+
+// dayInputs are the raw segments feeding chunk day.
+func (s *featureSources) dayInputs(day time.Time) (jar, str, env, thd []lake.SegmentFile) {
+	return s.jar.dayFiles(day, -1), s.str.dayFiles(day, -1), s.env.dayFiles(day, -1), s.calcs.dayFiles(day, -1)
+}
+
+func (s *featureSources) lineage(d time.Time) []lake.Input {
+	var in []lake.Input
+	for k := featureLookBack; k >= 0; k-- {
+		jar, str, env, thd := s.dayInputs(d.AddDate(0, 0, -k))
+		in = append(in, Inputs(jar)...)
+		in = append(in, Inputs(str)...)
+		in = append(in, Inputs(env)...)
+		in = append(in, Inputs(thd)...)
+	}
+	return append(in, s.master.DayInput(d, nil))
+}
+
+type featureRow struct {
+	FeatureTS            int64    `parquet:"feature_ts,timestamp(microsecond)"`
+	BatteryID            [16]byte `parquet:"battery_id,uuid"`
+	FeatureWindowHours   int32    `parquet:"feature_window_hours"`
+	VMean                *int32   `parquet:"v_mean,decimal(3:5),optional"`
+	VStd                 *int32   `parquet:"v_std,decimal(4:5),optional"`
+	VMin                 *int32   `parquet:"v_min,decimal(3:5),optional"`
+	VMax                 *int32   `parquet:"v_max,decimal(3:5),optional"`
+	VBalanceMean         *int32   `parquet:"v_balance_mean,decimal(4:5),optional"`
+	TMean                *int32   `parquet:"t_mean,decimal(1:4),optional"`
+	TMax                 *int32   `parquet:"t_max,decimal(1:4),optional"`
+	TDeltaAmbientMean    *int32   `parquet:"t_delta_ambient_mean,decimal(2:4),optional"`
+	RInternalLatest      *int32   `parquet:"r_internal_latest,decimal(3:8),optional"`
+	RInternalBaselinePct *int32   `parquet:"r_internal_baseline_pct,decimal(2:5),optional"`
+	DischargeCyclesCount *int32   `parquet:"discharge_cycles_count,optional"`
+	AhThroughput         *int32   `parquet:"ah_throughput,decimal(2:8),optional"`
+	TimeBelowFloatMin    *int32   `parquet:"time_below_float_min,optional"`
+	TimeAboveFloatMin    *int32   `parquet:"time_above_float_min,optional"`
+	SurgeEventsCount     *int32   `parquet:"surge_events_count,optional"`
+	RippleRMSMean        *int32   `parquet:"ripple_rms_mean,decimal(3:5),optional"`
+	THDMean              *int32   `parquet:"thd_mean,decimal(2:5),optional"`
+}
+
+// featureTask derives the stale days of one month partition in order,
+// carrying the engine from one day to the next.
+type featureTask struct {
+	l   *lake.Lake
+	t   *schema.Table
+	src *featureSources
+
+	eng     *features.Engine
+	next    time.Time      // the chunk the engine expects next
+	pending []features.Row // emitted rows not yet written (feature_ts of later days)
+	mu      sync.Mutex     // the sink may be called from several jar passes
+	vals    [][features.NumCols]int32
+}
+
+func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
+	d := o.Segment().From
+	if ft.eng == nil || !ft.next.Equal(d) {
+		eng, err := features.New(features.Config{EmitFrom: d}, ft.src.fm)
+		if err != nil {
+			return err
+		}
+		ft.eng, ft.pending = eng, ft.pending[:0]
+		for k := featureLookBack; k > 0; k-- {
+			if err := ft.chunk(ctx, d.AddDate(0, 0, -k)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := ft.chunk(ctx, d); err != nil {
+		return err
+	}
+	ft.next = d.AddDate(0, 0, 1)
+	// Rows of this day, in the table's sort order; later ones wait.
+	end := ft.next.UnixMicro()
+	var day, later []features.Row
+	for _, r := range ft.pending {
+		if r.FeatureTS < end {
+			day = append(day, r)
+		} else {
+			later = append(later, r)
+		}
+	}
+	ft.pending = later
+	sort.Slice(day, func(i, j int) bool {
+		a, b := &day[i], &day[j]
+		if a.BatteryID != b.BatteryID {
+			return lessUUID(a.BatteryID, b.BatteryID)
+		}
+		if a.WindowHours != b.WindowHours {
+			return a.WindowHours < b.WindowHours
+		}
+		return a.FeatureTS < b.FeatureTS
+	})
+	return ft.write(o, day)
+}
+
+// chunk feeds one day of raw data to the engine, in the order it wants:
+// env and THD, strings, the jar pre-pass, then the jar main pass.
+func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
+	e, l := ft.eng, ft.l
+	if err := e.BeginChunk(day, day.AddDate(0, 0, 1)); err != nil {
+		return err
+	}
+	jar, str, env, thd := ft.src.dayInputs(day)
+	var sb features.SeriesBatch
+	feed := func(files []lake.SegmentFile, cols []string, add func(*features.SeriesBatch) error) error {
+		for _, f := range files {
+			if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: cols}, func(b *parquetio.SliceBatch) error {
+				sb.ID, sb.TS = toUUIDs(sb.ID[:0], b.Cols[0].UUID), b.Cols[1].Int64
+				sb.Value = nullableF(sb.Value[:0], &b.Cols[2])
+				return add(&sb)
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := feed(env, []string{"sensor_id", "ts", "temperature_c"}, e.AddEnv); err != nil {
+		return err
+	}
+	if err := feed(thd, []string{"string_id", "ts", "thd_pct"}, e.AddTHD); err != nil {
+		return err
+	}
+	var stb features.StringBatch
+	for _, f := range str {
+		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"string_id", "ts", "current_a", "ripple_voltage_rms_v"}}, func(b *parquetio.SliceBatch) error {
+			stb.StringID, stb.TS = toUUIDs(stb.StringID[:0], b.Cols[0].UUID), b.Cols[1].Int64
+			stb.Current, stb.Ripple = nullableF(stb.Current[:0], &b.Cols[2]), nullableF(stb.Ripple[:0], &b.Cols[3])
+			return e.AddString(&stb)
+		}); err != nil {
+			return err
+		}
+	}
+	pre, err := e.NewPrePass()
+	if err != nil {
+		return err
+	}
+	var jb features.JarBatch
+	for _, f := range jar {
+		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
+			jb.BatteryID, jb.TS = toUUIDs(jb.BatteryID[:0], b.Cols[0].UUID), b.Cols[1].Int64
+			jb.Voltage = nullableF(jb.Voltage[:0], &b.Cols[2])
+			return pre.Add(&jb)
+		}); err != nil {
+			return err
+		}
+	}
+	sink := func(r *features.Row) error {
+		ft.mu.Lock()
+		ft.pending = append(ft.pending, *r)
+		ft.mu.Unlock()
+		return nil
+	}
+	// Main pass: one pass per bucket file, two at a time (the engine's
+	// shared state is frozen by now).
+	errs := make([]error, len(jar))
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	passes := make([]*features.JarPass, len(jar))
+	for i := range jar {
+		if passes[i], err = e.NewJarPass(sink); err != nil {
+			return err
+		}
+	}
+	for i, f := range jar {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var jb features.JarBatch
+			errs[i] = EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
+				c := b.Cols
+				jb.BatteryID, jb.TS = toUUIDs(jb.BatteryID[:0], c[0].UUID), c[1].Int64
+				jb.Voltage, jb.Temp, jb.Resistance = nullableF(jb.Voltage[:0], &c[2]), nullableF(jb.Temp[:0], &c[3]), nullableF(jb.Resistance[:0], &c[4])
+				return passes[i].Add(&jb)
+			})
+			if err := passes[i].Close(); errs[i] == nil {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return e.EndChunk(sink)
+}
+
+func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
+	w, err := parquetio.NewTypedWriter[featureRow](o.Data(), ft.t)
+	if err != nil {
+		return err
+	}
+	out := make([]featureRow, len(rows))
+	ft.vals = slices.Grow(ft.vals[:0], len(rows))[:len(rows)]
+	for i := range rows {
+		r, v := &rows[i], &ft.vals[i]
+		p := func(c features.Col) *int32 {
+			if !r.IsValid(c) {
+				return nil
+			}
+			v[c] = int32(r.Val[c])
+			return &v[c]
+		}
+		out[i] = featureRow{FeatureTS: r.FeatureTS, BatteryID: r.BatteryID, FeatureWindowHours: r.WindowHours,
+			VMean: p(features.VMean), VStd: p(features.VStd), VMin: p(features.VMin), VMax: p(features.VMax), VBalanceMean: p(features.VBalanceMean),
+			TMean: p(features.TMean), TMax: p(features.TMax), TDeltaAmbientMean: p(features.TDeltaAmbientMean),
+			RInternalLatest: p(features.RInternalLatest), RInternalBaselinePct: p(features.RInternalBaselinePct),
+			DischargeCyclesCount: p(features.DischargeCyclesCount), AhThroughput: p(features.AhThroughput),
+			TimeBelowFloatMin: p(features.TimeBelowFloatMin), TimeAboveFloatMin: p(features.TimeAboveFloatMin),
+			SurgeEventsCount: p(features.SurgeEventsCount), RippleRMSMean: p(features.RippleRMSMean), THDMean: p(features.THDMean)}
+	}
+	if err := w.Write(out); err != nil {
+		return err
+	}
+	o.SetRows(w.Rows())
+	return w.Close()
+}
+
+// toUUIDs views the reader's ids as uuid.UUIDs (the same 16-byte arrays)
+// without copying: a fleet-day is 33.6 M ids.
+func toUUIDs(_ []uuid.UUID, src [][16]byte) []uuid.UUID {
+	if len(src) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uuid.UUID)(unsafe.Pointer(&src[0])), len(src))
+}
+
+// nullableF copies an INT32 column with the features engine's NULL.
+func nullableF(dst []int32, c *parquetio.ColumnSlice) []int32 {
+	if c.Valid == nil {
+		return append(dst, c.Int32...)
+	}
+	for i, v := range c.Int32 {
+		if !c.Valid[i] {
+			v = features.Null
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
