@@ -2,16 +2,22 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/battlake/battlake/jobs/derive"
+	"github.com/battlake/battlake/jobs/features/featuresql"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/objstore"
+	_ "github.com/duckdb/duckdb-go/v2"
 )
 
 // peakRSS reads the process's peak resident set (VmHWM) in bytes.
@@ -128,5 +134,103 @@ func BenchmarkDailyAppend(b *testing.B) {
 		b.ReportMetric(float64(tot.Rows)/appendTime.Seconds(), "rows/s")
 		b.ReportMetric(float64(tot.Bytes)/float64(max(tot.Rows, 1)), "bytes/row")
 		b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS_MB")
+	}
+}
+
+// BenchmarkDerivedFleetDay derives one fleet-day at 5 s (33.6 M jar rows)
+// from a lake and races DuckDB on the same files and machine, printing
+// both times and their ratio:
+//   - telemetry_jar_calc (read, SOC/SOH, write) against DuckDB's COPY of
+//     the same output rows, loaded into memory first, to Parquet;
+//   - feature_store with 1 h windows, then with 24 h + 168 h windows,
+//     against the same aggregates in DuckDB SQL (featuresql) over the
+//     lake's raw Parquet files.
+//
+// BENCH_SITES (comma-separated codes) shrinks the fleet.
+func BenchmarkDerivedFleetDay(b *testing.B) {
+	sc := DefaultScenario()
+	sc.Start = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sc.End = Date{sc.Start.AddDate(0, 0, 1)}
+	if s := os.Getenv("BENCH_SITES"); s != "" {
+		sc.Sites = strings.Split(s, ",")
+	}
+	dir := b.TempDir()
+	if _, err := Run(context.Background(), RunConfig{Lake: dir, Scenario: sc, Seed: DefaultSeed, Stages: []string{"master", "telemetry", "transactions", "calc"}}); err != nil {
+		b.Fatal(err)
+	}
+	fs, err := objstore.NewFS(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lk := lake.New(fs)
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	exec := func(q string) time.Duration {
+		start := time.Now()
+		if _, err := db.Exec(q); err != nil {
+			b.Fatalf("%v\n%s", err, q)
+		}
+		return time.Since(start)
+	}
+	glob := func(table string) string { return filepath.Join(dir, table, "**", "*.parquet") }
+	// Peak memory is not reported here: DuckDB shares the process. `battlake
+	// run --stages calc,features` under /usr/bin/time measures it alone.
+	runJobs := func(jobs []pipeline.Job) (time.Duration, pipeline.TableStats) {
+		r := &pipeline.Runner{Lake: lk, Workers: runtime.GOMAXPROCS(0), Force: true}
+		start := time.Now()
+		sum, err := r.RunJobs(context.Background(), jobs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start), sum.Totals()
+	}
+	var jarJob []pipeline.Job
+	for _, j := range derive.CalcJobs(lk) {
+		if j.Name() == "telemetry_jar_calc" {
+			jarJob = append(jarJob, j)
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		d, tot := runJobs(jarJob)
+		exec(fmt.Sprintf("CREATE OR REPLACE TABLE jc AS SELECT * FROM read_parquet('%s')", glob("telemetry_jar_calc")))
+		duck := exec(fmt.Sprintf("COPY jc TO '%s' (FORMAT parquet)", filepath.Join(b.TempDir(), "jc.parquet")))
+		exec("DROP TABLE jc")
+		b.ReportMetric(d.Seconds(), "jarcalc_s")
+		b.ReportMetric(float64(tot.Rows)/d.Seconds(), "jarcalc_rows/s")
+		b.ReportMetric(float64(tot.Bytes)/float64(tot.Rows), "jarcalc_bytes/row")
+		b.ReportMetric(duck.Seconds(), "duckdb_copy_s")
+		b.ReportMetric(d.Seconds()/duck.Seconds(), "jarcalc/duckdb")
+
+		m, err := derive.LoadMaster(context.Background(), lk)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var vals []string
+		for _, bt := range m.Batteries {
+			md := m.Models[bt.ModelID]
+			vals = append(vals, fmt.Sprintf("('%s'::UUID, '%s'::UUID, '%s'::UUID, %g, %g, %g)", bt.ID, bt.StringID, m.RoomSensor[bt.StringID], md.FloatMinV, md.FloatMaxV, bt.InitialResistanceMOhm))
+		}
+		exec("CREATE OR REPLACE TABLE bat (battery_id UUID, string_id UUID, sensor_id UUID, fmin DOUBLE, fmax DOUBLE, r0 DOUBLE)")
+		exec("INSERT INTO bat VALUES " + strings.Join(vals, ","))
+		raw := []string{glob("telemetry_jar_raw"), glob("telemetry_env"), glob("telemetry_string_raw"), glob("telemetry_string_calc")}
+		for _, w := range []struct {
+			name    string
+			windows []int
+			sql     string
+		}{
+			{"1h", []int{1}, featuresql.Hourly(raw[0], raw[1], raw[2], raw[3])},
+			{"24h+168h", []int{24, 168}, featuresql.Wide(raw[0], raw[1], raw[2], raw[3])},
+		} {
+			d, tot := runJobs(derive.FeatureJobs(lk, w.windows...))
+			duck := exec(w.sql)
+			b.ReportMetric(d.Seconds(), "features_"+w.name+"_s")
+			b.ReportMetric(float64(tot.Rows), "features_"+w.name+"_rows")
+			b.ReportMetric(duck.Seconds(), "duckdb_"+w.name+"_s")
+			b.ReportMetric(d.Seconds()/duck.Seconds(), "features_"+w.name+"/duckdb")
+		}
 	}
 }

@@ -448,11 +448,27 @@ func nullable32(dst []int32, c *parquetio.ColumnSlice) []int32 {
 
 // --- telemetry_jar_calc -----------------------------------------------------
 
+// jarCalcRow takes the typed writer's fast path: an optional int32 whose
+// zero is NULL (with pointer fields the calc stage over 7 fleet-days took
+// 56 s instead of 41 s, measured with `battlake run --stages calc`). A true
+// 0.00 % is written as 0.01 %, one unit of the last decimal, as the raw
+// telemetry writes a dead jar's 0 V.
 type jarCalcRow struct {
 	TS        int64    `parquet:"ts,timestamp(microsecond)"`
 	BatteryID [16]byte `parquet:"battery_id,uuid"`
-	SOCPct    *int32   `parquet:"soc_pct,decimal(2:5),optional"`
-	SOHPct    *int32   `parquet:"soh_pct,decimal(2:5),optional"`
+	SOCPct    int32    `parquet:"soc_pct,decimal(2:5),optional"`
+	SOHPct    int32    `parquet:"soh_pct,decimal(2:5),optional"`
+}
+
+// fastOptional maps a kernel value to a zero-is-NULL field.
+func fastOptional(v int32) int32 {
+	switch v {
+	case calc.Null32:
+		return 0
+	case 0:
+		return 1
+	}
+	return v
 }
 
 // warmUp is how much raw data before a day the SOC estimate runs over
@@ -555,8 +571,6 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 		jb   calc.JarBatch
 		out  calc.JarCalcOut
 		rows []jarCalcRow
-		soc  []int32
-		soh  []int32
 	)
 	for _, f := range jar {
 		write := f.Segment.From.Equal(day.From)
@@ -573,9 +587,9 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 				return nil // warm-up
 			}
 			n := b.Rows
-			rows, soc, soh = slices.Grow(rows[:0], n)[:n], slices.Grow(soc[:0], n)[:n], slices.Grow(soh[:0], n)[:n]
+			rows = slices.Grow(rows[:0], n)[:n]
 			for i := 0; i < n; i++ {
-				rows[i] = jarCalcRow{TS: jb.TS[i], BatteryID: jb.BatteryID[i], SOCPct: ptr32(soc, i, out.SOCCentiPct[i]), SOHPct: ptr32(soh, i, out.SOHCentiPct[i])}
+				rows[i] = jarCalcRow{TS: jb.TS[i], BatteryID: jb.BatteryID[i], SOCPct: fastOptional(out.SOCCentiPct[i]), SOHPct: fastOptional(out.SOHCentiPct[i])}
 			}
 			return w.Write(rows)
 		}); err != nil {

@@ -2,6 +2,7 @@ package derive
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -28,9 +29,15 @@ import (
 // so a month costs one pass over its raw data plus one look-back, and a
 // daily run one day plus its look-back.
 
-// FeatureJobs are the jobs of stage features over lake l.
-func FeatureJobs(l *lake.Lake) []pipeline.Job {
+// FeatureJobs are the jobs of stage features over lake l; windows (hours)
+// default to 1, 24 and 168.
+func FeatureJobs(l *lake.Lake, windows ...int) []pipeline.Job {
 	t := schema.MustLookup("feature_store")
+	if len(windows) == 0 {
+		windows = []int{1, 24, 168}
+	}
+	meta := Meta(t.Name)
+	meta.Inputs = append(meta.Inputs, fmt.Sprintf("windows=%v", windows))
 	return []pipeline.Job{&Job{JobName: t.Name, StageName: "features", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		src, err := loadFeatureSources(ctx, l)
 		if err != nil || src == nil {
@@ -49,8 +56,8 @@ func FeatureJobs(l *lake.Lake) []pipeline.Job {
 		}
 		var tasks []pipeline.Task
 		for _, m := range months {
-			ft := &featureTask{l: l, t: t, src: src}
-			tasks = append(tasks, pipeline.Task{Partition: MustPartition(t, m, -1), Meta: Meta(t.Name), Segments: byMonth[m],
+			ft := &featureTask{l: l, t: t, src: src, windows: windows}
+			tasks = append(tasks, pipeline.Task{Partition: MustPartition(t, m, -1), Meta: meta, Segments: byMonth[m],
 				Weight: int64(len(byMonth[m])) * 140_000, Run: ft.run})
 		}
 		return tasks, nil
@@ -138,9 +145,10 @@ type featureRow struct {
 // featureTask derives the stale days of one month partition in order,
 // carrying the engine from one day to the next.
 type featureTask struct {
-	l   *lake.Lake
-	t   *schema.Table
-	src *featureSources
+	l       *lake.Lake
+	t       *schema.Table
+	src     *featureSources
+	windows []int
 
 	eng     *features.Engine
 	next    time.Time      // the chunk the engine expects next
@@ -152,7 +160,7 @@ type featureTask struct {
 func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
 	d := o.Segment().From
 	if ft.eng == nil || !ft.next.Equal(d) {
-		eng, err := features.New(features.Config{EmitFrom: d}, ft.src.fm)
+		eng, err := features.New(features.Config{Windows: ft.windows, EmitFrom: d}, ft.src.fm)
 		if err != nil {
 			return err
 		}
