@@ -149,6 +149,7 @@ func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Ta
 	buf := make([]windowSampleRow, 0, n)
 	vals := newArena32(n)
 	for _, b := range jars {
+		ds.jar.Sensor = e.jarSensor(b, day)
 		ds.jar.Reset(&b.Life, e.jarSeed(b), &ds.span, &ds.env, 1)
 		for i := 0; i < n; i++ {
 			smp, ok := ds.jar.Next()
@@ -157,7 +158,7 @@ func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Ta
 			}
 			row := windowSampleRow{WindowID: id, TS: from.Add(time.Duration(i) * step).UnixMicro(), BatteryID: b.ID}
 			var q int32
-			if q, err = quant(smp.VoltageV, 1e3, 1e5, "voltage_v"); err != nil {
+			if q, err = quant(physics.Quantize(smp.VoltageV, ds.jar.Sensor.VoltResV), 1e3, 1e5, "voltage_v"); err != nil {
 				return 0, err
 			}
 			row.VoltageV = nonZero(q)

@@ -853,10 +853,10 @@ func (st *siteTx) voltageNotes(ev *mEvent) string {
 		v := float + 0.015*r.NormFloat64() + drift
 		if b.Life.Failed(t) {
 			switch b.Life.Failure {
-			case physics.FailureOpenCell:
+			case physics.FailureOpenCell, physics.FailureDryOut: // the dry-out ended in an open cell
 				v -= 1.8
-			case physics.FailureDryOut:
-				v += 0.35
+			case physics.FailureShort:
+				v -= 2.1
 			case physics.FailureThermalRunaway:
 				v -= 0.30
 			}
@@ -983,7 +983,9 @@ func correctiveNotes(ev *mEvent) string {
 	j := jarLabel(ev.Battery)
 	switch ev.Battery.Life.Failure {
 	case physics.FailureDryOut:
-		return fmt.Sprintf("Alarm on jar %s: high float voltage and rising ohmic value, casing warm. Suspected dry-out; jar isolated, replacement ordered.", j)
+		return fmt.Sprintf("String open alarm traced to jar %s: ohmic value had been rising for months, casing warm, now open circuit. Suspected dry-out; jar bypassed, replacement ordered.", j)
+	case physics.FailureShort:
+		return fmt.Sprintf("Jar %s reads about 2 V low on float and runs warm: shorted cell. Jar isolated, replacement ordered.", j)
 	case physics.FailureOpenCell:
 		return fmt.Sprintf("String voltage alarm traced to jar %s open cell (no voltage under load). Jar bypassed, string on reduced autonomy, replacement ordered.", j)
 	case physics.FailureThermalRunaway:

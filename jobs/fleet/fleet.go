@@ -521,7 +521,6 @@ func (b *builder) buildSystem(site *Site, code string, kind physics.SystemType, 
 		sys.SystemType = SystemUPS
 		sys.Name = fmt.Sprintf("%s UPS %s", short, code[len(code)-2:])
 		prod = upsProducts[r.IntN(len(upsProducts))]
-		sys.LoadA = round(uniform(r, 20, 60), 1)
 		weights = upsModelWeights
 		// A second UPS is either part of the original build or a later
 		// expansion (half a year to four years on).
@@ -532,7 +531,6 @@ func (b *builder) buildSystem(site *Site, code string, kind physics.SystemType, 
 		sys.SystemType = SystemRectifier
 		sys.Name = fmt.Sprintf("%s Rectifier Bank %s", short, code[len(code)-2:])
 		prod = recProducts[r.IntN(len(recProducts))]
-		sys.LoadA = round(uniform(r, 10, 30), 1)
 		weights = recModelWeights
 	}
 	if installed.After(b.latest) {
@@ -554,6 +552,14 @@ func (b *builder) buildSystem(site *Site, code string, kind physics.SystemType, 
 	b.f.Systems = append(b.f.Systems, sys)
 
 	model := b.f.Models[weighted(r, weights[:])]
+	// Discharge current per string on battery (vrla-physics.md): a UPS
+	// string is sized for 5-15 min at full load, so at 30-50 % load it runs
+	// at roughly 1-3 C; rectifier (telecom DC) banks at C/10-C/5.
+	if kind == physics.SystemUPS {
+		sys.LoadA = round(uniform(r, 1.0, 2.5)*model.CapacityAh, 1)
+	} else {
+		sys.LoadA = round(uniform(r, 0.1, 0.2)*model.CapacityAh, 1)
+	}
 	for _, pos := range positions {
 		b.buildString(site, sys, model, pos)
 	}
@@ -583,6 +589,13 @@ func (b *builder) buildString(site *Site, sys *System, model *BatteryModel, pos 
 		ModelID:        model.ID,
 	}
 	st.UpdatedAt = st.CreatedAt
+	// Charger float trim per block: ±40 mV around mid band, and one string
+	// in ten set 80-200 mV high (a misconfigured or uncompensated charger:
+	// estimate), which ages its jars faster (physics.Stress).
+	st.FloatTrimV = round(uniform(r, -0.04, 0.04), 3)
+	if r.Float64() < 0.1 {
+		st.FloatTrimV = round(uniform(r, 0.08, 0.2), 3)
+	}
 	b.f.Strings = append(b.f.Strings, st)
 
 	// The first 24 jars come from one manufacturing batch: same date,
@@ -591,10 +604,9 @@ func (b *builder) buildString(site *Site, sys *System, model *BatteryModel, pos 
 		made:   addDays(installed, -intBetween(r, 21, 150)),
 		serial: 100000 + r.IntN(800000),
 	}
-	room := site.Climate.RoomMeanC()
 	first := len(b.f.Batteries)
 	for p := 1; p <= jarsPerString; p++ {
-		b.buildSlot(st, sys, model, p, room, batch)
+		b.buildSlot(st, sys, model, p, site.Climate, batch)
 	}
 	setOperatorStatus(b.f.Batteries[first:], b.end)
 }
@@ -611,7 +623,7 @@ func serialNumber(prefix string, made time.Time, n int) string {
 
 // buildSlot builds the replacement chain of one position of a string, up to
 // the jar in service at End. Generation g's draws come from (slot, g) only.
-func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos int, roomC float64, batch batchInfo) {
+func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos int, clim physics.Climate, batch batchInfo) {
 	slot := fmt.Sprintf("%s-J%d", st.Code, pos)
 	slotSeed := seedOf(b.root, "jar", slot)
 	prefix := modelDefs[slices.IndexFunc(modelDefs[:], func(d modelDef) bool { return d.spec.Name == model.Name })].serialPrefix
@@ -619,8 +631,7 @@ func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos in
 	var prev *Battery
 	for gen := 0; gen < maxGenerations; gen++ {
 		js := physics.Mix(slotSeed, uint64(gen))
-		profile := physics.DrawProfile(physics.NewRand(physics.Mix(js, 1)), b.mix)
-		life := physics.NewJarLife(physics.Mix(js, 2), model.Spec, profile, installed, roomC)
+		life := physics.DrawJarLife(physics.Mix(js, 2), model.Spec, b.mix, installed, jarStress(st, sys, model, clim, installed))
 		r := physics.NewRand(physics.Mix(js, 3))
 
 		code := slot
@@ -678,6 +689,16 @@ func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos in
 		jar.ReplacedDate = &rd
 		prev, installed = jar, removed
 	}
+}
+
+// jarStress is the mean ageing stress of a jar installed at t in string st
+// (physics.StringStress): the room, the HVAC faults, the system's load and
+// outages, the string's float trim, and the ripple of its charger at its
+// wear five years on (the middle of a jar's design life).
+func jarStress(st *String, sys *System, model *BatteryModel, clim physics.Climate, t time.Time) physics.Stress {
+	wear := math.Min(1, math.Max(0, t.AddDate(5, 0, 0).Sub(sys.InstalledDate).Hours()/(15*365.25*24)))
+	return physics.StringStress(physics.StringConfig{System: sys.Kind, Jars: st.BatteriesCount, Spec: model.Spec,
+		LoadA: sys.LoadA, RectifierWear: wear, FloatTrimV: st.FloatTrimV}, clim)
 }
 
 // setOperatorStatus gives the jars of one string in service at End the

@@ -460,9 +460,16 @@ func TestSitesAndSystems(t *testing.T) {
 		if !strings.HasPrefix(sys.Code, site.Code[:6]) {
 			t.Errorf("%s at %s", sys.Code, site.Code)
 		}
-		lo, hi := 10.0, 30.0
+		// Discharge C-rates (vrla-physics.md): UPS 1-3 C, rectifier C/10-C/5.
+		capAh := 0.0
+		for _, st := range f.Strings {
+			if st.SystemID == sys.ID {
+				capAh = f.ModelByID[st.ModelID].CapacityAh
+			}
+		}
+		lo, hi := 0.1*capAh-0.05, 0.2*capAh+0.05
 		if sys.Kind == physics.SystemUPS {
-			lo, hi = 20, 60
+			lo, hi = 1.0*capAh-0.05, 2.5*capAh+0.05
 		}
 		if sys.LoadA < lo || sys.LoadA > hi || sys.RectifierWear < 0 || sys.RectifierWear > 1 || sys.RatedPowerKVA <= 0 ||
 			(sys.Kind == physics.SystemUPS) != (sys.SystemType == SystemUPS) {

@@ -134,6 +134,10 @@ type String struct {
 	// not columns
 	LocationID uuid.UUID
 	ModelID    uuid.UUID // every jar of the string is this model
+	// FloatTrimV is the string charger's float setting above the model's
+	// mid-band value, per block (mostly ±40 mV; a misconfigured charger
+	// higher: an ageing stressor).
+	FloatTrimV float64
 }
 
 // Battery is a battery row (seed 2.5): one jar, from its install to its
