@@ -10,15 +10,23 @@ import (
 	"github.com/battlake/battlake/physics"
 )
 
-// Capacity-test schedule (IEEE 1188 / 450 practice): an acceptance test
-// after commissioning, then at intervals of at most 25 % of expected life
-// (2 years for 10-year jars), yearly once the string's capacity is below
-// 90 %, every 6 months below 85 % (capacity as IEEE 450 reports it: % of
-// rated, corrected for the test rate and to 25 °C; RatedPct). The weakest
-// jar ends a test, so the string's result is its weakest jar's capacity at
-// the test rate. About 3 % of tests are cancelled (operations), and a test
-// due while a jar of the string has failed is postponed; either way it is
+// Capacity-test schedule (IEEE 1188 / 450 practice, vrla-physics.md): an
+// acceptance test after commissioning, then at intervals of 24 months (at
+// most 25 % of the 10-year expected life), yearly once the string's
+// measured capacity is below 90 % (as IEEE 450 reports it: % of rated,
+// corrected for the test rate and to 25 °C; RatedPct). About 3 % of tests
+// are cancelled (operations), and a test due while a jar of the string has
+// failed (an alarm the BMS raised) is postponed; either way it is
 // rescheduled a month later.
+//
+// Each test is simulated with the one capacity model of physics
+// (physics.CCDischarge: Peukert with an age-raised exponent, temperature,
+// the jar's true capacity and resistance): every jar of the string starts
+// from the SOC the string really had (a recent outage leaves it partly
+// charged), at the jar ambient of the site's room model, and the first jar
+// to reach the cutoff ends the test. The instrument then measures it with
+// its errors (capCurrentErr, capTimingErr): the reported capacity is within
+// a few percent of the truth, never exact.
 //
 // The schedule is a pure function of (root seed, string): the telemetry
 // stage draws the test discharges from it and the transactions stage writes
@@ -29,17 +37,20 @@ type CapacityTest struct {
 	Seq       int
 	Scheduled time.Time // planned start
 	Start     time.Time // actual start (late tests start days after plan)
-	CurrentA  float64   // constant discharge current
+	CurrentA  float64   // constant discharge current (the set point)
 	Duration  time.Duration
-	// CapacityPct is the true string capacity at the test rate as % of
-	// rated (weakest jar), what an ideal instrument would measure.
-	CapacityPct float64
-	// RatedPct is the result as IEEE 450 reports it: capacity as % of
-	// rated after correcting for the test rate and to 25 °C, i.e. the
-	// weakest jar's SOH. The retest interval follows it.
+	// StartSOC is the string's true SOC when the test began.
+	StartSOC float64
+	// TrueAh is what the string truly delivered: CurrentA × Duration.
+	TrueAh float64
+	// MeasuredA, MeasuredMin and MeasuredAh are the instrument's readings.
+	MeasuredA, MeasuredMin, MeasuredAh float64
+	// RatedPct is the result as IEEE 450 reports it: the measured capacity
+	// as % of rated after correcting for the test rate (datasheet Peukert)
+	// and to 25 °C. The retest interval follows it.
 	RatedPct  float64
-	Weakest   *fleet.Battery
-	AmbientC  float64
+	Weakest   *fleet.Battery // the jar that reached the cutoff first
+	AmbientC  float64        // the jars' ambient (site room model)
 	Cancelled bool
 	// CancelReason is set when the schedule itself cancels a test (a
 	// failed jar awaiting replacement); other cancellations are
@@ -52,11 +63,24 @@ func (c CapacityTest) End() time.Time { return c.Start.Add(c.Duration) }
 
 // CutoffV is the end-of-discharge voltage per 12 V block at the test rates
 // used here (1.75 V/cell).
-const CutoffV = 10.5
+const CutoffV = physics.CutoffV
 
 // testRateC is the test current as a fraction of rated capacity (about the
 // 3-hour rate).
 const testRateC = 0.25
+
+// Instrument errors of a capacity test (1 σ, estimates for a load bank and
+// its logger): the current reading ±1 % and the run time ±1.5 % (the
+// cutoff detected by a logger's voltage accuracy on the steep knee and its
+// sample interval). Together about 1.8 %: a few percent at 2 σ.
+const (
+	capCurrentErr = 0.01
+	capTimingErr  = 0.015
+)
+
+// CapInstrumentErr is the documented relative error (1 σ) of a measured
+// capacity.
+var CapInstrumentErr = math.Hypot(capCurrentErr, capTimingErr)
 
 type scheduleCache struct {
 	mu sync.Mutex
@@ -83,7 +107,6 @@ func (e *Env) CapacityTests(s *fleet.String) []CapacityTest {
 func (e *Env) buildCapacityTests(s *fleet.String) []CapacityTest {
 	r := physics.NewRand(e.Seed("capacity-tests", s.Code))
 	spec := e.Fleet.ModelByID[s.ModelID].Spec
-	site := e.Fleet.SiteByID[s.LocationID]
 	end := e.Scenario.End.Time
 	var out []CapacityTest
 	// Acceptance test 1-3 weeks after commissioning, 09:00 local (02:00 UTC).
@@ -95,18 +118,21 @@ func (e *Env) buildCapacityTests(s *fleet.String) []CapacityTest {
 		} else if r.Float64() < 0.15 {
 			ct.Start = next.AddDate(0, 0, 3+r.IntN(12)) // late
 		}
-		ct.AmbientC = site.Climate.RoomMeanC() + 0.8*r.NormFloat64()
-		ct.CapacityPct, ct.Weakest = e.stringCapacityAt(s, spec, ct.Start, ct.CurrentA, ct.AmbientC)
-		ct.RatedPct = 100 * jarTestSOH(ct.Weakest, ct.Start)
+		eI, eT := r.NormFloat64(), r.NormFloat64()
+		e.simulateTest(s, spec, &ct)
+		if ct.Weakest == nil {
+			break
+		}
 		if !ct.Cancelled && ct.Weakest.Life.Failed(ct.Start) {
-			// Nobody discharges a string with a dead jar in it: the test
-			// waits for the replacement.
+			// Nobody discharges a string with a dead jar in it (the BMS
+			// alarmed): the test waits for the replacement.
 			ct.Cancelled = true
 			ct.CancelReason = fmt.Sprintf("Postponed: jar J%02d failed, discharge test rescheduled after its replacement.", ct.Weakest.Position)
 		}
-		// CapacityPct is already the capacity delivered at the test rate.
-		hours := ct.CapacityPct / 100 * spec.CapacityAh / ct.CurrentA
-		ct.Duration = time.Duration(hours * float64(time.Hour)).Round(time.Second)
+		ct.MeasuredA = ct.CurrentA * (1 + capCurrentErr*eI)
+		ct.MeasuredMin = round(ct.Duration.Minutes()*(1+capTimingErr*eT), 1)
+		ct.MeasuredAh = ct.MeasuredA * ct.MeasuredMin / 60
+		ct.RatedPct = 100 * ct.MeasuredAh / (spec.CapacityAh * physics.RatedCorrection(spec, ct.MeasuredA, ct.AmbientC))
 		if !ct.Cancelled && ct.Start.Add(ct.Duration).After(end) {
 			break // a test must finish inside the scenario
 		}
@@ -115,8 +141,6 @@ func (e *Env) buildCapacityTests(s *fleet.String) []CapacityTest {
 		switch {
 		case ct.Cancelled:
 			interval = 1 // rescheduled next month
-		case ct.RatedPct < 85:
-			interval = 6
 		case ct.RatedPct < 90:
 			interval = 12
 		}
@@ -126,57 +150,71 @@ func (e *Env) buildCapacityTests(s *fleet.String) []CapacityTest {
 	return out
 }
 
-// peukertFactor scales rated (C10) capacity to the capacity delivered at
-// current i (Peukert: C_i = C10 * (I10/i)^(k-1)).
-func peukertFactor(spec physics.ModelSpec, i float64) float64 {
-	k := spec.Peukert
-	if k <= 1 {
-		k = 1.1
-	}
-	return math.Pow(spec.CapacityAh/10/i, k-1)
-}
-
-// tempFactor is the capacity change with temperature (about +0.6 %/°C
-// around 25 °C, capped above 30 °C).
-func tempFactor(c float64) float64 {
-	return 1 + 0.006*(math.Min(c, 30)-25)
-}
-
-// stringCapacityAt is the string's deliverable capacity at current i as %
-// of rated, set by its weakest jar in service at t.
-func (e *Env) stringCapacityAt(s *fleet.String, spec physics.ModelSpec, t time.Time, i, ambientC float64) (float64, *fleet.Battery) {
+// simulateTest runs ct on the jars of s in service at its start: the
+// ambient from the room model, the string's SOC at the start, and each
+// jar's constant-current discharge; the first jar at cutoff ends it.
+func (e *Env) simulateTest(s *fleet.String, spec physics.ModelSpec, ct *CapacityTest) {
+	site := e.Fleet.SiteByID[s.LocationID]
+	var env physics.EnvSpan
+	physics.BuildEnvSpan(&env, e.siteSeed(site), site.Climate, ct.Start, time.Minute, 1)
+	ct.AmbientC = float64(env.LagC[0])
+	ct.StartSOC = e.socBefore(s, ct.Start)
 	best := math.Inf(1)
-	var weakest *fleet.Battery
+	ct.Weakest = nil
 	for _, b := range e.Fleet.StringJars(s.ID) {
-		if !b.ActiveOn(t) {
+		if !b.ActiveOn(ct.Start) {
 			continue
 		}
-		c := jarTestSOH(b, t)
-		if c < best {
-			best, weakest = c, b
+		d := e.testDischarge(b, spec, *ct)
+		if c := d.CutoffS(); c < best {
+			best, ct.Weakest = c, b
 		}
 	}
-	if weakest == nil {
-		return 0, nil
+	if ct.Weakest == nil {
+		return
 	}
-	return 100 * best * peukertFactor(spec, i) * tempFactor(ambientC), weakest
+	ct.Duration = time.Duration(best * float64(time.Second)).Round(time.Second)
+	ct.TrueAh = ct.CurrentA * ct.Duration.Hours()
 }
 
-// jarTestSOH is the fraction of rated capacity jar b can deliver at t: its
-// true SOH, or 5 % once a sudden failure has happened.
-func jarTestSOH(b *fleet.Battery, t time.Time) float64 {
-	if b.Life.Failed(t) {
-		return 0.05
-	}
-	return b.Life.SOH(t)
+// testDischarge is jar b's discharge in test ct: its polarisation spread
+// (±15 %, 1 σ: estimate) is a property of the jar.
+func (e *Env) testDischarge(b *fleet.Battery, spec physics.ModelSpec, ct CapacityTest) physics.CCDischarge {
+	pol := math.Exp(0.15 * physics.Gauss(e.Seed("jar-polarisation", b.Code), 0))
+	return physics.NewCCDischarge(&b.Life, spec, ct.Start, ct.CurrentA, ct.AmbientC, ct.StartSOC, pol)
 }
 
-// jarTestCapacityAh is what jar b delivers (Ah) in a capacity test at t at
-// current i and ambientC: the same figure stringCapacityAt takes the
-// minimum of, so the weakest jar's charge runs out exactly at the test's
-// Duration (capacity_test_curve relies on it).
-func jarTestCapacityAh(b *fleet.Battery, spec physics.ModelSpec, t time.Time, i, ambientC float64) float64 {
-	return jarTestSOH(b, t) * spec.CapacityAh * peukertFactor(spec, i) * tempFactor(ambientC)
+// socBefore is the true SOC of the string's jars just before t: 1 unless
+// an outage, generator test or surge of the day before or of that day
+// (before t) left it partly charged, then the JarSim state of its first
+// jar replayed through that event and its recharge.
+func (e *Env) socBefore(s *fleet.String, t time.Time) float64 {
+	sys := e.Fleet.SystemByID[s.SystemID]
+	site := e.Fleet.SiteByID[sys.LocationID]
+	var evs []physics.Event
+	recent := false
+	for _, d := range []time.Time{t.AddDate(0, 0, -1), t} {
+		for _, ev := range physics.SiteEvents(e.siteSeed(site), sys.Kind, d) {
+			if ev.Start.Before(t) {
+				evs = append(evs, ev)
+				recent = recent || ev.Discharges()
+			}
+		}
+		evs = append(evs, physics.EqualizeEvents(e.stringSeed(s), d)...)
+	}
+	if !recent {
+		return 1
+	}
+	jars := e.Fleet.StringJarsOn(s.ID, t)
+	if len(jars) == 0 {
+		return 1
+	}
+	var span physics.StringSpan
+	physics.BuildStringSpan(&span, e.stringConfig(s, t.Truncate(24*time.Hour)), e.stringSeed(s), t.Add(-time.Second), time.Second, 1, evs)
+	var sim physics.JarSim
+	sim.Reset(&jars[0].Life, e.jarSeed(jars[0]), &span, nil, 1)
+	x, _ := sim.Next()
+	return x.SOC
 }
 
 // DischargeTestEvents are the capacity-test discharges of s starting on day.

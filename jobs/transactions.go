@@ -99,14 +99,12 @@ const (
 	// A technician walks the string: one jar every 110-150 s.
 	impJarStepMinS, impJarStepMaxS = 110, 150
 
-	// Capacity test timing: the instrument's duration error is uniform
-	// within ±0.3 % (the brief allows 0.5 %), then rounded to 0.1 min.
-	capTimingErr = 0.003
 	// capacity_test_curve: one point per minute plus the cutoff point.
 	curveStep = time.Minute
-	// End-of-discharge polarisation of the curve model (see capacityCurve).
-	curveKneeSOC = 0.04
-	curveNoiseV  = 0.002
+	// The test logger's voltage channels: 5 mV noise and a ±5 mV (1 σ)
+	// offset per channel (estimates).
+	curveNoiseV  = 0.005
+	curveOffsetV = 0.005
 )
 
 // Ohmic testers per site (realistic handheld models).
@@ -515,13 +513,10 @@ func (st *siteTx) planCapacityTests() {
 	}
 }
 
-// measuredTestMinutes is the instrument's reading of a test's duration:
-// the true duration with a uniform timing error within ±capTimingErr,
-// rounded to 0.1 min.
-func (e *Env) measuredTestMinutes(s *fleet.String, ct CapacityTest) float64 {
-	r := physics.NewRand(e.Seed("capacity_test_raw", s.Code, fmt.Sprint(ct.Seq)))
-	return round(ct.Duration.Minutes()*(1+capTimingErr*(2*r.Float64()-1)), 1)
-}
+// measuredTestMinutes is the instrument's reading of a test's duration
+// (schedule.go: the true duration with the logger's timing error, rounded
+// to 0.1 min).
+func (e *Env) measuredTestMinutes(_ *fleet.String, ct CapacityTest) float64 { return ct.MeasuredMin }
 
 // planJarEvents books a corrective event after each sudden failure of a jar
 // still in its string and a replacement event for every jar that replaced
@@ -960,19 +955,16 @@ func (st *siteTx) impedanceNotes(ev *mEvent) string {
 
 func (st *siteTx) capacityNotes(ev *mEvent) string {
 	ct := ev.test
-	spec := st.e.Fleet.ModelByID[ev.String.ModelID].Spec
 	h := int(ev.testMin) / 60
 	m := ev.testMin - float64(60*h)
-	// The technician's figure: runtime against the rated runtime at this
-	// rate and 25 °C (IEEE 450), from the measured duration.
-	pct := ev.testMin / 60 * ct.CurrentA / (spec.CapacityAh * peukertFactor(spec, ct.CurrentA) * tempFactor(ct.AmbientC)) * 100
-	s := fmt.Sprintf("Discharge at %.1f A to %.2f V string cutoff, ambient %.1f °C. Weakest jar %s reached %.2f V after %d h %04.1f min; string capacity %.1f %% of rated (rate and temperature corrected).",
-		ct.CurrentA, CutoffV*float64(ev.String.BatteriesCount), ct.AmbientC, jarLabel(ct.Weakest), CutoffV, h, m, pct)
+	// The technician's figure: the measured capacity against rated at this
+	// rate and 25 °C (IEEE 450), from the measured current and duration.
+	pct := ct.RatedPct
+	s := fmt.Sprintf("Discharge at %.1f A to %.2f V string cutoff, ambient %.1f °C. Jar %s reached %.2f V first, after %d h %04.1f min; string capacity %.1f %% of rated (rate and temperature corrected).",
+		ct.MeasuredA, CutoffV*float64(ev.String.BatteriesCount), ct.AmbientC, jarLabel(ct.Weakest), CutoffV, h, m, pct)
 	switch {
 	case pct < 80:
 		return s + " Below 80 % end-of-life criterion: replacement of weak jars requested."
-	case pct < 85:
-		return s + " Below 85 %: retest in 6 months."
 	case pct < 90:
 		return s + " Below 90 %: annual testing from now on."
 	}
@@ -1115,7 +1107,7 @@ func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT 
 			if err := sink.Add(func(b *parquetio.RowBuilder) {
 				b.Set("test_id", id).Set("string_id", s.ID).Set("maintenance_event_id", ev.ID).
 					Set("test_date", ct.Start).Set("test_type", "full_discharge").
-					Set("discharge_rate_a", round(ct.CurrentA, 2)).Set("discharge_duration_min", ev.testMin).
+					Set("discharge_rate_a", round(ct.MeasuredA, 2)).Set("discharge_duration_min", ev.testMin).
 					Set("cutoff_voltage_v", round(CutoffV*float64(s.BatteriesCount), 2)).
 					Set("ambient_temp_c", round(ct.AmbientC, 1)).Set("raw_data_url", key).Set("notes", notes)
 			}); err != nil {
@@ -1131,23 +1123,14 @@ func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT 
 	return err
 }
 
-// writeCapacityCurve writes a test's per-jar discharge curves.
-//
-// Model (simple, documented): every jar starts full and carries the same
-// constant current I. Jar j delivers C_j = SOH_j(t)·rated·peukertFactor·
-// tempFactor(ambient) at the test rate (jarTestCapacityAh, the same figure
-// the schedule uses, so the weakest jar's SOC reaches 0 exactly at the
-// test's Duration). Its SOC falls linearly, SOC_j = 1 - I·τ/C_j, and its
-// voltage is
-//
-//	V_j = OCV(SOC_j, T) - I·R_j - η0·exp(-SOC_j/curveKneeSOC) + noise
-//
-// with physics.OCV (near-linear 11.8-12.9 V), R_j = ResistanceMOhm(t) at
-// the ambient (physics.ResistanceTempFactor), and an end-of-discharge
-// polarisation knee whose height η0_j = OCV(0,T) - I·R_j - CutoffV brings
-// a jar to the 10.5 V cutoff exactly when its own charge runs out. V_j
-// rises with SOC_j, so the weakest jar ends at the cutoff and every other
-// jar, with charge left, ends above it. Noise is the logger's 2 mV (σ).
+// writeCapacityCurve writes a test's per-jar discharge curves: each jar's
+// constant-current discharge from the schedule's simulation
+// (physics.CCDischarge: the I·R drop at the start, the coup de fouet, the
+// slowly falling plateau and the end knee; jars spread by capacity, R0 and
+// polarisation), from the string's true SOC at the start, at the room
+// model's ambient, as the test logger records it: the measured current,
+// and per channel a voltage offset and noise. The first jar to reach the
+// cutoff (the weakest) ends the test at its Duration; the others end above.
 func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, ct CapacityTest, id uuid.UUID) (int64, error) {
 	rw, err := parquetio.NewRowWriter(w, t)
 	if err != nil {
@@ -1162,27 +1145,20 @@ func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, 
 		}
 	}
 	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	amb := ct.AmbientC
-	rOf := func(b *fleet.Battery) float64 {
-		return b.Life.ResistanceMOhm(ct.Start) * physics.ResistanceTempFactor(amb) / 1000
-	}
 	total := int64(ct.Duration / time.Second)
 	stepS := int64(curveStep / time.Second)
 	seed := e.Seed("capacity-curve", s.Code, fmt.Sprint(ct.Seq))
 	for _, b := range jars {
-		capAh := jarTestCapacityAh(b, spec, ct.Start, ct.CurrentA, amb)
-		if b == ct.Weakest {
-			// The schedule's duration is rounded to the second: make the
-			// weakest jar end exactly empty at it.
-			capAh = ct.CurrentA * ct.Duration.Hours()
-		}
-		r := rOf(b)
-		eta0 := math.Max(0, physics.OCV(0, amb)-ct.CurrentA*r-CutoffV)
+		d := e.testDischarge(b, spec, ct)
 		js := physics.Mix(seed, IDSeed(b.ID))
+		off := curveOffsetV * physics.Gauss(js, 1<<40)
 		for el, i := int64(0), uint64(0); ; i++ {
-			soc := math.Max(0, 1-ct.CurrentA*float64(el)/3600/capAh)
-			v := physics.OCV(soc, amb) - ct.CurrentA*r - eta0*math.Exp(-soc/curveKneeSOC) + curveNoiseV*physics.FastGauss(js, i)
-			cur := ct.CurrentA + 0.02*physics.FastGauss(js^0x5bd1e995, i)
+			v := d.VoltageAt(float64(el))
+			if b == ct.Weakest && el == total {
+				v = CutoffV // the logger's stop condition
+			}
+			v += off + curveNoiseV*physics.FastGauss(js, i)
+			cur := ct.MeasuredA + 0.02*physics.FastGauss(js^0x5bd1e995, i)
 			if err := sink.Add(func(rb *parquetio.RowBuilder) {
 				rb.Set("test_id", id).Set("elapsed_s", int(el)).Set("battery_id", b.ID).
 					Set("voltage_v", round(v, 3)).Set("current_a", round(cur, 3))

@@ -77,6 +77,11 @@ type JarSim struct {
 	soc, v1, v2 float64
 	exc         float64 // °C above ambient from self-heating
 	cut         bool
+	// The discharge in progress: its start (unix ns) and SOC then, for the
+	// coup de fouet.
+	disFrom     int64
+	disSOC      float64
+	inDischarge bool
 
 	// Replay buffers: at span's step (head) and at the coarse step of
 	// sub-second spans (bulk).
@@ -605,6 +610,11 @@ func (s *JarSim) dynamic(i int, t int64, rb, heat, drift, f float64) (v, temp, r
 	r1, r2 := ecmR1Frac*r0, ecmR2Frac*r0
 	capAh := s.kC + s.kCd*f
 	ct := capTempFactor(temp)
+	if I < 0 && !s.inDischarge {
+		s.inDischarge, s.disFrom, s.disSOC = true, t, s.soc
+	} else if I >= 0 {
+		s.inDischarge = false
+	}
 	switch {
 	case I < 0 && !s.cut:
 		// Peukert, temperature and SOH adjust the capacity (brief). The
@@ -631,7 +641,7 @@ func (s *JarSim) dynamic(i int, t int64, rb, heat, drift, f float64) (v, temp, r
 	s.v2 = s.a2*s.v2 + s.b2*(I*r2)
 	v = OCV(s.soc, temp) + I*r0 + s.v1 + s.v2 + drift
 	if I < 0 {
-		v -= depletion(s.soc, -I/s.ratedA)
+		v -= depletion(s.soc, -I/s.ratedA) + coupDeFouet(float64(t-s.disFrom)/1e9, s.disSOC, -I/s.ratedA)
 	}
 	iHeat := I
 	if sp := float64(s.sp[i]); sp > 0 {
@@ -687,7 +697,7 @@ func (s *JarSim) settle(t int64) float64 {
 // current sample: no diffusion polarisation, the float overpotential in the
 // fast pair, float heating in equilibrium.
 func (s *JarSim) enterCanonical(rb, heat, drift float64) {
-	s.inBusy, s.cut = true, false
+	s.inBusy, s.cut, s.inDischarge = true, false, false
 	s.soc, s.v2, s.exc = 1, 0, s.eqExc
 	temp := s.amb + s.eqExc + heat
 	lim := s.floatV + s.offset + compCoefV*(temp-25) + drift
