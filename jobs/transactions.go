@@ -586,23 +586,18 @@ func (st *siteTx) planJarEvents() {
 				start:     sched,
 			}
 			ev.done = sched.Add(minutes(r, 45, 150))
-			// The replacement is ordered between the end of the old jar's
-			// useful life and the swap.
-			from := old.Life.End
-			if from.Before(old.InstalledDate) {
-				from = old.InstalledDate
+			// The work order is raised when the evidence was observed (a
+			// test, a survey, an inspection, an alarm: fleet ops.go).
+			ev.CreatedAt = old.FlaggedAt.Truncate(time.Second)
+			if ev.CreatedAt.IsZero() || ev.CreatedAt.Before(old.InstalledDate) {
+				ev.CreatedAt = sched
 			}
-			ev.CreatedAt = from.Add(time.Duration((0.2 + 0.6*r.Float64()) * float64(sched.Sub(from)))).Truncate(time.Second)
-			if c, ok := correctiveOf[old.ID]; ok {
+			ev.Subtype = replacementSubtype(old.RemovalReason)
+			if c, ok := correctiveOf[old.ID]; ok && old.RemovalReason == fleet.ReasonFailure {
 				ev.woKey = c.woKey
-				ev.Subtype = "failure_replacement"
 				if c.CreatedAt.Before(ev.CreatedAt) {
 					ev.CreatedAt = c.CreatedAt.Add(time.Duration(r.IntN(3600)) * time.Second)
 				}
-			} else if old.Life.Failure != physics.FailureNone && !old.Life.FailureAt.After(old.Life.End) {
-				ev.Subtype = "failure_replacement"
-			} else {
-				ev.Subtype = "eol_replacement"
 			}
 			if ev.CreatedAt.After(sched) {
 				ev.CreatedAt = sched
@@ -807,10 +802,13 @@ func (st *siteTx) visualNotes(ev *mEvent) string {
 			finds = append(finds, fmt.Sprintf("Jar %s no visible damage but string alarm active on it, flagged for replacement.", j))
 		case heat > 2:
 			finds = append(finds, fmt.Sprintf("Jar %s casing slightly warm to touch, monitoring.", j))
-		case l.SOH(t) < 0.9 && r.Float64() < (0.9-l.SOH(t))*3:
-			// Swelling is a visible symptom, not a readout of the hidden
-			// SOH: it shows on some worn jars, more often the more worn.
-			finds = append(finds, fmt.Sprintf("Jar %s minor case swelling observed, flagged for capacity check.", j))
+		}
+	}
+	// Swollen cases the string's inspections found this month (the same
+	// findings that got jars replaced; fleet ops.go), right or wrong.
+	for _, fd := range ev.String.Findings {
+		if lake.Month(fd.At) == lake.Month(t) && fd.Jar.ActiveOn(t) {
+			finds = append(finds, fmt.Sprintf("Jar %s case swelling observed, replacement requested.", jarLabel(fd.Jar)))
 		}
 	}
 	if len(finds) > 0 {
@@ -986,12 +984,32 @@ func correctiveNotes(ev *mEvent) string {
 	return fmt.Sprintf("Corrective work on jar %s.", j)
 }
 
+// replacementSubtype is the event_subtype of a replacement for the
+// evidence that got the old jar replaced.
+func replacementSubtype(reason string) string {
+	switch reason {
+	case fleet.ReasonFailure:
+		return "failure_replacement"
+	case fleet.ReasonString:
+		return "string_replacement"
+	case fleet.ReasonCapacity:
+		return "capacity_replacement"
+	case fleet.ReasonOhmic:
+		return "ohmic_replacement"
+	case fleet.ReasonSwelling:
+		return "swelling_replacement"
+	}
+	return "replacement"
+}
+
 func (st *siteTx) replacementNotes(ev *mEvent) string {
 	b := ev.Battery
 	old := st.e.Fleet.BatteryByID[*b.ReplacementOf]
-	reason := "end of life (capacity below 80 % of rated)"
-	if ev.Subtype == "failure_replacement" {
-		reason = "failed (" + strings.ReplaceAll(old.Life.Failure.String(), "_", " ") + ")"
+	// What the operator saw, as it was recorded (it can be wrong: a false
+	// swelling finding, a whole string with good jars in it).
+	reason := old.Evidence
+	if reason == "" {
+		reason = "replacement"
 	}
 	return fmt.Sprintf("Replaced jar %s: SN %s out, SN %s in; old jar %s. Terminals torqued, new jar float voltage checked.",
 		jarLabel(b), old.SerialNumber, b.SerialNumber, reason)

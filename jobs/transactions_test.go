@@ -500,8 +500,17 @@ func TestTransactionsStage(t *testing.T) {
 						continue
 					}
 					old := f.BatteryByID[*b.ReplacementOf]
-					if old.Life.End.After(b.InstalledDate) || !old.Removed.Equal(b.InstalledDate) {
-						t.Errorf("%s replaced %s on %s before its end of life %s", b.Code, old.Code, b.InstalledDate, old.Life.End)
+					// Replaced on evidence, not at the true end of life: the
+					// work order is raised when something was observed, and
+					// the subtype names it.
+					if !old.Removed.Equal(b.InstalledDate) || old.RemovalReason == "" {
+						t.Errorf("%s replaced %s on %s: removed %s, reason %q", b.Code, old.Code, b.InstalledDate, old.Removed, old.RemovalReason)
+					}
+					if c := txTime(r, "created_at"); c.Before(old.FlaggedAt.Add(-time.Second)) || c.After(sched) {
+						t.Errorf("replacement of %s: work order created %s, evidence %s, swap %s", old.Code, c, old.FlaggedAt, sched)
+					}
+					if got, want := txStr(r, "event_subtype"), replacementSubtype(old.RemovalReason); got != want {
+						t.Errorf("replacement of %s: subtype %q, evidence %q", old.Code, got, old.RemovalReason)
 					}
 					if !sameDay(sched, b.InstalledDate) {
 						t.Errorf("replacement of %s scheduled %s, installed %s", b.Code, sched, b.InstalledDate)
@@ -780,6 +789,18 @@ func checkCurve(t *testing.T, lakeDir string, r txRow, cvT *schema.Table, s *fle
 		}
 		if bid != ct.Weakest.ID && txNum(x, "voltage_v") < CutoffV-0.03 {
 			t.Errorf("test %s/%d: jar %s ends at %.3f V, below cutoff", s.Code, ct.Seq, bid, txNum(x, "voltage_v"))
+		}
+	}
+}
+
+// The fleet simulates capacity tests with the streams the telemetry uses
+// (room model, string operation, jar simulation): its label seeds must be
+// the jobs' own.
+func TestFleetLabelSeedsMatchEnv(t *testing.T) {
+	e := &Env{RootSeed: 42}
+	for _, l := range [][]string{{"site", "DC-BKK-01"}, {"string", "DC-BKK-UPS-07-S1"}, {"jar", "DC-BKK-UPS-07-S1-J3-R1"}} {
+		if a, b := e.Seed(l...), fleet.LabelSeed(42, l...); a != b {
+			t.Errorf("seed %v: Env %x, fleet %x", l, a, b)
 		}
 	}
 }

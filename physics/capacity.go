@@ -12,13 +12,20 @@ import (
 // draws capacity-test curves with it, so a test's duration and the
 // telemetry's discharge agree.
 
-// RatedCorrection is the factor a technician divides a measured capacity
-// by to report it as a fraction of rated at 25 °C and the C10 rate (IEEE
-// 450 practice): the datasheet Peukert exponent of the model (not the
-// jar's true, age-raised one) and the temperature factor at the test's
-// ambient.
-func RatedCorrection(spec ModelSpec, amps, tempC float64) float64 {
-	return peukertFactor(amps, spec.CapacityAh/10, orDefault(spec.Peukert, 1.1)) * capTempFactor(tempC)
+// RatedAh is the capacity a new block of the model delivers to the cutoff
+// at amps and tempC per its datasheet: the nominal jar (rated capacity, the
+// datasheet R0 and Peukert exponent) discharged by CCDischarge. A
+// technician reports a test as measured Ah over this, as % of rated (IEEE
+// 450: actual over rated run time at the test rate, temperature
+// corrected); so a jar whose true capacity is 80 % of rated reports about
+// 80 %.
+func RatedAh(spec ModelSpec, amps, tempC float64) float64 {
+	rated := orDefault(spec.CapacityAh, 100)
+	d := CCDischarge{Amps: amps, TempC: tempC, StartSOC: 1, PolMult: 1, ratedA: rated / 10,
+		CapAh: rated * capTempFactor(tempC) * peukertFactor(amps, rated/10, orDefault(spec.Peukert, 1.1)),
+		R0Ohm: orDefault(spec.R0mOhm, 4) / 1000,
+	}
+	return d.CutoffS() / 3600 * amps
 }
 
 // coupDeFouet is the voltage dip of a fully charged block in the first

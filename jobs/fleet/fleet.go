@@ -605,9 +605,12 @@ func (b *builder) buildString(site *Site, sys *System, model *BatteryModel, pos 
 		serial: 100000 + r.IntN(800000),
 	}
 	first := len(b.f.Batteries)
+	o := &opsSim{b: b, st: st, sys: sys, site: site, model: model, clim: site.Climate, batch: batch,
+		seed: seedOf(b.root, "string-ops", code)}
 	for p := 1; p <= jarsPerString; p++ {
-		b.buildSlot(st, sys, model, p, site.Climate, batch)
+		o.newJar(p, 0, installed, nil)
 	}
+	o.run()
 	setOperatorStatus(b.f.Batteries[first:], b.end)
 }
 
@@ -621,74 +624,59 @@ func serialNumber(prefix string, made time.Time, n int) string {
 	return fmt.Sprintf("%s%02d%02d-%06d", prefix, y%100, w, n)
 }
 
-// buildSlot builds the replacement chain of one position of a string, up to
-// the jar in service at End. Generation g's draws come from (slot, g) only.
-func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos int, clim physics.Climate, batch batchInfo) {
+// newJar creates generation gen of slot pos of st, installed on day
+// installed (replacing prev, if any). Its draws come from (slot, gen)
+// only; when it leaves is for the string's operations to decide (ops.go).
+func (b *builder) newJar(st *String, sys *System, model *BatteryModel, pos, gen int, installed time.Time, clim physics.Climate, batch batchInfo, prev *Battery) *Battery {
 	slot := fmt.Sprintf("%s-J%d", st.Code, pos)
-	slotSeed := seedOf(b.root, "jar", slot)
+	js := physics.Mix(seedOf(b.root, "jar", slot), uint64(gen))
 	prefix := modelDefs[slices.IndexFunc(modelDefs[:], func(d modelDef) bool { return d.spec.Name == model.Name })].serialPrefix
-	installed := st.InstalledDate
-	var prev *Battery
-	for gen := 0; gen < maxGenerations; gen++ {
-		js := physics.Mix(slotSeed, uint64(gen))
-		life := physics.DrawJarLife(physics.Mix(js, 2), model.Spec, b.mix, installed, jarStress(st, sys, model, clim, installed))
-		r := physics.NewRand(physics.Mix(js, 3))
-
-		code := slot
-		if gen > 0 {
-			code = fmt.Sprintf("%s-R%d", slot, gen)
-		}
-		jar := &Battery{
-			ID:                 b.ids.id("battery", code),
-			StringID:           st.ID,
-			ModelID:            model.ID,
-			Code:               code,
-			Position:           pos,
-			InstalledDate:      installed,
-			WarrantyExpiryDate: installed.AddDate(model.WarrantyYears, 0, 0),
-			// Commissioning measurements: capacity test ~1 %, ohmic meter
-			// ~1.5 % (1 σ).
-			InitialCapacityAh:     round(life.Capacity0Ah*(1+0.01*r.NormFloat64()), 2),
-			InitialResistanceMOhm: round(life.R0mOhm*(1+0.015*r.NormFloat64()), 3),
-			CreatedAt:             officeTime(installed, r),
-			LocationID:            st.LocationID,
-			SystemID:              sys.ID,
-			Slot:                  slot,
-			Generation:            gen,
-			Life:                  life,
-		}
-		if gen == 0 {
-			jar.ManufactureDate = batch.made
-			jar.SerialNumber = serialNumber(prefix, batch.made, batch.serial+pos)
-		} else {
-			// A replacement comes from stock: made weeks to months earlier.
-			jar.ManufactureDate = addDays(installed, -intBetween(r, 14, 240))
-			jar.SerialNumber = serialNumber(prefix, jar.ManufactureDate, 100000+r.IntN(900000))
-		}
-		jar.UpdatedAt = jar.CreatedAt
-		if prev != nil {
-			id := prev.ID
-			jar.ReplacementOf = &id
-			prev.UpdatedAt = jar.CreatedAt // replaced in the same work order
-		}
-		b.f.Batteries = append(b.f.Batteries, jar)
-
-		// The operator finds and replaces a dead jar 3-30 days after the
-		// end of its useful life. Both draws are made for every generation,
-		// so the chain does not depend on where End cuts it.
-		removed := addDays(truncDay(life.End), intBetween(r, 3, 30))
-		jar.ohmicZ = r.NormFloat64() // noise of the operator's latest ohmic reading
-		if !removed.Before(b.end) {
-			// In service at End: the chain is cut here. Its status needs
-			// the string's other jars (buildString sets it).
-			break
-		}
-		jar.Status = StatusReplaced
-		jar.Removed = removed
-		rd := removed
-		jar.ReplacedDate = &rd
-		prev, installed = jar, removed
+	life := physics.DrawJarLife(physics.Mix(js, 2), model.Spec, b.mix, installed, jarStress(st, sys, model, clim, installed))
+	r := physics.NewRand(physics.Mix(js, 3))
+	code := slot
+	if gen > 0 {
+		code = fmt.Sprintf("%s-R%d", slot, gen)
 	}
+	jar := &Battery{
+		ID:                 b.ids.id("battery", code),
+		StringID:           st.ID,
+		ModelID:            model.ID,
+		Code:               code,
+		Position:           pos,
+		InstalledDate:      installed,
+		WarrantyExpiryDate: installed.AddDate(model.WarrantyYears, 0, 0),
+		// Nobody measures a jar's capacity at commissioning: the record
+		// holds the rated value. The ohmic baseline is measured per jar
+		// (handheld tester, ~1.5 %, 1 σ).
+		InitialCapacityAh:     model.CapacityAh,
+		InitialResistanceMOhm: round(life.R0mOhm*(1+0.015*r.NormFloat64()), 3),
+		CreatedAt:             officeTime(installed, r),
+		LocationID:            st.LocationID,
+		SystemID:              sys.ID,
+		Slot:                  slot,
+		Generation:            gen,
+		Life:                  life,
+	}
+	if gen == 0 {
+		jar.ManufactureDate = batch.made
+		jar.SerialNumber = serialNumber(prefix, batch.made, batch.serial+pos)
+	} else {
+		// A replacement comes from stock: made weeks to months earlier.
+		jar.ManufactureDate = addDays(installed, -intBetween(r, 14, 240))
+		jar.SerialNumber = serialNumber(prefix, jar.ManufactureDate, 100000+r.IntN(900000))
+	}
+	jar.UpdatedAt = jar.CreatedAt
+	jar.ohmicZ = r.NormFloat64() // noise of the operator's latest ohmic reading
+	if prev != nil {
+		id := prev.ID
+		jar.ReplacementOf = &id
+		prev.UpdatedAt = jar.CreatedAt // replaced in the same work order
+		prev.Status = StatusReplaced
+		rd := installed
+		prev.ReplacedDate = &rd
+	}
+	b.f.Batteries = append(b.f.Batteries, jar)
+	return jar
 }
 
 // jarStress is the mean ageing stress of a jar installed at t in string st
@@ -731,7 +719,7 @@ func setOperatorStatus(jars []*Battery, at time.Time) {
 			peer = r / (sum / float64(n))
 		}
 		switch {
-		case b.Life.Failed(at) || peer >= 1.35 || r/b.InitialResistanceMOhm >= 1.5:
+		case !b.FlaggedAt.IsZero() || b.Life.Failed(at) || peer >= 1.35 || r/b.InitialResistanceMOhm >= 1.5:
 			b.Status = StatusCritical
 		case peer >= 1.20:
 			b.Status = StatusWarning
