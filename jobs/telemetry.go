@@ -343,7 +343,13 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 			ds.jar.Sensor = e.jarSensor(b, day)
 			ds.jar.Reset(&b.Life, jarSeed, span, env, ratio)
 			ds.faults = e.jarFaults(ds.faults, b, day, n)
-			res := ds.jar.Sensor.VoltResV
+			// The module's resolution in mV (1 or 5), applied to the
+			// integer reading; the samples the day's faults cover.
+			resMV := int32(max(1, math.Round(ds.jar.Sensor.VoltResV*1e3)))
+			fLo, fHi := n, 0
+			for _, f := range ds.faults {
+				fLo, fHi = min(fLo, f.From), max(fHi, f.To)
+			}
 			var stuck jarRawRow
 			var heldR, heldG int32
 			ts0 := day.UnixMicro()
@@ -355,7 +361,7 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 					return fmt.Errorf("jar %s day %s: simulator ended at sample %d of %d", b.Code, day.Format(time.DateOnly), i, n)
 				}
 				var fault *physics.SensorFault
-				if len(ds.faults) > 0 {
+				if i >= fLo && i < fHi {
 					fault = physics.ActiveFault(ds.faults, i)
 				}
 				if fault != nil && fault.Kind == physics.FaultDropout {
@@ -373,8 +379,11 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 				if fault != nil && fault.Kind == physics.FaultStuck && i > fault.From {
 					row.VoltageV, row.TemperatureC, row.ResistanceMOhm, row.ConductanceS = stuck.VoltageV, stuck.TemperatureC, stuck.ResistanceMOhm, stuck.ConductanceS
 				} else {
-					if row.VoltageV, err = quant(physics.Quantize(v, res), 1e3, 1e5, "voltage_v"); err != nil {
+					if row.VoltageV, err = quant(v, 1e3, 1e5, "voltage_v"); err != nil {
 						return jarErr(t, b, row.TS, err)
+					}
+					if resMV > 1 {
+						row.VoltageV = (row.VoltageV + resMV/2) / resMV * resMV // voltages are positive
 					}
 					row.VoltageV = nonZero(row.VoltageV)
 					if row.TemperatureC, err = quant(tc, 10, 1e4, "temperature_c"); err != nil {

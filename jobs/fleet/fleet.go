@@ -42,12 +42,14 @@
 // owns UPS 2nn-1, 2nn and REC nn), so Bangkok's two sites do not collide.
 //
 // Jar history: each of the 24 slots of a string gets its first jar on the
-// string's install day. A jar leaves at the end of its useful life
-// (JarLife.End: EOL or sudden failure) plus a detection-and-replacement
-// delay of 3-30 days; the next generation, with a fresh profile draw, is
+// string's install day. A jar leaves when the operator's evidence says so
+// (ops.go: a failure alarm, an ohmic survey, a swollen case, a capacity
+// test, a whole-string replacement) after a procurement delay, never at
+// its hidden end of life; the next generation, with its own life draw, is
 // installed that same day. Each generation's draws come from (slot,
-// generation) alone, so the chain is the same for every End; it is cut at
-// End (a jar removed on or after End is in service at End).
+// generation) alone and each operational event's from (string, event,
+// time), so the history is the same for every End; it is cut at End (a jar
+// removed on or after End is in service at End).
 package fleet
 
 import (
