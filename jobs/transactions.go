@@ -95,7 +95,7 @@ const (
 	// resistance at its temperature follows physics.ResistanceTempFactor
 	// (colder reads higher), the same curve as the BMS telemetry:
 	// R_meas = R25 · f(T) · (1 + σ·z).
-	impNoiseRel = 0.01
+	impNoiseRel = fleet.OhmicNoiseRel
 	// A technician walks the string: one jar every 110-150 s.
 	impJarStepMinS, impJarStepMaxS = 110, 150
 
@@ -741,10 +741,8 @@ func (st *siteTx) measure(ev *mEvent) {
 		}
 		heat, _ := b.Life.Precursor(at)
 		temp := round(float64(env.LagC[i])+e.jarTempOffset(b)+heat, 1)
-		z := r.NormFloat64()
-		for math.Abs(z) > 3 {
-			z = r.NormFloat64()
-		}
+		// The reading the fleet's survey decided on (fleet.OhmicZ).
+		z := fleet.OhmicZ(e.RootSeed, b.Code, month)
 		rm := round(b.Life.ResistanceMOhm(at)*physics.ResistanceTempFactor(temp)*(1+impNoiseRel*z), 3)
 		ev.readings = append(ev.readings, &impReading{
 			ID:         fleet.ID(e.RootSeed, "impedance_measurement", b.Code+"/"+month),

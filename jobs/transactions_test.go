@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -366,6 +367,47 @@ func TestTransactionsStage(t *testing.T) {
 			t.Errorf("measured capacity error %.2f %% rms over %d tests, documented %.2f %%: the instrument is too good or too bad", 100*rms, n, 100*CapInstrumentErr)
 		}
 		t.Logf("%d tests checked against truth: measured Ah error %.2f %% rms (documented %.2f %%), worst %.2f %%", n, 100*rms, 100*CapInstrumentErr, 100*worst)
+	})
+
+	t.Run("ohmic replacements follow the lake's readings", func(t *testing.T) {
+		// Readings per impedance event, corrected to 25 °C.
+		type rd struct {
+			b     *fleet.Battery
+			r     float64
+			month string
+		}
+		byEvent := map[uuid.UUID][]rd{}
+		for _, r := range imps {
+			byEvent[txID(r, "maintenance_event_id")] = append(byEvent[txID(r, "maintenance_event_id")],
+				rd{f.BatteryByID[txID(r, "battery_id")], txNum(r, "resistance_mohm") / physics.ResistanceTempFactor(txNum(r, "temperature_c")), lake.Month(txTime(r, "measured_at"))})
+		}
+		checked := 0
+		for _, rs := range byEvent {
+			vals := make([]float64, len(rs))
+			for i, x := range rs {
+				vals[i] = x.r
+			}
+			slices.Sort(vals)
+			med := (vals[(len(vals)-1)/2] + vals[len(vals)/2]) / 2
+			for _, x := range rs {
+				b := x.b
+				if b.RemovalReason != fleet.ReasonOhmic || lake.Month(b.FlaggedAt) != x.month {
+					continue
+				}
+				checked++
+				// The decision's threshold, within the rise of a jar
+				// between the visit and the fleet's mid-month reading (a
+				// few percent; a drying jar's resistance climbs faster).
+				tol := 0.95
+				if b.Life.Failure == physics.FailureDryOut {
+					tol = 0.85
+				}
+				if x.r < tol*1.5*b.InitialResistanceMOhm && x.r < tol*1.35*med {
+					t.Errorf("%s (%v) replaced for ohmic in %s: reading %.3f mΩ, baseline %.3f, string median %.3f", b.Code, b.Life.Failure, b.FlaggedAt.Format("2006-01"), x.r, b.InitialResistanceMOhm, med)
+				}
+			}
+		}
+		t.Logf("%d ohmic replacements checked against the lake's readings", checked)
 	})
 
 	t.Run("impedance readings agree with true resistance", func(t *testing.T) {

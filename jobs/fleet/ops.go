@@ -189,7 +189,7 @@ func (o *opsSim) run() {
 	end := o.b.end
 	inst := o.st.InstalledDate
 	nextInspect := monthDay(inst, 1, 8)
-	nextSurvey := monthDay(inst, 3, 15)
+	nextSurvey := nextQuarter(inst)
 	nextTest := inst.AddDate(0, 0, 7+o.rng("acceptance", inst).IntN(15)).Add(2 * time.Hour)
 	seq := 0
 	var sched time.Time // scheduled time of a late test waiting for its start
@@ -227,7 +227,7 @@ func (o *opsSim) run() {
 			nextInspect = monthDay(t, 1, 8)
 		case "survey":
 			o.survey(t)
-			nextSurvey = monthDay(t, 3, 15)
+			nextSurvey = nextQuarter(t)
 		case "test":
 			if sched.IsZero() {
 				start, cancelled := o.testPlan(t)
@@ -296,14 +296,42 @@ func (o *opsSim) inspect(t time.Time) {
 	}
 }
 
-// survey is the quarterly ohmic survey at 25 °C equivalent (handheld
-// tester, ±1 %, 1 σ): +50 % over the commissioning baseline or +35 % over
-// the median of the string's other jars flags a jar.
+// OhmicZ is the standard-normal error (clipped at ±3) of jar code's
+// quarterly ohmic reading in month (YYYY-MM): the survey the fleet decides
+// on and the impedance_measurement_raw row the lake shows are one
+// reading.
+func OhmicZ(root uint64, code, month string) float64 {
+	s := LabelSeed(root, "impedance-z", code, month)
+	for i := uint64(0); ; i++ {
+		if z := physics.Gauss(s, i); math.Abs(z) <= 3 || i > 20 {
+			return math.Max(-3, math.Min(3, z))
+		}
+	}
+}
+
+// OhmicNoiseRel is the handheld tester's relative error (1 σ).
+const OhmicNoiseRel = 0.01
+
+// nextQuarter is the 28th of the next survey month (January, April, July,
+// October) after t: the decision on the survey's readings, which the
+// quarterly visit takes earlier in that month (jobs: days 3-26).
+func nextQuarter(t time.Time) time.Time {
+	m := time.Date(t.Year(), t.Month(), 28, 0, 0, 0, 0, time.UTC)
+	for !m.After(t) || (m.Month()-1)%3 != 0 {
+		m = m.AddDate(0, 1, 0)
+	}
+	return m
+}
+
+// survey is the quarterly ohmic survey, corrected to 25 °C (handheld
+// tester, OhmicNoiseRel): +50 % over the commissioning baseline or +35 %
+// over the median of the string's other jars flags a jar.
 func (o *opsSim) survey(t time.Time) {
-	r := o.rng("survey", t)
+	month := t.Format("2006-01")
+	at := t.AddDate(0, 0, -13) // mid-month: the visit is on days 3-26
 	var rs [jarsPerString]float64
 	for p, j := range o.cur {
-		rs[p] = j.Life.ResistanceMOhm(t) * (1 + 0.01*r.NormFloat64())
+		rs[p] = j.Life.ResistanceMOhm(at) * (1 + OhmicNoiseRel*OhmicZ(o.b.root, j.Code, month))
 	}
 	sorted := rs
 	slices.Sort(sorted[:])
