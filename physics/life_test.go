@@ -8,6 +8,18 @@ import (
 
 // slope is the least-squares slope of y over x.
 func slope(x, y []float64) float64 {
+	sxy, sxx, _ := moments(x, y)
+	return sxy / sxx
+}
+
+// corr is the Pearson correlation of x and y.
+func corr(x, y []float64) float64 {
+	sxy, sxx, syy := moments(x, y)
+	return sxy / math.Sqrt(sxx*syy)
+}
+
+// moments are the centred sums of products of x and y.
+func moments(x, y []float64) (sxy, sxx, syy float64) {
 	var mx, my float64
 	for i := range x {
 		mx += x[i]
@@ -15,12 +27,12 @@ func slope(x, y []float64) float64 {
 	}
 	mx /= float64(len(x))
 	my /= float64(len(y))
-	var sxy, sxx float64
 	for i := range x {
 		sxy += (x[i] - mx) * (y[i] - my)
 		sxx += (x[i] - mx) * (x[i] - mx)
+		syy += (y[i] - my) * (y[i] - my)
 	}
-	return sxy / sxx
+	return
 }
 
 // Before the knee, realised SOH and resistance rates match the seed's
@@ -333,21 +345,4 @@ func TestProcessNoiseAndResistanceFadeCorrelation(t *testing.T) {
 	if r < 0.2 || r > 0.9 {
 		t.Errorf("correlation of fade and resistance rise %.2f, want clearly positive but not deterministic", r)
 	}
-}
-
-func corr(x, y []float64) float64 {
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= float64(len(x))
-	my /= float64(len(y))
-	var sxy, sxx, syy float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-		syy += (y[i] - my) * (y[i] - my)
-	}
-	return sxy / math.Sqrt(sxx*syy)
 }
