@@ -189,16 +189,7 @@ func (e *Env) stringEvents(dst []physics.Event, s *fleet.String, day time.Time) 
 // it is a function of the day, never of the scenario's end, so a month
 // backfilled alone equals the same month of any longer run.
 func (e *Env) stringConfig(s *fleet.String, day time.Time) physics.StringConfig {
-	sys := e.Fleet.SystemByID[s.SystemID]
-	cfg := physics.StringConfig{
-		System:        sys.Kind,
-		Jars:          s.BatteriesCount,
-		Spec:          e.Fleet.ModelByID[s.ModelID].Spec,
-		LoadA:         sys.LoadA,
-		RectifierWear: e.rectifierWear(s, day),
-		RoomC:         e.Fleet.SiteByID[sys.LocationID].Climate.RoomMeanC(),
-		FloatTrimV:    s.FloatTrimV,
-	}
+	cfg := e.Fleet.StringConfig(s, day)
 	// A jar failed open (an open cell, or the end of a dry-out) opens the
 	// string from its failure until it is removed.
 	end := day.Add(24 * time.Hour)
@@ -214,17 +205,6 @@ func (e *Env) stringConfig(s *fleet.String, day time.Time) physics.StringConfig 
 		break
 	}
 	return cfg
-}
-
-// rectifierLifeYears is the charger age at which ripple reaches its worst.
-const rectifierLifeYears = 15
-
-// rectifierWear in [0,1] is the charger's age at t over its life: ripple
-// and its harmonic content grow with it.
-func (e *Env) rectifierWear(s *fleet.String, t time.Time) float64 {
-	sys := e.Fleet.SystemByID[s.SystemID]
-	w := t.Sub(sys.InstalledDate).Hours() / (24 * 365.25 * rectifierLifeYears)
-	return min(max(w, 0), 1)
 }
 
 // prepare returns the string and environment spans of (s, day) at step.

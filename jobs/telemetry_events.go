@@ -228,7 +228,7 @@ func (e *Env) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, 
 			if ts.Before(s.InstalledDate) {
 				continue // the string's charger is not there yet
 			}
-			cfg.RectifierWear = e.rectifierWear(s, ts)
+			cfg.RectifierWear = e.Fleet.StringConfig(s, ts).RectifierWear
 			physics.RippleWaveform(wave, seed, ts, cfg, rippleRateHz)
 			for i, v := range wave {
 				q, err := quant(v, 1e4, 1e6, "ripple_voltage_v")

@@ -97,8 +97,11 @@ func LabelSeed(root uint64, labels ...string) uint64 {
 	return physics.Mix(root, parts...)
 }
 
-// StringConfig is the operating configuration of s on day, as the
-// telemetry drives it (no open circuit).
+// StringConfig is the operating configuration of s on day (the
+// telemetry adds an open circuit when a jar has failed open): everything
+// in it is a function of the day, never of End. Rectifier wear is the
+// charger's age over RectifierLifeYears: ripple and its harmonic content
+// grow with it.
 func (f *Fleet) StringConfig(s *String, day time.Time) physics.StringConfig {
 	sys := f.SystemByID[s.SystemID]
 	return stringConfig(s, sys, f.ModelByID[s.ModelID], f.SiteByID[sys.LocationID], day)
