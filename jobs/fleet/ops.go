@@ -137,6 +137,7 @@ type opsSim struct {
 	order   [jarsPerString]time.Time // install day of an ordered replacement
 	alarmed [jarsPerString]bool
 	all     []*Battery // every jar of the string, in creation order
+	swapDay time.Time  // install day of the last whole-string order
 	tests   []CapTest
 	finds   []Finding
 }
@@ -248,7 +249,7 @@ func (o *opsSim) run() {
 			nextTest = time.Date(base.Year(), base.Month()+time.Month(months), min(base.Day(), 28), 2, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(8)) * oneDay)
 			switch months {
 			case 0: // whole string ordered: acceptance test after the swap
-				nextTest = o.order[0].AddDate(0, 0, 7+r.IntN(15)).Add(2 * time.Hour)
+				nextTest = o.swapDay.AddDate(0, 0, 7+r.IntN(15)).Add(2 * time.Hour)
 			case -1:
 				nextTest = end.AddDate(100, 0, 0)
 			}
@@ -413,6 +414,7 @@ func (o *opsSim) test(sched, start time.Time, cancelled bool, seq int) int {
 	age := ct.Start.Sub(o.st.InstalledDate).Hours() / hoursPerYear
 	if len(weak) >= 8 || (len(weak) >= 4 && age >= 0.8*spec.ExpectedLifeYears) {
 		day := truncDay(ct.End().Add(procurement(r, false, true)))
+		o.swapDay = day
 		for p, j := range o.cur {
 			if o.order[p].IsZero() || o.order[p].After(day) {
 				o.order[p] = day
