@@ -201,8 +201,8 @@ const (
 	// effective year; c is set so that a jar leaves healthy wear before
 	// onsetRefAge with probability mix[1]+mix[2]. onsetRefAge is
 	// calibrated so that the seed's mix holds over the battery rows of the
-	// default fleet (jobs/fleet TestProfileMix): measured 0.847 / 0.130 /
-	// 0.023 over rows (every jar ever installed), 0.870 / 0.112 / 0.018
+	// default fleet (jobs/fleet TestProfileMix): measured 0.845 / 0.132 /
+	// 0.023 over rows (every jar ever installed), 0.864 / 0.119 / 0.017
 	// over the jars in service at the end (younger, so fewer onsets yet);
 	// 0.6/0.3/0.1 gives 0.60/0.30/0.10 within 0.03 on other seeds.
 	onsetK      = 0.3

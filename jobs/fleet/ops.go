@@ -32,6 +32,14 @@ import (
 //   - a swollen case found at the monthly inspection (more likely the more
 //     degraded or overheated the jar; false positives at 0.03 % a jar-month).
 //
+// How it plays out (default fleet, seed 42, TestReplacementTimingFromEvidence):
+// 1,635 replacements to 2026-11-01: 794 on ohmic readings, 358 after
+// capacity tests, 308 in whole strings, 147 on swelling findings, 28 after
+// failure alarms. Days from a jar's true end of service to its removal:
+// p10 -1501, p25 -274, median -72, p75 +29, p90 +93; 67 % go before their
+// true end (whole strings, false findings, ohmic and test flags near the
+// 80 % line), 25 % run more than 30 days past it.
+//
 // Randomness: every event draws from its own generator, seeded by the
 // string, the kind of event and its time (or the jar and the time of its
 // flag), so a fleet built to an earlier End is exactly the prefix of one
