@@ -8,20 +8,30 @@
 // One unpartitioned file each, mapped column by column from jobs/fleet,
 // a pure function of (root seed, sites, scenario end). battery holds every
 // jar ever installed: a jar reaching end of life or failing is replaced by
-// a new row (replacement_of, replaced_date). truth_battery (under _truth/)
+// a new row (replacement_of, replaced_date) when the operator's evidence
+// (alarm, ohmic survey, inspection, capacity test) says so, after a
+// procurement delay (jobs/fleet/ops.go). truth_battery (under _truth/)
 // records each jar's hidden life: profile, rates, EOL and failure.
 //
 // Raw time series (phase 2, stage "telemetry"), over the scenario window
 // [start, end) at the sample interval:
 //   - telemetry_jar_raw: month x 8 buckets of battery_id; the physics jar
-//     model (physics.JarSim) plus sensor reality: 1 mV / 0.1 °C / 1 µΩ
-//     quantisation, profile-dependent noise, dropouts (missing rows), stuck
-//     modules (repeated values) and spikes at physics.DefaultFaultRates.
-//     The ohmic reading refreshes every OhmicRefresh (15 min).
+//     model (physics.JarSim) seen through the observation model, which
+//     belongs to the sensor and never to the jar's hidden life: the site's
+//     BMS product (noise, 1 or 5 mV resolution, ohmic repeatability), the
+//     rack position's module (calibration offset drifting between yearly
+//     recalibrations, probe-position temperature bias, ohmic gain), its
+//     dropouts, stuck values and spikes (physics.DefaultFaultRates) and the
+//     gaps of its string gateway and site server. The ohmic reading
+//     refreshes every OhmicRefresh (15 min).
 //   - telemetry_string_raw: month x 2 buckets of string_id; voltage = sum
-//     of the jars' simulated voltages + string sensor noise; current, mode,
-//     ripple and flags from the string's operating timeline.
-//   - telemetry_env: month; the site room model at 60 s per sensor.
+//     of the jars' true voltages seen by the string sensor (noise,
+//     calibration, faults, the gateway's gaps); float current follows the
+//     room temperature, the string's age and a jar in distress; an open
+//     cell opens the string (no current); mode, ripple and flags from the
+//     string's operating timeline.
+//   - telemetry_env: month; the site room model at 60 s per sensor, with
+//     each sensor's calibration and faults.
 //   - telemetry_event_window: month; one row per discharge test, transfer,
 //     equalize and surge, its 100-500 ms samples of every jar of the string
 //     in an event_window_sample object under _blobs/ (data_blob_url).
@@ -33,10 +43,12 @@
 //
 // Raw transactional (phase 3, stage "transactions"), from each site's
 // commissioning to the scenario end, monthly partitions: maintenance_event
-// (IEEE 1188 cadence), capacity_test_raw (from the schedule in
-// schedule.go, the same list telemetry injects as discharges; discharge
-// curves in capacity_test_curve objects), impedance_measurement_raw
-// (quarterly ohmic readings), audit_log.
+// (IEEE 1188 cadence; replacements and their work orders from the evidence
+// that caused them), capacity_test_raw (the fleet's tests, schedule.go,
+// the same list telemetry injects as discharges, measured with the
+// instrument's ~1.8 % error; discharge curves from physics.CCDischarge in
+// capacity_test_curve objects), impedance_measurement_raw (quarterly ohmic
+// readings), audit_log.
 //
 // Every seed used for a partition derives from the root seed and the
 // entity (and day or sample index): no run-wide random sequence exists, so

@@ -143,7 +143,36 @@ func (c *spanCache) put(k spanKey, x *cachedSpans) {
 	c.used += x.bytes
 }
 
-func (e *Env) siteSeed(s *fleet.Site) uint64     { return e.Seed("site", s.Code) }
+func (e *Env) siteSeed(s *fleet.Site) uint64 { return e.Seed("site", s.Code) }
+
+// --- observation model ------------------------------------------------------
+
+// The monitoring chain's seeds: a module per rack position (a replacement
+// jar is read by the same module), a gateway per string, a BMS server per
+// site. Nothing here reads a jar's life: what a sensor adds to a reading
+// belongs to the sensor (physics.NewJarSensor).
+func (e *Env) moduleSeed(b *fleet.Battery) uint64 { return e.Seed("bms-module", b.Slot) }
+func (e *Env) gatewaySeed(s *fleet.String) uint64 { return e.Seed("bms-gateway", s.Code) }
+func (e *Env) bmsSiteSeed(siteCode string) uint64 { return e.Seed("bms-site", siteCode) }
+
+// bmsModel is the monitoring product installed at a site.
+func (e *Env) bmsModel(siteCode string) physics.BMSModel {
+	return physics.BMSModels[e.bmsSiteSeed(siteCode)%uint64(len(physics.BMSModels))]
+}
+
+// jarSensor is the state of b's monitoring module on day.
+func (e *Env) jarSensor(b *fleet.Battery, day time.Time) physics.JarSensor {
+	site := e.Fleet.SiteByID[b.LocationID]
+	return physics.NewJarSensor(e.bmsModel(site.Code), e.moduleSeed(b), e.bmsSiteSeed(site.Code), day.Add(12*time.Hour))
+}
+
+// jarFaults are the faults b's rows see on day: its module's, its string
+// gateway's and its site server's.
+func (e *Env) jarFaults(dst []physics.SensorFault, b *fleet.Battery, day time.Time, n int) []physics.SensorFault {
+	site := e.Fleet.SiteByID[b.LocationID]
+	return physics.JarDayFaults(dst, physics.Mix(e.moduleSeed(b), DayNumber(day)), e.gatewaySeed(e.Fleet.StringByID[b.StringID]),
+		e.bmsSiteSeed(site.Code), day, n, physics.DefaultFaultRates)
+}
 func (e *Env) stringSeed(s *fleet.String) uint64 { return e.Seed("string", s.Code) }
 func (e *Env) jarSeed(b *fleet.Battery) uint64   { return e.Seed("jar", b.Code) }
 
@@ -166,26 +195,22 @@ func (e *Env) stringEvents(dst []physics.Event, s *fleet.String, day time.Time) 
 // it is a function of the day, never of the scenario's end, so a month
 // backfilled alone equals the same month of any longer run.
 func (e *Env) stringConfig(s *fleet.String, day time.Time) physics.StringConfig {
-	sys := e.Fleet.SystemByID[s.SystemID]
-	return physics.StringConfig{
-		System:        sys.Kind,
-		Jars:          s.BatteriesCount,
-		Spec:          e.Fleet.ModelByID[s.ModelID].Spec,
-		LoadA:         sys.LoadA,
-		RectifierWear: e.rectifierWear(s, day),
-		RoomC:         e.Fleet.SiteByID[sys.LocationID].Climate.RoomMeanC(),
+	cfg := e.Fleet.StringConfig(s, day)
+	// A jar failed open (an open cell, or the end of a dry-out) opens the
+	// string from its failure until it is removed.
+	end := day.Add(24 * time.Hour)
+	for _, b := range e.Fleet.StringJars(s.ID) {
+		l := &b.Life
+		if !l.OpensString() || !l.FailureAt.Before(end) || (!b.Removed.IsZero() && !b.Removed.After(day)) || !b.InstalledDate.Before(end) {
+			continue
+		}
+		cfg.OpenFrom = l.FailureAt.UnixNano()
+		if !b.Removed.IsZero() {
+			cfg.OpenTo = b.Removed.UnixNano()
+		}
+		break
 	}
-}
-
-// rectifierLifeYears is the charger age at which ripple reaches its worst.
-const rectifierLifeYears = 15
-
-// rectifierWear in [0,1] is the charger's age at t over its life: ripple
-// and its harmonic content grow with it.
-func (e *Env) rectifierWear(s *fleet.String, t time.Time) float64 {
-	sys := e.Fleet.SystemByID[s.SystemID]
-	w := t.Sub(sys.InstalledDate).Hours() / (24 * 365.25 * rectifierLifeYears)
-	return min(max(w, 0), 1)
+	return cfg
 }
 
 // prepare returns the string and environment spans of (s, day) at step.
@@ -302,9 +327,16 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		jarSeed := e.jarSeed(b)
 		for _, day := range activeDays(b, ms.From, ms.To) {
 			span, env := ds.prepare(s, day, step, n)
+			ds.jar.Sensor = e.jarSensor(b, day)
 			ds.jar.Reset(&b.Life, jarSeed, span, env, ratio)
-			ds.faults = physics.JarSensorFaults(ds.faults, physics.Mix(jarSeed, DayNumber(day)), day, n, physics.DefaultFaultRates)
-			fi := 0
+			ds.faults = e.jarFaults(ds.faults, b, day, n)
+			// The module's resolution in mV (1 or 5), applied to the
+			// integer reading; the samples the day's faults cover.
+			resMV := int32(max(1, math.Round(ds.jar.Sensor.VoltResV*1e3)))
+			fLo, fHi := n, 0
+			for _, f := range ds.faults {
+				fLo, fHi = min(fLo, f.From), max(fHi, f.To)
+			}
 			var stuck jarRawRow
 			var heldR, heldG int32
 			ts0 := day.UnixMicro()
@@ -315,12 +347,9 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 				if !ok {
 					return fmt.Errorf("jar %s day %s: simulator ended at sample %d of %d", b.Code, day.Format(time.DateOnly), i, n)
 				}
-				for fi < len(ds.faults) && ds.faults[fi].To <= i {
-					fi++
-				}
 				var fault *physics.SensorFault
-				if fi < len(ds.faults) && ds.faults[fi].From <= i {
-					fault = &ds.faults[fi]
+				if i >= fLo && i < fHi {
+					fault = physics.ActiveFault(ds.faults, i)
 				}
 				if fault != nil && fault.Kind == physics.FaultDropout {
 					continue
@@ -339,6 +368,9 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 				} else {
 					if row.VoltageV, err = quant(v, 1e3, 1e5, "voltage_v"); err != nil {
 						return jarErr(t, b, row.TS, err)
+					}
+					if resMV > 1 {
+						row.VoltageV = (row.VoltageV + resMV/2) / resMV * resMV // voltages are positive
 					}
 					row.VoltageV = nonZero(row.VoltageV)
 					if row.TemperatureC, err = quant(tc, 10, 1e4, "temperature_c"); err != nil {

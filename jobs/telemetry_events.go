@@ -151,6 +151,7 @@ func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Ta
 	buf := make([]windowSampleRow, 0, n)
 	vals := newArena32(n)
 	for _, b := range jars {
+		ds.jar.Sensor = e.jarSensor(b, day)
 		ds.jar.Reset(&b.Life, e.jarSeed(b), &ds.span, &ds.env, 1)
 		for i := 0; i < n; i++ {
 			smp, ok := ds.jar.Next()
@@ -159,7 +160,7 @@ func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Ta
 			}
 			row := windowSampleRow{WindowID: id, TS: from.Add(time.Duration(i) * step).UnixMicro(), BatteryID: b.ID}
 			var q int32
-			if q, err = quant(smp.VoltageV, 1e3, 1e5, "voltage_v"); err != nil {
+			if q, err = quant(physics.Quantize(smp.VoltageV, ds.jar.Sensor.VoltResV), 1e3, 1e5, "voltage_v"); err != nil {
 				return 0, err
 			}
 			row.VoltageV = nonZero(q)
@@ -231,7 +232,7 @@ func (e *Env) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, 
 			if ts.Before(s.InstalledDate) {
 				continue // the string's charger is not there yet
 			}
-			cfg.RectifierWear = e.rectifierWear(s, ts)
+			cfg.RectifierWear = e.Fleet.StringConfig(s, ts).RectifierWear
 			physics.RippleWaveform(wave, seed, ts, cfg, rippleRateHz)
 			for i, v := range wave {
 				q, err := quant(v, 1e4, 1e6, "ripple_voltage_v")

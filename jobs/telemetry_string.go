@@ -13,10 +13,14 @@ import (
 	"github.com/battlake/battlake/schema"
 )
 
-// telemetry_string_raw: the string's voltage is the sum of its jars'
-// simulated voltages (the same JarSim streams as telemetry_jar_raw, before
-// jar-sensor faults) plus the string sensor's own noise; current, mode,
-// ripple and flags come from the string's operating timeline.
+// telemetry_string_raw: the string's voltage is the sum of its jars' true
+// simulated voltages (the same JarSim streams as telemetry_jar_raw) seen
+// by the string sensor (its noise, a calibration offset of the module);
+// current, mode, ripple and flags come from the string's operating
+// timeline. On float the current is the string's float current, which
+// follows the room temperature, the string's age and a jar in distress
+// (physics.FloatCurrentA). The string sensor has its own dropouts and
+// stuck readings and shares its gateway's and site server's gaps.
 
 func (e *Env) stringRawJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_string_raw")
@@ -48,6 +52,7 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 	n := e.samplesPerDay()
 	_, ratio := e.envStepFor(step)
 	sumV := make([]float64, n)
+	var faults []physics.SensorFault
 	buf := make([]stringRawRow, 0, jarBatch)
 	vals := newArena32(3 * jarBatch)
 	for _, s := range strs {
@@ -60,22 +65,45 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 			sp, env := ds.prepare(s, day, step, n)
 			clear(sumV)
 			for _, b := range jars {
+				ds.jar.Sensor = physics.JarSensor{}
 				ds.jar.Reset(&b.Life, e.jarSeed(b), sp, env, ratio)
 				for i := 0; i < n; i++ {
 					smp, ok := ds.jar.Next()
 					if !ok {
 						return fmt.Errorf("string %s jar %s day %s: simulator ended early", s.Code, b.Code, day.Format(time.DateOnly))
 					}
-					sumV[i] += smp.VoltageV
+					sumV[i] += smp.TrueVoltageV
 				}
 			}
+			floatA := e.floatCurrents(s, jars, sp, env, day, ratio)
+			site := e.Fleet.SiteByID[s.LocationID]
+			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, stringFaultRates)
+			faults = physics.GatewayFaults(faults, e.gatewaySeed(s), e.bmsSiteSeed(site.Code), day, n)
+			// The string module's calibration offset (0.02 % of reading,
+			// 1 σ: estimate), redrawn at its yearly recalibration.
+			calV := 0.0002 * physics.Gauss(physics.Mix(seed, physics.HashString("cal")), uint64(day.Year()))
+			var stuckV, stuckC int32
 			ts0 := day.UnixMicro()
 			abs0 := uint64(day.Unix()) / uint64(step/time.Second)
 			for i := 0; i < n; i++ {
+				var fault *physics.SensorFault
+				if len(faults) > 0 {
+					fault = physics.ActiveFault(faults, i)
+				}
+				if fault != nil && fault.Kind == physics.FaultDropout {
+					continue
+				}
 				row := stringRawRow{TS: ts0 + int64(i)*step.Microseconds(), StringID: s.ID, Mode: sp.Mode[i].String()}
 				// String sensor: 0.05 V and 0.05 A noise on top of the physics.
-				v := sumV[i] + 0.05*physics.FastGauss(seed, abs0+uint64(i))
-				c := float64(sp.CurrentA[i]) + 0.05*physics.FastGauss(seed^0x5bd1e995, abs0+uint64(i))
+				v := sumV[i]*(1+calV) + 0.05*physics.FastGauss(seed, abs0+uint64(i))
+				cur := float64(sp.CurrentA[i])
+				if floatA != nil && sp.Quiet(i) && sp.Mode[i] == physics.ModeFloat {
+					cur = floatA[i/ratio]
+				}
+				c := cur + 0.05*physics.FastGauss(seed^0x5bd1e995, abs0+uint64(i))
+				if fault != nil && fault.Kind == physics.FaultSpike {
+					v += 10 * fault.Magnitude // a string sensor's spike: tens of volts
+				}
 				if row.VoltageV, err = quant(v, 100, 1e6, "voltage_v"); err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
@@ -97,6 +125,13 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 				row.EqualizeFlag = boolPtr(f&physics.FlagEqualize != 0)
 				row.GeneratorTestFlag = boolPtr(f&physics.FlagGeneratorTest != 0)
 				row.TransferEventFlag = boolPtr(f&physics.FlagTransfer != 0)
+				if fault != nil && fault.Kind == physics.FaultStuck {
+					if i > fault.From && stuckV != 0 {
+						row.VoltageV, row.CurrentA = stuckV, vals.ptr(stuckC)
+					} else {
+						stuckV, stuckC = row.VoltageV, *row.CurrentA
+					}
+				}
 				buf = append(buf, row)
 				if len(buf) == cap(buf) {
 					if err := w.Write(buf); err != nil {
@@ -116,6 +151,41 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 	}
 	o.SetRows(w.Rows())
 	return w.Close()
+}
+
+// envFaultRates are a room sensor's faults per day (estimates).
+var envFaultRates = physics.FaultRates{DropoutPerDay: 0.02, StuckPerDay: 0.005, SpikesPerDay: 0.02}
+
+// stringFaultRates are the string sensor's own faults per day (estimates:
+// one module per string, like a jar module).
+var stringFaultRates = physics.FaultRates{DropoutPerDay: 0.01, StuckPerDay: 0.005, SpikesPerDay: 0.05}
+
+// floatCurrents is the string's float current per env sample of day: the
+// jars' mean ambient, the string's age and the worst jar's distress
+// (physics.FloatCurrentA), or nil for a string without jars.
+func (e *Env) floatCurrents(s *fleet.String, jars []*fleet.Battery, sp *physics.StringSpan, env *physics.EnvSpan, day time.Time, ratio int) []float64 {
+	if len(jars) == 0 || env.N == 0 {
+		return nil
+	}
+	capAh := e.Fleet.ModelByID[s.ModelID].CapacityAh
+	m := (sp.N + ratio - 1) / ratio
+	out := make([]float64, m)
+	lag := env.LagC
+	if len(lag) < env.N {
+		lag = env.TempC
+	}
+	for k := range out {
+		t := day.Add(time.Duration(k*ratio) * sp.Step)
+		age, mult := 0.0, 1.0
+		for _, b := range jars {
+			age += t.Sub(b.InstalledDate).Hours() / (24 * 365.25)
+			if b.Life.Failure != physics.FailureNone {
+				mult = max(mult, b.Life.FloatCurrentMult(t))
+			}
+		}
+		out[k] = physics.FloatCurrentA(capAh, float64(lag[min(k, env.N-1)]), age/float64(len(jars)), mult)
+	}
+	return out
 }
 
 // --- telemetry_env -----------------------------------------------------------
@@ -140,20 +210,40 @@ func (e *Env) envJob() pipeline.Job {
 func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan, n int) error {
 	step := e.Scenario.EnvInterval.Duration
 	var span physics.EnvSpan
+	var faults []physics.SensorFault
 	for _, sn := range e.sensorsByID() {
 		site := e.Fleet.SiteByID[sn.LocationID]
 		seed := e.Seed("sensor", sn.Code)
+		// Calibration of the sensor (estimates for a room T/RH probe):
+		// ±0.2 °C and ±2 % RH (1 σ), redrawn at each yearly calibration.
+		calSeed := physics.Mix(seed, physics.HashString("cal"))
 		for _, day := range Days(ms.From, ms.To) {
 			if day.Before(site.CommissionedDate) {
 				continue // the site's sensors report from commissioning on
 			}
 			physics.BuildEnvSpan(&span, e.siteSeed(site), site.Climate, day, step, n)
+			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, envFaultRates)
+			y := uint64(day.Year())
+			calT, calH := 0.2*physics.Gauss(calSeed, 2*y), 2*physics.Gauss(calSeed, 2*y+1)
 			abs0 := uint64(day.Unix()) / uint64(step/time.Second)
+			var stuckT, stuckH float64
 			for i := 0; i < n; i++ {
+				fault := physics.ActiveFault(faults, i)
+				if fault != nil && fault.Kind == physics.FaultDropout {
+					continue
+				}
 				ts := day.Add(time.Duration(i) * step)
-				temp := float64(span.TempC[i]) + sn.OffsetC + 0.15*physics.FastGauss(seed, abs0+uint64(i))
-				hum := float64(span.Humidity[i]) + 0.8*physics.FastGauss(seed^0x9e37, abs0+uint64(i))
+				temp := float64(span.TempC[i]) + sn.OffsetC + calT + 0.15*physics.FastGauss(seed, abs0+uint64(i))
+				hum := float64(span.Humidity[i]) + calH + 0.8*physics.FastGauss(seed^0x9e37, abs0+uint64(i))
 				hum = min(max(hum, 5), 99.9)
+				if fault != nil && fault.Kind == physics.FaultStuck {
+					if i == fault.From || stuckT == 0 {
+						stuckT, stuckH = temp, hum
+					}
+					temp, hum = stuckT, stuckH
+				} else if fault != nil && fault.Kind == physics.FaultSpike && fault.Channel == physics.ChannelTemperature {
+					temp += fault.Magnitude
+				}
 				if err := s.Add(func(b *parquetio.RowBuilder) {
 					b.Set("ts", ts).Set("sensor_id", sn.ID)
 					// A sensor reports only what it measures.

@@ -95,18 +95,16 @@ const (
 	// resistance at its temperature follows physics.ResistanceTempFactor
 	// (colder reads higher), the same curve as the BMS telemetry:
 	// R_meas = R25 · f(T) · (1 + σ·z).
-	impNoiseRel = 0.01
+	impNoiseRel = fleet.OhmicNoiseRel
 	// A technician walks the string: one jar every 110-150 s.
 	impJarStepMinS, impJarStepMaxS = 110, 150
 
-	// Capacity test timing: the instrument's duration error is uniform
-	// within ±0.3 % (the brief allows 0.5 %), then rounded to 0.1 min.
-	capTimingErr = 0.003
 	// capacity_test_curve: one point per minute plus the cutoff point.
 	curveStep = time.Minute
-	// End-of-discharge polarisation of the curve model (see capacityCurve).
-	curveKneeSOC = 0.04
-	curveNoiseV  = 0.002
+	// The test logger's voltage channels: 5 mV noise and a ±5 mV (1 σ)
+	// offset per channel (estimates).
+	curveNoiseV  = 0.005
+	curveOffsetV = 0.005
 )
 
 // Ohmic testers per site (realistic handheld models).
@@ -515,13 +513,10 @@ func (st *siteTx) planCapacityTests() {
 	}
 }
 
-// measuredTestMinutes is the instrument's reading of a test's duration:
-// the true duration with a uniform timing error within ±capTimingErr,
-// rounded to 0.1 min.
-func (e *Env) measuredTestMinutes(s *fleet.String, ct CapacityTest) float64 {
-	r := physics.NewRand(e.Seed("capacity_test_raw", s.Code, fmt.Sprint(ct.Seq)))
-	return round(ct.Duration.Minutes()*(1+capTimingErr*(2*r.Float64()-1)), 1)
-}
+// measuredTestMinutes is the instrument's reading of a test's duration
+// (schedule.go: the true duration with the logger's timing error, rounded
+// to 0.1 min).
+func (e *Env) measuredTestMinutes(_ *fleet.String, ct CapacityTest) float64 { return ct.MeasuredMin }
 
 // planJarEvents books a corrective event after each sudden failure of a jar
 // still in its string and a replacement event for every jar that replaced
@@ -591,23 +586,18 @@ func (st *siteTx) planJarEvents() {
 				start:     sched,
 			}
 			ev.done = sched.Add(minutes(r, 45, 150))
-			// The replacement is ordered between the end of the old jar's
-			// useful life and the swap.
-			from := old.Life.End
-			if from.Before(old.InstalledDate) {
-				from = old.InstalledDate
+			// The work order is raised when the evidence was observed (a
+			// test, a survey, an inspection, an alarm: fleet ops.go).
+			ev.CreatedAt = old.FlaggedAt.Truncate(time.Second)
+			if ev.CreatedAt.IsZero() || ev.CreatedAt.Before(old.InstalledDate) {
+				ev.CreatedAt = sched
 			}
-			ev.CreatedAt = from.Add(time.Duration((0.2 + 0.6*r.Float64()) * float64(sched.Sub(from)))).Truncate(time.Second)
-			if c, ok := correctiveOf[old.ID]; ok {
+			ev.Subtype = replacementSubtype(old.RemovalReason)
+			if c, ok := correctiveOf[old.ID]; ok && old.RemovalReason == fleet.ReasonFailure {
 				ev.woKey = c.woKey
-				ev.Subtype = "failure_replacement"
 				if c.CreatedAt.Before(ev.CreatedAt) {
 					ev.CreatedAt = c.CreatedAt.Add(time.Duration(r.IntN(3600)) * time.Second)
 				}
-			} else if old.Life.Failure != physics.FailureNone && !old.Life.FailureAt.After(old.Life.End) {
-				ev.Subtype = "failure_replacement"
-			} else {
-				ev.Subtype = "eol_replacement"
 			}
 			if ev.CreatedAt.After(sched) {
 				ev.CreatedAt = sched
@@ -751,10 +741,8 @@ func (st *siteTx) measure(ev *mEvent) {
 		}
 		heat, _ := b.Life.Precursor(at)
 		temp := round(float64(env.LagC[i])+e.jarTempOffset(b)+heat, 1)
-		z := r.NormFloat64()
-		for math.Abs(z) > 3 {
-			z = r.NormFloat64()
-		}
+		// The reading the fleet's survey decided on (fleet.OhmicZ).
+		z := fleet.OhmicZ(e.RootSeed, b.Code, month)
 		rm := round(b.Life.ResistanceMOhm(at)*physics.ResistanceTempFactor(temp)*(1+impNoiseRel*z), 3)
 		ev.readings = append(ev.readings, &impReading{
 			ID:         fleet.ID(e.RootSeed, "impedance_measurement", b.Code+"/"+month),
@@ -812,10 +800,13 @@ func (st *siteTx) visualNotes(ev *mEvent) string {
 			finds = append(finds, fmt.Sprintf("Jar %s no visible damage but string alarm active on it, flagged for replacement.", j))
 		case heat > 2:
 			finds = append(finds, fmt.Sprintf("Jar %s casing slightly warm to touch, monitoring.", j))
-		case l.SOH(t) < 0.9 && r.Float64() < (0.9-l.SOH(t))*3:
-			// Swelling is a visible symptom, not a readout of the hidden
-			// SOH: it shows on some worn jars, more often the more worn.
-			finds = append(finds, fmt.Sprintf("Jar %s minor case swelling observed, flagged for capacity check.", j))
+		}
+	}
+	// Swollen cases the string's inspections found this month (the same
+	// findings that got jars replaced; fleet ops.go), right or wrong.
+	for _, fd := range ev.String.Findings {
+		if lake.Month(fd.At) == lake.Month(t) && fd.Jar.ActiveOn(t) {
+			finds = append(finds, fmt.Sprintf("Jar %s case swelling observed, replacement requested.", jarLabel(fd.Jar)))
 		}
 	}
 	if len(finds) > 0 {
@@ -853,10 +844,10 @@ func (st *siteTx) voltageNotes(ev *mEvent) string {
 		v := float + 0.015*r.NormFloat64() + drift
 		if b.Life.Failed(t) {
 			switch b.Life.Failure {
-			case physics.FailureOpenCell:
+			case physics.FailureOpenCell, physics.FailureDryOut: // the dry-out ended in an open cell
 				v -= 1.8
-			case physics.FailureDryOut:
-				v += 0.35
+			case physics.FailureShort:
+				v -= 2.1
 			case physics.FailureThermalRunaway:
 				v -= 0.30
 			}
@@ -960,19 +951,16 @@ func (st *siteTx) impedanceNotes(ev *mEvent) string {
 
 func (st *siteTx) capacityNotes(ev *mEvent) string {
 	ct := ev.test
-	spec := st.e.Fleet.ModelByID[ev.String.ModelID].Spec
 	h := int(ev.testMin) / 60
 	m := ev.testMin - float64(60*h)
-	// The technician's figure: runtime against the rated runtime at this
-	// rate and 25 °C (IEEE 450), from the measured duration.
-	pct := ev.testMin / 60 * ct.CurrentA / (spec.CapacityAh * peukertFactor(spec, ct.CurrentA) * tempFactor(ct.AmbientC)) * 100
-	s := fmt.Sprintf("Discharge at %.1f A to %.2f V string cutoff, ambient %.1f °C. Weakest jar %s reached %.2f V after %d h %04.1f min; string capacity %.1f %% of rated (rate and temperature corrected).",
-		ct.CurrentA, CutoffV*float64(ev.String.BatteriesCount), ct.AmbientC, jarLabel(ct.Weakest), CutoffV, h, m, pct)
+	// The technician's figure: the measured capacity against rated at this
+	// rate and 25 °C (IEEE 450), from the measured current and duration.
+	pct := ct.RatedPct
+	s := fmt.Sprintf("Discharge at %.1f A to %.2f V string cutoff, ambient %.1f °C. Jar %s reached %.2f V first, after %d h %04.1f min; string capacity %.1f %% of rated (rate and temperature corrected).",
+		ct.MeasuredA, CutoffV*float64(ev.String.BatteriesCount), ct.AmbientC, jarLabel(ct.Weakest), CutoffV, h, m, pct)
 	switch {
 	case pct < 80:
 		return s + " Below 80 % end-of-life criterion: replacement of weak jars requested."
-	case pct < 85:
-		return s + " Below 85 %: retest in 6 months."
 	case pct < 90:
 		return s + " Below 90 %: annual testing from now on."
 	}
@@ -983,7 +971,9 @@ func correctiveNotes(ev *mEvent) string {
 	j := jarLabel(ev.Battery)
 	switch ev.Battery.Life.Failure {
 	case physics.FailureDryOut:
-		return fmt.Sprintf("Alarm on jar %s: high float voltage and rising ohmic value, casing warm. Suspected dry-out; jar isolated, replacement ordered.", j)
+		return fmt.Sprintf("String open alarm traced to jar %s: ohmic value had been rising for months, casing warm, now open circuit. Suspected dry-out; jar bypassed, replacement ordered.", j)
+	case physics.FailureShort:
+		return fmt.Sprintf("Jar %s reads about 2 V low on float and runs warm: shorted cell. Jar isolated, replacement ordered.", j)
 	case physics.FailureOpenCell:
 		return fmt.Sprintf("String voltage alarm traced to jar %s open cell (no voltage under load). Jar bypassed, string on reduced autonomy, replacement ordered.", j)
 	case physics.FailureThermalRunaway:
@@ -992,12 +982,32 @@ func correctiveNotes(ev *mEvent) string {
 	return fmt.Sprintf("Corrective work on jar %s.", j)
 }
 
+// replacementSubtype is the event_subtype of a replacement for the
+// evidence that got the old jar replaced.
+func replacementSubtype(reason string) string {
+	switch reason {
+	case fleet.ReasonFailure:
+		return "failure_replacement"
+	case fleet.ReasonString:
+		return "string_replacement"
+	case fleet.ReasonCapacity:
+		return "capacity_replacement"
+	case fleet.ReasonOhmic:
+		return "ohmic_replacement"
+	case fleet.ReasonSwelling:
+		return "swelling_replacement"
+	}
+	return "replacement"
+}
+
 func (st *siteTx) replacementNotes(ev *mEvent) string {
 	b := ev.Battery
 	old := st.e.Fleet.BatteryByID[*b.ReplacementOf]
-	reason := "end of life (capacity below 80 % of rated)"
-	if ev.Subtype == "failure_replacement" {
-		reason = "failed (" + strings.ReplaceAll(old.Life.Failure.String(), "_", " ") + ")"
+	// What the operator saw, as it was recorded (it can be wrong: a false
+	// swelling finding, a whole string with good jars in it).
+	reason := old.Evidence
+	if reason == "" {
+		reason = "replacement"
 	}
 	return fmt.Sprintf("Replaced jar %s: SN %s out, SN %s in; old jar %s. Terminals torqued, new jar float voltage checked.",
 		jarLabel(b), old.SerialNumber, b.SerialNumber, reason)
@@ -1115,7 +1125,7 @@ func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT 
 			if err := sink.Add(func(b *parquetio.RowBuilder) {
 				b.Set("test_id", id).Set("string_id", s.ID).Set("maintenance_event_id", ev.ID).
 					Set("test_date", ct.Start).Set("test_type", "full_discharge").
-					Set("discharge_rate_a", round(ct.CurrentA, 2)).Set("discharge_duration_min", ev.testMin).
+					Set("discharge_rate_a", round(ct.MeasuredA, 2)).Set("discharge_duration_min", ev.testMin).
 					Set("cutoff_voltage_v", round(CutoffV*float64(s.BatteriesCount), 2)).
 					Set("ambient_temp_c", round(ct.AmbientC, 1)).Set("raw_data_url", key).Set("notes", notes)
 			}); err != nil {
@@ -1131,23 +1141,14 @@ func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT 
 	return err
 }
 
-// writeCapacityCurve writes a test's per-jar discharge curves.
-//
-// Model (simple, documented): every jar starts full and carries the same
-// constant current I. Jar j delivers C_j = SOH_j(t)·rated·peukertFactor·
-// tempFactor(ambient) at the test rate (jarTestCapacityAh, the same figure
-// the schedule uses, so the weakest jar's SOC reaches 0 exactly at the
-// test's Duration). Its SOC falls linearly, SOC_j = 1 - I·τ/C_j, and its
-// voltage is
-//
-//	V_j = OCV(SOC_j, T) - I·R_j - η0·exp(-SOC_j/curveKneeSOC) + noise
-//
-// with physics.OCV (near-linear 11.8-12.9 V), R_j = ResistanceMOhm(t) at
-// the ambient (physics.ResistanceTempFactor), and an end-of-discharge
-// polarisation knee whose height η0_j = OCV(0,T) - I·R_j - CutoffV brings
-// a jar to the 10.5 V cutoff exactly when its own charge runs out. V_j
-// rises with SOC_j, so the weakest jar ends at the cutoff and every other
-// jar, with charge left, ends above it. Noise is the logger's 2 mV (σ).
+// writeCapacityCurve writes a test's per-jar discharge curves: each jar's
+// constant-current discharge from the schedule's simulation
+// (physics.CCDischarge: the I·R drop at the start, the coup de fouet, the
+// slowly falling plateau and the end knee; jars spread by capacity, R0 and
+// polarisation), from the string's true SOC at the start, at the room
+// model's ambient, as the test logger records it: the measured current,
+// and per channel a voltage offset and noise. The first jar to reach the
+// cutoff (the weakest) ends the test at its Duration; the others end above.
 func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, ct CapacityTest, id uuid.UUID) (int64, error) {
 	rw, err := parquetio.NewRowWriter(w, t)
 	if err != nil {
@@ -1162,27 +1163,20 @@ func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, 
 		}
 	}
 	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	amb := ct.AmbientC
-	rOf := func(b *fleet.Battery) float64 {
-		return b.Life.ResistanceMOhm(ct.Start) * physics.ResistanceTempFactor(amb) / 1000
-	}
 	total := int64(ct.Duration / time.Second)
 	stepS := int64(curveStep / time.Second)
 	seed := e.Seed("capacity-curve", s.Code, fmt.Sprint(ct.Seq))
 	for _, b := range jars {
-		capAh := jarTestCapacityAh(b, spec, ct.Start, ct.CurrentA, amb)
-		if b == ct.Weakest {
-			// The schedule's duration is rounded to the second: make the
-			// weakest jar end exactly empty at it.
-			capAh = ct.CurrentA * ct.Duration.Hours()
-		}
-		r := rOf(b)
-		eta0 := math.Max(0, physics.OCV(0, amb)-ct.CurrentA*r-CutoffV)
+		d := e.testDischarge(b, spec, ct)
 		js := physics.Mix(seed, IDSeed(b.ID))
+		off := curveOffsetV * physics.Gauss(js, 1<<40)
 		for el, i := int64(0), uint64(0); ; i++ {
-			soc := math.Max(0, 1-ct.CurrentA*float64(el)/3600/capAh)
-			v := physics.OCV(soc, amb) - ct.CurrentA*r - eta0*math.Exp(-soc/curveKneeSOC) + curveNoiseV*physics.FastGauss(js, i)
-			cur := ct.CurrentA + 0.02*physics.FastGauss(js^0x5bd1e995, i)
+			v := d.VoltageAt(float64(el))
+			if b == ct.Weakest && el == total {
+				v = CutoffV // the logger's stop condition
+			}
+			v += off + curveNoiseV*physics.FastGauss(js, i)
+			cur := ct.MeasuredA + 0.02*physics.FastGauss(js^0x5bd1e995, i)
 			if err := sink.Add(func(rb *parquetio.RowBuilder) {
 				rb.Set("test_id", id).Set("elapsed_s", int(el)).Set("battery_id", b.ID).
 					Set("voltage_v", round(v, 3)).Set("current_a", round(cur, 3))

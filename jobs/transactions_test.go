@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -302,7 +303,7 @@ func TestTransactionsStage(t *testing.T) {
 		for _, r := range tests {
 			byID[txID(r, "test_id")] = r
 		}
-		n, worst := 0, 0.0
+		n, worst, sumSq := 0, 0.0, 0.0
 		for _, s := range f.Strings {
 			spec := f.ModelByID[s.ModelID].Spec
 			for _, ct := range e.CapacityTests(s) {
@@ -325,29 +326,30 @@ func TestTransactionsStage(t *testing.T) {
 				if ev == nil || txStr(ev, "event_type") != "capacity_test" || txID(ev, "string_id") != s.ID || txStr(ev, "status") != "completed" {
 					t.Errorf("test %s/%d: maintenance event %v is not this string's completed capacity_test", s.Code, ct.Seq, ev)
 				}
-				// Truth, recomputed independently: the weakest jar in
-				// service at the test delivers min SOH·rated·Peukert·temp
-				// at the test current.
+				// Truth, recomputed independently: no jar delivers more than
+				// its available charge at the test (true capacity ×
+				// Peukert × temperature × the string's start SOC), and the
+				// string stops at the first jar's cutoff, before it is empty.
 				amb := txNum(r, "ambient_temp_c")
 				best := math.Inf(1)
 				for _, b := range f.StringJars(s.ID) {
 					if !b.ActiveOn(ct.Start) {
 						continue
 					}
-					soh := b.Life.SOH(ct.Start)
-					if b.Life.Failed(ct.Start) {
-						soh = 0.05
-					}
-					best = math.Min(best, soh*spec.CapacityAh*peukertFactor(spec, ct.CurrentA)*tempFactor(amb))
+					best = math.Min(best, b.Life.EffectiveCapacityAh(spec, ct.Start, ct.CurrentA, amb)*ct.StartSOC)
 				}
-				trueMin := best / txNum(r, "discharge_rate_a") * 60
-				got := txNum(r, "discharge_duration_min")
-				// Stated instrument error: ±0.5 % (we draw ±0.3 %), plus
-				// the column's 0.1 min resolution and the ambient's 0.1 °C.
-				if d := math.Abs(got - trueMin); d > 0.005*trueMin+0.05 {
-					t.Errorf("test %s/%d: measured %.1f min, truth %.2f min (%.2f %%)", s.Code, ct.Seq, got, trueMin, 100*d/trueMin)
+				if ct.TrueAh > best*1.005 || ct.TrueAh < 0.75*best {
+					t.Errorf("test %s/%d: string delivered %.1f Ah, weakest jar holds %.1f Ah", s.Code, ct.Seq, ct.TrueAh, best)
 				}
-				worst = math.Max(worst, math.Abs(got-trueMin)/trueMin)
+				// The instrument: measured Ah within the documented error
+				// of the true Ah, and not better (checked over all tests).
+				meas := txNum(r, "discharge_rate_a") * txNum(r, "discharge_duration_min") / 60
+				rel := meas/ct.TrueAh - 1
+				if math.Abs(rel) > 4*CapInstrumentErr+0.002 {
+					t.Errorf("test %s/%d: measured %.1f Ah, truth %.1f Ah (%+.2f %%)", s.Code, ct.Seq, meas, ct.TrueAh, 100*rel)
+				}
+				worst = math.Max(worst, math.Abs(rel))
+				sumSq += rel * rel
 				if v := txNum(r, "cutoff_voltage_v"); v != round(CutoffV*float64(s.BatteriesCount), 2) {
 					t.Errorf("test %s/%d: cutoff %.2f", s.Code, ct.Seq, v)
 				}
@@ -360,7 +362,52 @@ func TestTransactionsStage(t *testing.T) {
 		if n != len(tests) {
 			t.Errorf("%d capacity_test_raw rows, %d non-cancelled scheduled tests", len(tests), n)
 		}
-		t.Logf("%d tests checked against truth: worst relative duration error %.3f %% (bound 0.5 %%)", n, 100*worst)
+		rms := math.Sqrt(sumSq / float64(max(n, 1)))
+		if n >= 20 && (rms < 0.5*CapInstrumentErr || rms > 1.6*CapInstrumentErr) {
+			t.Errorf("measured capacity error %.2f %% rms over %d tests, documented %.2f %%: the instrument is too good or too bad", 100*rms, n, 100*CapInstrumentErr)
+		}
+		t.Logf("%d tests checked against truth: measured Ah error %.2f %% rms (documented %.2f %%), worst %.2f %%", n, 100*rms, 100*CapInstrumentErr, 100*worst)
+	})
+
+	t.Run("ohmic replacements follow the lake's readings", func(t *testing.T) {
+		// Readings per impedance event, corrected to 25 °C.
+		type rd struct {
+			b     *fleet.Battery
+			r     float64
+			month string
+		}
+		byEvent := map[uuid.UUID][]rd{}
+		for _, r := range imps {
+			byEvent[txID(r, "maintenance_event_id")] = append(byEvent[txID(r, "maintenance_event_id")],
+				rd{f.BatteryByID[txID(r, "battery_id")], txNum(r, "resistance_mohm") / physics.ResistanceTempFactor(txNum(r, "temperature_c")), lake.Month(txTime(r, "measured_at"))})
+		}
+		checked := 0
+		for _, rs := range byEvent {
+			vals := make([]float64, len(rs))
+			for i, x := range rs {
+				vals[i] = x.r
+			}
+			slices.Sort(vals)
+			med := (vals[(len(vals)-1)/2] + vals[len(vals)/2]) / 2
+			for _, x := range rs {
+				b := x.b
+				if b.RemovalReason != fleet.ReasonOhmic || lake.Month(b.FlaggedAt) != x.month {
+					continue
+				}
+				checked++
+				// The decision's threshold, within the rise of a jar
+				// between the visit and the fleet's mid-month reading (a
+				// few percent; a drying jar's resistance climbs faster).
+				tol := 0.95
+				if b.Life.Failure == physics.FailureDryOut {
+					tol = 0.85
+				}
+				if x.r < tol*1.5*b.InitialResistanceMOhm && x.r < tol*1.35*med {
+					t.Errorf("%s (%v) replaced for ohmic in %s: reading %.3f mΩ, baseline %.3f, string median %.3f", b.Code, b.Life.Failure, b.FlaggedAt.Format("2006-01"), x.r, b.InitialResistanceMOhm, med)
+				}
+			}
+		}
+		t.Logf("%d ohmic replacements checked against the lake's readings", checked)
 	})
 
 	t.Run("impedance readings agree with true resistance", func(t *testing.T) {
@@ -495,8 +542,17 @@ func TestTransactionsStage(t *testing.T) {
 						continue
 					}
 					old := f.BatteryByID[*b.ReplacementOf]
-					if old.Life.End.After(b.InstalledDate) || !old.Removed.Equal(b.InstalledDate) {
-						t.Errorf("%s replaced %s on %s before its end of life %s", b.Code, old.Code, b.InstalledDate, old.Life.End)
+					// Replaced on evidence, not at the true end of life: the
+					// work order is raised when something was observed, and
+					// the subtype names it.
+					if !old.Removed.Equal(b.InstalledDate) || old.RemovalReason == "" {
+						t.Errorf("%s replaced %s on %s: removed %s, reason %q", b.Code, old.Code, b.InstalledDate, old.Removed, old.RemovalReason)
+					}
+					if c := txTime(r, "created_at"); c.Before(old.FlaggedAt.Add(-time.Second)) || c.After(sched) {
+						t.Errorf("replacement of %s: work order created %s, evidence %s, swap %s", old.Code, c, old.FlaggedAt, sched)
+					}
+					if got, want := txStr(r, "event_subtype"), replacementSubtype(old.RemovalReason); got != want {
+						t.Errorf("replacement of %s: subtype %q, evidence %q", old.Code, got, old.RemovalReason)
 					}
 					if !sameDay(sched, b.InstalledDate) {
 						t.Errorf("replacement of %s scheduled %s, installed %s", b.Code, sched, b.InstalledDate)
@@ -736,15 +792,57 @@ func checkCurve(t *testing.T, lakeDir string, r txRow, cvT *schema.Table, s *fle
 		t.Errorf("curve %s: weakest jar %s missing", path, ct.Weakest.Code)
 		return
 	}
-	if v := txNum(weak, "voltage_v"); math.Abs(v-CutoffV) > 0.02 {
+	// The logger's channels: ±5 mV offset and 5 mV noise (1 σ).
+	if v := txNum(weak, "voltage_v"); math.Abs(v-CutoffV) > 0.03 {
 		t.Errorf("test %s/%d: weakest jar ends at %.3f V, want ~%.1f V", s.Code, ct.Seq, v, CutoffV)
+	}
+	// Shape: the immediate I·R drop at the start (the first point sits
+	// below the jar's open-circuit voltage by at least most of I·R0 of its
+	// commissioning resistance) and the steep knee at the end (the weakest
+	// jar falls at least three times faster over the last 5 % of the run
+	// than over the 50 % before).
+	series := map[int]float64{}
+	for _, x := range rows {
+		if txID(x, "battery_id") == ct.Weakest.ID {
+			series[x["elapsed_s"].(int)] = txNum(x, "voltage_v")
+		}
+	}
+	at := func(frac float64) float64 { // the point nearest a fraction of the run
+		best, bd := 0.0, math.Inf(1)
+		for el, v := range series {
+			if d := math.Abs(float64(el) - frac*float64(total)); d < bd {
+				best, bd = v, d
+			}
+		}
+		return best
+	}
+	irDrop := ct.CurrentA * ct.Weakest.InitialResistanceMOhm / 1000
+	if v0 := series[0]; v0 > physics.OCV(ct.StartSOC, ct.AmbientC)-0.6*irDrop {
+		t.Errorf("test %s/%d: first point %.3f V, open circuit %.3f V, I·R0 %.3f V: no I·R drop", s.Code, ct.Seq, v0, physics.OCV(ct.StartSOC, ct.AmbientC), irDrop)
+	}
+	if total > 1800 {
+		if mid, knee := (at(0.45)-at(0.95))/0.5, (at(0.95)-series[total])/0.05; knee < 3*mid {
+			t.Errorf("test %s/%d: falls %.3f V per run in the last 5 %%, %.3f V per run before: no end knee", s.Code, ct.Seq, knee, mid)
+		}
 	}
 	for bid, x := range last {
 		if x["elapsed_s"].(int) != total {
 			t.Errorf("test %s/%d: curve of %s ends at %d s, test lasted %d s", s.Code, ct.Seq, bid, x["elapsed_s"], total)
 		}
-		if bid != ct.Weakest.ID && txNum(x, "voltage_v") < CutoffV-0.015 {
+		if bid != ct.Weakest.ID && txNum(x, "voltage_v") < CutoffV-0.03 {
 			t.Errorf("test %s/%d: jar %s ends at %.3f V, below cutoff", s.Code, ct.Seq, bid, txNum(x, "voltage_v"))
+		}
+	}
+}
+
+// The fleet simulates capacity tests with the streams the telemetry uses
+// (room model, string operation, jar simulation): its label seeds must be
+// the jobs' own.
+func TestFleetLabelSeedsMatchEnv(t *testing.T) {
+	e := &Env{RootSeed: 42}
+	for _, l := range [][]string{{"site", "DC-BKK-01"}, {"string", "DC-BKK-UPS-07-S1"}, {"jar", "DC-BKK-UPS-07-S1-J3-R1"}} {
+		if a, b := e.Seed(l...), fleet.LabelSeed(42, l...); a != b {
+			t.Errorf("seed %v: Env %x, fleet %x", l, a, b)
 		}
 	}
 }

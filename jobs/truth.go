@@ -177,7 +177,7 @@ func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
 		step := e.Scenario.SampleInterval.Duration
 		var faults []physics.SensorFault
 		for _, b := range e.Fleet.BatteriesActiveOn(day) {
-			faults = physics.JarSensorFaults(faults, physics.Mix(e.jarSeed(b), DayNumber(day)), day, n, physics.DefaultFaultRates)
+			faults = e.jarFaults(faults, b, day, n)
 			for k, f := range faults {
 				site := e.Fleet.SiteByID[b.LocationID]
 				fromTS, toTS := day.Add(time.Duration(f.From)*step), day.Add(time.Duration(f.To)*step)

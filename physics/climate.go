@@ -213,13 +213,16 @@ func (m *envModel) room(sec float64) (tempC float64, st HVACState, frac float64)
 	return rc + dT, st, frac
 }
 
-// humidity: seasonal (rainy season higher), a daily cycle peaking at the
-// cool dawn, smooth noise, and a pull towards outdoor air during faults.
+// humidity: a conditioned room holds its humidity setpoint (the site's
+// HumidityMeanPct, 40-60 % RH: ASHRAE's recommended envelope tops out at
+// 60 %; vrla-physics.md) with a small daily swing and noise; only while the
+// HVAC is down (and during its recovery) does it drift towards the humid
+// outdoor air (seasonal, peaking at the cool dawn).
 func (m *envModel) humidity(sec, frac float64) float64 {
 	hLocal := math.Mod(sec/3600+thaiUTCOffsetH, 24)
 	daily := math.Cos(2 * math.Pi * (hLocal - 5) / 24)
 	an := monthTable(&thaiRHAnom, sec)
-	rh := m.c.HumidityMeanPct + 0.5*an + 2.5*daily + 1.5*m.humN.at(sec)
+	rh := m.c.HumidityMeanPct + 0.1*an + 0.8*daily + 1.0*m.humN.at(sec)
 	if frac > 0 {
 		out := math.Min(98, 74+an+10*daily)
 		rh += frac * (out - rh)

@@ -41,8 +41,8 @@ func monthEnv(seed uint64, c Climate, y int, m time.Month) (temp, rh float64, by
 }
 
 // Thai seasons: the hot season (April) is the warmest, the cool season
-// (December) the coolest; the rainy season is the most humid; the room's
-// daily cycle peaks in the local afternoon.
+// (December) the coolest; the conditioned room holds its humidity through
+// the rainy season; the room's daily cycle peaks in the local afternoon.
 func TestEnvSeasonsAndDailyCycle(t *testing.T) {
 	c := testClimate
 	c.RoomCouplingC = 3 // let the room feel the outdoor clearly
@@ -54,8 +54,10 @@ func TestEnvSeasonsAndDailyCycle(t *testing.T) {
 	if apr-dec < 0.3 {
 		t.Errorf("April room %.2f °C, December %.2f °C", apr, dec)
 	}
-	if rhSep-rhFeb < 3 || rhSep-rhDec < 3 {
-		t.Errorf("humidity September %.1f %%, February %.1f %%, December %.1f %%", rhSep, rhFeb, rhDec)
+	for _, rh := range []float64{rhSep, rhFeb, rhDec} {
+		if math.Abs(rh-c.HumidityMeanPct) > 1.5 {
+			t.Errorf("humidity September %.1f %%, February %.1f %%, December %.1f %%: a conditioned room holds %.0f %%", rhSep, rhFeb, rhDec, c.HumidityMeanPct)
+		}
 	}
 	peak := 0
 	for h := range hours {
@@ -97,5 +99,46 @@ func TestEnvEventsRateAndDuration(t *testing.T) {
 	}
 	if perYear := float64(n) / 10; perYear < 9 || perYear > 15 {
 		t.Errorf("%.1f faults per year, want ~12", perYear)
+	}
+}
+
+// A conditioned room stays within 40-60 % RH while its HVAC runs, and its
+// humidity climbs towards the humid outdoor air only while the HVAC is down.
+func TestHumidityConditionedAndClimbsInFaults(t *testing.T) {
+	c := testClimate
+	c.HumidityMeanPct = 50
+	c.HVACFaultsPerYear = 40
+	var env EnvSpan
+	BuildEnvSpan(&env, 11, c, day(2024, 8, 1), time.Minute, 60*24*60)
+	var inFault, maxNormal, maxFault float64
+	for i := range env.N {
+		h := float64(env.Humidity[i])
+		if env.HVAC[i] == HVACFault {
+			inFault++
+			maxFault = math.Max(maxFault, h)
+			continue
+		}
+		if h > maxNormal && h < 60.0001 {
+			maxNormal = h
+		}
+	}
+	for i := range env.N {
+		if h := env.Humidity[i]; env.HVAC[i] != HVACFault && (h < 40 || h > 60) {
+			// only the recovery after a fault may be above the envelope
+			recovering := false
+			for _, e := range env.Events {
+				d := env.Start.Add(time.Duration(i) * time.Minute).Sub(e.End)
+				recovering = recovering || (d >= 0 && d < 3*time.Hour)
+			}
+			if !recovering {
+				t.Fatalf("sample %d: %.1f %% RH with HVAC %v outside 40-60 %%", i, h, env.HVAC[i])
+			}
+		}
+	}
+	if inFault == 0 {
+		t.Fatal("no HVAC fault in two months at 40 per year")
+	}
+	if maxFault < maxNormal+5 {
+		t.Errorf("humidity peaks at %.1f %% in faults, %.1f %% otherwise: no climb while the HVAC is down", maxFault, maxNormal)
 	}
 }

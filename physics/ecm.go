@@ -12,9 +12,10 @@ import (
 const (
 	ocvEmptyV = 11.8 // AGM block at rest, 0 % SOC (Polaris AGM table)
 	ocvSpanV  = 1.1  // to 12.9 V at 100 %: ~80-110 mV per 10 % SOC
-	// OCV temperature coefficient +2.75 mV/°C per cell (arrexgroup:
-	// +2.5..3), six cells.
-	ocvTempCoefV = 6 * 0.00275
+	// OCV temperature coefficient: the thermodynamic dE/dT of the
+	// lead-acid couple, +0.2..0.3 mV/°C per cell (vrla-physics.md; the
+	// often quoted 2.5-3 mV/°C is the charge compensation), six cells.
+	ocvTempCoefV = 6 * 0.00025
 	// Charger float compensation -3 mV/°C per cell (Battery University),
 	// six cells; applied by the jar at its own temperature.
 	compCoefV = -6 * 0.003
@@ -38,25 +39,23 @@ type ECMParams struct {
 
 // OCV is the open-circuit voltage of a 12 V AGM block at state of charge soc
 // (0..1, clamped) and temperature tempC: linear 11.8-12.9 V at 25 °C
-// (Polaris AGM table), +2.75 mV/°C per cell (arrexgroup).
+// (Polaris AGM table), +0.25 mV/°C per cell (vrla-physics.md).
 func OCV(soc, tempC float64) float64 {
 	return ocvEmptyV + ocvSpanV*clampf(soc, 0, 1) + ocvTempCoefV*(tempC-25)
 }
 
 // ResistanceTempFactor is R(T)/R(25 °C) of a block's ohmic resistance: it
-// rises ~1.5 %/°C below 25 °C (brief: 1-2 %/°C) and falls slowly above it.
+// rises 1.25 %/°C below 25 °C and falls 1 %/°C above it (vrla-physics.md:
+// falls ~1 %/°C warm, rises 1-1.5 %/°C cold), floored at 0.6 (60 °C).
 // Every synthesized resistance reading (BMS telemetry, handheld ohmic
 // tests) applies this one curve, so the calculated layer can undo it.
 func ResistanceTempFactor(tempC float64) float64 { return rTempFactor(tempC) }
 
 func rTempFactor(tempC float64) float64 {
-	switch {
-	case tempC < 25:
-		return 1 + 0.015*(25-tempC)
-	case tempC < 50:
-		return 1 - 0.004*(tempC-25)
+	if tempC < 25 {
+		return 1 + 0.0125*(25-tempC)
 	}
-	return 0.9
+	return maxf(0.6, 1-0.01*(tempC-25))
 }
 
 // rSOCFactor: resistance is lowest at full charge (vrla-physics.md) and

@@ -39,6 +39,8 @@ type JarSim struct {
 	i, n   int
 	floatV float64 // charger float setting, for the canonical state
 	floatA float64
+	// openFrom is when the string opened (unix ns), for the rest state.
+	openFrom int64
 
 	envIdx, envLeft int
 	ambConst        float64
@@ -48,10 +50,14 @@ type JarSim struct {
 	ratedA, peukert0       float64
 	accept                 float64 // A a full jar takes at the boost limit
 
-	seedV, seedR       uint64
-	offset, sigV, sigR float64
-	openV              float64
-	failNs             int64
+	// Sensor is the observation model of the jar's monitoring module
+	// (NewJarSensor); the zero value is a perfect sensor. Reset keeps it.
+	Sensor JarSensor
+
+	seedV, seedR uint64
+	offset       float64
+	openV        float64
+	failNs       int64
 
 	// Knots of the slow life quantities at whole hours (absolute), linearly
 	// interpolated: pure functions of time, cheap per sample.
@@ -71,6 +77,11 @@ type JarSim struct {
 	soc, v1, v2 float64
 	exc         float64 // °C above ambient from self-heating
 	cut         bool
+	// The discharge in progress: its start (unix ns) and SOC then, for the
+	// coup de fouet.
+	disFrom     int64
+	disSOC      float64
+	inDischarge bool
 
 	// Replay buffers: at span's step (head) and at the coarse step of
 	// sub-second spans (bulk).
@@ -129,9 +140,8 @@ var (
 )
 
 const (
-	tempNoiseC = 0.05 // jar temperature probe noise σ (estimate)
-	socFloatH  = 2.0  // float completes an unfinished charge with τ ≈ 2 h (estimate)
-	hourNs     = int64(time.Hour)
+	socFloatH = 2.0 // float completes an unfinished charge with τ ≈ 2 h (estimate)
+	hourNs    = int64(time.Hour)
 )
 
 // Reset prepares s to simulate life's jar over span, in the room env whose
@@ -177,8 +187,6 @@ func (s *JarSim) Reset(life *JarLife, jarSeed uint64, span *StringSpan, env *Env
 	s.seedR = Mix(jarSeed, tagJarR, uint64(s.stepNs))
 	// Jar-to-jar float spread within a string, ~±20-50 mV (brief).
 	s.offset = clamp(0.02*Gauss(Mix(jarSeed, tagJarOffset), 0), -0.045, 0.045)
-	s.sigV = life.Params.NoiseStd / 4
-	s.sigR = life.Params.NoiseStd / 4
 	s.openV = 0.3 + 1.5*Unit(Mix(jarSeed, tagJarOpen), 0)
 	s.failNs = math.MaxInt64
 	if life.Failure != FailureNone {
@@ -477,6 +485,7 @@ func envTemp(e *EnvSpan) []float32 {
 
 func (s *JarSim) begin(span *StringSpan, lag []float32, envOff int) {
 	s.mode, s.cur, s.sp, s.busy = span.Mode, span.CurrentA, span.SetpointV, span.busy
+	s.openFrom = span.cfg.OpenFrom
 	s.cEnds, s.cEnd = span.clusterEnd, math.MinInt64
 	if !span.built || len(s.busy) < span.N {
 		s.busy, s.cEnds = nil, nil // hand-made span: run the full model everywhere
@@ -544,7 +553,15 @@ func (s *JarSim) next() JarSample {
 		// Canonical float: the charger holds the jar at its setpoint.
 		s.inBusy = false
 		soc = 1
-		if s.failNs == math.MaxInt64 {
+		if s.sp[i] == 0 {
+			// Open string: no current; the jar relaxes from float to
+			// its open-circuit voltage (surface charge, τ ≈ 2 h:
+			// estimate) and loses its float heat.
+			temp = s.amb + heat
+			relax := s.floatV + s.offset - OCV(1, 25)
+			v = OCV(1, temp) + drift + relax*math.Exp(-float64(t-s.openFrom)/float64(2*hourNs))
+			r = rb * rTempFactor(temp)
+		} else if s.failNs == math.MaxInt64 {
 			temp, v, r = s.qT, float64(s.sp[i])+s.qV, rb*s.qRf
 		} else {
 			temp = s.amb + s.eqExc + heat
@@ -563,11 +580,13 @@ func (s *JarSim) next() JarSample {
 	x1 := mix64(s.seedV ^ (k * 0x9e3779b97f4a7c15))
 	x2 := mix64(s.seedR ^ (k * 0x9e3779b97f4a7c15))
 	x3 := (x1 ^ x2>>17) * 0xbf58476d1ce4e5b9
+	o := &s.Sensor
 	return JarSample{
-		VoltageV:       v + s.sigV*sum4x16(x1),
-		TempC:          temp + tempNoiseC*float64(int64(x3>>48+(x3>>32)&0xffff)-65535)*(1.0/26754.9),
-		ResistanceMOhm: r * (1 + s.sigR*sum4x16(x2)),
+		VoltageV:       v + o.VoltOffsetV + o.VoltSigmaV*sum4x16(x1),
+		TempC:          temp + o.TempBiasC + o.TempSigmaC*float64(int64(x3>>48+(x3>>32)&0xffff)-65535)*(1.0/26754.9),
+		ResistanceMOhm: r * (1 + o.OhmicGainErr + o.OhmicRepeat*sum4x16(x2)),
 		SOC:            soc,
+		TrueVoltageV:   v,
 	}
 }
 
@@ -591,6 +610,11 @@ func (s *JarSim) dynamic(i int, t int64, rb, heat, drift, f float64) (v, temp, r
 	r1, r2 := ecmR1Frac*r0, ecmR2Frac*r0
 	capAh := s.kC + s.kCd*f
 	ct := capTempFactor(temp)
+	if I < 0 && !s.inDischarge {
+		s.inDischarge, s.disFrom, s.disSOC = true, t, s.soc
+	} else if I >= 0 {
+		s.inDischarge = false
+	}
 	switch {
 	case I < 0 && !s.cut:
 		// Peukert, temperature and SOH adjust the capacity (brief). The
@@ -617,7 +641,7 @@ func (s *JarSim) dynamic(i int, t int64, rb, heat, drift, f float64) (v, temp, r
 	s.v2 = s.a2*s.v2 + s.b2*(I*r2)
 	v = OCV(s.soc, temp) + I*r0 + s.v1 + s.v2 + drift
 	if I < 0 {
-		v -= depletion(s.soc, -I/s.ratedA)
+		v -= depletion(s.soc, -I/s.ratedA) + coupDeFouet(float64(t-s.disFrom)/1e9, s.disSOC, -I/s.ratedA)
 	}
 	iHeat := I
 	if sp := float64(s.sp[i]); sp > 0 {
@@ -673,7 +697,7 @@ func (s *JarSim) settle(t int64) float64 {
 // current sample: no diffusion polarisation, the float overpotential in the
 // fast pair, float heating in equilibrium.
 func (s *JarSim) enterCanonical(rb, heat, drift float64) {
-	s.inBusy, s.cut = true, false
+	s.inBusy, s.cut, s.inDischarge = true, false, false
 	s.soc, s.v2, s.exc = 1, 0, s.eqExc
 	temp := s.amb + s.eqExc + heat
 	lim := s.floatV + s.offset + compCoefV*(temp-25) + drift
@@ -685,8 +709,10 @@ func (s *JarSim) failed(t int64, v, temp, r float64) (float64, float64, float64)
 	switch s.life.Failure {
 	case FailureOpenCell: // an open cell: the block reads near zero
 		return s.openV, temp, r * 100
-	case FailureDryOut: // no electrolyte path: very high resistance
-		return v + 0.2, temp, r * 8
+	case FailureDryOut: // the dry-out ends in an open cell
+		return s.openV, temp, r * 100
+	case FailureShort: // a shorted cell: the block loses ~2.1 V and heats
+		return v - 2.1, temp + 4, r * 0.8
 	case FailureThermalRunaway: // heat feeds current feeds heat
 		h := float64(t-s.failNs) / float64(hourNs)
 		return v - 0.5, temp + 25*(1-math.Exp(-h/6)), r * 1.3

@@ -88,3 +88,96 @@ func TestWindowStepAndBounds(t *testing.T) {
 		t.Error("HVAC faults get no window")
 	}
 }
+
+// No sensor property depends on the jar's hidden degradation: the same
+// module reads jars of every profile with the same noise, offset and
+// faults. NewJarSensor and JarDayFaults take no JarLife at all; this
+// checks the JarSim side: the noise a jar's readings carry is the module's
+// whatever the jar behind it.
+func TestSensorIndependentOfProfile(t *testing.T) {
+	start := day(2024, 3, 1)
+	n := 720 // one hour at 5 s
+	var span StringSpan
+	BuildStringSpan(&span, testCfg(SystemUPS), 5, start.Add(2*time.Hour), 5*time.Second, n, nil)
+	sensor := NewJarSensor(BMSModels[1], 77, 78, start)
+	if sensor.VoltSigmaV == 0 || sensor.OhmicRepeat == 0 || sensor.VoltOffsetV == 0 || sensor.TempBiasC == 0 {
+		t.Fatalf("sensor %+v lacks noise or calibration error", sensor)
+	}
+	var stds [3]float64
+	var offs [3]float64
+	for p := ProfileHealthy; p <= ProfileFailing; p++ {
+		l := NewJarLife(9, testSpec, p, start.AddDate(0, 0, -20), 25)
+		var sim JarSim
+		sim.Sensor = sensor
+		sim.Reset(&l, 31, &span, nil, 1)
+		var sum, sum2 float64
+		var perfect JarSim
+		perfect.Reset(&l, 31, &span, nil, 1)
+		for range n {
+			x, _ := sim.Next()
+			y, _ := perfect.Next()
+			d := x.VoltageV - y.VoltageV // what the sensor added
+			sum += d
+			sum2 += d * d
+		}
+		m := sum / float64(n)
+		stds[p], offs[p] = math.Sqrt(sum2/float64(n)-m*m), m
+	}
+	for p := 1; p < 3; p++ {
+		if math.Abs(stds[p]-stds[0]) > 1e-9 || math.Abs(offs[p]-offs[0]) > 1e-9 {
+			t.Errorf("profile %v: sensor noise σ %.5f V offset %.5f V, healthy %.5f / %.5f", Profile(p), stds[p], offs[p], stds[0], offs[0])
+		}
+	}
+	if math.Abs(stds[0]-sensor.VoltSigmaV) > 0.2*sensor.VoltSigmaV {
+		t.Errorf("sensor noise σ %.4f V, the product's %.4f V", stds[0], sensor.VoltSigmaV)
+	}
+}
+
+// Modules drift between yearly recalibrations: the offset changes from one
+// calibration period to the next and, within one, moves linearly.
+func TestJarSensorCalibrationAndDrift(t *testing.T) {
+	var diffs, drifts int
+	for k := range 200 {
+		seed := Mix(5, uint64(k))
+		a := NewJarSensor(BMSModels[0], seed, 9, day(2024, 1, 1))
+		b := NewJarSensor(BMSModels[0], seed, 9, day(2025, 6, 1))
+		c := NewJarSensor(BMSModels[0], seed, 9, day(2024, 1, 20))
+		if a.VoltOffsetV != b.VoltOffsetV {
+			diffs++
+		}
+		if a.VoltOffsetV != c.VoltOffsetV && math.Abs(a.VoltOffsetV-c.VoltOffsetV) < 0.002 {
+			drifts++
+		}
+		if a.TempBiasC != b.TempBiasC || a.OhmicGainErr != b.OhmicGainErr {
+			t.Fatal("probe position or ohmic gain changed between calibrations")
+		}
+	}
+	if diffs < 190 || drifts < 150 {
+		t.Errorf("%d of 200 modules changed offset over a year, %d drifted slowly within weeks", diffs, drifts)
+	}
+}
+
+// A gateway gap drops every jar of its string at once, and a site outage
+// every string of the site.
+func TestGatewayGapsAreShared(t *testing.T) {
+	n := 17280
+	var shared int
+	for d := range 3000 {
+		dd := day(2020, 1, 1).AddDate(0, 0, d)
+		a := JarDayFaults(nil, Mix(1, uint64(d)), 42, 43, dd, n, FaultRates{})
+		b := JarDayFaults(nil, Mix(2, uint64(d)), 42, 43, dd, n, FaultRates{})
+		if len(a) != len(b) {
+			t.Fatalf("day %d: jars of one gateway see %d and %d gaps", d, len(a), len(b))
+		}
+		for i := range a {
+			if a[i] != b[i] || a[i].Kind != FaultDropout {
+				t.Fatalf("day %d: gap %+v vs %+v", d, a[i], b[i])
+			}
+		}
+		shared += len(a)
+	}
+	want := 3000 * (GatewayFaultRates.GatewayPerDay + GatewayFaultRates.SitePerDay)
+	if math.Abs(float64(shared)-want) > 4*math.Sqrt(want) {
+		t.Errorf("%d shared gaps in 3000 days, want ~%.0f", shared, want)
+	}
+}

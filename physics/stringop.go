@@ -41,14 +41,14 @@ const (
 )
 
 // NominalLoadA is the per-string load of a typical string of a system type
-// (estimate: UPS strings ~0.3 C on 100-150 Ah blocks, telecom-style DC
-// plants lighter). Site events carry CurrentA on this scale;
-// BuildStringSpan rescales it to the string's own LoadA.
+// (vrla-physics.md: a UPS string runs at roughly 1-3 C, ~200 A on 120 Ah
+// blocks; rectifier banks at C/10-C/5). Site events carry CurrentA on this
+// scale; BuildStringSpan rescales it to the string's own LoadA.
 func NominalLoadA(sys SystemType) float64 {
 	if sys == SystemRectifier {
-		return 15
+		return 18
 	}
-	return 40
+	return 200
 }
 
 // SiteEvents returns the utility and load events that start on the UTC day
@@ -164,8 +164,13 @@ func newChargerParams(cfg StringConfig, seed uint64, step time.Duration) charger
 	p := chargerParams{capAh: orDefault(sp.CapacityAh, 100)}
 	p.floatMin, p.floatMax = orDefault(sp.FloatMinV, 13.5), orDefault(sp.FloatMaxV, 13.8)
 	p.boostMin, p.boostMax = orDefault(sp.BoostMinV, 14.4), orDefault(sp.BoostMaxV, 14.7)
-	// Charger float setting: mid band, per-string trim of ±40 mV.
-	p.floatV = (p.floatMin+p.floatMax)/2 + 0.04*(2*Unit(Mix(seed, tagFloatOff), 0)-1)
+	// Charger float setting: mid band plus the string's trim (cfg, or
+	// ±40 mV drawn from the seed when unset).
+	trim := cfg.FloatTrimV
+	if trim == 0 {
+		trim = 0.04 * (2*Unit(Mix(seed, tagFloatOff), 0) - 1)
+	}
+	p.floatV = (p.floatMin+p.floatMax)/2 + trim
 	p.boostV = p.boostMin + 0.4*(p.boostMax-p.boostMin)
 	p.eqV = p.boostMin + 0.6*(p.boostMax-p.boostMin)
 	p.imax = orDefault(sp.MaxChargeA, 0.25*p.capAh)
@@ -307,11 +312,13 @@ func (p *chargerParams) planCluster(evs []Event, segs []segment) ([]segment, int
 			continue
 		}
 		b = e.DischargeEnd().UnixNano()
-		if e.Kind == EventDischargeTest && e.CurrentA > 0 {
-			// A test cannot outlast the charge a string holds: stop it
-			// when even a new string (1.1 × rated, Peukert) would be at
-			// cutoff, so the recharge returns what was taken out.
-			h := 1.1 * p.capAh * peukertFactor(e.CurrentA, p.capAh/10, p.peukert) / e.CurrentA
+		if I := p.eventCurrent(e); I > 0 {
+			// A discharge cannot outlast the charge a string holds (a UPS
+			// at 1-3 C has 5-15 min of autonomy, then drops the load):
+			// stop it when even a new string (1.1 × rated, Peukert)
+			// would be at cutoff, so the recharge returns what was taken
+			// out.
+			h := 1.1 * p.capAh * peukertFactor(I, p.capAh/10, p.peukert) / I
 			b = min(b, a+int64(h*nsPerHour))
 		}
 		if b <= a {
@@ -415,9 +422,13 @@ func BuildStringSpan(dst *StringSpan, cfg StringConfig, seed uint64, start time.
 		dst.Mode[i], dst.CurrentA[i], dst.SetpointV[i], dst.Flags[i], dst.busy[i] = ModeFloat, fCur, fSet, 0, false
 	}
 
+	open := func(t int64) bool {
+		return cfg.OpenFrom != 0 && t >= cfg.OpenFrom && (cfg.OpenTo == 0 || t < cfg.OpenTo)
+	}
 	evs := dst.evs[:0]
 	for _, e := range events {
-		if e.Discharges() || e.Kind == EventEqualize {
+		// An open string carries no current: its events do not reach it.
+		if (e.Discharges() || e.Kind == EventEqualize) && !open(e.Start.UnixNano()) {
 			evs = append(evs, e)
 		}
 	}
@@ -457,9 +468,26 @@ func BuildStringSpan(dst *StringSpan, cfg StringConfig, seed uint64, start time.
 		i = j
 	}
 
+	// An open cell opens its series string (vrla-physics.md): no current,
+	// no charger setpoint across the jars, which rest at open circuit.
+	if cfg.OpenFrom != 0 {
+		if open(startNs) {
+			dst.carryFrom = 0
+		}
+		for i := range n {
+			if open(startNs + int64(i)*stepNs) {
+				dst.Mode[i], dst.CurrentA[i], dst.SetpointV[i], dst.busy[i] = ModeIdle, 0, 0, false
+			}
+		}
+	}
+
 	// Ripple from the rectifier model (see ripple.go).
 	drift := valueNoise{seed: p.seedRip, period: 1800}
 	for i := range n {
+		if dst.Mode[i] == ModeIdle && !dst.busy[i] {
+			dst.RippleA[i], dst.RippleV[i] = 0, 0 // open string: no ripple current
+			continue
+		}
 		ra := p.rippleA(dst.Mode[i], float64(dst.CurrentA[i]), startNs+int64(i)*stepNs, &drift)
 		dst.RippleA[i] = float32(ra)
 		dst.RippleV[i] = float32(ra * p.rippleZ)
@@ -528,6 +556,56 @@ func (p *chargerParams) rippleA(m Mode, cur float64, tNs int64, drift *valueNois
 	sec := float64(tNs) / 1e9
 	k := uint64(floorDiv(tNs, p.stepNs))
 	return ra * (1 + 0.08*drift.at(sec) + 0.02*FastGauss(p.seedRip, k))
+}
+
+// StringStress is the mean ageing stress of a string's jars in a room of
+// climate c (see Stress): the room's mean; its hours above 30 °C from HVAC
+// faults (each 1-8 h, skewed short, ~2.5 h on average, of which the room
+// spends about two hours above 30 °C once it has warmed: estimate); the
+// discharges of the outage model (SiteEvents: ~3 a month, on battery until
+// the generator takes over or the string reaches cutoff) and a capacity
+// test every ~2 years at ~80 % depth; the float trim above the
+// compensated setpoint; and the ripple current of the string's charger at
+// its wear.
+func StringStress(cfg StringConfig, c Climate) Stress {
+	p := newChargerParams(cfg, 0, time.Second)
+	s := Stress{RoomC: c.RoomMeanC(), HoursAbove30PerYear: 2 * c.HVACFaultsPerYear, HotC: 33,
+		FloatExcessV: math.Max(0, cfg.FloatTrimV), RippleC: p.rippleBaseA / p.capAh}
+	// Mean depth of an outage: the on-battery time distribution of
+	// SiteEvents (70 % 2-60 s, 25 % 1-10 min, 5 % 10-60 min, log-uniform),
+	// capped by the string's autonomy at its load.
+	load := cfg.LoadA
+	if load <= 0 {
+		load = NominalLoadA(cfg.System)
+	}
+	autoH := 1.1 * p.capAh * peukertFactor(load, p.capAh/10, p.peukert) / load
+	meanS := 0.0
+	for _, b := range [...]struct{ w, lo, hi float64 }{{0.70, 2, 60}, {0.25, 60, 600}, {0.05, 600, 3600}} {
+		for k := range 16 { // log-uniform quadrature
+			d := b.lo * math.Pow(b.hi/b.lo, (float64(k)+0.5)/16)
+			meanS += b.w / 16 * math.Min(d, autoH*3600)
+		}
+	}
+	outages := outagesPerMonth * 12
+	dodOut := load * meanS / 3600 / p.capAh
+	const tests, dodTest = 0.5, 0.8
+	s.DischargesPerYear = outages + tests
+	s.MeanDoD = (outages*dodOut + tests*dodTest) / s.DischargesPerYear
+	return s
+}
+
+// Quiet reports whether sample i is outside every activity cluster: the
+// string is on float (or open) with every jar in its canonical state.
+func (sp *StringSpan) Quiet(i int) bool { return sp.built && !sp.busy[i] }
+
+// FloatCurrentA is a string's float current on a charged string of capAh
+// blocks: ~0.07 % C at 25 °C, doubling per 10 °C (vrla-physics.md: "Float
+// current doubles per ~10 °C"), rising with the string's age (estimate
+// +8 %/yr: grid corrosion and a weaker oxygen cycle), times mult for a jar
+// in distress (JarLife.FloatCurrentMult: a thermal-runaway onset draws
+// more than 3x its steady value, a drying jar more).
+func FloatCurrentA(capAh, tempC, ageYears, mult float64) float64 {
+	return 0.0007 * capAh * math.Exp2((tempC-25)/10) * (1 + 0.08*math.Max(0, ageYears)) * math.Max(1, mult)
 }
 
 func setFlags(f []uint8, bit uint8, a, b, startNs, stepNs int64) {

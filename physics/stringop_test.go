@@ -195,3 +195,83 @@ func TestRippleWaveformTHD(t *testing.T) {
 		}
 	}
 }
+
+// An open cell opens its series string: from the failure to the
+// replacement the string carries no current (an outage does not reach
+// it), the charger's setpoint is gone, and the healthy jars relax from
+// float to their open-circuit voltage; after the swap float resumes.
+func TestOpenCellOpensTheString(t *testing.T) {
+	cfg := testCfg(SystemUPS)
+	from := day(2024, 5, 2).Add(6 * time.Hour)
+	cfg.OpenFrom, cfg.OpenTo = from.UnixNano(), day(2024, 5, 4).UnixNano()
+	out := Event{Kind: EventTransfer, Start: from.Add(3 * time.Hour), End: from.Add(3*time.Hour + 5*time.Minute), CurrentA: 200}
+	var sp StringSpan
+	BuildStringSpan(&sp, cfg, 3, day(2024, 5, 2), time.Minute, 3*1440, []Event{out})
+	l := NewJarLife(30, testSpec, ProfileHealthy, day(2022, 1, 1), 25)
+	xs := collect(t, &l, 4, &sp, nil, 1)
+	for i := range sp.N {
+		at := sp.Start.Add(time.Duration(i) * time.Minute)
+		open := !at.Before(from) && at.Before(day(2024, 5, 4))
+		if open && (sp.CurrentA[i] != 0 || sp.SetpointV[i] != 0 || sp.RippleA[i] != 0 || sp.Mode[i] != ModeIdle) {
+			t.Fatalf("%s: open string carries %.1f A, setpoint %.2f V, mode %v", at, sp.CurrentA[i], sp.SetpointV[i], sp.Mode[i])
+		}
+		if !open && sp.Mode[i] == ModeIdle {
+			t.Fatalf("%s: idle outside the open interval", at)
+		}
+	}
+	before := xs[5*60].VoltageV        // 05:00, on float
+	rested := xs[(24+5)*60].VoltageV   // a day later, open
+	after := xs[2*1440+12*60].VoltageV // after the swap
+	if before < 13.4 || math.Abs(rested-OCV(1, 25)) > 0.05 || after < 13.4 {
+		t.Errorf("jar voltage on float %.3f V, open a day %.3f V (OCV %.3f V), after the swap %.3f V", before, rested, OCV(1, 25), after)
+	}
+}
+
+// Resistance falls about 1 %/°C as a jar warms and rises 1-1.5 %/°C
+// below 25 °C (vrla-physics.md).
+func TestResistanceTemperatureFactor(t *testing.T) {
+	warm := (ResistanceTempFactor(25) - ResistanceTempFactor(35)) / 10
+	cold := (ResistanceTempFactor(15) - ResistanceTempFactor(25)) / 10
+	if math.Abs(warm-0.01) > 0.002 || cold < 0.01 || cold > 0.015 {
+		t.Errorf("resistance %.2f %%/°C warm, %.2f %%/°C cold", 100*warm, 100*cold)
+	}
+}
+
+// A UPS string discharges at 1-3 C and holds the load only for its
+// autonomy (minutes at that rate), however long the outage.
+func TestUPSDischargeRateAndAutonomy(t *testing.T) {
+	cfg := testCfg(SystemUPS)
+	cfg.LoadA = 2 * testSpec.CapacityAh // 2 C
+	st := day(2024, 6, 1).Add(8 * time.Hour)
+	out := Event{Kind: EventTransfer, Start: st, End: st.Add(time.Hour), CurrentA: NominalLoadA(SystemUPS)}
+	var sp StringSpan
+	BuildStringSpan(&sp, cfg, 3, st.Add(-time.Minute), 10*time.Second, 6*90, []Event{out})
+	on := 0
+	for i := range sp.N {
+		if sp.Mode[i] == ModeDischarge {
+			on++
+			if c := -float64(sp.CurrentA[i]) / testSpec.CapacityAh; c < 1 || c > 3 {
+				t.Fatalf("discharge at %.2f C", c)
+			}
+		}
+	}
+	if m := float64(on) / 6; m < 5 || m > 30 {
+		t.Errorf("on battery %.1f min in a one-hour outage at 2 C", m)
+	}
+}
+
+// Float current doubles per ~10 °C and rises with age and a jar in
+// distress (vrla-physics.md).
+func TestFloatCurrentFollowsTemperatureAgeAndDistress(t *testing.T) {
+	base := FloatCurrentA(120, 25, 0, 1)
+	if r := FloatCurrentA(120, 35, 0, 1) / base; math.Abs(r-2) > 0.01 {
+		t.Errorf("+10 °C: x%.2f", r)
+	}
+	if FloatCurrentA(120, 25, 8, 1) <= 1.5*base || FloatCurrentA(120, 25, 0, 4) != 4*base {
+		t.Error("float current ignores age or distress")
+	}
+	l := failingLife(t, FailureThermalRunaway)
+	if m := l.FloatCurrentMult(l.FailureAt.Add(-time.Hour)); m < 3 {
+		t.Errorf("thermal runaway onset draws x%.1f float current, want above 3x", m)
+	}
+}

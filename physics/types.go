@@ -143,6 +143,14 @@ type StringConfig struct {
 	// RoomC optionally sets the room's mean temperature for the float
 	// current level (it doubles per 10 °C); 0 means 25 °C.
 	RoomC float64
+	// FloatTrimV is the charger's float setting above (below) the model's
+	// mid-band value, per block: the string's trim, or a misconfigured
+	// charger (an ageing stressor, see Stress).
+	FloatTrimV float64
+	// OpenFrom and OpenTo (unix ns; 0: none / open-ended) bound an open
+	// circuit of the string: an open cell (or a dried-out jar) opens the
+	// series string until the jar is replaced.
+	OpenFrom, OpenTo int64
 }
 
 // StringSpan is a string's operating timeline over [Start, Start+N*Step):
@@ -208,13 +216,15 @@ type EnvSpan struct {
 	scratch []float64
 }
 
-// JarSample is one simulated reading of a jar (true values, before sensor
-// quantisation; sensor noise included).
+// JarSample is one simulated reading of a jar: the physics seen through the
+// jar's monitoring module (JarSim.Sensor: noise, calibration offset, probe
+// bias, ohmic repeatability), before quantisation to its resolution.
 type JarSample struct {
 	VoltageV       float64
 	TempC          float64
 	ResistanceMOhm float64
 	SOC            float64 // true SOC, for truth and tests only
+	TrueVoltageV   float64 // true terminal voltage (what the string sums)
 }
 
 // SensorFaultKind is a data-quality fault of a sensor channel.

@@ -42,12 +42,14 @@
 // owns UPS 2nn-1, 2nn and REC nn), so Bangkok's two sites do not collide.
 //
 // Jar history: each of the 24 slots of a string gets its first jar on the
-// string's install day. A jar leaves at the end of its useful life
-// (JarLife.End: EOL or sudden failure) plus a detection-and-replacement
-// delay of 3-30 days; the next generation, with a fresh profile draw, is
+// string's install day. A jar leaves when the operator's evidence says so
+// (ops.go: a failure alarm, an ohmic survey, a swollen case, a capacity
+// test, a whole-string replacement) after a procurement delay, never at
+// its hidden end of life; the next generation, with its own life draw, is
 // installed that same day. Each generation's draws come from (slot,
-// generation) alone, so the chain is the same for every End; it is cut at
-// End (a jar removed on or after End is in service at End).
+// generation) alone and each operational event's from (string, event,
+// time), so the history is the same for every End; it is cut at End (a jar
+// removed on or after End is in service at End).
 package fleet
 
 import (
@@ -521,7 +523,6 @@ func (b *builder) buildSystem(site *Site, code string, kind physics.SystemType, 
 		sys.SystemType = SystemUPS
 		sys.Name = fmt.Sprintf("%s UPS %s", short, code[len(code)-2:])
 		prod = upsProducts[r.IntN(len(upsProducts))]
-		sys.LoadA = round(uniform(r, 20, 60), 1)
 		weights = upsModelWeights
 		// A second UPS is either part of the original build or a later
 		// expansion (half a year to four years on).
@@ -532,7 +533,6 @@ func (b *builder) buildSystem(site *Site, code string, kind physics.SystemType, 
 		sys.SystemType = SystemRectifier
 		sys.Name = fmt.Sprintf("%s Rectifier Bank %s", short, code[len(code)-2:])
 		prod = recProducts[r.IntN(len(recProducts))]
-		sys.LoadA = round(uniform(r, 10, 30), 1)
 		weights = recModelWeights
 	}
 	if installed.After(b.latest) {
@@ -554,6 +554,14 @@ func (b *builder) buildSystem(site *Site, code string, kind physics.SystemType, 
 	b.f.Systems = append(b.f.Systems, sys)
 
 	model := b.f.Models[weighted(r, weights[:])]
+	// Discharge current per string on battery (vrla-physics.md): a UPS
+	// string is sized for 5-15 min at full load, so at 30-50 % load it runs
+	// at roughly 1-3 C; rectifier (telecom DC) banks at C/10-C/5.
+	if kind == physics.SystemUPS {
+		sys.LoadA = round(uniform(r, 1.0, 2.5)*model.CapacityAh, 1)
+	} else {
+		sys.LoadA = round(uniform(r, 0.1, 0.2)*model.CapacityAh, 1)
+	}
 	for _, pos := range positions {
 		b.buildString(site, sys, model, pos)
 	}
@@ -583,6 +591,13 @@ func (b *builder) buildString(site *Site, sys *System, model *BatteryModel, pos 
 		ModelID:        model.ID,
 	}
 	st.UpdatedAt = st.CreatedAt
+	// Charger float trim per block: ±40 mV around mid band, and one string
+	// in ten set 80-200 mV high (a misconfigured or uncompensated charger:
+	// estimate), which ages its jars faster (physics.Stress).
+	st.FloatTrimV = round(uniform(r, -0.04, 0.04), 3)
+	if r.Float64() < 0.1 {
+		st.FloatTrimV = round(uniform(r, 0.08, 0.2), 3)
+	}
 	b.f.Strings = append(b.f.Strings, st)
 
 	// The first 24 jars come from one manufacturing batch: same date,
@@ -591,11 +606,13 @@ func (b *builder) buildString(site *Site, sys *System, model *BatteryModel, pos 
 		made:   addDays(installed, -intBetween(r, 21, 150)),
 		serial: 100000 + r.IntN(800000),
 	}
-	room := site.Climate.RoomMeanC()
 	first := len(b.f.Batteries)
+	o := &opsSim{b: b, st: st, sys: sys, site: site, model: model, clim: site.Climate, batch: batch,
+		seed: seedOf(b.root, "string-ops", code)}
 	for p := 1; p <= jarsPerString; p++ {
-		b.buildSlot(st, sys, model, p, room, batch)
+		o.newJar(p, 0, installed, nil)
 	}
+	o.run()
 	setOperatorStatus(b.f.Batteries[first:], b.end)
 }
 
@@ -609,75 +626,69 @@ func serialNumber(prefix string, made time.Time, n int) string {
 	return fmt.Sprintf("%s%02d%02d-%06d", prefix, y%100, w, n)
 }
 
-// buildSlot builds the replacement chain of one position of a string, up to
-// the jar in service at End. Generation g's draws come from (slot, g) only.
-func (b *builder) buildSlot(st *String, sys *System, model *BatteryModel, pos int, roomC float64, batch batchInfo) {
+// newJar creates generation gen of slot pos of st, installed on day
+// installed (replacing prev, if any). Its draws come from (slot, gen)
+// only; when it leaves is for the string's operations to decide (ops.go).
+func (b *builder) newJar(st *String, sys *System, model *BatteryModel, pos, gen int, installed time.Time, clim physics.Climate, batch batchInfo, prev *Battery) *Battery {
 	slot := fmt.Sprintf("%s-J%d", st.Code, pos)
-	slotSeed := seedOf(b.root, "jar", slot)
+	js := physics.Mix(seedOf(b.root, "jar", slot), uint64(gen))
 	prefix := modelDefs[slices.IndexFunc(modelDefs[:], func(d modelDef) bool { return d.spec.Name == model.Name })].serialPrefix
-	installed := st.InstalledDate
-	var prev *Battery
-	for gen := 0; gen < maxGenerations; gen++ {
-		js := physics.Mix(slotSeed, uint64(gen))
-		profile := physics.DrawProfile(physics.NewRand(physics.Mix(js, 1)), b.mix)
-		life := physics.NewJarLife(physics.Mix(js, 2), model.Spec, profile, installed, roomC)
-		r := physics.NewRand(physics.Mix(js, 3))
-
-		code := slot
-		if gen > 0 {
-			code = fmt.Sprintf("%s-R%d", slot, gen)
-		}
-		jar := &Battery{
-			ID:                 b.ids.id("battery", code),
-			StringID:           st.ID,
-			ModelID:            model.ID,
-			Code:               code,
-			Position:           pos,
-			InstalledDate:      installed,
-			WarrantyExpiryDate: installed.AddDate(model.WarrantyYears, 0, 0),
-			// Commissioning measurements: capacity test ~1 %, ohmic meter
-			// ~1.5 % (1 σ).
-			InitialCapacityAh:     round(life.Capacity0Ah*(1+0.01*r.NormFloat64()), 2),
-			InitialResistanceMOhm: round(life.R0mOhm*(1+0.015*r.NormFloat64()), 3),
-			CreatedAt:             officeTime(installed, r),
-			LocationID:            st.LocationID,
-			SystemID:              sys.ID,
-			Slot:                  slot,
-			Generation:            gen,
-			Life:                  life,
-		}
-		if gen == 0 {
-			jar.ManufactureDate = batch.made
-			jar.SerialNumber = serialNumber(prefix, batch.made, batch.serial+pos)
-		} else {
-			// A replacement comes from stock: made weeks to months earlier.
-			jar.ManufactureDate = addDays(installed, -intBetween(r, 14, 240))
-			jar.SerialNumber = serialNumber(prefix, jar.ManufactureDate, 100000+r.IntN(900000))
-		}
-		jar.UpdatedAt = jar.CreatedAt
-		if prev != nil {
-			id := prev.ID
-			jar.ReplacementOf = &id
-			prev.UpdatedAt = jar.CreatedAt // replaced in the same work order
-		}
-		b.f.Batteries = append(b.f.Batteries, jar)
-
-		// The operator finds and replaces a dead jar 3-30 days after the
-		// end of its useful life. Both draws are made for every generation,
-		// so the chain does not depend on where End cuts it.
-		removed := addDays(truncDay(life.End), intBetween(r, 3, 30))
-		jar.ohmicZ = r.NormFloat64() // noise of the operator's latest ohmic reading
-		if !removed.Before(b.end) {
-			// In service at End: the chain is cut here. Its status needs
-			// the string's other jars (buildString sets it).
-			break
-		}
-		jar.Status = StatusReplaced
-		jar.Removed = removed
-		rd := removed
-		jar.ReplacedDate = &rd
-		prev, installed = jar, removed
+	life := physics.DrawJarLife(physics.Mix(js, 2), model.Spec, b.mix, installed, jarStress(st, sys, model, clim, installed))
+	r := physics.NewRand(physics.Mix(js, 3))
+	code := slot
+	if gen > 0 {
+		code = fmt.Sprintf("%s-R%d", slot, gen)
 	}
+	jar := &Battery{
+		ID:                 b.ids.id("battery", code),
+		StringID:           st.ID,
+		ModelID:            model.ID,
+		Code:               code,
+		Position:           pos,
+		InstalledDate:      installed,
+		WarrantyExpiryDate: installed.AddDate(model.WarrantyYears, 0, 0),
+		// Nobody measures a jar's capacity at commissioning: the record
+		// holds the rated value. The ohmic baseline is measured per jar
+		// (handheld tester, ~1.5 %, 1 σ).
+		InitialCapacityAh:     model.CapacityAh,
+		InitialResistanceMOhm: round(life.R0mOhm*(1+0.015*r.NormFloat64()), 3),
+		CreatedAt:             officeTime(installed, r),
+		LocationID:            st.LocationID,
+		SystemID:              sys.ID,
+		Slot:                  slot,
+		Generation:            gen,
+		Life:                  life,
+	}
+	if gen == 0 {
+		jar.ManufactureDate = batch.made
+		jar.SerialNumber = serialNumber(prefix, batch.made, batch.serial+pos)
+	} else {
+		// A replacement comes from stock: made weeks to months earlier.
+		jar.ManufactureDate = addDays(installed, -intBetween(r, 14, 240))
+		jar.SerialNumber = serialNumber(prefix, jar.ManufactureDate, 100000+r.IntN(900000))
+	}
+	jar.UpdatedAt = jar.CreatedAt
+	jar.ohmicZ = r.NormFloat64() // noise of the operator's latest ohmic reading
+	if prev != nil {
+		id := prev.ID
+		jar.ReplacementOf = &id
+		prev.UpdatedAt = jar.CreatedAt // replaced in the same work order
+		prev.Status = StatusReplaced
+		rd := installed
+		prev.ReplacedDate = &rd
+	}
+	b.f.Batteries = append(b.f.Batteries, jar)
+	return jar
+}
+
+// jarStress is the mean ageing stress of a jar installed at t in string st
+// (physics.StringStress): the room, the HVAC faults, the system's load and
+// outages, the string's float trim, and the ripple of its charger at its
+// wear five years on (the middle of a jar's design life).
+func jarStress(st *String, sys *System, model *BatteryModel, clim physics.Climate, t time.Time) physics.Stress {
+	wear := math.Min(1, math.Max(0, t.AddDate(5, 0, 0).Sub(sys.InstalledDate).Hours()/(15*365.25*24)))
+	return physics.StringStress(physics.StringConfig{System: sys.Kind, Jars: st.BatteriesCount, Spec: model.Spec,
+		LoadA: sys.LoadA, RectifierWear: wear, FloatTrimV: st.FloatTrimV}, clim)
 }
 
 // setOperatorStatus gives the jars of one string in service at End the
@@ -710,7 +721,7 @@ func setOperatorStatus(jars []*Battery, at time.Time) {
 			peer = r / (sum / float64(n))
 		}
 		switch {
-		case b.Life.Failed(at) || peer >= 1.35 || r/b.InitialResistanceMOhm >= 1.5:
+		case !b.FlaggedAt.IsZero() || b.Life.Failed(at) || peer >= 1.35 || r/b.InitialResistanceMOhm >= 1.5:
 			b.Status = StatusCritical
 		case peer >= 1.20:
 			b.Status = StatusWarning

@@ -381,8 +381,9 @@ func TestReplacementChains(t *testing.T) {
 		if !b.Life.Installed.Equal(b.InstalledDate) {
 			t.Errorf("%s: life installed %s", b.Code, day(b.Life.Installed))
 		}
-		if e := math.Abs(b.InitialCapacityAh/b.Life.Capacity0Ah - 1); e > 0.06 {
-			t.Errorf("%s: measured capacity off by %.1f %%", b.Code, 100*e)
+		// Nobody measures a jar's capacity at commissioning: the rated value.
+		if b.InitialCapacityAh != f.ModelByID[b.ModelID].CapacityAh {
+			t.Errorf("%s: initial capacity %.2f Ah, rated %.0f Ah", b.Code, b.InitialCapacityAh, f.ModelByID[b.ModelID].CapacityAh)
 		}
 		if e := math.Abs(b.InitialResistanceMOhm/b.Life.R0mOhm - 1); e > 0.08 {
 			t.Errorf("%s: measured resistance off by %.1f %%", b.Code, 100*e)
@@ -394,9 +395,6 @@ func TestReplacementChains(t *testing.T) {
 		if b.ReplacedDate == nil {
 			if next != nil || !b.Removed.IsZero() || b.Status == StatusReplaced {
 				t.Errorf("%s: in service but has successor/removed/status %s", b.Code, b.Status)
-			}
-			if b.Life.End.Before(f.End.AddDate(0, 0, -30)) {
-				t.Errorf("%s: useful life ended %s but still in service at %s", b.Code, b.Life.End, day(f.End))
 			}
 			continue
 		}
@@ -411,11 +409,9 @@ func TestReplacementChains(t *testing.T) {
 			next.StringID != b.StringID || next.Generation != b.Generation+1 {
 			t.Errorf("%s -> %s: successor mismatch", b.Code, next.Code)
 		}
-		if b.ReplacedDate.Before(b.Life.End) {
-			t.Errorf("%s replaced %s before end of life %s", b.Code, day(*b.ReplacedDate), b.Life.End)
-		}
-		if d := b.ReplacedDate.Sub(b.Life.End); d > 31*oneDay {
-			t.Errorf("%s replaced %v after end of life", b.Code, d)
+		// Replaced because something was observed, after the order.
+		if b.RemovalReason == "" || b.FlaggedAt.Before(b.InstalledDate) || b.FlaggedAt.After(*b.ReplacedDate) || b.Evidence == "" {
+			t.Errorf("%s replaced %s: reason %q flagged %s evidence %q", b.Code, day(*b.ReplacedDate), b.RemovalReason, b.FlaggedAt, b.Evidence)
 		}
 		if !b.UpdatedAt.Equal(next.CreatedAt) {
 			t.Errorf("%s: updated_at %s, successor created %s", b.Code, b.UpdatedAt, next.CreatedAt)
@@ -460,9 +456,16 @@ func TestSitesAndSystems(t *testing.T) {
 		if !strings.HasPrefix(sys.Code, site.Code[:6]) {
 			t.Errorf("%s at %s", sys.Code, site.Code)
 		}
-		lo, hi := 10.0, 30.0
+		// Discharge C-rates (vrla-physics.md): UPS 1-3 C, rectifier C/10-C/5.
+		capAh := 0.0
+		for _, st := range f.Strings {
+			if st.SystemID == sys.ID {
+				capAh = f.ModelByID[st.ModelID].CapacityAh
+			}
+		}
+		lo, hi := 0.1*capAh-0.05, 0.2*capAh+0.05
 		if sys.Kind == physics.SystemUPS {
-			lo, hi = 20, 60
+			lo, hi = 1.0*capAh-0.05, 2.5*capAh+0.05
 		}
 		if sys.LoadA < lo || sys.LoadA > hi || sys.RectifierWear < 0 || sys.RectifierWear > 1 || sys.RatedPowerKVA <= 0 ||
 			(sys.Kind == physics.SystemUPS) != (sys.SystemType == SystemUPS) {
@@ -602,7 +605,27 @@ func TestProfileMixOtherSeeds(t *testing.T) {
 func stateless(b *Battery) Battery {
 	c := *b
 	c.Status, c.ReplacedDate, c.Removed, c.UpdatedAt = "", nil, time.Time{}, time.Time{}
+	c.RemovalReason, c.FlaggedAt, c.Evidence = "", time.Time{}, ""
 	return c
+}
+
+// sameTests reports whether the capacity tests a are the first of b (the
+// jar pointers compared by id).
+func sameTests(a, b []CapTest) bool {
+	if len(a) > len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if (x.Weakest == nil) != (y.Weakest == nil) || (x.Weakest != nil && x.Weakest.ID != y.Weakest.ID) {
+			return false
+		}
+		x.Weakest, y.Weakest = nil, nil
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // checkCut checks that f (built to f.End) is exactly the part of later (same
@@ -644,7 +667,13 @@ func checkCut(t *testing.T, f, later *Fleet) {
 		if x == nil {
 			continue
 		}
-		if !reflect.DeepEqual(x, s) {
+		// Tests and findings to End are the first of the later build's.
+		if !sameTests(x.Tests, s.Tests) || len(x.Findings) > len(s.Findings) {
+			t.Errorf("end %s: string %s tests or findings are not a prefix of the later build's", day(end), s.Code)
+		}
+		a, c := *x, *s
+		a.Tests, c.Tests, a.Findings, c.Findings = nil, nil, nil, nil
+		if !reflect.DeepEqual(a, c) {
 			t.Errorf("end %s: string %s differs from the later build", day(end), s.Code)
 		}
 		if js := f.StringJarsOn(x.ID, end.AddDate(0, 0, -1)); len(js) != 24 {
@@ -880,7 +909,8 @@ func TestOperatorStatusFromObservations(t *testing.T) {
 			peer := r / (sum / float64(n))
 			want := StatusActive
 			switch {
-			case b.Life.Failed(at) || peer >= 1.35 || r/b.InitialResistanceMOhm >= 1.5:
+			case !b.FlaggedAt.IsZero() || b.Life.Failed(at) || peer >= 1.35 || r/b.InitialResistanceMOhm >= 1.5:
+				// A jar with a replacement on order is critical.
 				want = StatusCritical
 			case peer >= 1.20:
 				want = StatusWarning
@@ -901,5 +931,68 @@ func TestOperatorStatusFromObservations(t *testing.T) {
 	}
 	if lowSOHActive == 0 {
 		t.Fatal("every worn jar is flagged: the status would be a readout of the hidden SOH")
+	}
+}
+
+// Replacement follows evidence, not the truth: the time from a jar's true
+// end of service to its removal has a wide distribution. Some jars go
+// before their true end (whole-string replacements, false findings, an
+// ohmic flag ahead of the capacity loss), some run past it until a test,
+// survey or inspection finds them; failures are replaced within weeks of
+// the alarm. Every reason occurs.
+func TestReplacementTimingFromEvidence(t *testing.T) {
+	f := full(t)
+	var d []float64
+	reasons := map[string]int{}
+	byReason := map[string][]float64{}
+	early, late, lateYear := 0, 0, 0
+	for _, b := range f.Batteries {
+		if b.ReplacedDate == nil {
+			continue
+		}
+		reasons[b.RemovalReason]++
+		days := b.ReplacedDate.Sub(b.Life.End).Hours() / 24
+		d = append(d, days)
+		switch {
+		case days < 0:
+			early++
+		case days > 30:
+			late++
+		}
+		if days > 365 {
+			lateYear++
+		}
+		byReason[b.RemovalReason] = append(byReason[b.RemovalReason], days)
+		if fd := b.ReplacedDate.Sub(b.Life.FailureAt).Hours() / 24; b.RemovalReason == ReasonFailure && (b.Life.Failure == physics.FailureNone || fd < 0 || fd > 62) {
+			t.Errorf("%s: failure replacement %.0f days after its %v", b.Code, fd, b.Life.Failure)
+		}
+	}
+	for r, x := range byReason {
+		slices.Sort(x)
+		t.Logf("%s: %d, days from true end to removal p10 %.0f median %.0f p90 %.0f", r, len(x), x[len(x)/10], x[len(x)/2], x[len(x)*9/10])
+	}
+	slices.Sort(d)
+	q := func(p float64) float64 { return d[int(p*float64(len(d)-1))] }
+	n := float64(len(d))
+	t.Logf("%d replacements: reasons %v; days from true end of service to removal: p10 %.0f, p25 %.0f, median %.0f, p75 %.0f, p90 %.0f; %.1f %% before the true end, %.1f %% more than 30 days after, %.1f %% more than a year after",
+		len(d), reasons, q(0.1), q(0.25), q(0.5), q(0.75), q(0.9), 100*float64(early)/n, 100*float64(late)/n, 100*float64(lateYear)/n)
+	if float64(early) < 0.05*n || float64(late) < 0.05*n {
+		t.Errorf("degenerate timing: %d of %.0f replaced before their true end, %d more than 30 days after", early, n, late)
+	}
+	for _, r := range []string{ReasonFailure, ReasonCapacity, ReasonOhmic, ReasonSwelling, ReasonString} {
+		if reasons[r] == 0 {
+			t.Errorf("no replacement for %s", r)
+		}
+	}
+	// Some jars in service at the end are past their true end of life: the
+	// evidence has not caught them yet.
+	past := 0
+	for _, b := range f.BatteriesActiveOn(f.End.AddDate(0, 0, -1)) {
+		if b.Life.End.Before(f.End) {
+			past++
+		}
+	}
+	if past == 0 {
+		t.Error("every jar past its end of life has been replaced by the end: an oracle")
 	}
 }

@@ -134,6 +134,14 @@ type String struct {
 	// not columns
 	LocationID uuid.UUID
 	ModelID    uuid.UUID // every jar of the string is this model
+	// FloatTrimV is the string charger's float setting above the model's
+	// mid-band value, per block (mostly ±40 mV; a misconfigured charger
+	// higher: an ageing stressor).
+	FloatTrimV float64
+	// Tests are the string's capacity tests to End (ops.go), Findings the
+	// swollen cases its inspections reported (some wrong).
+	Tests    []CapTest
+	Findings []Finding
 }
 
 // Battery is a battery row (seed 2.5): one jar, from its install to its
@@ -152,7 +160,9 @@ type Battery struct {
 	ManufactureDate    time.Time
 	InstalledDate      time.Time
 	WarrantyExpiryDate time.Time
-	// Measured at commissioning: true value plus instrument noise.
+	// InitialCapacityAh is the rated capacity (nobody measures a jar's
+	// capacity at commissioning); InitialResistanceMOhm the commissioning
+	// ohmic reading (true value plus instrument noise).
 	InitialCapacityAh     float64 // 2 decimals
 	InitialResistanceMOhm float64 // 3 decimals
 	Status                string
@@ -172,6 +182,12 @@ type Battery struct {
 	Removed time.Time
 	// Life is the hidden truth of the jar's degradation.
 	Life physics.JarLife
+	// RemovalReason, FlaggedAt and Evidence record what the operator
+	// observed that got the jar replaced (ops.go), when a replacement was
+	// ordered before End; empty otherwise.
+	RemovalReason string
+	FlaggedAt     time.Time
+	Evidence      string
 
 	ohmicZ float64 // noise draw of the operator's latest ohmic reading
 }

@@ -435,7 +435,7 @@ CREATE TABLE "work_order" (
 
 -- truth_battery (extension, truth): Hidden truth per battery: the degradation profile and parameters the synthesizer drew, and when the battery really reaches end of life or fails. Exists so labels and evaluation can score predictions against what actually happened; calculated tables, features and predictions must never read it.
 CREATE TYPE "truth_battery_profile" AS ENUM ('healthy', 'accelerated', 'failing');
-CREATE TYPE "truth_battery_failure_kind" AS ENUM ('none', 'dry_out', 'open_cell', 'thermal_runaway');
+CREATE TYPE "truth_battery_failure_kind" AS ENUM ('none', 'dry_out', 'open_cell', 'short', 'thermal_runaway');
 CREATE TABLE "truth_battery" (
     "battery_id" UUID NOT NULL REFERENCES "battery" ("battery_id"),
     "profile" "truth_battery_profile" NOT NULL,
@@ -465,7 +465,7 @@ CREATE TABLE "truth_battery_daily" (
 );
 
 -- truth_event (extension, truth): Hidden truth of every injected event (outages, tests, HVAC faults, failures, sensor faults) with its true extent. Exists so alerts, anomaly detection and data-quality rejects can be scored against what was injected.
-CREATE TYPE "truth_event_event_kind" AS ENUM ('outage', 'generator_test', 'equalize', 'discharge_test', 'surge', 'hvac_fault', 'dry_out', 'open_cell', 'thermal_runaway', 'sensor_dropout', 'sensor_stuck', 'sensor_spike');
+CREATE TYPE "truth_event_event_kind" AS ENUM ('outage', 'generator_test', 'equalize', 'discharge_test', 'surge', 'hvac_fault', 'dry_out', 'open_cell', 'short', 'thermal_runaway', 'sensor_dropout', 'sensor_stuck', 'sensor_spike');
 CREATE TABLE "truth_event" (
     "event_id" UUID NOT NULL,
     "battery_id" UUID REFERENCES "battery" ("battery_id"),
