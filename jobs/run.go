@@ -37,6 +37,9 @@ type RunConfig struct {
 	WrapStore func(objstore.Store) objstore.Store
 }
 
+// storeConcurrency caps simultaneous store operations of one run.
+const storeConcurrency = 64
+
 // DefaultSeed is the root seed of the default run.
 const DefaultSeed = 20261101
 
@@ -74,7 +77,11 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	metrics := &objstore.Metrics{}
-	lk, err := pipeline.OpenLake(ctx, c.Lake, pipeline.LakeOptions{Endpoint: c.Endpoint, Retries: 4, Metrics: metrics})
+	lk, err := pipeline.OpenLake(ctx, c.Lake, pipeline.LakeOptions{Endpoint: c.Endpoint, Retries: 4, Metrics: metrics,
+		// Bounded store concurrency keeps an S3 endpoint from being
+		// flooded by parallel partition writers and their ranged reads;
+		// per-operation logging shows at --log-level debug.
+		Concurrency: storeConcurrency, Log: log})
 	if err != nil {
 		return pipeline.Summary{}, err
 	}

@@ -40,34 +40,66 @@ func (e *Env) truthDailyJob() pipeline.Job {
 				}
 				p := mustPartition(t, ms.Month, bucket)
 				bats, ms := groups[max(bucket, 0)], ms
-				tasks = append(tasks, rowTask(e, t.Name, p, int64(len(bats))*31, []lake.Segment{e.historySegment(ms, 0)},
-					func(ctx context.Context, s *RowSink, _ lake.Segment) error { return e.emitTruthDaily(s, bats, ms) }))
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: []lake.Segment{e.historySegment(ms, 0)},
+					Weight: int64(len(bats)) * 31, Run: func(ctx context.Context, o *lake.Output) error { return e.writeTruthDaily(o, t, bats, ms) }})
 			}
 		}
 		return tasks, nil
 	}}
 }
 
-func (e *Env) emitTruthDaily(s *RowSink, bats []*fleet.Battery, ms lake.MonthSpan) error {
+// truthDailyRow is truth_battery_daily on the typed fast path (the
+// checked row builder took 17 s of task time for the default run's 6.3 M
+// rows, a third of the telemetry stage).
+type truthDailyRow struct {
+	Day            int32    `parquet:"day,date"`
+	BatteryID      [16]byte `parquet:"battery_id,uuid"`
+	SOHPct         int32    `parquet:"soh_pct,decimal(2:5)"`
+	CapacityAh     int32    `parquet:"capacity_ah,decimal(2:6)"`
+	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8)"`
+	RULDays        int32    `parquet:"rul_days,decimal(1:6)"`
+}
+
+func (e *Env) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
+	w, err := parquetio.NewTypedWriter[truthDailyRow](o.Data(), t)
+	if err != nil {
+		return err
+	}
+	rows := make([]truthDailyRow, 0, 31)
 	for _, b := range bats {
 		l := &b.Life
+		rows = rows[:0]
 		for _, day := range activeDays(b, ms.From, ms.To) {
 			end := day.Add(24*time.Hour - time.Second) // state at the end of the day
 			soh := l.SOH(end)
 			if l.Failed(end) {
 				soh = 0.05
 			}
-			rul := l.End.Sub(end).Hours() / 24
-			if err := s.Add(func(rb *parquetio.RowBuilder) {
-				rb.Set("day", day).Set("battery_id", b.ID).Set("soh_pct", round(soh*100, 2)).
-					Set("capacity_ah", round(soh*l.RatedAh, 2)).Set("resistance_mohm", round(l.ResistanceMOhm(end), 3)).
-					Set("rul_days", round(rul, 1))
-			}); err != nil {
-				return fmt.Errorf("battery %s: %w", b.Code, err)
+			r := truthDailyRow{Day: int32(day.Unix() / 86400), BatteryID: b.ID}
+			for _, q := range []struct {
+				dst   *int32
+				x     float64
+				scale float64
+				limit int32
+				what  string
+			}{
+				{&r.SOHPct, soh * 100, 1e2, 1e5, "soh_pct"},
+				{&r.CapacityAh, soh * l.RatedAh, 1e2, 1e6, "capacity_ah"},
+				{&r.ResistanceMOhm, l.ResistanceMOhm(end), 1e3, 1e8, "resistance_mohm"},
+				{&r.RULDays, l.End.Sub(end).Hours() / 24, 1e1, 1e6, "rul_days"},
+			} {
+				if *q.dst, err = quant(q.x, q.scale, q.limit, q.what); err != nil {
+					return fmt.Errorf("table %s battery %s day %s: %w", t.Name, b.Code, day.Format(time.DateOnly), err)
+				}
 			}
+			rows = append(rows, r)
+		}
+		if err := w.Write(rows); err != nil {
+			return err
 		}
 	}
-	return nil
+	o.SetRows(w.Rows())
+	return w.Close()
 }
 
 // truth_event: what was injected — operational events in the telemetry

@@ -753,12 +753,3 @@ func exp2Fast(y float64) float64 {
 	}
 	return 1 + y*(0.693147+y*(0.240227+y*(0.0555041+y*(0.00961813+y*0.00133336))))
 }
-
-// StringVoltage is the series sum of jar voltages.
-func StringVoltage(jars []float64) float64 {
-	s := 0.0
-	for _, v := range jars {
-		s += v
-	}
-	return s
-}

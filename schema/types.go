@@ -148,9 +148,6 @@ type Column struct {
 	table string
 }
 
-// TableName is the owning table's name ("" for a column outside the registry).
-func (c *Column) TableName() string { return c.table }
-
 // Partitioning says how a table's rows are split into partitions (Hive
 // directories). One partition is one committed data file.
 type Partitioning struct {

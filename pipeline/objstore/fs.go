@@ -44,9 +44,6 @@ func NewFS(root string) (*FS, error) {
 	return &FS{root: abs, staging: staging}, nil
 }
 
-// Root returns the absolute lake directory.
-func (s *FS) Root() string { return s.root }
-
 func (s *FS) path(key string) string {
 	return filepath.Join(s.root, filepath.FromSlash(key))
 }

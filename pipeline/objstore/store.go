@@ -70,8 +70,9 @@ type Store interface {
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
-	// URL is the absolute address of key that users and other tables can
-	// reference (file:///... or s3://bucket/prefix/key).
+	// URL is the absolute address of key (file:///... or
+	// s3://bucket/prefix/key), for messages and users; URL columns hold
+	// lake-relative keys instead, so a copied lake keeps its references.
 	URL(key string) string
 	// SweepStaging removes work-in-progress left by crashed writers that is
 	// older than olderThan (0 removes all of it). It returns how many
