@@ -11,18 +11,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// job is the plain Job implementation shared by all stages.
-type job struct {
-	name, stage string
-	tables      []*schema.Table
-	plan        func(ctx context.Context) ([]pipeline.Task, error)
-}
-
-func (j *job) Name() string                                      { return j.name }
-func (j *job) Stage() string                                     { return j.stage }
-func (j *job) Tables() []*schema.Table                           { return j.tables }
-func (j *job) Plan(ctx context.Context) ([]pipeline.Task, error) { return j.plan(ctx) }
-
 // RowSink streams registry rows of one table into a Parquet writer in
 // batches, so memory stays bounded by the batch, not the partition.
 type RowSink struct {
@@ -90,14 +78,4 @@ func rowTask(e *Env, jobName string, p lake.Partition, weight int64, segs []lake
 			return err
 		},
 	}
-}
-
-// mustPartition is for partitions built from registry tables whose keys are
-// derived by the planner itself.
-func mustPartition(t *schema.Table, month string, bucket int) lake.Partition {
-	p, err := lake.NewPartition(t, month, bucket)
-	if err != nil {
-		panic(err)
-	}
-	return p
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/battlake/battlake/jobs"
+	"github.com/battlake/battlake/jobs/derive"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -19,7 +20,7 @@ const goldenLake = "../testdata/golden/lake_seed42.sha256"
 
 // TestGoldenLakeChecksums pins the bytes of a small lake at a fixed seed
 // (one site, one day at 10 min, every stage). An intended change of the
-// output must bump jobs.GeneratorVersion (so reruns rewrite old
+// output must bump jobs.GeneratorVersion or derive.CodeVersion (so reruns rewrite old
 // partitions) and refresh this file with `go test ./jobs -run Golden
 // -update`; an unintended one fails here.
 func TestGoldenLakeChecksums(t *testing.T) {
@@ -32,7 +33,7 @@ func TestGoldenLakeChecksums(t *testing.T) {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# generator %s\n", jobs.GeneratorVersion)
+	fmt.Fprintf(&b, "# generator %s %s\n", jobs.GeneratorVersion, derive.CodeVersion)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s  %s\n", hashes[k], filepath.ToSlash(k))
 	}
@@ -51,7 +52,7 @@ func TestGoldenLakeChecksums(t *testing.T) {
 	}
 	wantLines, gotLines := strings.Split(string(want), "\n"), strings.Split(b.String(), "\n")
 	if wantLines[0] == gotLines[0] {
-		t.Errorf("output changed without a GeneratorVersion bump (still %s): bump it in jobs/env.go, then refresh with -update", jobs.GeneratorVersion)
+		t.Errorf("output changed without a version bump (still %s): bump jobs.GeneratorVersion (synthesis) or derive.CodeVersion (derived stages), then refresh with -update", wantLines[0])
 	}
 	seen := map[string]bool{}
 	for _, l := range wantLines {

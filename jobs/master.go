@@ -34,9 +34,9 @@ func masterJobs(e *Env) []pipeline.Job {
 	for _, x := range tables {
 		t := schema.MustLookup(x.name)
 		emit := x.emit
-		jobs = append(jobs, &job{name: t.Name, stage: "master", tables: []*schema.Table{t},
-			plan: func(ctx context.Context) ([]pipeline.Task, error) {
-				p := mustPartition(t, "", -1)
+		jobs = append(jobs, &pipeline.FuncJob{JobName: t.Name, StageName: "master", Out: []*schema.Table{t},
+			PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+				p := lake.MustPartition(t, "", -1)
 				return []pipeline.Task{rowTask(e, t.Name, p, 1000, []lake.Segment{e.snapshotSegment()},
 					func(ctx context.Context, s *RowSink, _ lake.Segment) error { return emit(ctx, s) })}, nil
 			}})

@@ -245,12 +245,12 @@ func (e *Env) envStepFor(step time.Duration) (time.Duration, int) {
 
 func (e *Env) jarRawJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_jar_raw")
-	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.windowMonths() {
 			groups := e.batteriesByBucket(t.Partition.Buckets, ms.From, ms.To)
 			for bucket := 0; bucket < t.Partition.Buckets; bucket++ {
-				p := mustPartition(t, ms.Month, bucket)
+				p := lake.MustPartition(t, ms.Month, bucket)
 				bats, month := groups[bucket], ms.Month
 				weight := int64(len(bats)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay())
 				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput()), Weight: weight,

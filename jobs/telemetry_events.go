@@ -59,10 +59,10 @@ func (e *Env) eventsStartingOn(s *fleet.String, day time.Time) []physics.Event {
 func (e *Env) eventWindowJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_event_window")
 	st := schema.MustLookup("event_window_sample")
-	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.windowMonths() {
-			p := mustPartition(t, ms.Month, -1)
+			p := lake.MustPartition(t, ms.Month, -1)
 			month := ms.Month
 			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms), Weight: int64(len(e.Fleet.Strings)) * 20000,
 				Run: func(ctx context.Context, o *lake.Output) error {
@@ -197,12 +197,12 @@ const (
 
 func (e *Env) rippleJob() pipeline.Job {
 	t := schema.MustLookup("ripple_capture")
-	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.windowMonths() {
 			groups := e.stringsByBucket(t.Partition.Buckets)
 			for bucket := range groups {
-				p := mustPartition(t, ms.Month, bucket)
+				p := lake.MustPartition(t, ms.Month, bucket)
 				strs, month := groups[bucket], ms.Month
 				perDay := int64(24 * time.Hour / e.Scenario.RippleEvery.Duration)
 				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.rippleInput()),

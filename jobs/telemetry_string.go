@@ -24,12 +24,12 @@ import (
 
 func (e *Env) stringRawJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_string_raw")
-	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.windowMonths() {
 			groups := e.stringsByBucket(t.Partition.Buckets)
 			for bucket := range groups {
-				p := mustPartition(t, ms.Month, bucket)
+				p := lake.MustPartition(t, ms.Month, bucket)
 				strs, month := groups[bucket], ms.Month
 				weight := int64(len(strs)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay()) * 25
 				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput()), Weight: weight,
@@ -192,11 +192,11 @@ func (e *Env) floatCurrents(s *fleet.String, jars []*fleet.Battery, sp *physics.
 
 func (e *Env) envJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_env")
-	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		n := int(24 * time.Hour / e.Scenario.EnvInterval.Duration)
 		for _, ms := range e.windowMonths() {
-			p := mustPartition(t, ms.Month, -1)
+			p := lake.MustPartition(t, ms.Month, -1)
 			month := ms.Month
 			weight := int64(len(e.Fleet.Sensors)) * int64(len(Days(ms.From, ms.To))) * int64(n)
 			tasks = append(tasks, rowTask(e, t.Name, p, weight, daySegments(ms, e.envInput()), func(ctx context.Context, s *RowSink, seg lake.Segment) error {

@@ -1018,7 +1018,7 @@ func (st *siteTx) replacementNotes(ev *mEvent) string {
 
 func (e *Env) maintenanceJob() pipeline.Job {
 	t := schema.MustLookup("maintenance_event")
-	return &job{name: t.Name, stage: "transactions", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "transactions", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		d := e.tx()
 		months := map[string]bool{}
 		for _, ms := range e.historyMonths() {
@@ -1037,7 +1037,7 @@ func (e *Env) maintenanceJob() pipeline.Job {
 			evs := d.evByMonth[m]
 			start, _ := time.Parse("2006-01", m)
 			seg := e.historySegment(lake.MonthSpan{Month: m, From: start}, historySettle)
-			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, m, -1), int64(len(evs))+1, []lake.Segment{seg},
+			tasks = append(tasks, rowTask(e, t.Name, lake.MustPartition(t, m, -1), int64(len(evs))+1, []lake.Segment{seg},
 				func(ctx context.Context, s *RowSink, _ lake.Segment) error { return emitEvents(s, evs) }))
 		}
 		return tasks, nil
@@ -1084,10 +1084,10 @@ func (e *Env) TestID(s *fleet.String, ct CapacityTest) uuid.UUID {
 func (e *Env) capacityTestJob() pipeline.Job {
 	t := schema.MustLookup("capacity_test_raw")
 	ct := schema.MustLookup("capacity_test_curve")
-	return &job{name: t.Name, stage: "transactions", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "transactions", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.historyMonths() {
-			p := mustPartition(t, ms.Month, -1)
+			p := lake.MustPartition(t, ms.Month, -1)
 			month := ms.Month
 			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: []lake.Segment{e.historySegment(ms, historySettle)}, Weight: int64(len(e.Fleet.Strings)) * 100,
 				Run: func(ctx context.Context, o *lake.Output) error { return e.writeCapacityTests(ctx, o, t, ct, month) }})
@@ -1197,12 +1197,12 @@ func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, 
 
 func (e *Env) impedanceJob() pipeline.Job {
 	t := schema.MustLookup("impedance_measurement_raw")
-	return &job{name: t.Name, stage: "transactions", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "transactions", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		d := e.tx()
 		var tasks []pipeline.Task
 		for _, ms := range e.historyMonths() {
 			rs := d.impByMonth[ms.Month]
-			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, ms.Month, -1), int64(len(rs))+1, []lake.Segment{e.historySegment(ms, historySettle)},
+			tasks = append(tasks, rowTask(e, t.Name, lake.MustPartition(t, ms.Month, -1), int64(len(rs))+1, []lake.Segment{e.historySegment(ms, historySettle)},
 				func(ctx context.Context, s *RowSink, _ lake.Segment) error {
 					for _, x := range rs {
 						if err := s.Add(func(b *parquetio.RowBuilder) {
@@ -1250,11 +1250,11 @@ type auditRow struct {
 
 func (e *Env) auditJob() pipeline.Job {
 	t := schema.MustLookup("audit_log")
-	return &job{name: t.Name, stage: "transactions", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "transactions", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.historyMonths() {
 			ms := ms
-			tasks = append(tasks, rowTask(e, t.Name, mustPartition(t, ms.Month, -1), int64(len(e.Fleet.Sites))*31*8, []lake.Segment{e.historySegment(ms, historySettle)},
+			tasks = append(tasks, rowTask(e, t.Name, lake.MustPartition(t, ms.Month, -1), int64(len(e.Fleet.Sites))*31*8, []lake.Segment{e.historySegment(ms, historySettle)},
 				func(ctx context.Context, s *RowSink, _ lake.Segment) error {
 					rows := e.auditRows(ms)
 					for _, a := range rows {

@@ -30,7 +30,7 @@ func (e *Env) historyMonths() []lake.MonthSpan {
 
 func (e *Env) truthDailyJob() pipeline.Job {
 	t := schema.MustLookup("truth_battery_daily")
-	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
 		for _, ms := range e.historyMonths() {
 			groups := e.batteriesByBucket(t.Partition.Buckets, ms.From, ms.To)
@@ -38,7 +38,7 @@ func (e *Env) truthDailyJob() pipeline.Job {
 				if t.Partition.Buckets <= 1 {
 					bucket = -1
 				}
-				p := mustPartition(t, ms.Month, bucket)
+				p := lake.MustPartition(t, ms.Month, bucket)
 				bats, ms := groups[max(bucket, 0)], ms
 				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: []lake.Segment{e.historySegment(ms, 0)},
 					Weight: int64(len(bats)) * 31, Run: func(ctx context.Context, o *lake.Output) error { return e.writeTruthDaily(o, t, bats, ms) }})
@@ -106,7 +106,7 @@ func (e *Env) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Bat
 // window, sensor faults per jar-day, and every sudden failure in history.
 func (e *Env) truthEventJob() pipeline.Job {
 	t := schema.MustLookup("truth_event")
-	return &job{name: t.Name, stage: "telemetry", tables: []*schema.Table{t}, plan: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		// A history segment (sudden failures, as of the end) in months
 		// with a failure, and a day segment (operational events, sensor
 		// faults) for each telemetry day: no empty partitions for the
@@ -130,7 +130,7 @@ func (e *Env) truthEventJob() pipeline.Job {
 			if len(segs) == 0 {
 				continue
 			}
-			p := mustPartition(t, ms.Month, -1)
+			p := lake.MustPartition(t, ms.Month, -1)
 			ms := ms
 			tasks = append(tasks, rowTask(e, t.Name, p, 1000, segs,
 				func(ctx context.Context, s *RowSink, seg lake.Segment) error {

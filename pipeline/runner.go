@@ -1,7 +1,8 @@
 // Package pipeline runs jobs: a job plans tasks (one output partition each,
-// with its inputs and seed), and the Runner executes them with bounded
-// concurrency, skipping partitions whose manifest already records the same
-// fingerprint, and committing each through the lake's protocol.
+// with the segments it may write and their inputs), and the Runner
+// executes them with bounded concurrency, writing only the segments whose
+// manifest entry does not already record the same fingerprint, and
+// committing each partition through the lake's protocol.
 package pipeline
 
 import (
@@ -38,6 +39,18 @@ type Job interface {
 	Tables() []*schema.Table
 	Plan(ctx context.Context) ([]Task, error)
 }
+
+// FuncJob is the plain Job: its plan is a function.
+type FuncJob struct {
+	JobName, StageName string
+	Out                []*schema.Table
+	PlanFn             func(ctx context.Context) ([]Task, error)
+}
+
+func (j *FuncJob) Name() string                             { return j.JobName }
+func (j *FuncJob) Stage() string                            { return j.StageName }
+func (j *FuncJob) Tables() []*schema.Table                  { return j.Out }
+func (j *FuncJob) Plan(ctx context.Context) ([]Task, error) { return j.PlanFn(ctx) }
 
 // TableStats summarises one table of a run.
 type TableStats struct {

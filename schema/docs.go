@@ -20,7 +20,8 @@ section 10: **master** (reference data), **raw** (sensor readings and transactio
 **truth** (the synthesizer's hidden truth under ` + "`_truth/`" + `, read only by labels and evaluation)
 and **ops** (pipeline bookkeeping such as rejects).
 
-Layout: a table lives under ` + "`<table>/`" + `; one partition is one Parquet file. A table partitioned by
+Layout: a table lives under ` + "`<table>/`" + `; a partition holds one Parquet file a day (time series,
+events, features) or one history file (master snapshots, transactional months). A table partitioned by
 month is split into ` + "`month=YYYY-MM`" + ` directories by the UTC month of its month column, and a
 bucketed table further into ` + "`bucket=NN`" + ` by a hash of its bucket column. Rows inside a file are
 ordered by the table's sort columns. Blob tables are stored as one object per parent row under

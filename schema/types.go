@@ -149,7 +149,8 @@ type Column struct {
 }
 
 // Partitioning says how a table's rows are split into partitions (Hive
-// directories). One partition is one committed data file.
+// directories). A partition is a set of segments, one data file each (a
+// file a day, or one history file; see pipeline/lake).
 type Partitioning struct {
 	// MonthOf names the timestamp column whose UTC month gives month=YYYY-MM;
 	// empty means the table is not split by time.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/battlake/battlake/jobs/calc"
+	"github.com/battlake/battlake/jobs/features"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
@@ -142,7 +143,7 @@ func (in *calcInputs) loadOnce(ctx context.Context) error {
 // eachCapacityTest reads capacity_test_raw through Arrow (test_type is an
 // enum).
 func eachCapacityTest(ctx context.Context, l *lake.Lake, f lake.SegmentFile, fn func(calc.CapacityTestRaw) error) error {
-	obj, err := l.Store.Open(ctx, f.Data.Key)
+	obj, err := open(ctx, l, f)
 	if err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func ptr32(arena []int32, i int, v int32) *int32 {
 
 func (in *calcInputs) capacityJob() pipeline.Job {
 	t := schema.MustLookup("capacity_test_calc")
-	return &Job{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		if err := in.load(ctx); err != nil {
 			return nil, err
 		}
@@ -222,7 +223,7 @@ func (in *calcInputs) capacityJob() pipeline.Job {
 			return nil, nil
 		}
 		lin := append(Inputs(in.testFiles), in.master.DayInput(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), nil))
-		p := MustPartition(t, "", -1)
+		p := lake.MustPartition(t, "", -1)
 		return []pipeline.Task{{Partition: p, Meta: Meta(t.Name), Segments: []lake.Segment{fixedSegment(lin)}, Weight: int64(len(in.tests)),
 			Run: func(ctx context.Context, o *lake.Output) error {
 				return writeRows(o, t, len(in.tests), func(i int, b *parquetio.RowBuilder) {
@@ -267,14 +268,14 @@ func writeRows(o *lake.Output, t *schema.Table, n int, set func(i int, b *parque
 
 func (in *calcInputs) impedanceJob() pipeline.Job {
 	t := schema.MustLookup("impedance_measurement_calc")
-	return &Job{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		if err := in.load(ctx); err != nil {
 			return nil, err
 		}
 		if len(in.impFiles) == 0 {
 			return nil, nil
 		}
-		p := MustPartition(t, "", -1)
+		p := lake.MustPartition(t, "", -1)
 		return []pipeline.Task{{Partition: p, Meta: Meta(t.Name), Segments: []lake.Segment{fixedSegment(Inputs(in.impFiles))}, Weight: int64(len(in.imp)),
 			Run: func(ctx context.Context, o *lake.Output) error {
 				rows := slices.Clone(in.imp)
@@ -302,7 +303,7 @@ type stringCalcRow struct {
 	THDPct   *int32   `parquet:"thd_pct,decimal(2:5),optional"`
 }
 
-// dayPlan pairs each committed day segment of a raw table with the
+// dayTask pairs each committed day segment of a raw table with the
 // matching output partition: derived time series mirror their raw
 // partitions and days.
 type dayTask struct {
@@ -320,7 +321,7 @@ func mirrorDays(ix *Index, out *schema.Table) []dayTask {
 			}
 		}
 		if len(days) > 0 {
-			tasks = append(tasks, dayTask{out: MustPartition(out, c.Partition.Month, c.Partition.Bucket), days: days})
+			tasks = append(tasks, dayTask{out: lake.MustPartition(out, c.Partition.Month, c.Partition.Bucket), days: days})
 		}
 	}
 	return tasks
@@ -333,7 +334,7 @@ func daySegment(f lake.SegmentFile, lineage []lake.Input) lake.Segment {
 	return s
 }
 
-// sameBucket lists ix's day segments of day d in bucket (or every bucket
+// dayFiles lists ix's day segments of day d in bucket (or every bucket
 // for -1).
 func (ix *Index) dayFiles(d time.Time, bucket int) []lake.SegmentFile {
 	var out []lake.SegmentFile
@@ -347,7 +348,7 @@ func (ix *Index) dayFiles(d time.Time, bucket int) []lake.SegmentFile {
 
 func (in *calcInputs) stringJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_string_calc")
-	return &Job{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		raw, err := Load(ctx, in.l, schema.MustLookup("telemetry_string_raw"))
 		if err != nil {
 			return nil, err
@@ -431,8 +432,10 @@ func writeStringCalc(ctx context.Context, l *lake.Lake, o *lake.Output, t *schem
 	return w.Close()
 }
 
-// nullable32 copies an INT32 column, NULLs as calc.Null32 (the kernels'
-// sentinel; the features kernels use the same value).
+// nullable32 copies an INT32 column, NULLs as the kernels' sentinel
+// (calc.Null32, which is also features.Null: checked below).
+var _ = [1]struct{}{}[calc.Null32-features.Null] // the two kernels share one NULL
+
 func nullable32(dst []int32, c *parquetio.ColumnSlice) []int32 {
 	if c.Valid == nil {
 		return append(dst, c.Int32...)
@@ -479,7 +482,7 @@ const warmUp = 24 * time.Hour
 
 func (in *calcInputs) jarJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_jar_calc")
-	return &Job{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		if err := in.load(ctx); err != nil {
 			return nil, err
 		}
@@ -493,8 +496,17 @@ func (in *calcInputs) jarJob() pipeline.Job {
 		}
 		var tasks []pipeline.Task
 		for _, dt := range mirrorDays(raw, t) {
+			// A string test lands on the string's weakest jar, whichever
+			// bucket it is in: the lineage of a bucket covers every jar of
+			// the strings it holds, not only its own jars.
 			bucket := dt.out.Bucket
-			inBucket := func(b *Battery) bool { return BucketOf(t, b.ID) == bucket }
+			strs := map[uuid.UUID]bool{}
+			for i := range in.master.Batteries {
+				if b := &in.master.Batteries[i]; BucketOf(t, b.ID) == bucket {
+					strs[b.StringID] = true
+				}
+			}
+			inBucket := func(b *Battery) bool { return strs[b.StringID] }
 			type dayIn struct{ jar, str []lake.SegmentFile }
 			inputs := map[string]dayIn{}
 			var segs []lake.Segment
@@ -519,8 +531,8 @@ func (in *calcInputs) jarJob() pipeline.Job {
 }
 
 // knownInput is the lineage of the capacity tests and impedance readings
-// known by the end of day d to the jars in keep: a test or reading added
-// later does not make earlier days stale.
+// known by the end of day d for the jars in keep (whole strings): a test
+// or reading added later does not make earlier days stale.
 func (in *calcInputs) knownInput(d time.Time, keep func(*Battery) bool) lake.Input {
 	end := d.AddDate(0, 0, 1).UnixMicro()
 	strs := map[uuid.UUID]bool{}

@@ -18,8 +18,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/objstore"
 	"github.com/battlake/battlake/pipeline/parquetio"
 	"github.com/battlake/battlake/schema"
 	"github.com/google/uuid"
@@ -27,7 +27,11 @@ import (
 
 // CodeVersion enters every derived segment's fingerprint: bump it when a
 // derived job's output changes for the same inputs.
-const CodeVersion = "derive-2026.11.29-1"
+const CodeVersion = "derive-2026.11.29-2"
+
+// ErrInputChanged says an input file is not the one its manifest listed
+// when the derived job planned: rerun to derive from the new version.
+var ErrInputChanged = errors.New("input changed since the plan")
 
 // Index is a table's committed segments, by partition.
 type Index struct {
@@ -89,9 +93,9 @@ func Inputs(files []lake.SegmentFile) []lake.Input {
 // EachSlice streams f's row groups as typed slices (the fast path for
 // numeric columns) with o's projection and pruning.
 func EachSlice(ctx context.Context, l *lake.Lake, f lake.SegmentFile, o parquetio.ReadOptions, fn func(b *parquetio.SliceBatch) error) error {
-	obj, err := l.Store.Open(ctx, f.Data.Key)
+	obj, err := open(ctx, l, f)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", f.Data.Key, err)
+		return err
 	}
 	defer obj.Close()
 	r, err := parquetio.NewSliceReader(obj, obj.Size(), f.Partition.Table, o)
@@ -116,6 +120,21 @@ func EachSlice(ctx context.Context, l *lake.Lake, f lake.SegmentFile, o parqueti
 	}
 }
 
+// open opens f's data file for ranged reads. The lineage records the
+// manifest's digest: bytes replaced since the plan (another writer) must
+// not be derived under it.
+func open(ctx context.Context, l *lake.Lake, f lake.SegmentFile) (objstore.Object, error) {
+	obj, err := l.Store.Open(ctx, f.Data.Key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Data.Key, err)
+	}
+	if obj.Size() != f.Data.Bytes {
+		obj.Close()
+		return nil, fmt.Errorf("read %s: %d bytes, the manifest says %d: %w", f.Data.Key, obj.Size(), f.Data.Bytes, ErrInputChanged)
+	}
+	return obj, nil
+}
+
 // Col returns the named column of b, or an error naming it.
 func Col(b *parquetio.SliceBatch, name string) (*parquetio.ColumnSlice, error) {
 	for i := range b.Cols {
@@ -125,18 +144,6 @@ func Col(b *parquetio.SliceBatch, name string) (*parquetio.ColumnSlice, error) {
 	}
 	return nil, fmt.Errorf("column %s not read", name)
 }
-
-// Job is the plain pipeline.Job of a derived table.
-type Job struct {
-	JobName, StageName string
-	Out                []*schema.Table
-	PlanFn             func(ctx context.Context) ([]pipeline.Task, error)
-}
-
-func (j *Job) Name() string                                      { return j.JobName }
-func (j *Job) Stage() string                                     { return j.StageName }
-func (j *Job) Tables() []*schema.Table                           { return j.Out }
-func (j *Job) Plan(ctx context.Context) ([]pipeline.Task, error) { return j.PlanFn(ctx) }
 
 // Meta is the partition metadata of a derived job: no seed (derived
 // content is a function of its inputs), the code version as input.
@@ -152,15 +159,6 @@ func Digest(parts ...any) string {
 		fmt.Fprintf(h, "%v\x00", p)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// MustPartition builds a partition the planner derived itself.
-func MustPartition(t *schema.Table, month string, bucket int) lake.Partition {
-	p, err := lake.NewPartition(t, month, bucket)
-	if err != nil {
-		panic(err)
-	}
-	return p
 }
 
 // BucketOf is the bucket of id in t's partitioning.

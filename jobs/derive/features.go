@@ -38,7 +38,7 @@ func FeatureJobs(l *lake.Lake, windows ...int) []pipeline.Job {
 	}
 	meta := Meta(t.Name)
 	meta.Inputs = append(meta.Inputs, fmt.Sprintf("windows=%v", windows))
-	return []pipeline.Job{&Job{JobName: t.Name, StageName: "features", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+	return []pipeline.Job{&pipeline.FuncJob{JobName: t.Name, StageName: "features", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		src, err := loadFeatureSources(ctx, l)
 		if err != nil || src == nil {
 			return nil, err
@@ -57,7 +57,7 @@ func FeatureJobs(l *lake.Lake, windows ...int) []pipeline.Job {
 		var tasks []pipeline.Task
 		for _, m := range months {
 			ft := &featureTask{l: l, t: t, src: src, windows: windows}
-			tasks = append(tasks, pipeline.Task{Partition: MustPartition(t, m, -1), Meta: meta, Segments: byMonth[m],
+			tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(t, m, -1), Meta: meta, Segments: byMonth[m],
 				Weight: int64(len(byMonth[m])) * 140_000, Run: ft.run})
 		}
 		return tasks, nil
@@ -212,7 +212,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 		for _, f := range files {
 			if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: cols}, func(b *parquetio.SliceBatch) error {
 				sb.ID, sb.TS = toUUIDs(sb.ID[:0], b.Cols[0].UUID), b.Cols[1].Int64
-				sb.Value = nullableF(sb.Value[:0], &b.Cols[2])
+				sb.Value = nullable32(sb.Value[:0], &b.Cols[2])
 				return add(&sb)
 			}); err != nil {
 				return err
@@ -230,7 +230,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	for _, f := range str {
 		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"string_id", "ts", "current_a", "ripple_voltage_rms_v"}}, func(b *parquetio.SliceBatch) error {
 			stb.StringID, stb.TS = toUUIDs(stb.StringID[:0], b.Cols[0].UUID), b.Cols[1].Int64
-			stb.Current, stb.Ripple = nullableF(stb.Current[:0], &b.Cols[2]), nullableF(stb.Ripple[:0], &b.Cols[3])
+			stb.Current, stb.Ripple = nullable32(stb.Current[:0], &b.Cols[2]), nullable32(stb.Ripple[:0], &b.Cols[3])
 			return e.AddString(&stb)
 		}); err != nil {
 			return err
@@ -244,7 +244,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	for _, f := range jar {
 		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
 			jb.BatteryID, jb.TS = toUUIDs(jb.BatteryID[:0], b.Cols[0].UUID), b.Cols[1].Int64
-			jb.Voltage = nullableF(jb.Voltage[:0], &b.Cols[2])
+			jb.Voltage = nullable32(jb.Voltage[:0], &b.Cols[2])
 			return pre.Add(&jb)
 		}); err != nil {
 			return err
@@ -264,6 +264,9 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	passes := make([]*features.JarPass, len(jar))
 	for i := range jar {
 		if passes[i], err = e.NewJarPass(sink); err != nil {
+			for _, p := range passes[:i] {
+				p.Close()
+			}
 			return err
 		}
 	}
@@ -276,7 +279,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			errs[i] = EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
 				c := b.Cols
 				jb.BatteryID, jb.TS = toUUIDs(jb.BatteryID[:0], c[0].UUID), c[1].Int64
-				jb.Voltage, jb.Temp, jb.Resistance = nullableF(jb.Voltage[:0], &c[2]), nullableF(jb.Temp[:0], &c[3]), nullableF(jb.Resistance[:0], &c[4])
+				jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage[:0], &c[2]), nullable32(jb.Temp[:0], &c[3]), nullable32(jb.Resistance[:0], &c[4])
 				return passes[i].Add(&jb)
 			})
 			if err := passes[i].Close(); errs[i] == nil {
@@ -331,18 +334,4 @@ func toUUIDs(_ []uuid.UUID, src [][16]byte) []uuid.UUID {
 		return nil
 	}
 	return unsafe.Slice((*uuid.UUID)(unsafe.Pointer(&src[0])), len(src))
-}
-
-// nullableF copies an INT32 column with the features engine's NULL.
-func nullableF(dst []int32, c *parquetio.ColumnSlice) []int32 {
-	if c.Valid == nil {
-		return append(dst, c.Int32...)
-	}
-	for i, v := range c.Int32 {
-		if !c.Valid[i] {
-			v = features.Null
-		}
-		dst = append(dst, v)
-	}
-	return dst
 }

@@ -1,6 +1,7 @@
 package derive
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -191,7 +192,7 @@ func loadSensors(ctx context.Context, l *lake.Lake) ([]sensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj, err := l.Store.Open(ctx, f.Data.Key)
+	obj, err := open(ctx, l, f)
 	if err != nil {
 		return nil, err
 	}
@@ -289,11 +290,4 @@ func date(c *parquetio.ColumnSlice, i int) time.Time {
 	return time.Unix(int64(c.Int32[i])*86400, 0).UTC()
 }
 
-func lessUUID(a, b uuid.UUID) bool {
-	for k := range a {
-		if a[k] != b[k] {
-			return a[k] < b[k]
-		}
-	}
-	return false
-}
+func lessUUID(a, b uuid.UUID) bool { return bytes.Compare(a[:], b[:]) < 0 }

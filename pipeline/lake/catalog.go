@@ -45,7 +45,7 @@ func (l *Lake) Partitions(ctx context.Context, t *schema.Table) ([]Committed, er
 		}
 		m, _, err := l.ReadManifest(ctx, p)
 		if errors.Is(err, objstore.ErrNotFound) {
-			continue // withdrawn between list and read
+			continue // deleted by hand between list and read
 		}
 		if err != nil {
 			return nil, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 
 	"github.com/battlake/battlake/pipeline/objstore"
 )
@@ -75,6 +76,9 @@ func (l *Lake) Stale(ctx context.Context, p Partition, meta Meta, m *Manifest, s
 
 func (l *Lake) segmentFresh(ctx context.Context, p Partition, meta Meta, m *Manifest, s Segment) (bool, error) {
 	e, ok := m.Segment(s.Name)
+	if ok && knowsMore(e, s) {
+		return true, nil
+	}
 	if !ok || e.Fingerprint != meta.Fingerprint(p, s) || e.From.After(s.From) || e.To.Before(s.To) {
 		return false, nil
 	}
@@ -94,6 +98,15 @@ func (l *Lake) segmentFresh(ctx context.Context, p Partition, meta Meta, m *Mani
 		}
 	}
 	return true, nil
+}
+
+// knowsMore reports whether the committed as-of segment e was written to a
+// later end than s asks for. It is kept whatever its fingerprint, even
+// under force: a run that ends earlier (a backfill, or the first run after
+// a code change) cannot know what e knows, and replacing it would roll
+// history back. A run ending at or after e's end refreshes it.
+func knowsMore(e SegmentEntry, s Segment) bool {
+	return s.Name == AsOfName && e.To.After(s.To)
 }
 
 // hashingWriter counts and hashes what passes through to an upload.
@@ -205,7 +218,7 @@ func (h *Hooks) step(p Partition, segment, step string) error {
 //     reader sees the old rows or the new, never both or neither;
 //  3. the manifest is written last, merging the new segments with the
 //     untouched ones; then files of replaced segments that the new version
-//     no longer has (blobs, or a data file now empty) are deleted.
+//     no longer has (blobs of another version) are deleted.
 //
 // A crash anywhere leaves every row visible exactly once to glob readers,
 // and a manifest that describes only published bytes; the next run
@@ -227,6 +240,11 @@ func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, segs 
 		if todo, err = l.Stale(ctx, p, meta, old, segs); err != nil {
 			return nil, nil, fmt.Errorf("write partition %s: %w", p, err)
 		}
+	} else if old != nil {
+		todo = slices.DeleteFunc(slices.Clone(segs), func(s Segment) bool {
+			e, ok := old.Segment(s.Name)
+			return ok && knowsMore(e, s)
+		})
 	}
 	if len(todo) == 0 {
 		return old, nil, nil
@@ -236,8 +254,9 @@ func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, segs 
 	for _, s := range todo {
 		replaced[s.Name] = true
 	}
-	var oldFiles []FileEntry // files of replaced segments
+	var oldFiles []FileEntry // files of replaced segments, and those a crashed run left pending
 	if old != nil {
+		oldFiles = append(oldFiles, old.Pending...)
 		for _, s := range old.Segments {
 			if !replaced[s.Name] {
 				m.Segments = append(m.Segments, s)
@@ -251,11 +270,15 @@ func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, segs 
 			}
 		}
 		if len(m.Segments) != len(old.Segments) {
-			// Step 1: withdraw the segments about to be replaced.
+			// Step 1: withdraw the segments about to be replaced. Their
+			// files stay listed as pending, so a crash before the new
+			// manifest cannot orphan a blob the new version drops.
 			m.Job, m.RootSeed, m.Seed, m.ConfigHash, m.Inputs = old.Job, old.RootSeed, old.Seed, old.ConfigHash, old.Inputs
+			m.Pending = oldFiles
 			if err := l.putManifest(ctx, p, m); err != nil {
 				return nil, nil, err
 			}
+			m.Pending = nil
 			if err := hooks.step(p, "", StepWithdrawn); err != nil {
 				return nil, nil, fmt.Errorf("write partition %s: %w", p, err)
 			}
@@ -283,7 +306,8 @@ func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, segs 
 	}
 	// Blobs of the replaced versions that this one no longer has (another
 	// seed or code version) would otherwise linger; data files rewritten in
-	// place are kept.
+	// place are kept. A crash in this last step leaves orphans no manifest
+	// lists (invisible to manifest readers, not to globs over _blobs/).
 	keep := map[string]bool{}
 	for _, f := range m.Files {
 		keep[f.Key] = true

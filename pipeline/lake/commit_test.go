@@ -369,3 +369,100 @@ func TestPartitionKeysAndBuckets(t *testing.T) {
 		t.Fatalf("months = %+v", ms)
 	}
 }
+
+// An as-of segment known to a later end is kept even when the inputs
+// changed (a code upgrade) or under force: rewriting it from a run that
+// ends earlier would roll history back.
+func TestAsOfSegmentKeptAcrossChangedInputsAndForce(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := objstore.NewFS(t.TempDir())
+	l := lake.New(fs)
+	p := testPartition(t)
+	to := func(d int) []lake.Segment { return []lake.Segment{lake.AsOfSegment(day(1), day(d))} }
+	if _, _, err := l.WritePartition(ctx, p, lake.Meta{Job: "j", Inputs: []string{"generator=1"}}, to(20), false, nil, writeDays("v1-to20")); err != nil {
+		t.Fatal(err)
+	}
+	for _, force := range []bool{false, true} {
+		_, w, err := l.WritePartition(ctx, p, lake.Meta{Job: "j", Inputs: []string{"generator=2"}}, to(5), force, nil, writeDays("v2-to5"))
+		if err != nil || len(w) != 0 {
+			t.Fatalf("force=%v: an earlier end rewrote the history (%v, %v)", force, w, err)
+		}
+	}
+	if v := globView(t, fs, p); v[p.SegmentKey(lake.AsOfName)] != lake.AsOfName+":v1-to20" {
+		t.Fatalf("view %v", v)
+	}
+	// At the same end, new inputs do rewrite it.
+	if _, w, err := l.WritePartition(ctx, p, lake.Meta{Job: "j", Inputs: []string{"generator=2"}}, to(20), false, nil, writeDays("v2-to20")); err != nil || len(w) != 1 {
+		t.Fatalf("same end, new inputs: wrote %v, %v", w, err)
+	}
+}
+
+// A blob the new version drops is deleted even when the run that replaced
+// its segment crashed after withdrawing it: the withdrawn manifest keeps
+// it pending for the next commit.
+func TestBlobsOfWithdrawnSegmentsAreNotOrphaned(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := objstore.NewFS(t.TempDir())
+	l := lake.New(fs)
+	p := testPartition(t)
+	withBlob := func(name string) func(ctx context.Context, o *lake.Output) error {
+		return func(ctx context.Context, o *lake.Output) error {
+			if err := o.WriteBlob(o.BlobKey(name), func(w io.Writer) (int64, error) {
+				_, err := io.WriteString(w, name)
+				return 1, err
+			}); err != nil {
+				return err
+			}
+			return writeDays(name)(ctx, o)
+		}
+	}
+	if _, _, err := l.WritePartition(ctx, p, lake.Meta{Job: "j", Seed: 1}, days(1), false, nil, withBlob("old")); err != nil {
+		t.Fatal(err)
+	}
+	crash := &lake.Hooks{Step: func(_ lake.Partition, _, step string) error {
+		if step == lake.StepBeforeIndex {
+			return lake.ErrInjected
+		}
+		return nil
+	}}
+	if _, _, err := l.WritePartition(ctx, p, lake.Meta{Job: "j", Seed: 2}, days(1), false, crash, withBlob("new")); !errors.Is(err, lake.ErrInjected) {
+		t.Fatalf("err %v", err)
+	}
+	m, _, err := l.ReadManifest(ctx, p)
+	if err != nil || len(m.Pending) == 0 {
+		t.Fatalf("withdrawn manifest %+v, %v: want the old files pending", m, err)
+	}
+	if _, _, err := l.WritePartition(ctx, p, lake.Meta{Job: "j", Seed: 2}, days(1), false, nil, withBlob("new")); err != nil {
+		t.Fatal(err)
+	}
+	blobs := listKeys(t, fs, lake.BlobArea)
+	if len(blobs) != 1 || !strings.HasSuffix(blobs[0], "/new.parquet") {
+		t.Fatalf("blobs after the rerun: %v, want only the new one", blobs)
+	}
+	if m, _, _ := l.ReadManifest(ctx, p); len(m.Pending) != 0 {
+		t.Fatalf("pending left after a clean commit: %v", m.Pending)
+	}
+}
+
+// A committed file that was truncated or deleted is stale.
+func TestStaleCatchesDamagedFiles(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := objstore.NewFS(t.TempDir())
+	l := lake.New(fs)
+	p := testPartition(t)
+	meta := lake.Meta{Job: "j"}
+	m, _, err := l.WritePartition(ctx, p, meta, days(1, 2), false, nil, writeDays("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := objstore.Put(ctx, fs, p.SegmentKey("2026-01-01"), []byte("short")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Delete(ctx, p.SegmentKey("2026-01-02")); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := l.Stale(ctx, p, meta, m, days(1, 2))
+	if err != nil || len(stale) != 2 {
+		t.Fatalf("stale %v, %v: want both damaged days", stale, err)
+	}
+}

@@ -83,6 +83,16 @@ func NewPartition(t *schema.Table, month string, bucket int) (Partition, error) 
 	return p, nil
 }
 
+// MustPartition is NewPartition for keys a planner derived itself from
+// the table's own partitioning.
+func MustPartition(t *schema.Table, month string, bucket int) Partition {
+	p, err := NewPartition(t, month, bucket)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
 // Dir is the partition's directory key.
 func (p Partition) Dir() string {
 	d := p.Table.Dir()

@@ -72,7 +72,11 @@ type Manifest struct {
 	Rows     int64          `json:"rows"`
 	Bytes    int64          `json:"bytes"`
 	Files    []FileEntry    `json:"files"`
-	Digest   string         `json:"digest"`
+	// Pending lists files of withdrawn segments that the commit in
+	// progress deletes unless the new version keeps them; only a crashed
+	// commit leaves it non-empty, and the next commit finishes the job.
+	Pending []FileEntry `json:"pending,omitempty"`
+	Digest  string      `json:"digest"`
 }
 
 // Fingerprint hashes everything that determines a segment's content except
@@ -100,18 +104,6 @@ func (m *Manifest) Segment(name string) (SegmentEntry, bool) {
 		}
 	}
 	return SegmentEntry{}, false
-}
-
-// DataFiles lists the partition's data files in segment order: what a
-// reader opens to see the partition's rows.
-func (m *Manifest) DataFiles() []FileEntry {
-	var out []FileEntry
-	for _, f := range m.Files {
-		if f.Role == "data" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // normalize sorts segments and files, recomputes totals, coverage and the
