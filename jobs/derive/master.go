@@ -8,11 +8,11 @@ import (
 	"io"
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/battlake/battlake/jobs/features"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
 	"github.com/battlake/battlake/schema"
@@ -251,29 +251,21 @@ type arrowArray interface {
 }
 
 // roomSensors maps each string to the temperature sensor of its battery
-// room: string → battery_system → location, then among the location's
-// active sensors measuring temperature (temperature or combined) in a zone
-// named "Battery Room ...", the first by (zone, sensor_code).
+// room, by the rule features.RoomSensors documents.
 func roomSensors(m *Master, sensors []sensor) map[uuid.UUID]uuid.UUID {
-	best := map[uuid.UUID]*sensor{}
-	for i := range sensors {
-		s := &sensors[i]
-		if !s.active || s.kind == "humidity" || !strings.HasPrefix(strings.ToLower(s.zone), "battery room") {
-			continue
-		}
-		if b, ok := best[s.location]; !ok || s.zone < b.zone || (s.zone == b.zone && s.code < b.code) {
-			best[s.location] = s
-		}
+	strs := make([]features.StringRef, 0, len(m.Strings))
+	for _, st := range m.Strings {
+		strs = append(strs, features.StringRef{ID: st.ID, SystemID: st.SystemID})
 	}
-	out := map[uuid.UUID]uuid.UUID{}
-	for id, st := range m.Strings {
-		if sys, ok := m.Systems[st.SystemID]; ok {
-			if b, ok := best[sys.LocationID]; ok {
-				out[id] = b.id
-			}
-		}
+	systems := make([]features.SystemRef, 0, len(m.Systems))
+	for _, sy := range m.Systems {
+		systems = append(systems, features.SystemRef{ID: sy.ID, LocationID: sy.LocationID})
 	}
-	return out
+	refs := make([]features.SensorRef, len(sensors))
+	for i, s := range sensors {
+		refs[i] = features.SensorRef{ID: s.id, LocationID: s.location, Code: s.code, Zone: s.zone, SensorType: s.kind, IsActive: s.active}
+	}
+	return features.RoomSensors(strs, systems, refs)
 }
 
 func dec32(c *parquetio.ColumnSlice, i, scale int) float64 {
