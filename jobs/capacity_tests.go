@@ -45,7 +45,7 @@ func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT 
 	if err != nil {
 		return err
 	}
-	sink := NewRowSink(rw, t)
+	sink := parquetio.NewRowSink(rw, t)
 	for _, s := range e.stringsByID() {
 		tests := e.CapacityTests(s)
 		for i := range tests {
@@ -97,7 +97,7 @@ func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, 
 	if err != nil {
 		return 0, err
 	}
-	sink := NewRowSink(rw, t)
+	sink := parquetio.NewRowSink(rw, t)
 	spec := e.Fleet.ModelByID[s.ModelID].Spec
 	var jars []*fleet.Battery
 	for _, b := range e.Fleet.StringJars(s.ID) {

@@ -82,7 +82,7 @@ func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *sche
 	if err != nil {
 		return err
 	}
-	sink := NewRowSink(rw, t)
+	sink := parquetio.NewRowSink(rw, t)
 	ds := &daySim{e: e}
 	for _, s := range e.stringsByID() {
 		// A window opens before its event (10 s for a transfer), so an

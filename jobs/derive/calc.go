@@ -18,7 +18,6 @@ import (
 	"github.com/battlake/battlake/pipeline/parquetio"
 	"github.com/battlake/battlake/schema"
 	"github.com/google/uuid"
-	"github.com/parquet-go/parquet-go"
 )
 
 // Stage calc (phase 4): the calculated tables, each from raw data only.
@@ -249,19 +248,15 @@ func writeRows(o *lake.Output, t *schema.Table, n int, set func(i int, b *parque
 	if err != nil {
 		return err
 	}
-	rb := parquetio.NewRowBuilder(t)
+	sink := parquetio.NewRowSink(w, t)
 	for i := 0; i < n; i++ {
-		set(i, rb.Reset())
-		row, err := rb.Row()
-		if err != nil {
-			return fmt.Errorf("row %d: %w", i+1, err)
-		}
-		if err := w.WriteRows([]parquet.Row{row}); err != nil {
+		if err := sink.Add(func(b *parquetio.RowBuilder) { set(i, b) }); err != nil {
 			return err
 		}
 	}
-	o.SetRows(w.Rows())
-	return w.Close()
+	rows, err := sink.Close()
+	o.SetRows(rows)
+	return err
 }
 
 // --- impedance_measurement_calc ---------------------------------------------
@@ -474,12 +469,6 @@ func fastOptional(v int32) int32 {
 	return v
 }
 
-// warmUp is how much raw data before a day the SOC estimate runs over
-// before the day's rows are written: coulomb counting needs a starting
-// point, and a day of float (or a rest) re-anchors it, so a day's values
-// depend on that day and the one before only.
-const warmUp = 24 * time.Hour
-
 func (in *calcInputs) jarJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_jar_calc")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "calc", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
@@ -512,6 +501,9 @@ func (in *calcInputs) jarJob() pipeline.Job {
 			var segs []lake.Segment
 			for _, f := range dt.days {
 				d := f.Segment.From
+				// SOC needs a starting point: the kernel runs over the day
+				// before (if held) and writes only the day, so a day
+				// depends on that day and the one before only.
 				prev := raw.dayFiles(d.AddDate(0, 0, -1), bucket)
 				x := dayIn{jar: append(prev, f), str: append(strRaw.dayFiles(d.AddDate(0, 0, -1), -1), strRaw.dayFiles(d, -1)...)}
 				lin := append(Inputs(x.jar), Inputs(x.str)...)

@@ -211,7 +211,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	feed := func(files []lake.SegmentFile, cols []string, add func(*features.SeriesBatch) error) error {
 		for _, f := range files {
 			if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: cols}, func(b *parquetio.SliceBatch) error {
-				sb.ID, sb.TS = toUUIDs(sb.ID[:0], b.Cols[0].UUID), b.Cols[1].Int64
+				sb.ID, sb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
 				sb.Value = nullable32(sb.Value[:0], &b.Cols[2])
 				return add(&sb)
 			}); err != nil {
@@ -229,7 +229,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	var stb features.StringBatch
 	for _, f := range str {
 		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"string_id", "ts", "current_a", "ripple_voltage_rms_v"}}, func(b *parquetio.SliceBatch) error {
-			stb.StringID, stb.TS = toUUIDs(stb.StringID[:0], b.Cols[0].UUID), b.Cols[1].Int64
+			stb.StringID, stb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
 			stb.Current, stb.Ripple = nullable32(stb.Current[:0], &b.Cols[2]), nullable32(stb.Ripple[:0], &b.Cols[3])
 			return e.AddString(&stb)
 		}); err != nil {
@@ -243,7 +243,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	var jb features.JarBatch
 	for _, f := range jar {
 		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
-			jb.BatteryID, jb.TS = toUUIDs(jb.BatteryID[:0], b.Cols[0].UUID), b.Cols[1].Int64
+			jb.BatteryID, jb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
 			jb.Voltage = nullable32(jb.Voltage[:0], &b.Cols[2])
 			return pre.Add(&jb)
 		}); err != nil {
@@ -278,7 +278,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			var jb features.JarBatch
 			errs[i] = EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
 				c := b.Cols
-				jb.BatteryID, jb.TS = toUUIDs(jb.BatteryID[:0], c[0].UUID), c[1].Int64
+				jb.BatteryID, jb.TS = asUUIDs(c[0].UUID), c[1].Int64
 				jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage[:0], &c[2]), nullable32(jb.Temp[:0], &c[3]), nullable32(jb.Resistance[:0], &c[4])
 				return passes[i].Add(&jb)
 			})
@@ -327,9 +327,9 @@ func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
 	return w.Close()
 }
 
-// toUUIDs views the reader's ids as uuid.UUIDs (the same 16-byte arrays)
+// asUUIDs views the reader's ids as uuid.UUIDs (the same 16-byte arrays)
 // without copying: a fleet-day is 33.6 M ids.
-func toUUIDs(_ []uuid.UUID, src [][16]byte) []uuid.UUID {
+func asUUIDs(src [][16]byte) []uuid.UUID {
 	if len(src) == 0 {
 		return nil
 	}
