@@ -95,6 +95,21 @@ func extensionTables() []*Table {
 			blob:   &Blob{Parent: "capacity_test_raw", Key: "test_id", URLColumn: "raw_data_url"},
 		},
 		{
+			Name: "anomaly_score", Class: ClassCalc, Extension: true,
+			Description: "Per-battery anomaly scores of the anomaly model (an isolation forest over the feature store), one row per battery per scoring time. The seed has no place for them: alerts of type `anomaly_detected` read them, and `model_id` names the model that scored.",
+			Columns: []Column{
+				{Name: "scored_at", Type: Timestamptz(), PK: true, NotNull: true, Description: "Feature time the score is for"},
+				{Name: "battery_id", Type: UUID(), PK: true, NotNull: true, FK: fk("battery", "battery_id"), Encoding: EncDict, Description: "Battery reference"},
+				{Name: "model_id", Type: UUID(), NotNull: true, FK: fk("ml_model", "model_id"), Encoding: EncDict, Description: "Anomaly model that scored"},
+				{Name: "score", Type: Double(), NotNull: true, Description: "Anomaly score in [0, 1]; higher is more anomalous (isolation-forest path-length score)"},
+				{Name: "threshold", Type: Double(), NotNull: true, Description: "Score above which the model calls the battery anomalous"},
+				{Name: "is_anomaly", Type: Boolean(), NotNull: true, Description: "score > threshold"},
+				{Name: "top_features_json", Type: JSON(), Description: "Features that contributed most to the score, with their values"},
+			},
+			Partition: Partitioning{MonthOf: "scored_at"},
+			SortBy:    []string{"battery_id", "scored_at"},
+		},
+		{
 			Name: "rejects", Class: ClassOps, Extension: true,
 			Description: "Input records that failed validation, with the reason. Exists so a bad value is kept and explained instead of silently dropped or failing a whole load.",
 			Columns: []Column{

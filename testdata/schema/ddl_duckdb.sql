@@ -509,6 +509,18 @@ CREATE TABLE "capacity_test_curve" (
     PRIMARY KEY ("test_id", "elapsed_s", "battery_id")
 );
 
+-- anomaly_score (extension, calc): Per-battery anomaly scores of the anomaly model (an isolation forest over the feature store), one row per battery per scoring time. The seed has no place for them: alerts of type `anomaly_detected` read them, and `model_id` names the model that scored.
+CREATE TABLE "anomaly_score" (
+    "scored_at" TIMESTAMPTZ NOT NULL,
+    "battery_id" UUID NOT NULL REFERENCES "battery" ("battery_id"),
+    "model_id" UUID NOT NULL REFERENCES "ml_model" ("model_id"),
+    "score" DOUBLE NOT NULL,
+    "threshold" DOUBLE NOT NULL,
+    "is_anomaly" BOOLEAN NOT NULL,
+    "top_features_json" JSON,
+    PRIMARY KEY ("scored_at", "battery_id")
+);
+
 -- rejects (extension, ops): Input records that failed validation, with the reason. Exists so a bad value is kept and explained instead of silently dropped or failing a whole load.
 CREATE TABLE "rejects" (
     "rejected_at" TIMESTAMPTZ NOT NULL,
