@@ -19,6 +19,7 @@ const (
 	CheckSchema       Check = "schema"        // file unreadable or not the registry's columns and types
 	CheckNotNull      Check = "not_null"      // NOT NULL column nullable in the file
 	CheckPrimaryKey   Check = "primary_key"   // duplicate primary key
+	CheckUnique       Check = "unique"        // duplicate value in a UNIQUE column
 	CheckSortOrder    Check = "sort_order"    // rows not in the table's SortBy order
 	CheckPartitionKey Check = "partition_key" // row outside its partition's month or bucket, or its day segment
 	CheckForeignKey   Check = "foreign_key"   // reference to a key the parent table lacks
@@ -30,7 +31,7 @@ const (
 )
 
 var checkOrder = []Check{CheckManifest, CheckFile, CheckChecksum, CheckSchema, CheckNotNull, CheckPrimaryKey,
-	CheckSortOrder, CheckPartitionKey, CheckForeignKey, CheckEnum, CheckDecimal, CheckVarchar, CheckCompleteness, CheckLineage}
+	CheckUnique, CheckSortOrder, CheckPartitionKey, CheckForeignKey, CheckEnum, CheckDecimal, CheckVarchar, CheckCompleteness, CheckLineage}
 
 func checkRank(c Check) int {
 	for i, x := range checkOrder {

@@ -628,6 +628,9 @@ func (s *fileScan) scanStrings(ctx context.Context, r io.ReaderAt, size int64) e
 				}
 				x := arr.Value(i)
 				row := base + int64(i)
+				if c.Unique { // NULLs may repeat, as in SQL
+					s.res.uniques = append(s.res.uniques, uniqueVal{col: c.Name, val: strings.Clone(x), row: row})
+				}
 				switch c.Type.Kind {
 				case schema.KindEnum:
 					if lastOK[k] && x == last[k] {

@@ -101,6 +101,12 @@ type fileResult struct {
 	keys       []rowKey   // hash mode: every primary key of the file
 	blobKeys   [][16]byte // blob mode: the distinct blob keys of the file
 	blobKeyRow []int64
+	uniques    []uniqueVal // values of UNIQUE string columns (small tables: master, incidents, work orders)
+}
+
+type uniqueVal struct {
+	col, val string
+	row      int64
 }
 
 type rowKey struct {
@@ -204,6 +210,7 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 		return nil, err
 	}
 	hashSeen := map[string]string{}
+	uniqSeen := map[[2]string]string{}
 	blobSeen := map[[16]byte]string{}
 	for i, r := range results {
 		task := tasks[i]
@@ -223,6 +230,15 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 				continue
 			}
 			hashSeen[k.key] = loc(k.row)
+		}
+		for _, u := range r.uniques {
+			k := [2]string{u.col, u.val}
+			if first, dup := uniqSeen[k]; dup {
+				v.out.add(Violation{Check: CheckUnique, Table: task.t.Name, Partition: task.part.HivePath(), Segment: task.seg.Name, File: task.file.Key, Row: u.row,
+					Column: u.col, Value: quoteShort(u.val), Message: "UNIQUE value repeated, first at " + first})
+				continue
+			}
+			uniqSeen[k] = loc(u.row)
 		}
 		for j, k := range r.blobKeys {
 			if first, dup := blobSeen[k]; dup {

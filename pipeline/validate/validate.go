@@ -6,7 +6,7 @@
 // Checks (see Check): manifests readable and consistent; every listed file
 // present with its size and SHA-256, no unlisted data file visible to glob
 // readers; every file with the registry's columns and types (NOT NULL
-// included); primary keys unique; rows in SortBy order and inside their
+// included); primary keys and UNIQUE (string) columns unique; rows in SortBy order and inside their
 // partition's month, bucket and day segment; foreign keys resolved; enum
 // domains, DECIMAL(p,s) ranges, VARCHAR lengths and JSON; the master
 // snapshot and every day segment of every bucket and month of the window

@@ -252,6 +252,18 @@ func TestDuplicateKeyInHashedTable(t *testing.T) {
 	}
 }
 
+func TestDuplicateUniqueValue(t *testing.T) {
+	_, lk := copyLake(t)
+	rewrite(t, lk, "battery", "", lake.AsOfName, func(rows []parquet.Row) []parquet.Row {
+		set(t, "battery", rows[4], "battery_code", colValue("battery", rows[1], "battery_code").Clone())
+		return rows
+	})
+	ex := only(t, run(t, lk, validate.Options{}), validate.CheckUnique, "battery", 1)
+	if v := ex[0]; v.Column != "battery_code" || v.Row != 4 || !strings.Contains(v.Message, "battery/part-00000.parquet row 1") {
+		t.Errorf("violation %+v", v)
+	}
+}
+
 func TestDanglingForeignKey(t *testing.T) {
 	_, lk := copyLake(t)
 	ghost := [16]byte{0xde, 0xad, 0xbe, 0xef, 15: 1}
