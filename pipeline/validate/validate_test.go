@@ -108,6 +108,48 @@ func partition(t *testing.T, table, hive string) lake.Partition {
 // would.
 func rewrite(t *testing.T, lk *lake.Lake, table, hive, segment string, mutate func(rows []parquet.Row) []parquet.Row) {
 	t.Helper()
+	rewriteWith(t, lk, table, hive, segment, func(pf *parquet.File, w io.Writer) (int64, error) {
+		declared := len(pf.RowGroups()) > 0 && len(pf.RowGroups()[0].SortingColumns()) > 0
+		var rows []parquet.Row
+		for _, rg := range pf.RowGroups() {
+			rr := rg.Rows()
+			buf := make([]parquet.Row, 1024)
+			for {
+				n, err := rr.ReadRows(buf)
+				for _, r := range buf[:n] {
+					rows = append(rows, r.Clone())
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return 0, err
+				}
+			}
+			rr.Close()
+		}
+		rows = mutate(rows)
+		tb := schema.MustLookup(table)
+		opts := []parquet.WriterOption{parquetio.MustSchema(tb)}
+		if declared { // keep the file's claim, so the sorted path is what is tested
+			var cols []parquet.SortingColumn
+			for _, c := range tb.SortBy {
+				cols = append(cols, parquet.Ascending(c))
+			}
+			opts = append(opts, parquet.SortingWriterConfig(parquet.SortingColumns(cols...)))
+		}
+		pw := parquet.NewWriter(w, opts...)
+		if _, err := pw.WriteRows(rows); err != nil {
+			return 0, err
+		}
+		return int64(len(rows)), pw.Close()
+	})
+}
+
+// rewriteWith replaces one committed segment's data file with what write
+// makes of the old one, through the lake's commit protocol.
+func rewriteWith(t *testing.T, lk *lake.Lake, table, hive, segment string, write func(old *parquet.File, w io.Writer) (rows int64, err error)) {
+	t.Helper()
 	ctx := context.Background()
 	p := partition(t, table, hive)
 	m, _, err := lk.ReadManifest(ctx, p)
@@ -126,43 +168,12 @@ func rewrite(t *testing.T, lk *lake.Lake, table, hive, segment string, mutate fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	declared := len(pf.RowGroups()) > 0 && len(pf.RowGroups()[0].SortingColumns()) > 0
-	var rows []parquet.Row
-	for _, rg := range pf.RowGroups() {
-		rr := rg.Rows()
-		buf := make([]parquet.Row, 1024)
-		for {
-			n, err := rr.ReadRows(buf)
-			for _, r := range buf[:n] {
-				rows = append(rows, r.Clone())
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		rr.Close()
-	}
-	rows = mutate(rows)
 	meta := lake.Meta{Job: m.Job, RootSeed: m.RootSeed, Seed: m.Seed, ConfigHash: m.ConfigHash, Inputs: m.Inputs}
 	seg := lake.Segment{Name: e.Name, From: e.From, To: e.To, Inputs: e.Inputs, Lineage: e.Lineage}
 	_, _, err = lk.WritePartition(ctx, p, meta, []lake.Segment{seg}, true, nil, func(ctx context.Context, o *lake.Output) error {
-		opts := []parquet.WriterOption{parquetio.MustSchema(p.Table)}
-		if declared { // keep the file's claim, so the sorted path is what is tested
-			var cols []parquet.SortingColumn
-			for _, c := range p.Table.SortBy {
-				cols = append(cols, parquet.Ascending(c))
-			}
-			opts = append(opts, parquet.SortingWriterConfig(parquet.SortingColumns(cols...)))
-		}
-		w := parquet.NewWriter(o.Data(), opts...)
-		if _, err := w.WriteRows(rows); err != nil {
-			return err
-		}
-		o.SetRows(int64(len(rows)))
-		return w.Close()
+		n, err := write(pf, o.Data())
+		o.SetRows(n)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -260,6 +271,37 @@ func TestDuplicateUniqueValue(t *testing.T) {
 	})
 	ex := only(t, run(t, lk, validate.Options{}), validate.CheckUnique, "battery", 1)
 	if v := ex[0]; v.Column != "battery_code" || v.Row != 4 || !strings.Contains(v.Message, "battery/part-00000.parquet row 1") {
+		t.Errorf("violation %+v", v)
+	}
+}
+
+func TestNullableNotNullColumn(t *testing.T) {
+	_, lk := copyLake(t)
+	tb := schema.MustLookup("maintenance_event")
+	g := parquet.Group{}
+	for _, f := range parquetio.MustSchema(tb).Fields() {
+		if f.Name() == "created_at" {
+			g[f.Name()] = parquet.Optional(f)
+		} else {
+			g[f.Name()] = f
+		}
+	}
+	loose := parquet.NewSchema(tb.Name, g)
+	rewriteWith(t, lk, tb.Name, month, lake.AsOfName, func(old *parquet.File, w io.Writer) (int64, error) {
+		conv, err := parquet.Convert(loose, old.Schema())
+		if err != nil {
+			return 0, err
+		}
+		pw := parquet.NewWriter(w, loose)
+		for _, rg := range old.RowGroups() {
+			if _, err := pw.WriteRowGroup(parquet.ConvertRowGroup(rg, conv)); err != nil {
+				return 0, err
+			}
+		}
+		return old.NumRows(), pw.Close()
+	})
+	ex := only(t, run(t, lk, validate.Options{}), validate.CheckNotNull, "maintenance_event", 1)
+	if v := ex[0]; v.Partition != month || v.Column != "created_at" || v.Row != -1 {
 		t.Errorf("violation %+v", v)
 	}
 }
