@@ -24,13 +24,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-var errEOF = io.EOF
-
-var (
-	minTime = time.Unix(0, 0).AddDate(-2000, 0, 0)
-	maxTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
 // inMemoryLimit: files up to this size are read once into memory, hashed
 // and parsed from there (one GET on S3); larger ones are hashed streaming
 // and parsed with ranged reads. Time-series day files of the full fleet

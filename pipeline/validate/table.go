@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 	"sync"
@@ -327,8 +328,11 @@ func (v *validator) refSet(ctx context.Context, ref schema.ForeignKey) (*keySet,
 	}
 	set := &keySet{table: ref.Table, column: ref.Column, keys: map[[16]byte]struct{}{}}
 	for _, c := range parts {
-		for _, sf := range c.SegmentsOverlapping(minTime, maxTime) {
-			if err := v.loadKeys(ctx, t, sf.Data.Key, ref.Column, set); err != nil {
+		for _, f := range c.Manifest.Files {
+			if f.Role != "data" {
+				continue
+			}
+			if err := v.loadKeys(ctx, t, f.Key, ref.Column, set); err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
@@ -356,7 +360,7 @@ func (v *validator) loadKeys(ctx context.Context, t *schema.Table, key, col stri
 	for {
 		err := r.Next(&b)
 		if err != nil {
-			if errors.Is(err, errEOF) {
+			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return fmt.Errorf("read %s: %w", key, err)

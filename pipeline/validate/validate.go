@@ -6,8 +6,9 @@
 // Checks (see Check): manifests readable and consistent; every listed file
 // present with its size and SHA-256, no unlisted data file visible to glob
 // readers; every file with the registry's columns and types (NOT NULL
-// included); primary keys and UNIQUE (string) columns unique; rows in SortBy order and inside their
-// partition's month, bucket and day segment; foreign keys resolved; enum
+// included); primary keys and UNIQUE (string) columns unique; rows in
+// SortBy order (where a file declares it) and inside their partition's
+// month, bucket and day segment; foreign keys resolved; enum
 // domains, DECIMAL(p,s) ranges, VARCHAR lengths and JSON; the master
 // snapshot and every day segment of every bucket and month of the window
 // present; and no derived segment computed from an input that has changed
@@ -21,11 +22,14 @@
 //     comparing each row with the previous one: O(1) per file, because a
 //     row outside its partition's month or bucket or its segment's day is
 //     itself reported (partition_key), and two files then cannot share a
-//     key;
+//     key. A file that does not declare its sort order in its footer gets
+//     a key set of its own, bounded by the file;
 //   - the other tables (event-driven history: maintenance, tests, audit,
 //     predictions, alerts) keep a hash set of their keys, 16 bytes per
 //     UUID key column per row plus map overhead (~60 B a row): these
 //     tables hold thousands to a few million rows, not telemetry volumes;
+//     UNIQUE string columns (master codes, incident and work-order
+//     references) likewise;
 //   - foreign keys load the referenced key sets once (master tables, test
 //     and window ids; 16 B a key plus map overhead), and check the FK
 //     columns of big tables streaming, with the last id cached (files are
@@ -40,7 +44,6 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/battlake/battlake/pipeline/lake"
@@ -134,13 +137,12 @@ type validator struct {
 	refs      map[string]*keySet        // "table.column" -> referenced keys
 	manifests map[string]*lake.Manifest // "table/hive path" -> committed manifest (lineage)
 	from, to  time.Time                 // completeness window, zero: none
-	mu        sync.Mutex                // guards refs and notes during parallel loads
 }
 
+// note records what could not be checked (called from the sequential
+// parts only: file scans report through their own results).
 func (v *validator) note(format string, args ...any) {
-	v.mu.Lock()
 	v.notes = append(v.notes, fmt.Sprintf(format, args...))
-	v.mu.Unlock()
 }
 
 // selectTables resolves Options.Tables, or lists the tables the lake
