@@ -160,6 +160,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  ... and %d more\n", n)
 		}
 	}
+	if len(r.Notes) > 0 && len(r.Findings) > 0 {
+		b.WriteByte('\n')
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
