@@ -42,6 +42,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newSchemaCmd(stdout))
+	root.AddCommand(newValidateCmd(stdout, stderr))
 	return root
 }
 
