@@ -31,13 +31,13 @@ type Alert struct {
 	Context map[string]any
 
 	// Set by Lifecycle.
-	Status         string // active, acknowledged, resolved, suppressed
-	AckBy          uuid.UUID
-	AckAt          time.Time
-	SuppressedBy   string // work order of the maintenance window
-	IncidentID     uuid.UUID
-	TriggeredAt    time.Time
-	ResolvedAt     time.Time // zero: NULL
+	Status       string // active, acknowledged, resolved, suppressed
+	AckBy        uuid.UUID
+	AckAt        time.Time
+	SuppressedBy string // work order of the maintenance window
+	IncidentID   uuid.UUID
+	TriggeredAt  time.Time
+	ResolvedAt   time.Time // zero: NULL
 }
 
 // ns is the namespace of every id this package derives.
