@@ -73,6 +73,8 @@ func (s Severity) String() string {
 // Rule is a threshold rule with hysteresis and debounce over one value.
 type Rule struct {
 	Type Type
+	// Name tells two rules of one type on one entity apart (ids, context).
+	Name string
 	// Below: the condition is a value below the levels (voltage_low, SOH,
 	// RUL); otherwise above.
 	Below bool

@@ -79,7 +79,10 @@ func NewAlert(r *Rule, e Episode, battery, str, location uuid.UUID, source strin
 	for k, v := range ctx {
 		c[k] = v
 	}
-	id := ID("alert", r.Type, battery, str, location, e.Start.UnixMicro())
+	if r.Name != "" {
+		c["rule"].(map[string]any)["name"] = r.Name
+	}
+	id := ID("alert", r.Type, r.Name, battery, str, location, e.Start.UnixMicro())
 	return Alert{ID: id, BatteryID: battery, StringID: str, LocationID: location, Type: r.Type, Severity: e.Severity, Source: source,
 		ModelID: model, Episode: e, Message: message, Context: c, TriggeredAt: e.Triggered, ResolvedAt: e.Resolved}
 }

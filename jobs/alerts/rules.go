@@ -130,12 +130,18 @@ func AnomalyRule() Rule {
 
 // DataQualityRule watches a level per hour of one entity (battery or
 // string) that the read side scores: 0 clean; 1 (info) a gap — a string
-// hour with fewer than 90 % of the day's nominal samples — or a stuck
-// reading — a jar's voltage with zero spread over the hour; 2 (warning)
+// hour with fewer than 90 % of the day's nominal samples; 2 (warning)
 // readings out of physical range — a jar below 50 % or above 130 % of
 // nominal, or a temperature outside −20…80 °C. Debounce 1 h (two
 // consecutive bad hours): a single glitch — a 5 s spike, a short dropout —
 // is a reject for validation, not an operator's alert. 2 h clear.
 func DataQualityRule() Rule {
 	return Rule{Type: DataQuality, Info: 0.5, Warn: 1.5, Crit: math.NaN(), Clear: 0.25, MinRaise: time.Hour, MinClear: 2 * time.Hour, MaxGap: 3 * time.Hour, Unit: "level"}
+}
+
+// StuckSensorRule (data_quality, info): a jar whose voltage has exactly
+// zero spread over an hour (level 1). A live jar sampled every few seconds
+// at 1 mV never does, so one hour raises; one clean hour clears.
+func StuckSensorRule() Rule {
+	return Rule{Type: DataQuality, Name: "stuck", Info: 0.5, Warn: 1.5, Crit: math.NaN(), Clear: 0.25, Unit: "level"}
 }

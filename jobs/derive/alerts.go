@@ -26,9 +26,9 @@ import (
 //
 //   - voltage_low, voltage_high, temperature_high, data_quality (jars):
 //     feature_store's hourly rows (v_mean, v_std, v_min, v_max, t_max),
-//     with the string's mode per hour from telemetry_string_raw: an hour
-//     with any discharge sample is skipped by voltage_low, an hour with
-//     boost or equalize samples by voltage_high;
+//     with the string's mode per hour from telemetry_string_raw: the
+//     voltage rules judge float hours only (an hour with any discharge,
+//     boost or equalize sample is skipped);
 //   - current_high, ripple_high, data_quality (strings):
 //     telemetry_string_raw aggregated per string and hour (maximum charge
 //     current, mean ripple, sample count against the day's nominal);
@@ -277,8 +277,9 @@ type stream struct {
 }
 
 type streamKey struct {
-	t  alerts.Type
-	id uuid.UUID
+	t   alerts.Type
+	id  uuid.UUID
+	sub string // a second rule of the same type on the entity
 }
 
 type detectors struct {
@@ -332,7 +333,10 @@ func (s *alertSources) compute(ctx context.Context) (*AlertResult, error) {
 		if keys[i].t != keys[j].t {
 			return keys[i].t < keys[j].t
 		}
-		return lessUUID(keys[i].id, keys[j].id)
+		if keys[i].id != keys[j].id {
+			return lessUUID(keys[i].id, keys[j].id)
+		}
+		return keys[i].sub < keys[j].sub
 	})
 	replaced, err := s.replacements(ctx, events)
 	if err != nil {
@@ -573,9 +577,9 @@ func (s *alertSources) stringRules(d *detectors, day map[uuid.UUID]map[int64]*st
 				return &stream{rule: r, str: id, location: loc, source: "rule_engine", ctx: c}
 			}
 		}
-		cur := d.get(streamKey{alerts.CurrentHigh, id}, mk(alerts.CurrentHighRule(md.MaxChargeCurrentAmpere), map[string]any{"max_charge_current_a": md.MaxChargeCurrentAmpere}))
-		rip := d.get(streamKey{alerts.RippleHigh, id}, mk(alerts.RippleHighRule(), map[string]any{"string_float_voltage_v": floatV}))
-		dq := d.get(streamKey{alerts.DataQuality, id}, mk(alerts.DataQualityRule(), map[string]any{"check": "string samples per hour"}))
+		cur := d.get(streamKey{t: alerts.CurrentHigh, id: id}, mk(alerts.CurrentHighRule(md.MaxChargeCurrentAmpere), map[string]any{"max_charge_current_a": md.MaxChargeCurrentAmpere}))
+		rip := d.get(streamKey{t: alerts.RippleHigh, id: id}, mk(alerts.RippleHighRule(), map[string]any{"string_float_voltage_v": floatV}))
+		dq := d.get(streamKey{t: alerts.DataQuality, id: id}, mk(alerts.DataQualityRule(), map[string]any{"check": "string samples per hour"}))
 		for _, k := range ks {
 			h := day[id][k]
 			ts := time.UnixMicro(k).Add(time.Hour).UTC() // known at the hour's end
@@ -606,6 +610,7 @@ func (s *alertSources) jarRules(ctx context.Context, d *detectors, f lake.Segmen
 		high    *stream
 		temp    *stream
 		dq      *stream
+		stuck   *stream
 		skipJar bool
 	)
 	return EachSlice(ctx, s.l, f, parquetio.ReadOptions{Columns: cols}, func(sb *parquetio.SliceBatch) error {
@@ -634,10 +639,11 @@ func (s *alertSources) jarRules(ctx context.Context, d *detectors, f lake.Segmen
 						return &stream{rule: r, battery: bb.ID, str: bb.StringID, location: loc, source: "rule_engine", ctx: c}
 					}
 				}
-				low = d.get(streamKey{alerts.VoltageLow, b.ID}, mk(alerts.VoltageLowRule(md.FloatMinV), map[string]any{"float_voltage_min_v": md.FloatMinV, "value": "hourly v_mean outside discharge"}))
-				high = d.get(streamKey{alerts.VoltageHigh, b.ID}, mk(alerts.VoltageHighRule(md.FloatMaxV, md.BoostMaxV), map[string]any{"float_voltage_max_v": md.FloatMaxV, "boost_voltage_max_v": md.BoostMaxV, "value": "hourly v_mean on float"}))
-				temp = d.get(streamKey{alerts.TemperatureHigh, b.ID}, mk(alerts.TemperatureHighRule(md.TempWarnC, md.TempCritC), map[string]any{"temp_warning_c": md.TempWarnC, "temp_critical_c": md.TempCritC, "value": "hourly t_max"}))
-				dq = d.get(streamKey{alerts.DataQuality, b.ID}, mk(alerts.DataQualityRule(), map[string]any{"check": "jar voltage/temperature range and stuck readings"}))
+				low = d.get(streamKey{t: alerts.VoltageLow, id: b.ID}, mk(alerts.VoltageLowRule(md.FloatMinV), map[string]any{"float_voltage_min_v": md.FloatMinV, "value": "hourly v_mean outside discharge"}))
+				high = d.get(streamKey{t: alerts.VoltageHigh, id: b.ID}, mk(alerts.VoltageHighRule(md.FloatMaxV, md.BoostMaxV), map[string]any{"float_voltage_max_v": md.FloatMaxV, "boost_voltage_max_v": md.BoostMaxV, "value": "hourly v_mean on float"}))
+				temp = d.get(streamKey{t: alerts.TemperatureHigh, id: b.ID}, mk(alerts.TemperatureHighRule(md.TempWarnC, md.TempCritC), map[string]any{"temp_warning_c": md.TempWarnC, "temp_critical_c": md.TempCritC, "value": "hourly t_max"}))
+				dq = d.get(streamKey{t: alerts.DataQuality, id: b.ID}, mk(alerts.DataQualityRule(), map[string]any{"check": "jar voltage/temperature out of range"}))
+				stuck = d.get(streamKey{t: alerts.DataQuality, id: b.ID, sub: "stuck"}, mk(alerts.StuckSensorRule(), map[string]any{"check": "jar voltage stuck (zero spread over an hour)"}))
 			}
 			if skipJar {
 				continue
@@ -645,28 +651,33 @@ func (s *alertSources) jarRules(ctx context.Context, d *detectors, f lake.Segmen
 			ts := time.UnixMicro(c[1].Int64[i]).UTC()
 			h := hours[b.StringID][c[1].Int64[i]-3_600_000_000]
 			vmean, okV := dec(&c[3], i, 3)
-			if okV && (h == nil || h.discharge == 0) {
-				low.add(ts, vmean)
-			}
+			// Both voltage rules judge float hours only: a discharge pulls
+			// the jars under the band and the recharge (boost) holds them
+			// there for hours, and boost and equalize lift them above it,
+			// all by design.
 			if okV && (h == nil || (h.charging == 0 && h.discharge == 0)) {
+				low.add(ts, vmean)
 				high.add(ts, vmean)
 			}
 			if t, ok := dec(&c[7], i, 1); ok {
 				temp.add(ts, t)
 			}
-			// Data quality: 2 out of physical range, 1 stuck, else 0.
+			// Data quality: 2 out of physical range, else 0; stuck 1, else 0.
 			lv := 0.0
 			vmin, okMin := dec(&c[5], i, 3)
 			vmax, okMax := dec(&c[6], i, 3)
 			tmax, okT := dec(&c[7], i, 1)
-			std, okS := dec(&c[4], i, 4)
-			switch {
-			case (okMin && vmin < 0.5*md.NominalV) || (okMax && vmax > 1.3*md.NominalV) || (okT && (tmax > 80 || tmax < -20)):
+			if (okMin && vmin < 0.5*md.NominalV) || (okMax && vmax > 1.3*md.NominalV) || (okT && (tmax > 80 || tmax < -20)) {
 				lv = 2
-			case okS && std == 0:
-				lv = 1
 			}
 			dq.add(ts, lv)
+			if std, ok := dec(&c[4], i, 4); ok {
+				lv = 0
+				if std == 0 {
+					lv = 1
+				}
+				stuck.add(ts, lv)
+			}
 		}
 		return nil
 	})
@@ -772,7 +783,7 @@ func (s *alertSources) impedanceAlerts(ctx context.Context, d *detectors) error 
 			continue
 		}
 		bb := *b
-		st := d.get(streamKey{alerts.ResistanceDrift, b.ID}, func() *stream {
+		st := d.get(streamKey{t: alerts.ResistanceDrift, id: b.ID}, func() *stream {
 			return &stream{rule: alerts.ResistanceDriftRule(), battery: bb.ID, str: bb.StringID, location: s.locationOf(bb.StringID), source: "rule_engine",
 				ctx: map[string]any{"position": bb.Position, "thresholds": map[string]any{
 					"peer_ratio_warn": alerts.DriftPeerWarn, "baseline_pct_with_peers": alerts.DriftBaseWarn, "baseline_pct_alone": alerts.DriftBaseAlone,
@@ -849,7 +860,7 @@ func (s *alertSources) capacityAlerts(ctx context.Context, d *detectors) error {
 			continue
 		}
 		id := t.str
-		st := d.get(streamKey{alerts.SOHDegraded, id}, func() *stream {
+		st := d.get(streamKey{t: alerts.SOHDegraded, id: id}, func() *stream {
 			return &stream{rule: alerts.SOHDegradedRule(), str: id, location: s.locationOf(id), source: "rule_engine", ctx: map[string]any{"value": "capacity_test_calc.capacity_pct_of_rated"}}
 		})
 		st.add(time.UnixMicro(t.at).UTC(), t.pct)
@@ -872,7 +883,7 @@ func (s *alertSources) predictionAlerts(ctx context.Context, d *detectors) error
 				bb, model := *bt, uuid.UUID(uuidOr(&c[3], i))
 				ts := time.UnixMicro(c[1].Int64[i]).UTC()
 				for _, r := range []alerts.Rule{alerts.RULWarningRule(), alerts.RULCriticalRule()} {
-					st := d.get(streamKey{r.Type, bb.ID}, func() *stream {
+					st := d.get(streamKey{t: r.Type, id: bb.ID}, func() *stream {
 						return &stream{rule: r, battery: bb.ID, str: bb.StringID, location: s.locationOf(bb.StringID), source: "ml_model", model: model,
 							ctx: map[string]any{"position": bb.Position, "value": "rul_prediction.rul_days"}}
 					})
@@ -893,7 +904,7 @@ func (s *alertSources) predictionAlerts(ctx context.Context, d *detectors) error
 					continue
 				}
 				bb, model := *bt, uuid.UUID(c[2].UUID[i])
-				st := d.get(streamKey{alerts.AnomalyDetected, bb.ID}, func() *stream {
+				st := d.get(streamKey{t: alerts.AnomalyDetected, id: bb.ID}, func() *stream {
 					return &stream{rule: alerts.AnomalyRule(), battery: bb.ID, str: bb.StringID, location: s.locationOf(bb.StringID), source: "ml_model", model: model,
 						ctx: map[string]any{"position": bb.Position, "value": "anomaly_score.score - threshold", "threshold": c[4].Float64[i]}}
 				})
