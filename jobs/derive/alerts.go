@@ -54,7 +54,7 @@ import (
 
 // alertsVersion enters the stage's fingerprints beside CodeVersion: bump
 // it when a rule, level or lifecycle step changes.
-const alertsVersion = "alerts=1"
+const alertsVersion = "alerts=2"
 
 // alertSeed seeds acknowledgement delays and assignments; derived content
 // is a function of the inputs and this constant.
@@ -147,9 +147,9 @@ func (s *alertSources) lineage() []lake.Input {
 	return append(Inputs(s.files), s.master.DayInput(s.asOf, nil))
 }
 
-// eachRecord streams f through the Arrow reader (string, enum and JSON
+// EachRecord streams f through the Arrow reader (string, enum and JSON
 // columns).
-func eachRecord(ctx context.Context, l *lake.Lake, f lake.SegmentFile, cols []string, fn func(rec arrow.RecordBatch) error) error {
+func EachRecord(ctx context.Context, l *lake.Lake, f lake.SegmentFile, cols []string, fn func(rec arrow.RecordBatch) error) error {
 	obj, err := open(ctx, l, f)
 	if err != nil {
 		return err
@@ -181,7 +181,7 @@ func (s *alertSources) masterRecords(ctx context.Context, table string, cols []s
 	if err != nil {
 		return err
 	}
-	return eachRecord(ctx, s.l, f, cols, fn)
+	return EachRecord(ctx, s.l, f, cols, fn)
 }
 
 func tsAt(a arrow.Array, i int) time.Time {
@@ -786,8 +786,9 @@ func (s *alertSources) impedanceAlerts(ctx context.Context, d *detectors) error 
 		st := d.get(streamKey{t: alerts.ResistanceDrift, id: b.ID}, func() *stream {
 			return &stream{rule: alerts.ResistanceDriftRule(), battery: bb.ID, str: bb.StringID, location: s.locationOf(bb.StringID), source: "rule_engine",
 				ctx: map[string]any{"position": bb.Position, "thresholds": map[string]any{
-					"peer_ratio_warn": alerts.DriftPeerWarn, "baseline_pct_with_peers": alerts.DriftBaseWarn, "baseline_pct_alone": alerts.DriftBaseAlone,
-					"peer_ratio_critical": alerts.DriftPeerCrit, "baseline_pct_critical": alerts.DriftBaseCrit,
+					"baseline_pct_alone": alerts.DriftBaseAlone, "baseline_pct_ahead": alerts.DriftBasePeers, "peer_ratio_ahead": alerts.DriftPeerAhead,
+					"baseline_pct_outlier": alerts.DriftBaseOutlier, "peer_ratio_outlier": alerts.DriftPeerOutlier,
+					"baseline_pct_critical": alerts.DriftBaseCrit, "baseline_pct_critical_peers": alerts.DriftBaseCritPeers, "peer_ratio_critical": alerts.DriftPeerCrit,
 					"peer_ratio_clear": alerts.DriftPeerClear, "baseline_pct_clear": alerts.DriftBaseClear}}}
 		})
 		lv := alerts.DriftLevel(r.base, r.ratio)
@@ -924,7 +925,7 @@ func (s *alertSources) maintenanceEvents(ctx context.Context) ([]alerts.MaintEve
 	cols := []string{"event_id", "battery_id", "string_id", "location_id", "technician_id", "event_type", "event_subtype", "status", "work_order_id", "notes",
 		"scheduled_date", "completed_date", "created_at", "updated_at"}
 	for _, f := range s.ix["maintenance_event"].All() {
-		if err := eachRecord(ctx, s.l, f, cols, func(rec arrow.RecordBatch) error {
+		if err := EachRecord(ctx, s.l, f, cols, func(rec arrow.RecordBatch) error {
 			for i := 0; i < int(rec.NumRows()); i++ {
 				var e alerts.MaintEvent
 				e.EventID, _ = uuidAt(rec.Column(0), i)
@@ -973,7 +974,7 @@ func (s *alertSources) envExcursions(ctx context.Context) ([]alerts.EnvExcursion
 		}
 	}
 	for _, f := range s.ix["telemetry_env"].All() {
-		if err := eachRecord(ctx, s.l, f, []string{"sensor_id", "ts", "temperature_c", "hvac_status"}, func(rec arrow.RecordBatch) error {
+		if err := EachRecord(ctx, s.l, f, []string{"sensor_id", "ts", "temperature_c", "hvac_status"}, func(rec arrow.RecordBatch) error {
 			temps, _ := rec.Column(2).(*array.Decimal128)
 			for i := 0; i < int(rec.NumRows()); i++ {
 				id, _ := uuidAt(rec.Column(0), i)
