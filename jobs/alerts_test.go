@@ -3,11 +3,13 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/battlake/battlake/jobs/evaluate"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/lakecheck"
@@ -193,5 +195,46 @@ func TestAlertStageOnTinyLake(t *testing.T) {
 	}
 	if again := derivedRun(t, dir, "", sc, "alerts"); len(again) != 0 {
 		t.Fatalf("rerun wrote %s", strings.Join(again, ", "))
+	}
+
+	// evaluate.Alerts against the same definitions in SQL.
+	fs, err := objstore.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := evaluate.Alerts(context.Background(), lake.New(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	q := fmt.Sprintf(`WITH
+		first_t AS (SELECT least((SELECT min(measured_at) FROM %[1]s), (SELECT min(test_date) FROM %[2]s), (SELECT min(feature_ts) FROM %[3]s)) AS t),
+		asof_t AS (SELECT date_trunc('day', max(feature_ts)) + INTERVAL 1 DAY AS t FROM %[3]s),
+		pop AS (SELECT tb.battery_id, tb.end_of_service_date::TIMESTAMPTZ eos, b.string_id, b.installed_date::TIMESTAMPTZ inst
+			FROM %[4]s tb JOIN %[5]s b USING (battery_id)
+			WHERE tb.end_of_service_date::TIMESTAMPTZ >= (SELECT t FROM first_t) + INTERVAL 30 DAY
+			AND tb.end_of_service_date::TIMESTAMPTZ < (SELECT t FROM asof_t)
+			AND NOT coalesce(tb.replaced_date < tb.end_of_service_date, false)),
+		warn AS (SELECT * FROM %[6]s WHERE severity IN ('warning', 'critical') AND status <> 'suppressed'
+			AND alert_type IN ('resistance_drift', 'soh_degraded', 'rul_warning', 'rul_critical', 'anomaly_detected', 'temperature_high', 'voltage_low', 'voltage_high'))
+		SELECT (SELECT count(*) FROM pop),
+			(SELECT count(*) FROM pop p WHERE EXISTS (SELECT 1 FROM warn a WHERE
+				(a.battery_id = p.battery_id OR (a.battery_id IS NULL AND a.alert_type = 'soh_degraded' AND a.string_id = p.string_id))
+				AND a.triggered_at <= p.eos - INTERVAL 30 DAY AND a.triggered_at >= coalesce(p.inst, a.triggered_at)
+				AND (a.resolved_at IS NULL OR a.resolved_at >= p.eos - INTERVAL 365 DAY))),
+			(SELECT count(*) FROM %[6]s WHERE severity = 'critical' AND status <> 'suppressed')`,
+		scan("impedance_measurement_raw"), scan("capacity_test_raw"), scan("feature_store"), lakecheck.Scan(dir, schema.MustLookup("truth_battery")), scan("battery"), alert)
+	var pop, warned, crit int
+	if err := db.QueryRow(q).Scan(&pop, &warned, &crit); err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	if pop == 0 || crit == 0 {
+		t.Fatalf("population %d, critical %d: the comparison proves nothing", pop, crit)
+	}
+	if rep.EndOfService != pop || rep.Warned30d != warned || rep.Critical != crit {
+		t.Errorf("evaluate: %d jars at end of service, %d warned, %d critical; SQL: %d, %d, %d", rep.EndOfService, rep.Warned30d, crit, pop, warned, crit)
+	}
+	if rep.CriticalMatched > rep.Critical || rep.CriticalPrecision < 0 || rep.CriticalPrecision > 1 || math.IsNaN(rep.MedianLeadDays) != (warned == 0) {
+		t.Errorf("report out of bounds: %+v", rep)
 	}
 }

@@ -151,7 +151,8 @@ func DataQualityRule() Rule {
 
 // StuckSensorRule (data_quality, info): a jar whose voltage has exactly
 // zero spread over an hour (level 1). A live jar sampled every few seconds
-// at 1 mV never does, so one hour raises; one clean hour clears.
+// at 1 mV never does, so one hour raises; one clean hour clears. The read
+// side judges only hours of at least 120 samples (30 s or faster).
 func StuckSensorRule() Rule {
 	return Rule{Type: DataQuality, Name: "stuck", Info: 0.5, Warn: 1.5, Crit: math.NaN(), Clear: 0.25, Unit: "level"}
 }

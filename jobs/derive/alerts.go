@@ -54,7 +54,7 @@ import (
 
 // alertsVersion enters the stage's fingerprints beside CodeVersion: bump
 // it when a rule, level or lifecycle step changes.
-const alertsVersion = "alerts=2"
+const alertsVersion = "alerts=3"
 
 // alertSeed seeds acknowledgement delays and assignments; derived content
 // is a function of the inputs and this constant.
@@ -671,7 +671,9 @@ func (s *alertSources) jarRules(ctx context.Context, d *detectors, f lake.Segmen
 				lv = 2
 			}
 			dq.add(ts, lv)
-			if std, ok := dec(&c[4], i, 4); ok {
+			// Zero spread means stuck only at a fast rate: at 10 min a
+			// float jar's six samples often agree to the mV.
+			if std, ok := dec(&c[4], i, 4); ok && h != nil && h.n >= stuckMinSamples {
 				lv = 0
 				if std == 0 {
 					lv = 1
@@ -682,6 +684,10 @@ func (s *alertSources) jarRules(ctx context.Context, d *detectors, f lake.Segmen
 		return nil
 	})
 }
+
+// stuckMinSamples is the fewest string samples in an hour (the telemetry
+// rate) at which a jar's zero voltage spread is read as a stuck sensor.
+const stuckMinSamples = 120
 
 // dec reads a decimal column's value at i (false when NULL).
 func dec(c *parquetio.ColumnSlice, i, scale int) (float64, bool) {
