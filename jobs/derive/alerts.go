@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -45,16 +46,19 @@ import (
 //
 // Alerts are history: an episode that starts in one month ends in another,
 // acknowledgements and incidents follow later. Every month partition of
-// the three tables is therefore one as-of segment whose lineage is every
-// input file, written to the end of the telemetry: when any input
-// changes, the stage recomputes all (a few seconds for the fleet) and
-// rewrites the months; a rerun on the same inputs writes nothing. Memory
+// the three tables is therefore one as-of segment, written to the end of
+// the telemetry, whose lineage covers every input file (a digest per input
+// table): when any input changes, the stage recomputes all (a few seconds
+// for the fleet) and rewrites the months; a rerun on the same inputs finds
+// every month fresh and computes and writes nothing. (A month partition
+// deleted by hand is not noticed until an input changes or the run is
+// forced.) Memory
 // is bounded by the entities' detector state and the rows written, not by
 // the telemetry read: raw and hourly rows stream a day at a time.
 
 // alertsVersion enters the stage's fingerprints beside CodeVersion: bump
 // it when a rule, level or lifecycle step changes.
-const alertsVersion = "alerts=3"
+const alertsVersion = "alerts=4"
 
 // alertSeed seeds acknowledgement delays and assignments; derived content
 // is a function of the inputs and this constant.
@@ -68,11 +72,7 @@ func AlertJobs(l *lake.Lake) []pipeline.Job {
 		if err != nil || src == nil {
 			return nil, err
 		}
-		res, err := src.compute(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return src.tasks(ctx, res, ta, ti, tw)
+		return src.plan(ctx, []*schema.Table{ta, ti, tw})
 	}}}
 }
 
@@ -142,9 +142,25 @@ func loadAlertSources(ctx context.Context, l *lake.Lake) (*alertSources, error) 
 	return s, nil
 }
 
-// lineage is every input file plus the master rows of the jars.
+// lineage names every input table with a digest of its committed files
+// (partition, segment, file digest), plus the master rows of the jars.
+// One entry per table, not per file: every month partition of the three
+// tables carries it, and a per-file list (a thousand entries for the
+// default lake) made each manifest 150 KB.
 func (s *alertSources) lineage() []lake.Input {
-	return append(Inputs(s.files), s.master.DayInput(s.asOf, nil))
+	by := map[string][]any{}
+	var names []string
+	for _, in := range Inputs(s.files) {
+		if _, ok := by[in.Table]; !ok {
+			names = append(names, in.Table)
+		}
+		by[in.Table] = append(by[in.Table], in.String())
+	}
+	out := make([]lake.Input, 0, len(names)+1)
+	for _, n := range names {
+		out = append(out, lake.Input{Table: n, Partition: "*", Segment: fmt.Sprintf("%d files", len(by[n])), SHA256: Digest(by[n]...)})
+	}
+	return append(out, s.master.DayInput(s.asOf, nil))
 }
 
 // EachRecord streams f through the Arrow reader (string, enum and JSON
@@ -1036,68 +1052,140 @@ func (s *alertSources) envExcursions(ctx context.Context) ([]alerts.EnvExcursion
 
 // --- writing ----------------------------------------------------------------
 
-func (s *alertSources) tasks(ctx context.Context, res *AlertResult, ta, ti, tw *schema.Table) ([]pipeline.Task, error) {
+// newMonthRows indexes a result's rows by table and month.
+func newMonthRows(res *AlertResult) map[string]map[string][]int {
+	by := map[string]map[string][]int{"alert": {}, "incident": {}, "work_order": {}}
+	for i := range res.Alerts {
+		m := lake.Month(res.Alerts[i].TriggeredAt)
+		by["alert"][m] = append(by["alert"][m], i)
+	}
+	for i := range res.Incidents {
+		m := lake.Month(res.Incidents[i].CreatedAt)
+		by["incident"][m] = append(by["incident"][m], i)
+	}
+	for i := range res.WorkOrders {
+		m := lake.Month(res.WorkOrders[i].CreatedAt)
+		by["work_order"][m] = append(by["work_order"][m], i)
+	}
+	return by
+}
+
+// segment is the as-of segment of month m with the stage's lineage.
+func (s *alertSources) segment(m string, lin []lake.Input) (lake.Segment, error) {
+	start, err := time.Parse("2006-01", m)
+	if err != nil {
+		return lake.Segment{}, fmt.Errorf("month %q: %w", m, err)
+	}
+	seg := lake.AsOfSegment(start, s.asOf)
+	seg.Lineage = lin
+	return seg, nil
+}
+
+func alertMeta(t *schema.Table) lake.Meta {
+	meta := Meta(t.Name)
+	meta.Inputs = append(meta.Inputs, alertsVersion)
+	return meta
+}
+
+// plan lists the tasks of the three tables. When every committed month of
+// the three tables is fresh for the current inputs, the months are those
+// (the same inputs give the same months) and nothing is computed unless
+// a task runs (a forced run); otherwise the stage computes first, and
+// months that held rows before and hold none now are rewritten empty, so
+// a withdrawn alert does not linger.
+func (s *alertSources) plan(ctx context.Context, tables []*schema.Table) ([]pipeline.Task, error) {
 	lin := s.lineage()
-	var tasks []pipeline.Task
-	add := func(t *schema.Table, months map[string][]int, write func(o *lake.Output, idx []int) error) error {
-		// Months that held rows before and hold none now are rewritten
-		// empty, so a withdrawn alert does not linger.
+	months := map[string]map[string]bool{}
+	fresh := true
+	for _, t := range tables {
+		months[t.Name] = map[string]bool{}
 		parts, err := s.l.Partitions(ctx, t)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if len(parts) == 0 {
+			fresh = false
 		}
 		for _, p := range parts {
-			if _, ok := months[p.Partition.Month]; !ok {
-				months[p.Partition.Month] = nil
+			months[t.Name][p.Partition.Month] = true
+			if !fresh {
+				continue
+			}
+			seg, err := s.segment(p.Partition.Month, lin)
+			if err != nil {
+				return nil, err
+			}
+			stale, err := s.l.Stale(ctx, p.Partition, alertMeta(t), p.Manifest, []lake.Segment{seg})
+			if err != nil {
+				return nil, err
+			}
+			fresh = fresh && len(stale) == 0
+		}
+	}
+	var (
+		res  *AlertResult
+		by   map[string]map[string][]int
+		once sync.Once
+		cerr error
+	)
+	get := func(ctx context.Context) (*AlertResult, map[string]map[string][]int, error) {
+		once.Do(func() {
+			if res == nil {
+				res, cerr = s.compute(ctx)
+			}
+			if cerr == nil {
+				by = newMonthRows(res)
+			}
+		})
+		return res, by, cerr
+	}
+	if !fresh {
+		_, b, err := get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tables {
+			for m := range b[t.Name] {
+				months[t.Name][m] = true
 			}
 		}
-		keys := make([]string, 0, len(months))
-		for m := range months {
+	}
+	var tasks []pipeline.Task
+	for _, t := range tables {
+		keys := make([]string, 0, len(months[t.Name]))
+		for m := range months[t.Name] {
 			keys = append(keys, m)
 		}
 		slices.Sort(keys)
 		for _, m := range keys {
-			idx := months[m]
-			start, err := time.Parse("2006-01", m)
+			seg, err := s.segment(m, lin)
 			if err != nil {
-				return fmt.Errorf("month %q: %w", m, err)
+				return nil, err
 			}
-			seg := lake.AsOfSegment(start, s.asOf)
-			seg.Lineage = lin
-			meta := Meta(t.Name)
-			meta.Inputs = append(meta.Inputs, alertsVersion)
-			tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(t, m, -1), Meta: meta, Segments: []lake.Segment{seg}, Weight: int64(len(idx)) + 1,
-				Run: func(ctx context.Context, o *lake.Output) error { return write(o, idx) }})
+			weight := int64(1)
+			if by != nil {
+				weight += int64(len(by[t.Name][m]))
+			}
+			t, m := t, m
+			tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(t, m, -1), Meta: alertMeta(t), Segments: []lake.Segment{seg}, Weight: weight,
+				Run: func(ctx context.Context, o *lake.Output) error {
+					res, by, err := get(ctx)
+					if err != nil {
+						return err
+					}
+					idx := by[t.Name][m]
+					return writeRows(o, t, len(idx), func(i int, b *parquetio.RowBuilder) {
+						switch t.Name {
+						case "alert":
+							setAlert(b, &res.Alerts[idx[i]])
+						case "incident":
+							setIncident(b, &res.Incidents[idx[i]])
+						default:
+							setWorkOrder(b, &res.WorkOrders[idx[i]])
+						}
+					})
+				}})
 		}
-		return nil
-	}
-	am, im, wm := map[string][]int{}, map[string][]int{}, map[string][]int{}
-	for i := range res.Alerts {
-		m := lake.Month(res.Alerts[i].TriggeredAt)
-		am[m] = append(am[m], i)
-	}
-	for i := range res.Incidents {
-		m := lake.Month(res.Incidents[i].CreatedAt)
-		im[m] = append(im[m], i)
-	}
-	for i := range res.WorkOrders {
-		m := lake.Month(res.WorkOrders[i].CreatedAt)
-		wm[m] = append(wm[m], i)
-	}
-	if err := add(ta, am, func(o *lake.Output, idx []int) error {
-		return writeRows(o, ta, len(idx), func(i int, b *parquetio.RowBuilder) { setAlert(b, &res.Alerts[idx[i]]) })
-	}); err != nil {
-		return nil, err
-	}
-	if err := add(ti, im, func(o *lake.Output, idx []int) error {
-		return writeRows(o, ti, len(idx), func(i int, b *parquetio.RowBuilder) { setIncident(b, &res.Incidents[idx[i]]) })
-	}); err != nil {
-		return nil, err
-	}
-	if err := add(tw, wm, func(o *lake.Output, idx []int) error {
-		return writeRows(o, tw, len(idx), func(i int, b *parquetio.RowBuilder) { setWorkOrder(b, &res.WorkOrders[idx[i]]) })
-	}); err != nil {
-		return nil, err
 	}
 	return tasks, nil
 }
