@@ -193,6 +193,20 @@ func TestAlertStageOnTinyLake(t *testing.T) {
 	if n := count(`SELECT count(*) FROM %s a JOIN %s w USING (incident_id) WHERE a.alert_type = 'rul_critical'`, alert, wo); n == 0 {
 		t.Error("the critical RUL alert raised no incident work order")
 	}
+	// Counts per site and type in the ranges documented on the stage
+	// (jobs/derive/alerts.go): history types per site over its years,
+	// telemetry types per string and day of the window.
+	strings_, days := count(`SELECT count(*) FROM %s`, scan("string")), 3
+	for _, c := range []struct {
+		typ    string
+		lo, hi int
+	}{{"resistance_drift", 5, 600}, {"soh_degraded", 1, 30},
+		{"voltage_low", 0, 2 * strings_ * days}, {"voltage_high", 0, 2 * strings_ * days}, {"temperature_high", 0, 2 * strings_ * days},
+		{"current_high", 0, strings_ * days}, {"ripple_high", 0, strings_ * days}, {"data_quality", 0, 2 * strings_ * days}} {
+		if n := count(`SELECT count(*) FROM %s WHERE alert_type = '%s'`, alert, c.typ); n < c.lo || n > c.hi {
+			t.Errorf("%d %s alerts on one site, want %d..%d", n, c.typ, c.lo, c.hi)
+		}
+	}
 	if again := derivedRun(t, dir, "", sc, "alerts"); len(again) != 0 {
 		t.Fatalf("rerun wrote %s", strings.Join(again, ", "))
 	}
