@@ -74,9 +74,9 @@ import (
 // Incidents: 599 and work orders 5,584 (5,138 of them the transactions
 // stage's CMMS references, 446 raised by incidents) on the default lake.
 
-// alertsVersion enters the stage's fingerprints beside CodeVersion: bump
+// AlertsVersion enters the stage's fingerprints beside CodeVersion: bump
 // it when a rule, level or lifecycle step changes.
-const alertsVersion = "alerts=4"
+const AlertsVersion = "alerts=4"
 
 // alertSeed seeds acknowledgement delays and assignments; derived content
 // is a function of the inputs and this constant.
@@ -1101,7 +1101,7 @@ func (s *alertSources) segment(m string, lin []lake.Input) (lake.Segment, error)
 
 func alertMeta(t *schema.Table) lake.Meta {
 	meta := Meta(t.Name)
-	meta.Inputs = append(meta.Inputs, alertsVersion)
+	meta.Inputs = append(meta.Inputs, AlertsVersion)
 	return meta
 }
 
