@@ -192,7 +192,7 @@ func Correlate(as []Alert, env []EnvExcursion, users []User, names Names, asOf t
 			where = names.of(a.StringID)
 		}
 		in := Incident{LocationID: a.LocationID, StringID: a.StringID, Severity: sev, RCACode: code,
-			Title:     fmt.Sprintf("%s on %s (%d alerts)", strings.ReplaceAll(string(a.Type), "_", " "), where, len(grp)),
+			Title:     fmt.Sprintf("%s on %s (%s)", strings.ReplaceAll(string(a.Type), "_", " "), where, plural(len(grp), "alert")),
 			RootCause: RCACodes[code] + ": " + a.Message}
 		out = append(out, finishIncident(in, as, grp, users, asOf, seed))
 	}
@@ -290,4 +290,11 @@ func finishIncident(in Incident, as []Alert, grp []int, users []User, asOf time.
 		in.Escalation++ // unresolved for a day
 	}
 	return in
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

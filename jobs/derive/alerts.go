@@ -76,7 +76,7 @@ import (
 
 // AlertsVersion enters the stage's fingerprints beside CodeVersion: bump
 // it when a rule, level or lifecycle step changes.
-const AlertsVersion = "alerts=4"
+const AlertsVersion = "alerts=5"
 
 // alertSeed seeds acknowledgement delays and assignments; derived content
 // is a function of the inputs and this constant.
@@ -400,7 +400,7 @@ func (s *alertSources) compute(ctx context.Context) (*AlertResult, error) {
 				e.Resolved = t
 				extra["resolved_by"] = "replacement"
 			}
-			msg := message(&st.rule, e, s.names, st)
+			msg := message(&st.rule, e, s.names, st, extra)
 			as = append(as, alerts.NewAlert(&st.rule, e, st.battery, st.str, st.location, st.source, st.model, msg, extra))
 		}
 	}
@@ -444,7 +444,7 @@ func (s *alertSources) replacements(ctx context.Context, events []alerts.MaintEv
 	return out, err
 }
 
-func message(r *alerts.Rule, e alerts.Episode, names alerts.Names, st *stream) string {
+func message(r *alerts.Rule, e alerts.Episode, names alerts.Names, st *stream, ctx map[string]any) string {
 	where := names[st.location]
 	if st.str != uuid.Nil {
 		where = names[st.str]
@@ -453,6 +453,20 @@ func message(r *alerts.Rule, e alerts.Episode, names alerts.Names, st *stream) s
 		if p, ok := st.ctx["position"]; ok {
 			where = fmt.Sprintf("%s jar %v", where, p)
 		}
+	}
+	label := strings.ReplaceAll(string(r.Type), "_", " ")
+	label = strings.NewReplacer("soh ", "SOH ", "rul ", "RUL ").Replace(label)
+	head := fmt.Sprintf("%s %s on %s", strings.ToUpper(label[:1])+label[1:], e.Severity, where)
+	switch r.Type {
+	case alerts.ResistanceDrift:
+		peer := "no peers"
+		if p, ok := ctx["peer_ratio"]; ok {
+			peer = fmt.Sprintf("%v × the string's median", p)
+		}
+		return fmt.Sprintf("%s: resistance %v %% of its baseline, %s (warning from %d %% alone, %d %% with %.2f ×, %d %% with %.2f ×)", head,
+			ctx["baseline_pct"], peer, alerts.DriftBaseAlone, alerts.DriftBasePeers, alerts.DriftPeerAhead, alerts.DriftBaseOutlier, alerts.DriftPeerOutlier)
+	case alerts.DataQuality:
+		return fmt.Sprintf("%s: %v", head, ctx["check"])
 	}
 	dir, lvl := "above", r.Warn
 	if r.Below {
@@ -463,9 +477,7 @@ func message(r *alerts.Rule, e alerts.Episode, names alerts.Names, st *stream) s
 	} else if e.Severity == alerts.Info {
 		lvl = r.Info
 	}
-	label := strings.ReplaceAll(string(r.Type), "_", " ")
-	return fmt.Sprintf("%s %s on %s: %.4g %s %s the %s level %.4g %s", strings.ToUpper(label[:1])+label[1:], e.Severity, where,
-		e.Peak, r.Unit, dir, e.Severity, lvl, r.Unit)
+	return fmt.Sprintf("%s: %.4g %s %s the %s level %.4g %s", head, e.Peak, r.Unit, dir, e.Severity, lvl, r.Unit)
 }
 
 // stringHour aggregates one string's raw samples of one hour.
