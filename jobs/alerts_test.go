@@ -193,6 +193,21 @@ func TestAlertStageOnTinyLake(t *testing.T) {
 	if n := count(`SELECT count(*) FROM %s a JOIN %s w USING (incident_id) WHERE a.alert_type = 'rul_critical'`, alert, wo); n == 0 {
 		t.Error("the critical RUL alert raised no incident work order")
 	}
+	// The stage reads the string's mode from its current and flags (the
+	// enum is off the fast path): every discharge sample is under -5 A,
+	// every boost or equalize sample has the equalize flag, more than 10 A
+	// of charge, or a discharge sample within the 4 h before.
+	raw := scan("telemetry_string_raw")
+	if n := count(`SELECT count(*) FROM %s WHERE (mode = 'discharge') <> coalesce(current_a < -5, false)`, raw); n != 0 {
+		t.Errorf("%d samples where mode = discharge and current < -5 A disagree", n)
+	}
+	if n := count(`SELECT count(*) FROM %[1]s r WHERE mode IN ('boost', 'equalize') AND NOT (coalesce(equalize_flag, false) OR coalesce(current_a > 10, false)
+		OR EXISTS (SELECT 1 FROM %[1]s d WHERE d.string_id = r.string_id AND d.current_a < -5 AND d.ts BETWEEN r.ts - INTERVAL 4 HOUR AND r.ts))`, raw); n != 0 {
+		t.Errorf("%d boost or equalize samples the stage would read as float", n)
+	}
+	if n := count(`SELECT count(*) FROM %s WHERE mode IN ('discharge', 'boost', 'equalize')`, raw); n == 0 {
+		t.Log("no discharge, boost or equalize in the window: the mode checks above prove nothing here")
+	}
 	// Counts per site and type in the ranges documented on the stage
 	// (jobs/derive/alerts.go): history types per site over its years,
 	// telemetry types per string and day of the window.

@@ -76,7 +76,7 @@ import (
 
 // AlertsVersion enters the stage's fingerprints beside CodeVersion: bump
 // it when a rule, level or lifecycle step changes.
-const AlertsVersion = "alerts=5"
+const AlertsVersion = "alerts=6"
 
 // alertSeed seeds acknowledgement delays and assignments; derived content
 // is a function of the inputs and this constant.
@@ -483,19 +483,25 @@ func message(r *alerts.Rule, e alerts.Episode, names alerts.Names, st *stream, c
 // stringHour aggregates one string's raw samples of one hour.
 type stringHour struct {
 	n, discharge, charging int   // samples; in discharge; in boost or equalize
+	recharge               bool  // within rechargeHours of a discharge sample
 	maxChargeA             int32 // mA
 	rippleSum              int64 // mV
 	rippleN                int
 }
 
-// Mode classification from the raw columns: a sample is in discharge when
-// the string current is below −5 A (the state machine's discharge mode:
-// float never draws more than 0.1 A, measured on the default lake), and
-// charging hard (boost or equalize) when the equalize flag is set or the
-// charge current exceeds the float current's ceiling of 10 A.
+// Mode classification from the raw columns (the mode enum is off the
+// typed fast path: reading it through Arrow would triple the stage's
+// cost): a sample is in discharge when the string current is below −5 A
+// (the state machine's discharge mode draws 14 A or more, float never
+// more than 0.1 A), and boost or equalize when the equalize flag is set,
+// the charge current exceeds float's ceiling of 10 A, or it falls within
+// rechargeHours after a discharge sample (boost runs last up to 3.6 h on
+// the default lake, and taper under 10 A). TestAlertStageOnTinyLake checks
+// that every discharge, boost and equalize sample is so classified.
 const (
-	dischargeMA = -5000
-	boostMA     = 10000
+	dischargeMA   = -5000
+	boostMA       = 10000
+	rechargeHours = 4
 )
 
 func (s *alertSources) telemetryAlerts(ctx context.Context, d *detectors) error {
@@ -511,6 +517,7 @@ func (s *alertSources) telemetryAlerts(ctx context.Context, d *detectors) error 
 	slices.SortFunc(days, func(a, b time.Time) int { return a.Compare(b) })
 	models := s.modelOfString()
 	hours := map[uuid.UUID]map[int64]*stringHour{} // string → hour start (µs) → aggregate
+	lastDischarge := map[uuid.UUID]int64{}         // string → start of its latest hour with a discharge sample
 	for _, day := range days {
 		// Strings first: their hours feed the jar rules of the same hours.
 		dayHours := map[uuid.UUID]map[int64]*stringHour{}
@@ -565,6 +572,7 @@ func (s *alertSources) telemetryAlerts(ctx context.Context, d *detectors) error 
 				return err
 			}
 		}
+		s.markRecharge(dayHours, lastDischarge)
 		s.stringRules(d, dayHours, models)
 		for id, m := range dayHours {
 			if hours[id] == nil {
@@ -591,6 +599,27 @@ func (s *alertSources) telemetryAlerts(ctx context.Context, d *detectors) error 
 		}
 	}
 	return nil
+}
+
+// markRecharge flags the hours within rechargeHours after a discharge
+// sample, carrying each string's latest discharge hour across days.
+func (s *alertSources) markRecharge(day map[uuid.UUID]map[int64]*stringHour, last map[uuid.UUID]int64) {
+	const hour = int64(time.Hour / time.Microsecond)
+	for id, m := range day {
+		ks := make([]int64, 0, len(m))
+		for k := range m {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		for _, k := range ks {
+			if m[k].discharge > 0 {
+				last[id] = k
+			}
+			if l, ok := last[id]; ok && k-l <= rechargeHours*hour {
+				m[k].recharge = true
+			}
+		}
+	}
 }
 
 // stringRules feeds one day of a string's hours to its rules, in string
@@ -701,7 +730,7 @@ func (s *alertSources) jarRules(ctx context.Context, d *detectors, f lake.Segmen
 			// the jars under the band and the recharge (boost) holds them
 			// there for hours, and boost and equalize lift them above it,
 			// all by design.
-			if okV && (h == nil || (h.charging == 0 && h.discharge == 0)) {
+			if okV && (h == nil || (h.charging == 0 && h.discharge == 0 && !h.recharge)) {
 				low.add(ts, vmean)
 				high.add(ts, vmean)
 			}
