@@ -151,7 +151,9 @@ func BenchmarkDailyAppend(b *testing.B) {
 //     the same output rows, loaded into memory first, to Parquet;
 //   - feature_store with 1 h windows, then with 24 h + 168 h windows,
 //     against the same aggregates in DuckDB SQL (featuresql) over the
-//     lake's raw Parquet files.
+//     lake's raw Parquet files;
+//   - stage alerts (alert, incident, work_order) over the day and the
+//     fleet's maintenance history, and its no-op rerun.
 //
 // BENCH_SITES (comma-separated codes) shrinks the fleet.
 func BenchmarkDerivedFleetDay(b *testing.B) {
@@ -239,5 +241,16 @@ func BenchmarkDerivedFleetDay(b *testing.B) {
 			b.ReportMetric(duck.Seconds(), "duckdb_"+w.name+"_s")
 			b.ReportMetric(d.Seconds()/duck.Seconds(), "features_"+w.name+"/duckdb")
 		}
+		// Stage alerts over the day and the lake's maintenance history,
+		// then a rerun on unchanged inputs (plans, writes nothing).
+		d, tot = runJobs(derive.AlertJobs(lk))
+		b.ReportMetric(d.Seconds(), "alerts_s")
+		b.ReportMetric(float64(tot.Rows), "alerts_rows")
+		r := &pipeline.Runner{Lake: lk, Workers: runtime.GOMAXPROCS(0)}
+		start := time.Now()
+		if _, err := r.RunJobs(context.Background(), derive.AlertJobs(lk)); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "alerts_rerun_s")
 	}
 }

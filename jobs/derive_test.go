@@ -19,12 +19,12 @@ import (
 	"github.com/battlake/battlake/schema"
 )
 
-// The derived stages (calc, features) read only the lake: never _truth/,
-// never the synthesizer's packages.
+// The derived stages (calc, features, alerts) read only the lake: never
+// _truth/, never the synthesizer's packages.
 
 var (
 	rawStages     = []string{"master", "telemetry", "transactions"}
-	derivedStages = []string{"calc", "features"}
+	derivedStages = []string{"calc", "features", "alerts"}
 )
 
 var errTruthRead = errors.New("derived stage touched _truth/")
@@ -180,7 +180,22 @@ func TestDerivedStages(t *testing.T) {
 		day2 := window("2026-03-02", "2026-03-03")
 		day2.SampleInterval = jobs.Duration{Duration: 5 * time.Minute}
 		runOn(t, dir, "", day2, "telemetry")
-		got := derivedRun(t, dir, "", sc, derivedStages...)
+		all := derivedRun(t, dir, "", sc, derivedStages...)
+		// The alert tables are history (episodes cross days): their
+		// months are one as-of segment over every input, so any changed
+		// input rewrites each of them.
+		var got []string
+		alertMonths := 0
+		for _, w := range all {
+			if strings.HasPrefix(w, "alert ") || strings.HasPrefix(w, "incident ") || strings.HasPrefix(w, "work_order ") {
+				alertMonths++
+				continue
+			}
+			got = append(got, w)
+		}
+		if alertMonths == 0 {
+			t.Error("a changed raw day rewrote no alert-stage partition")
+		}
 		var want []string
 		for b := 0; b < 8; b++ {
 			for _, d := range []string{"2026-03-02", "2026-03-03"} {
@@ -220,7 +235,7 @@ func TestDerivedSameOnS3(t *testing.T) {
 	remote, local := storeHashes(t, s3), storeHashes(t, fsStore(t, dir))
 	n := 0
 	for k, v := range local {
-		for _, tb := range []string{"telemetry_jar_calc", "telemetry_string_calc", "capacity_test_calc", "impedance_measurement_calc", "feature_store"} {
+		for _, tb := range []string{"telemetry_jar_calc", "telemetry_string_calc", "capacity_test_calc", "impedance_measurement_calc", "feature_store", "alert", "incident", "work_order"} {
 			if strings.HasPrefix(k, tb+"/") {
 				n++
 				if remote[k] != v {

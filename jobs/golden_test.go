@@ -20,7 +20,8 @@ const goldenLake = "../testdata/golden/lake_seed42.sha256"
 
 // TestGoldenLakeChecksums pins the bytes of a small lake at a fixed seed
 // (one site, one day at 10 min, every stage). An intended change of the
-// output must bump jobs.GeneratorVersion or derive.CodeVersion (so reruns rewrite old
+// output must bump jobs.GeneratorVersion or derive.CodeVersion (or
+// derive.AlertsVersion for the alerts stage alone; so reruns rewrite old
 // partitions) and refresh this file with `go test ./jobs -run Golden
 // -update`; an unintended one fails here.
 func TestGoldenLakeChecksums(t *testing.T) {
@@ -33,7 +34,7 @@ func TestGoldenLakeChecksums(t *testing.T) {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# generator %s %s\n", jobs.GeneratorVersion, derive.CodeVersion)
+	fmt.Fprintf(&b, "# generator %s %s %s\n", jobs.GeneratorVersion, derive.CodeVersion, derive.AlertsVersion)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s  %s\n", hashes[k], filepath.ToSlash(k))
 	}
@@ -52,7 +53,7 @@ func TestGoldenLakeChecksums(t *testing.T) {
 	}
 	wantLines, gotLines := strings.Split(string(want), "\n"), strings.Split(b.String(), "\n")
 	if wantLines[0] == gotLines[0] {
-		t.Errorf("output changed without a version bump (still %s): bump jobs.GeneratorVersion (synthesis) or derive.CodeVersion (derived stages), then refresh with -update", wantLines[0])
+		t.Errorf("output changed without a version bump (still %s): bump jobs.GeneratorVersion (synthesis), derive.CodeVersion (derived stages) or derive.AlertsVersion (alerts), then refresh with -update", wantLines[0])
 	}
 	seen := map[string]bool{}
 	for _, l := range wantLines {
