@@ -1,0 +1,129 @@
+package ml
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+)
+
+// binMapper holds, per feature, the upper edges of its value bins: x goes to
+// the first bin b with x <= upper[b], or to the last value bin len(upper).
+// NaN goes to its own bin, index len(upper)+1. Splits learned on bin b are
+// stored as the raw threshold upper[b], so prediction on float rows never
+// needs the mapper and agrees with training exactly.
+type binMapper struct {
+	upper [][]float64
+}
+
+// valueBins is the number of value bins of feature f (missing bin excluded).
+func (bm *binMapper) valueBins(f int) int { return len(bm.upper[f]) + 1 }
+
+func (bm *binMapper) bin(f int, x float64) uint8 {
+	up := bm.upper[f]
+	if x != x {
+		return uint8(len(up) + 1)
+	}
+	return uint8(sort.SearchFloat64s(up, x)) // first b with up[b] >= x
+}
+
+// newBinMapper places at most maxBins-1 edges per feature at quantiles of a
+// seeded sample of at most sampleRows rows. Features with few distinct
+// values get one bin per value (edges at midpoints).
+func newBinMapper(X Matrix, maxBins, sampleRows int, rng *rand.Rand) *binMapper {
+	rows := sampleIndex(X.Rows, sampleRows, rng)
+	bm := &binMapper{upper: make([][]float64, X.Cols)}
+	vals := make([]float64, 0, len(rows))
+	for f := 0; f < X.Cols; f++ {
+		vals = vals[:0]
+		for _, r := range rows {
+			if v := X.Data[r*X.Cols+f]; v == v {
+				vals = append(vals, v)
+			}
+		}
+		slices.Sort(vals)
+		bm.upper[f] = binEdges(vals, maxBins)
+	}
+	return bm
+}
+
+// sampleIndex returns min(n, k) distinct row indices in ascending order.
+func sampleIndex(n, k int, rng *rand.Rand) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	if k >= n {
+		return idx
+	}
+	// Partial Fisher-Yates: the first k slots are a uniform k-subset.
+	for i := 0; i < k; i++ {
+		j := i + rng.IntN(n-i)
+		idx[i], idx[j] = idx[j], idx[i]
+	}
+	idx = idx[:k]
+	slices.Sort(idx)
+	return idx
+}
+
+// binEdges returns strictly increasing edges for sorted finite values.
+func binEdges(sorted []float64, maxBins int) []float64 {
+	m := len(sorted)
+	if m == 0 {
+		return nil
+	}
+	distinct := 1
+	for i := 1; i < m && distinct <= maxBins; i++ {
+		if sorted[i] != sorted[i-1] {
+			distinct++
+		}
+	}
+	var edges []float64
+	if distinct <= maxBins {
+		for i := 1; i < m; i++ {
+			if sorted[i] != sorted[i-1] {
+				edges = appendEdge(edges, midpoint(sorted[i-1], sorted[i]))
+			}
+		}
+		return edges
+	}
+	for j := 1; j < maxBins; j++ {
+		v := sorted[j*m/maxBins]
+		// The edge sits between v and the next larger value, so a heavily
+		// repeated value keeps a bin of its own.
+		k := sort.Search(m, func(i int) bool { return sorted[i] > v })
+		if k == m {
+			break
+		}
+		edges = appendEdge(edges, midpoint(v, sorted[k]))
+	}
+	return edges
+}
+
+func appendEdge(edges []float64, e float64) []float64 {
+	if len(edges) > 0 && e <= edges[len(edges)-1] {
+		return edges
+	}
+	return append(edges, e)
+}
+
+func midpoint(a, b float64) float64 {
+	m := a/2 + b/2
+	if m < a || math.IsInf(m, 0) {
+		return a
+	}
+	return m
+}
+
+// binMatrix maps X to a row-major uint8 matrix with the same shape.
+func (bm *binMapper) binMatrix(X Matrix) []uint8 {
+	out := make([]uint8, len(X.Data))
+	for i := 0; i < X.Rows; i++ {
+		row := X.Data[i*X.Cols : (i+1)*X.Cols]
+		o := out[i*X.Cols : (i+1)*X.Cols]
+		for f, x := range row {
+			o[f] = bm.bin(f, x)
+		}
+	}
+	return out
+}

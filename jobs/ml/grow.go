@@ -1,0 +1,457 @@
+package ml
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// histBin accumulates gradient, hessian and row count of one (feature, bin).
+type histBin struct {
+	g, h float64
+	n    int64
+}
+
+// builder grows trees on the binned training data. All state is owned by one
+// goroutine; the order of every float sum is fixed, so fits are repeatable.
+type builder struct {
+	p       Params
+	F       int
+	bins    []uint8 // row-major rows × F
+	y, w    []float64
+	margin  []float64
+	grad    []float64
+	hess    []float64
+	nb      []int // value bins per feature
+	off     []int // offset of feature f's bins in a histogram
+	histLen int
+	upper   [][]float64
+
+	idx, scratch []int32
+	active       []int
+	allActive    bool
+	pool         [][]histBin
+	resid, rw    []float64 // quantile leaf refit scratch
+}
+
+type growNode struct {
+	id         int32
+	start, end int
+	g, h       float64
+	n          int64
+	hist       []histBin
+}
+
+type leafRange struct {
+	id         int32
+	start, end int
+}
+
+func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
+	b := &builder{
+		p: p, F: X.Cols, bins: bm.binMatrix(X), y: y, w: w, upper: bm.upper,
+		margin: make([]float64, X.Rows), grad: make([]float64, X.Rows), hess: make([]float64, X.Rows),
+		nb: make([]int, X.Cols), off: make([]int, X.Cols),
+		idx: make([]int32, X.Rows), scratch: make([]int32, X.Rows),
+	}
+	for f := range b.nb {
+		b.nb[f] = bm.valueBins(f)
+		b.off[f] = b.histLen
+		b.histLen += b.nb[f] + 1 // + the missing bin
+	}
+	return b
+}
+
+// initScore is the constant model minimising the loss.
+func (b *builder) initScore() float64 {
+	switch b.p.Loss {
+	case LossQuantile:
+		return weightedQuantile(slices.Clone(b.y), slices.Clone(b.w), b.p.Alpha)
+	case LossLogistic:
+		var s, sw float64
+		for i, y := range b.y {
+			s += b.w[i] * y
+			sw += b.w[i]
+		}
+		pr := min(max(s/sw, 1e-6), 1-1e-6)
+		return math.Log(pr / (1 - pr))
+	default:
+		var s, sw float64
+		for i, y := range b.y {
+			s += b.w[i] * y
+			sw += b.w[i]
+		}
+		return s / sw
+	}
+}
+
+func (b *builder) gradients(rows []int32) {
+	alpha := b.p.Alpha
+	for _, r := range rows {
+		w, y, f := b.w[r], b.y[r], b.margin[r]
+		switch b.p.Loss {
+		case LossQuantile:
+			if f > y {
+				b.grad[r] = w * (1 - alpha)
+			} else {
+				b.grad[r] = -w * alpha
+			}
+			b.hess[r] = w
+		case LossLogistic:
+			pr := sigmoid(f)
+			b.grad[r] = w * (pr - y)
+			b.hess[r] = w * max(pr*(1-pr), 1e-16)
+		default:
+			b.grad[r] = w * (f - y)
+			b.hess[r] = w
+		}
+	}
+}
+
+func (b *builder) getHist() []histBin {
+	if n := len(b.pool); n > 0 {
+		h := b.pool[n-1]
+		b.pool = b.pool[:n-1]
+		return h
+	}
+	return make([]histBin, b.histLen)
+}
+
+func (b *builder) putHist(h []histBin) {
+	if h != nil {
+		b.pool = append(b.pool, h)
+	}
+}
+
+// buildHist fills hist from rows (only the active features' bins are valid).
+func (b *builder) buildHist(hist []histBin, rows []int32) {
+	clear(hist)
+	F := b.F
+	if b.allActive {
+		off := b.off[:F]
+		for _, r := range rows {
+			g, h := b.grad[r], b.hess[r]
+			rb := b.bins[int(r)*F : int(r)*F+F]
+			for f, v := range rb {
+				e := &hist[off[f]+int(v)]
+				e.g += g
+				e.h += h
+				e.n++
+			}
+		}
+		return
+	}
+	for _, r := range rows {
+		g, h := b.grad[r], b.hess[r]
+		rb := b.bins[int(r)*F : int(r)*F+F]
+		for _, f := range b.active {
+			e := &hist[b.off[f]+int(rb[f])]
+			e.g += g
+			e.h += h
+			e.n++
+		}
+	}
+}
+
+type split struct {
+	feature     int
+	bin         int
+	defaultLeft bool
+	gain        float64 // G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)
+	lg, lh      float64
+	ln          int64
+}
+
+// bestSplit scans the active features' histograms; ties keep the first
+// (lowest feature, lowest bin, missing-right first), so it is deterministic.
+func (b *builder) bestSplit(gn *growNode) (split, bool) {
+	lam := b.p.Lambda
+	minN := int64(b.p.MinSamplesLeaf)
+	minH := b.p.MinHessianLeaf
+	parent := gn.g * gn.g / (gn.h + lam)
+	best := split{gain: 2*b.p.MinGain + 1e-12*(1+parent)}
+	found := false
+	eval := func(f, t int, lg, lh float64, ln int64, defaultLeft, missKnown bool) {
+		rn := gn.n - ln
+		rg, rh := gn.g-lg, gn.h-lh
+		if ln < minN || rn < minN || lh < minH || rh < minH {
+			return
+		}
+		gain := lg*lg/(lh+lam) + rg*rg/(rh+lam) - parent
+		if gain > best.gain {
+			if !missKnown {
+				defaultLeft = lh >= rh // unseen NaN follows the heavier child
+			}
+			best = split{feature: f, bin: t, defaultLeft: defaultLeft, gain: gain, lg: lg, lh: lh, ln: ln}
+			found = true
+		}
+	}
+	for _, f := range b.active {
+		nb := b.nb[f]
+		h := gn.hist[b.off[f] : b.off[f]+nb+1]
+		miss := h[nb]
+		var ag, ah float64
+		var an int64
+		for t := 0; t < nb; t++ {
+			e := h[t]
+			if e.n == 0 && t > 0 {
+				continue // same partition as bin t-1
+			}
+			ag += e.g
+			ah += e.h
+			an += e.n
+			if t < nb-1 {
+				eval(f, t, ag, ah, an, false, miss.n > 0)
+				if miss.n > 0 {
+					eval(f, t, ag+miss.g, ah+miss.h, an+miss.n, true, true)
+				}
+			} else if miss.n > 0 {
+				eval(f, t, ag, ah, an, false, true) // all values left, NaN right
+			}
+		}
+	}
+	return best, found
+}
+
+// growTree grows one depth-wise tree on a seeded row/feature subsample and
+// adds its values to the training margins.
+func (b *builder) growTree(rng *rand.Rand) tree {
+	p := b.p
+	n := len(b.y)
+	// Row subsample (Bernoulli), ascending for cache-friendly scans.
+	ns := 0
+	if p.Subsample >= 1 {
+		for i := 0; i < n; i++ {
+			b.idx[i] = int32(i)
+		}
+		ns = n
+	} else {
+		for i := 0; i < n; i++ {
+			if rng.Float64() < p.Subsample {
+				b.idx[ns] = int32(i)
+				ns++
+			}
+		}
+		if ns == 0 {
+			b.idx[0] = int32(rng.IntN(n))
+			ns = 1
+		}
+	}
+	// Feature subsample.
+	k := max(1, int(math.Round(p.ColSample*float64(b.F))))
+	b.allActive = k >= b.F
+	b.active = b.active[:0]
+	if b.allActive {
+		for f := 0; f < b.F; f++ {
+			b.active = append(b.active, f)
+		}
+	} else {
+		b.active = append(b.active, rng.Perm(b.F)[:k]...)
+		slices.Sort(b.active)
+	}
+	rows := b.idx[:ns]
+	b.gradients(rows)
+
+	root := growNode{id: 0, start: 0, end: ns, hist: b.getHist()}
+	for _, r := range rows {
+		root.g += b.grad[r]
+		root.h += b.hess[r]
+	}
+	root.n = int64(ns)
+	b.buildHist(root.hist, rows)
+
+	t := tree{nodes: []node{{Feature: -1, Cover: b.cover(rows)}}}
+	var leaves []leafRange
+	level := []growNode{root}
+	for depth := 0; len(level) > 0; depth++ {
+		var next []growNode
+		for i := range level {
+			gn := &level[i]
+			var s split
+			ok := false
+			if depth < p.MaxDepth && gn.n >= 2*int64(p.MinSamplesLeaf) {
+				s, ok = b.bestSplit(gn)
+			}
+			if !ok {
+				b.putHist(gn.hist)
+				leaves = append(leaves, leafRange{gn.id, gn.start, gn.end})
+				t.nodes[gn.id].Value = b.leafValue(gn)
+				continue
+			}
+			mid := b.partition(gn.start, gn.end, s)
+			lid, rid := int32(len(t.nodes)), int32(len(t.nodes)+1)
+			thr := math.MaxFloat64 // bin nb-1: every finite value goes left
+			if s.bin < b.nb[s.feature]-1 {
+				thr = b.upper[s.feature][s.bin]
+			}
+			nd := &t.nodes[gn.id]
+			nd.Feature, nd.DefaultLeft, nd.Left, nd.Right = int32(s.feature), s.defaultLeft, lid, rid
+			nd.Threshold, nd.Gain, nd.bin = thr, s.gain/2, uint8(s.bin)
+			t.nodes = append(t.nodes,
+				node{Feature: -1, Cover: b.cover(b.idx[gn.start:mid])},
+				node{Feature: -1, Cover: b.cover(b.idx[mid:gn.end])})
+			l := growNode{id: lid, start: gn.start, end: mid, g: s.lg, h: s.lh, n: s.ln}
+			r := growNode{id: rid, start: mid, end: gn.end, g: gn.g - s.lg, h: gn.h - s.lh, n: gn.n - s.ln}
+			if depth+1 < p.MaxDepth {
+				// Histogram subtraction: scan the smaller child, derive the larger.
+				small, large := &l, &r
+				if r.n < l.n {
+					small, large = &r, &l
+				}
+				small.hist = b.getHist()
+				b.buildHist(small.hist, b.idx[small.start:small.end])
+				large.hist = gn.hist
+				for _, f := range b.active {
+					lo, hi := b.off[f], b.off[f]+b.nb[f]+1
+					ph, sh := large.hist[lo:hi], small.hist[lo:hi]
+					for j := range ph {
+						ph[j].g -= sh[j].g
+						ph[j].h -= sh[j].h
+						ph[j].n -= sh[j].n
+					}
+				}
+			} else {
+				b.putHist(gn.hist)
+			}
+			gn.hist = nil
+			next = append(next, l, r)
+		}
+		level = next
+	}
+	// Margins: sampled rows through their leaf ranges, the others by walking
+	// the binned tree.
+	if ns == n {
+		for _, lr := range leaves {
+			v := t.nodes[lr.id].Value
+			for _, r := range b.idx[lr.start:lr.end] {
+				b.margin[r] += v
+			}
+		}
+	} else {
+		for r := 0; r < n; r++ {
+			b.margin[r] += t.nodes[b.binnedLeaf(&t, r)].Value
+		}
+	}
+	return t
+}
+
+func (b *builder) cover(rows []int32) float64 {
+	var s float64
+	for _, r := range rows {
+		s += b.w[r]
+	}
+	return s
+}
+
+// partition reorders idx[start:end] stably into left rows then right rows
+// and returns the boundary.
+func (b *builder) partition(start, end int, s split) int {
+	f, F := s.feature, b.F
+	miss := uint8(b.nb[f])
+	thr := uint8(s.bin)
+	l, k := start, 0
+	for i := start; i < end; i++ {
+		r := b.idx[i]
+		v := b.bins[int(r)*F+f]
+		left := v <= thr
+		if v == miss {
+			left = s.defaultLeft
+		}
+		if left {
+			b.idx[l] = r
+			l++
+		} else {
+			b.scratch[k] = r
+			k++
+		}
+	}
+	copy(b.idx[l:end], b.scratch[:k])
+	return l
+}
+
+func (b *builder) binnedLeaf(t *tree, r int) int32 {
+	i := int32(0)
+	rb := b.bins[r*b.F : (r+1)*b.F]
+	for {
+		nd := &t.nodes[i]
+		if nd.Feature < 0 {
+			return i
+		}
+		v := rb[nd.Feature]
+		left := v <= nd.bin
+		if int(v) == b.nb[nd.Feature] {
+			left = nd.DefaultLeft
+		}
+		if left {
+			i = nd.Left
+		} else {
+			i = nd.Right
+		}
+	}
+}
+
+// leafValue is the shrunken Newton step −G/(H+λ), or for the quantile loss
+// the weighted Alpha-quantile of the leaf's residuals y − margin.
+func (b *builder) leafValue(gn *growNode) float64 {
+	if b.p.Loss == LossQuantile {
+		rows := b.idx[gn.start:gn.end]
+		b.resid, b.rw = b.resid[:0], b.rw[:0]
+		for _, r := range rows {
+			b.resid = append(b.resid, b.y[r]-b.margin[r])
+			b.rw = append(b.rw, b.w[r])
+		}
+		return b.p.LearningRate * weightedQuantile(b.resid, b.rw, b.p.Alpha)
+	}
+	return -b.p.LearningRate * gn.g / (gn.h + b.p.Lambda)
+}
+
+// weightedQuantile returns the smallest v in vals with Σ_{vals ≤ v} w ≥
+// alpha·Σw (the lower weighted quantile) by weighted quickselect, expected
+// O(n). It reorders vals and w.
+func weightedQuantile(vals, w []float64, alpha float64) float64 {
+	var total float64
+	for _, x := range w {
+		total += x
+	}
+	target := alpha * total
+	lo, hi := 0, len(vals)
+	acc := 0.0 // weight of the values already known to be below vals[lo:hi]
+	for hi-lo > 1 {
+		a, m, c := vals[lo], vals[lo+(hi-lo)/2], vals[hi-1]
+		pivot := max(min(a, m), min(max(a, m), c)) // median of three
+		// Three-way partition: [lo,lt) < pivot, [lt,gt) == pivot, [gt,hi) > pivot.
+		lt, i, gt := lo, lo, hi
+		for i < gt {
+			switch v := vals[i]; {
+			case v < pivot:
+				vals[lt], vals[i] = vals[i], vals[lt]
+				w[lt], w[i] = w[i], w[lt]
+				lt++
+				i++
+			case v > pivot:
+				gt--
+				vals[gt], vals[i] = vals[i], vals[gt]
+				w[gt], w[i] = w[i], w[gt]
+			default:
+				i++
+			}
+		}
+		var wl, we float64
+		for j := lo; j < lt; j++ {
+			wl += w[j]
+		}
+		for j := lt; j < gt; j++ {
+			we += w[j]
+		}
+		switch {
+		case lt > lo && acc+wl >= target:
+			hi = lt
+		case acc+wl+we >= target || gt == hi:
+			return pivot
+		default:
+			acc += wl + we
+			lo = gt
+		}
+	}
+	return vals[lo]
+}
