@@ -202,15 +202,23 @@ func (s *RULSources) loadJarTests(ctx context.Context) error {
 		}
 	}
 	curve := schema.MustLookup("capacity_test_curve")
+	parts, err := s.l.Partitions(ctx, schema.MustLookup("capacity_test_raw"))
+	if err != nil {
+		return err
+	}
+	manifests := map[string]lake.Committed{}
+	for _, c := range parts {
+		manifests[c.Partition.HivePath()] = c
+	}
 	type acc struct {
 		v, t   []float64
 		crossT float64
 		id     uuid.UUID
 	}
 	for _, f := range s.in.testFiles {
-		c, err := s.committed(ctx, f)
-		if err != nil {
-			return err
+		c, ok := manifests[f.Partition.HivePath()]
+		if !ok {
+			return fmt.Errorf("partition %s of capacity_test_raw: no manifest: %w", f.Partition.HivePath(), ErrInputChanged)
 		}
 		for _, fe := range c.Manifest.Files {
 			if fe.Role != "blob" {
@@ -289,20 +297,6 @@ func (s *RULSources) loadJarTests(ctx context.Context) error {
 	return nil
 }
 
-// committed finds the manifest of f's partition (blobs are listed there).
-func (s *RULSources) committed(ctx context.Context, f lake.SegmentFile) (lake.Committed, error) {
-	parts, err := s.l.Partitions(ctx, f.Partition.Table)
-	if err != nil {
-		return lake.Committed{}, err
-	}
-	for _, c := range parts {
-		if c.Partition.HivePath() == f.Partition.HivePath() {
-			return c, nil
-		}
-	}
-	return lake.Committed{}, fmt.Errorf("partition %s of %s: no manifest: %w", f.Partition.HivePath(), f.Partition.Table.Name, ErrInputChanged)
-}
-
 // rankOf maps values to [0, 1] by rank (0 = smallest); ties by order.
 func rankOf(x []float64) []float64 {
 	idx := make([]int, len(x))
@@ -319,10 +313,9 @@ func rankOf(x []float64) []float64 {
 	return out
 }
 
-// MonthEnds lists the last day of every month from the first installation
-// to the horizon, and the horizon itself: the as-of days of the training
-// set.
-func (s *RULSources) MonthEnds(from time.Time) []time.Time {
+// MonthEnds lists the last day of every month from from to the horizon,
+// and the horizon itself; before dense, only quarter ends.
+func (s *RULSources) MonthEnds(from, dense time.Time) []time.Time {
 	var out []time.Time
 	m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
 	for {
@@ -330,7 +323,9 @@ func (s *RULSources) MonthEnds(from time.Time) []time.Time {
 		if end.After(s.Horizon) {
 			break
 		}
-		out = append(out, end)
+		if !end.Before(dense) || end.Month()%3 == 0 {
+			out = append(out, end)
+		}
 		m = m.AddDate(0, 1, 0)
 	}
 	if len(out) == 0 || !out[len(out)-1].Equal(s.Horizon) {

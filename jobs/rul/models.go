@@ -24,6 +24,48 @@ import (
 //     rows whose outcome over the horizon is known.
 //   - Anomaly: an isolation forest over the telemetry-era features.
 
+// RULFeatures are the features of the RUL models: every feature except
+// the telemetry-era ones (feature store, twin). Those exist only for as-of
+// days in the telemetry, whose observed labels are all short (a jar ending
+// years later is censored there): a regression on them learns "telemetry
+// present, so little life left", which is the censoring, not the jar.
+// The failure-within models use them: their labels are known on those
+// days (up to 30 / 90 days before the horizon).
+//
+// Counts of tests and readings and the days since the last one are left
+// out too: they follow the maintenance calendar (schedules changed over
+// the years), so they also tell the era, hence the censoring.
+var RULFeatures = []string{
+	"age_days", "rated_capacity_ah", "expected_life_years",
+	"captest_last_pct", "captest_slope_pct_per_year", "captest_days_to_80", "captest_string_pct", "captest_ambient_mean_c", "captest_rank_in_string",
+	"ohmic_last_mohm", "ohmic_baseline_pct", "ohmic_slope_pct_per_year", "ohmic_peer_ratio",
+}
+
+var rulCols = func() []int {
+	out := make([]int, len(RULFeatures))
+	for k, n := range RULFeatures {
+		out[k] = derive.RULFeatureIndex(n)
+	}
+	return out
+}()
+
+// rulView projects x onto RULFeatures, into dst.
+func rulView(dst, x []float64) []float64 {
+	dst = dst[:0]
+	for _, j := range rulCols {
+		dst = append(dst, x[j])
+	}
+	return dst
+}
+
+// MinObserved is the fewest training rows with an observed end of service
+// the stage trains on; below it the stage writes the training set only.
+const MinObserved = 50
+
+func (s *Set) observedTrain() int {
+	return len(s.rowsOf("train", func(i int) bool { return s.Labels[i].Observed }))
+}
+
 // Quantiles of the 95 % interval.
 const loQ, hiQ = 0.025, 0.975
 
@@ -56,8 +98,8 @@ type Hyper struct {
 // DefaultHyper: depth-5 trees, 150 rounds, row and column subsampling.
 func DefaultHyper(seed uint64) Hyper {
 	p := ml.DefaultParams()
-	p.Trees, p.MaxDepth, p.LearningRate, p.MinSamplesLeaf = 150, 5, 0.08, 40
-	p.Subsample, p.ColSample, p.Seed = 0.8, 0.8, seed
+	p.Trees, p.MaxDepth, p.LearningRate, p.MinSamplesLeaf = 120, 5, 0.08, 40
+	p.Subsample, p.ColSample, p.Seed = 0.7, 0.8, seed
 	q := p
 	q.Loss = ml.LossQuantile
 	f := p
@@ -78,11 +120,21 @@ func (s *Set) rowsOf(split string, keep func(i int) bool) []int {
 	return out
 }
 
-func (s *Set) matrix(rows []int) ml.Matrix {
+// matrix stacks rows' features, projected onto RULFeatures when rulOnly.
+func (s *Set) matrix(rows []int, rulOnly bool) ml.Matrix {
 	nf := len(derive.RULFeatureNames)
+	if rulOnly {
+		nf = len(RULFeatures)
+	}
 	m := ml.NewMatrix(len(rows), nf)
+	var buf []float64
 	for k, i := range rows {
-		copy(m.Data[k*nf:(k+1)*nf], s.Frame.Row(i))
+		x := s.Frame.Row(i)
+		if rulOnly {
+			buf = rulView(buf, x)
+			x = buf
+		}
+		copy(m.Data[k*nf:(k+1)*nf], x)
 	}
 	return m
 }
@@ -152,22 +204,22 @@ func Train(s *Set, h Hyper) (*Models, error) {
 			sumWY += wi * s.Labels[i].RULDays
 		}
 	}
-	if len(obs) < 50 {
-		return nil, fmt.Errorf("train rul models: %d observed ends of service in the train strings, need 50", len(obs))
+	if len(obs) < MinObserved {
+		return nil, fmt.Errorf("train rul models: %d observed ends of service in the train strings, need %d", len(obs), MinObserved)
 	}
-	X := s.matrix(obs)
+	X := s.matrix(obs, true)
 	names := derive.RULFeatureNames
 	m := &Models{TrainMean: sumWY / sumW}
 	var err error
-	if m.Point, err = ml.Fit(X, y, wt, names, h.RUL); err != nil {
+	if m.Point, err = ml.Fit(X, y, wt, RULFeatures, h.RUL); err != nil {
 		return nil, fmt.Errorf("train rul point model: %w", err)
 	}
 	lo, hi := h.Quantile, h.Quantile
 	lo.Alpha, hi.Alpha = loQ, hiQ
-	if m.Lo, err = ml.Fit(X, y, wt, names, lo); err != nil {
+	if m.Lo, err = ml.Fit(X, y, wt, RULFeatures, lo); err != nil {
 		return nil, fmt.Errorf("train rul lower quantile: %w", err)
 	}
-	if m.Hi, err = ml.Fit(X, y, wt, names, hi); err != nil {
+	if m.Hi, err = ml.Fit(X, y, wt, RULFeatures, hi); err != nil {
 		return nil, fmt.Errorf("train rul upper quantile: %w", err)
 	}
 	// Conformal correction on the validation strings' observed rows.
@@ -179,7 +231,7 @@ func Train(s *Set, h Hyper) (*Models, error) {
 		if !ok {
 			continue
 		}
-		x := s.Frame.Row(i)
+		x := rulView(nil, s.Frame.Row(i))
 		yl := s.Labels[i].RULDays
 		scores = append(scores, math.Max(m.Lo.Predict(x)-yl, yl-m.Hi.Predict(x)))
 		sw = append(sw, wi)
@@ -202,14 +254,14 @@ func Train(s *Set, h Hyper) (*Models, error) {
 			rows = append(rows, i)
 			lab = append(lab, float64(v))
 		}
-		if *fc.dst, err = ml.Fit(s.matrix(rows), lab, nil, names, h.Failure); err != nil {
+		if *fc.dst, err = ml.Fit(s.matrix(rows, false), lab, nil, names, h.Failure); err != nil {
 			return nil, fmt.Errorf("train failure-within-%dd model: %w", fc.days, err)
 		}
 	}
 	// Anomaly model: rows with telemetry-era features.
 	tel := s.rowsOf("train", func(i int) bool { return !math.IsNaN(s.Frame.Row(i)[derive.RULFeatureIndex("fs_v_mean")]) })
 	if len(tel) > 0 {
-		if m.Forest, err = ml.FitForest(s.matrix(tel), names, h.Forest); err != nil {
+		if m.Forest, err = ml.FitForest(s.matrix(tel, false), names, h.Forest); err != nil {
 			return nil, fmt.Errorf("train anomaly forest: %w", err)
 		}
 		scores := make([]float64, len(tel))
@@ -263,9 +315,10 @@ type Prediction struct {
 
 // Predict applies the models to one feature row.
 func (m *Models) Predict(x []float64) Prediction {
-	p := Prediction{RUL: math.Max(0, m.Point.Predict(x)), Anomaly: math.NaN()}
-	p.Lo = math.Max(0, m.Lo.Predict(x)-m.CQR)
-	p.Hi = math.Max(p.Lo, m.Hi.Predict(x)+m.CQR)
+	v := rulView(nil, x)
+	p := Prediction{RUL: math.Max(0, m.Point.Predict(v)), Anomaly: math.NaN()}
+	p.Lo = math.Max(0, m.Lo.Predict(v)-m.CQR)
+	p.Hi = math.Max(p.Lo, m.Hi.Predict(v)+m.CQR)
 	p.RUL = math.Min(math.Max(p.RUL, p.Lo), p.Hi)
 	p.P30 = m.P30.Predict(x)
 	p.P90 = math.Max(p.P30, m.P90.Predict(x)) // within 90 days includes within 30

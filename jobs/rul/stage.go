@@ -34,6 +34,16 @@ import (
 //     date). This step reads no truth (a test runs it over a store that
 //     refuses `_truth/`).
 
+// CodeVersion enters the fingerprint of every rul segment: bump it when
+// the set, the training or the predictions change for the same inputs.
+const CodeVersion = "rul-2026.11.29-4"
+
+func meta(table string) lake.Meta {
+	m := derive.Meta(table)
+	m.Inputs = append(m.Inputs, "rul="+CodeVersion)
+	return m
+}
+
 // Jobs are the jobs of stage rul over lake l for root seed seed.
 func Jobs(l *lake.Lake, seed uint64) []pipeline.Job {
 	sh := &shared{l: l, hyper: DefaultHyper(seed)}
@@ -84,8 +94,14 @@ func (sh *shared) trainJob() pipeline.Job {
 		if err != nil || s == nil {
 			return nil, err
 		}
+		if n := s.observedTrain(); n < MinObserved {
+			// A lake of a few young strings has too few ends of service
+			// to learn from: no model, so no predictions, rather than a
+			// failed run (the training set is still written).
+			return nil, nil
+		}
 		hp, _ := json.Marshal(sh.hyper)
-		meta := derive.Meta(t.Name)
+		meta := meta(t.Name)
 		meta.Inputs = append(meta.Inputs, "hyper="+derive.Digest(string(hp)))
 		seg := lake.AsOfSegment(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), s.Horizon.AddDate(0, 0, 1))
 		seg.Lineage = s.Lineage
@@ -120,7 +136,7 @@ func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s 
 	f30, _ := json.Marshal(Bundle{P30: mj(m.P30)})
 	f90, _ := json.Marshal(Bundle{P90: mj(m.P90)})
 	rows := []registryRow{
-		{NameRUL, "catboost_rul", version, ev.status(), rulArt, map[string]any{"point": m.Point.Hyperparameters(), "quantile": m.Lo.Hyperparameters(), "quantiles": []float64{loQ, hiQ}, "cqr_days": m.CQR, "ipcw_cap": maxIPCW}, ev.RULMetrics(), derive.RULFeatureNames},
+		{NameRUL, "catboost_rul", version, ev.status(), rulArt, map[string]any{"point": m.Point.Hyperparameters(), "quantile": m.Lo.Hyperparameters(), "quantiles": []float64{loQ, hiQ}, "cqr_days": m.CQR, "ipcw_cap": maxIPCW}, ev.RULMetrics(), RULFeatures},
 		{NameFail30, "survival", version, ev.status(), f30, m.P30.Hyperparameters(), ev.FailureMetrics(30), derive.RULFeatureNames},
 		{NameFail90, "survival", version, ev.status(), f90, m.P90.Hyperparameters(), ev.FailureMetrics(90), derive.RULFeatureNames},
 	}
@@ -250,7 +266,7 @@ func loaded(reg map[string]registered) (*Models, map[string]uuid.UUID, error) {
 // the telemetry, and the horizon (the run date).
 func PredictDays(src *derive.RULSources) []time.Time {
 	var out []time.Time
-	for _, d := range src.MonthEnds(src.Telemetry) {
+	for _, d := range src.MonthEnds(src.Telemetry, src.Telemetry) {
 		if !d.Before(src.Telemetry) {
 			out = append(out, d)
 		}
@@ -311,7 +327,7 @@ func PredictJob(l *lake.Lake) pipeline.Job {
 				}
 			}
 			for _, mo := range months {
-				tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(tb, mo, -1), Meta: derive.Meta(tb.Name), Segments: byMonth[mo], Weight: 2000,
+				tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(tb, mo, -1), Meta: meta(tb.Name), Segments: byMonth[mo], Weight: 2000,
 					Run: func(ctx context.Context, o *lake.Output) error {
 						if err := prepare(ctx); err != nil {
 							return err
@@ -376,7 +392,7 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Mo
 	for _, i := range frameRows(f, day) {
 		r, x := f.Rows[i], f.Row(i)
 		p := m.Predict(x)
-		ex := m.Point.Explain(x, 8)
+		ex := m.Point.Explain(rulView(nil, x), 8)
 		for k := range ex.Top {
 			if math.IsNaN(ex.Top[k].Value) {
 				ex.Top[k].Value = -1 // JSON has no NaN: missing inputs read -1 with "missing"

@@ -115,10 +115,14 @@ type Set struct {
 	telemetry time.Time
 }
 
-// BuildSet computes the training set over every month end since the first
-// installation and the horizon.
+// BuildSet computes the training set over the as-of days: every month end
+// of the telemetry and the horizon, and before the telemetry every quarter
+// end since the first installation (jars change slowly, and more rows
+// would only cost training time). The rule does not depend on the
+// horizon, so a later run adds as-of days and never drops one: no month
+// partition is left behind with rows a newer set no longer has.
 func BuildSet(ctx context.Context, src *derive.RULSources, truth *Truth) (*Set, error) {
-	days := src.MonthEnds(src.FirstInstall())
+	days := src.MonthEnds(src.FirstInstall(), src.Telemetry)
 	f, err := src.Frame(ctx, days, nil)
 	if err != nil {
 		return nil, err
@@ -162,7 +166,7 @@ func TrainingSetJob(l *lake.Lake, sh *shared) pipeline.Job {
 			byMonth[m] = append(byMonth[m], i)
 		}
 		sort.Strings(months)
-		meta := derive.Meta(t.Name)
+		meta := meta(t.Name)
 		var tasks []pipeline.Task
 		for _, m := range months {
 			rows := byMonth[m]
