@@ -115,15 +115,15 @@ func midpoint(a, b float64) float64 {
 	return m
 }
 
-// binMatrix maps X to a row-major uint8 matrix with the same shape.
-func (bm *binMapper) binMatrix(X Matrix) []uint8 {
-	out := make([]uint8, len(X.Data))
-	for i := 0; i < X.Rows; i++ {
-		row := X.Data[i*X.Cols : (i+1)*X.Cols]
-		o := out[i*X.Cols : (i+1)*X.Cols]
-		for f, x := range row {
-			o[f] = bm.bin(f, x)
+// binColumns maps X to column-major uint8 bins: out[f][row].
+func (bm *binMapper) binColumns(X Matrix) [][]uint8 {
+	out := make([][]uint8, X.Cols)
+	for f := range out {
+		col := make([]uint8, X.Rows)
+		for i := range col {
+			col[i] = bm.bin(f, X.Data[i*X.Cols+f])
 		}
+		out[f] = col
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 )
 
 // histBin accumulates gradient, hessian and row count of one (feature, bin).
@@ -17,14 +18,12 @@ type histBin struct {
 type builder struct {
 	p       Params
 	F       int
-	bins    []uint8 // row-major rows × F
+	cols    [][]uint8 // column-major bins: cols[f][row]
 	y, w    []float64
 	margin  []float64
 	grad    []float64
 	hess    []float64
 	nb      []int // value bins per feature
-	off     []int // offset of feature f's bins in a histogram
-	histLen int
 	upper   [][]float64
 
 	idx, scratch []int32
@@ -32,6 +31,12 @@ type builder struct {
 	allActive    bool
 	pool         [][]histBin
 	resid, rw    []float64 // quantile leaf refit scratch
+	og, oh       []float64 // gathered gradients and hessians of a node's rows
+	// constW > 0 when every weight equals it: covers are counts·constW and,
+	// for the squared and quantile losses, every hessian is constW, so
+	// histograms skip the hessian sums (a third of the hot loop's work).
+	constW float64
+	constH bool
 }
 
 type growNode struct {
@@ -49,16 +54,23 @@ type leafRange struct {
 
 func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
 	b := &builder{
-		p: p, F: X.Cols, bins: bm.binMatrix(X), y: y, w: w, upper: bm.upper,
+		p: p, F: X.Cols, cols: bm.binColumns(X), y: y, w: w, upper: bm.upper,
 		margin: make([]float64, X.Rows), grad: make([]float64, X.Rows), hess: make([]float64, X.Rows),
-		nb: make([]int, X.Cols), off: make([]int, X.Cols),
+		nb: make([]int, X.Cols),
 		idx: make([]int32, X.Rows), scratch: make([]int32, X.Rows),
+		og: make([]float64, X.Rows), oh: make([]float64, X.Rows),
 	}
 	for f := range b.nb {
 		b.nb[f] = bm.valueBins(f)
-		b.off[f] = b.histLen
-		b.histLen += b.nb[f] + 1 // + the missing bin
 	}
+	b.constW = w[0]
+	for _, v := range w {
+		if v != b.constW {
+			b.constW = 0
+			break
+		}
+	}
+	b.constH = b.constW > 0 && p.Loss != LossLogistic
 	return b
 }
 
@@ -114,7 +126,7 @@ func (b *builder) getHist() []histBin {
 		b.pool = b.pool[:n-1]
 		return h
 	}
-	return make([]histBin, b.histLen)
+	return make([]histBin, 256*b.F) // 256 slots per feature: uint8 bins index without bounds checks
 }
 
 func (b *builder) putHist(h []histBin) {
@@ -123,32 +135,72 @@ func (b *builder) putHist(h []histBin) {
 	}
 }
 
-// buildHist fills hist from rows (only the active features' bins are valid).
+// buildHist fills the active features' histograms from rows. It works
+// feature by feature over column-major bins, with the rows' gradients first
+// gathered into contiguous arrays (LightGBM's "ordered gradients"): one
+// feature's 256-bin histogram stays in L1 while the rows stream by. With
+// Params.Workers > 1 the features are shared among goroutines; each
+// feature's sums keep their row order, so results do not depend on it.
 func (b *builder) buildHist(hist []histBin, rows []int32) {
-	clear(hist)
-	F := b.F
-	if b.allActive {
-		off := b.off[:F]
-		for _, r := range rows {
-			g, h := b.grad[r], b.hess[r]
-			rb := b.bins[int(r)*F : int(r)*F+F]
-			for f, v := range rb {
-				e := &hist[off[f]+int(v)]
-				e.g += g
-				e.h += h
-				e.n++
-			}
+	og, oh := b.og[:len(rows)], b.oh[:len(rows)]
+	for i, r := range rows {
+		og[i] = b.grad[r]
+	}
+	if !b.constH {
+		for i, r := range rows {
+			oh[i] = b.hess[r]
+		}
+	}
+	identity := len(rows) == len(b.y) // root without subsampling: rows are 0..n-1
+	workers := min(max(b.p.Workers, 1), len(b.active))
+	if workers == 1 || len(rows) < 4096 {
+		for _, f := range b.active {
+			b.histFeature(hist, f, rows, og, oh, identity)
 		}
 		return
 	}
-	for _, r := range rows {
-		g, h := b.grad[r], b.hess[r]
-		rb := b.bins[int(r)*F : int(r)*F+F]
-		for _, f := range b.active {
-			e := &hist[b.off[f]+int(rb[f])]
-			e.g += g
-			e.h += h
+	var wg sync.WaitGroup
+	for k := 0; k < workers; k++ {
+		chunk := b.active[k*len(b.active)/workers : (k+1)*len(b.active)/workers]
+		wg.Go(func() {
+			for _, f := range chunk {
+				b.histFeature(hist, f, rows, og, oh, identity)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (b *builder) histFeature(hist []histBin, f int, rows []int32, og, oh []float64, identity bool) {
+	h := (*[256]histBin)(hist[f*256 : f*256+256])
+	clear(h[:])
+	col := b.cols[f]
+	switch {
+	case b.constH && identity:
+		og = og[:len(col)]
+		for i, v := range col {
+			e := &h[v]
+			e.g += og[i]
 			e.n++
+		}
+	case b.constH:
+		for i, r := range rows {
+			e := &h[col[r]]
+			e.g += og[i]
+			e.n++
+		}
+	default:
+		oh = oh[:len(og)]
+		for i, r := range rows {
+			e := &h[col[r]]
+			e.g += og[i]
+			e.h += oh[i]
+			e.n++
+		}
+	}
+	if b.constH {
+		for j := range h[:b.nb[f]+1] {
+			h[j].h = float64(h[j].n) * b.constW
 		}
 	}
 }
@@ -188,7 +240,7 @@ func (b *builder) bestSplit(gn *growNode) (split, bool) {
 	}
 	for _, f := range b.active {
 		nb := b.nb[f]
-		h := gn.hist[b.off[f] : b.off[f]+nb+1]
+		h := gn.hist[f*256 : f*256+nb+1]
 		miss := h[nb]
 		var ag, ah float64
 		var an int64
@@ -302,7 +354,7 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 				b.buildHist(small.hist, b.idx[small.start:small.end])
 				large.hist = gn.hist
 				for _, f := range b.active {
-					lo, hi := b.off[f], b.off[f]+b.nb[f]+1
+					lo, hi := f*256, f*256+b.nb[f]+1
 					ph, sh := large.hist[lo:hi], small.hist[lo:hi]
 					for j := range ph {
 						ph[j].g -= sh[j].g
@@ -336,6 +388,9 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 }
 
 func (b *builder) cover(rows []int32) float64 {
+	if b.constW > 0 {
+		return float64(len(rows)) * b.constW
+	}
 	var s float64
 	for _, r := range rows {
 		s += b.w[r]
@@ -346,13 +401,13 @@ func (b *builder) cover(rows []int32) float64 {
 // partition reorders idx[start:end] stably into left rows then right rows
 // and returns the boundary.
 func (b *builder) partition(start, end int, s split) int {
-	f, F := s.feature, b.F
-	miss := uint8(b.nb[f])
+	col := b.cols[s.feature]
+	miss := uint8(b.nb[s.feature])
 	thr := uint8(s.bin)
 	l, k := start, 0
 	for i := start; i < end; i++ {
 		r := b.idx[i]
-		v := b.bins[int(r)*F+f]
+		v := col[r]
 		left := v <= thr
 		if v == miss {
 			left = s.defaultLeft
@@ -371,13 +426,12 @@ func (b *builder) partition(start, end int, s split) int {
 
 func (b *builder) binnedLeaf(t *tree, r int) int32 {
 	i := int32(0)
-	rb := b.bins[r*b.F : (r+1)*b.F]
 	for {
 		nd := &t.nodes[i]
 		if nd.Feature < 0 {
 			return i
 		}
-		v := rb[nd.Feature]
+		v := b.cols[nd.Feature][r]
 		left := v <= nd.bin
 		if int(v) == b.nb[nd.Feature] {
 			left = nd.DefaultLeft
