@@ -16,15 +16,15 @@ type histBin struct {
 // builder grows trees on the binned training data. All state is owned by one
 // goroutine; the order of every float sum is fixed, so fits are repeatable.
 type builder struct {
-	p       Params
-	F       int
-	cols    [][]uint8 // column-major bins: cols[f][row]
-	y, w    []float64
-	margin  []float64
-	grad    []float64
-	hess    []float64
-	nb      []int // value bins per feature
-	upper   [][]float64
+	p      Params
+	F      int
+	cols   [][]uint8 // column-major bins: cols[f][row]
+	y, w   []float64
+	margin []float64
+	grad   []float64
+	hess   []float64
+	nb     []int // value bins per feature
+	upper  [][]float64
 
 	idx, scratch []int32
 	active       []int
@@ -56,7 +56,7 @@ func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
 	b := &builder{
 		p: p, F: X.Cols, cols: bm.binColumns(X), y: y, w: w, upper: bm.upper,
 		margin: make([]float64, X.Rows), grad: make([]float64, X.Rows), hess: make([]float64, X.Rows),
-		nb: make([]int, X.Cols),
+		nb:  make([]int, X.Cols),
 		idx: make([]int32, X.Rows), scratch: make([]int32, X.Rows),
 		og: make([]float64, X.Rows), oh: make([]float64, X.Rows),
 	}
