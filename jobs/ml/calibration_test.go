@@ -9,7 +9,7 @@ import (
 func TestCQRHandCase(t *testing.T) {
 	lo := []float64{0, 0, 0, 0}
 	hi := []float64{1, 1, 1, 1}
-	y := []float64{0.5, 2, -1, 1.5} // E = −0.5, 1, 1, 0.5
+	y := []float64{0.5, 2, -1, 1.5}  // E = −0.5, 1, 1, 0.5
 	c, err := FitCQR(lo, hi, y, 0.6) // rank ⌈5·0.6⌉ = 3 of [−0.5 0.5 1 1]
 	if err != nil || c.Correction != 1 || c.N != 4 {
 		t.Fatalf("cqr = %+v, %v; want correction 1", c, err)
