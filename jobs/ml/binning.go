@@ -24,7 +24,16 @@ func (bm *binMapper) bin(f int, x float64) uint8 {
 	if x != x {
 		return uint8(len(up) + 1)
 	}
-	return uint8(sort.SearchFloat64s(up, x)) // first b with up[b] >= x
+	lo, hi := 0, len(up) // first b with x <= up[b], or len(up)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if up[m] < x {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return uint8(lo)
 }
 
 // newBinMapper places at most maxBins-1 edges per feature at quantiles of a

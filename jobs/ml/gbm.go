@@ -32,8 +32,6 @@ type node struct {
 	Value       float64 // leaf value (margin units); 0 on split nodes
 	Cover       float64 // Σ training weights of the (subsampled) rows reaching the node
 	Gain        float64 // loss reduction of the split (½ of the usual G²/H score difference)
-
-	bin uint8 // training only: the split's bin index (left iff bin <= this)
 }
 
 // ValidationSet is held-out data for early stopping.
@@ -108,11 +106,6 @@ func FitValid(X Matrix, y, w []float64, names []string, p Params, valid *Validat
 		m.trees = m.trees[:m.bestIter]
 	}
 	m.bestIter = len(m.trees)
-	for i := range m.trees {
-		for j := range m.trees[i].nodes {
-			m.trees[i].nodes[j].bin = 0 // training-only state never leaks into artifacts
-		}
-	}
 	return m, nil
 }
 
@@ -124,6 +117,9 @@ func checkTrainingData(X Matrix, y, w []float64, names []string, loss Loss) ([]f
 	}
 	if X.Rows == 0 || X.Cols == 0 {
 		return nil, nil, fmt.Errorf("matrix %dx%d: %w", X.Rows, X.Cols, ErrEmpty)
+	}
+	if X.Rows > maxRows {
+		return nil, nil, fmt.Errorf("%d rows, at most %d per fit: %w", X.Rows, maxRows, ErrShape)
 	}
 	if err := X.checkNoInf(); err != nil {
 		return nil, nil, err

@@ -27,11 +27,14 @@ type builder struct {
 	upper  [][]float64
 
 	idx, scratch []int32
+	oob          []int32 // rows left out of the tree's subsample, partitioned alongside idx
 	active       []int
 	allActive    bool
 	pool         [][]histBin
 	resid, rw    []float64 // quantile leaf refit scratch
 	og, oh       []float64 // gathered gradients and hessians of a node's rows
+	packed, pk   []int64   // quantized gradient + count per row, and gathered (constH only)
+	gscale       float64   // gradient units per quantization step
 	// constW > 0 when every weight equals it: covers are counts·constW and,
 	// for the squared and quantile losses, every hessian is constW, so
 	// histograms skip the hessian sums (a third of the hot loop's work).
@@ -40,16 +43,17 @@ type builder struct {
 }
 
 type growNode struct {
-	id         int32
-	start, end int
-	g, h       float64
-	n          int64
-	hist       []histBin
+	id           int32
+	start, end   int // the node's sampled rows: idx[start:end]
+	ostart, oend int // its out-of-sample rows: oob[ostart:oend]
+	g, h         float64
+	n            int64
+	hist         []histBin
 }
 
 type leafRange struct {
-	id         int32
-	start, end int
+	id                       int32
+	start, end, ostart, oend int
 }
 
 func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
@@ -57,8 +61,7 @@ func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
 		p: p, F: X.Cols, cols: bm.binColumns(X), y: y, w: w, upper: bm.upper,
 		margin: make([]float64, X.Rows), grad: make([]float64, X.Rows), hess: make([]float64, X.Rows),
 		nb:  make([]int, X.Cols),
-		idx: make([]int32, X.Rows), scratch: make([]int32, X.Rows),
-		og: make([]float64, X.Rows), oh: make([]float64, X.Rows),
+		idx: make([]int32, X.Rows), scratch: make([]int32, X.Rows), oob: make([]int32, X.Rows),
 	}
 	for f := range b.nb {
 		b.nb[f] = bm.valueBins(f)
@@ -71,6 +74,11 @@ func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
 		}
 	}
 	b.constH = b.constW > 0 && p.Loss != LossLogistic
+	if b.constH {
+		b.packed, b.pk = make([]int64, X.Rows), make([]int64, X.Rows)
+	} else {
+		b.og, b.oh = make([]float64, X.Rows), make([]float64, X.Rows)
+	}
 	return b
 }
 
@@ -141,21 +149,29 @@ func (b *builder) putHist(h []histBin) {
 // feature's 256-bin histogram stays in L1 while the rows stream by. With
 // Params.Workers > 1 the features are shared among goroutines; each
 // feature's sums keep their row order, so results do not depend on it.
+//
+// With constant hessians (squared or quantile loss, equal weights) the
+// gradient is quantized to 16 bits (step max|g|/32767 per tree) and packed
+// with the row count into one int64 per row, q·2²¹ + 1, so the hot loop is
+// a single integer add per (row, feature) and sums are exact in integers.
+// The quantized sums only rank splits; leaf values use exact float sums.
 func (b *builder) buildHist(hist []histBin, rows []int32) {
-	og, oh := b.og[:len(rows)], b.oh[:len(rows)]
-	for i, r := range rows {
-		og[i] = b.grad[r]
-	}
-	if !b.constH {
+	if b.constH {
+		pk := b.pk[:len(rows)]
 		for i, r := range rows {
-			oh[i] = b.hess[r]
+			pk[i] = b.packed[r]
+		}
+	} else {
+		og, oh := b.og[:len(rows)], b.oh[:len(rows)]
+		for i, r := range rows {
+			og[i], oh[i] = b.grad[r], b.hess[r]
 		}
 	}
 	identity := len(rows) == len(b.y) // root without subsampling: rows are 0..n-1
 	workers := min(max(b.p.Workers, 1), len(b.active))
 	if workers == 1 || len(rows) < 4096 {
 		for _, f := range b.active {
-			b.histFeature(hist, f, rows, og, oh, identity)
+			b.histFeature(hist, f, rows, identity)
 		}
 		return
 	}
@@ -164,44 +180,65 @@ func (b *builder) buildHist(hist []histBin, rows []int32) {
 		chunk := b.active[k*len(b.active)/workers : (k+1)*len(b.active)/workers]
 		wg.Go(func() {
 			for _, f := range chunk {
-				b.histFeature(hist, f, rows, og, oh, identity)
+				b.histFeature(hist, f, rows, identity)
 			}
 		})
 	}
 	wg.Wait()
 }
 
-func (b *builder) histFeature(hist []histBin, f int, rows []int32, og, oh []float64, identity bool) {
+const (
+	countBits = 21 // packed histogram: low 21 bits count rows (< 2M rows)
+	countMask = 1<<countBits - 1
+	maxRows   = countMask
+	gradLevel = 32767 // quantized |gradient| ≤ 2¹⁵−1: |Σ| < 2³⁶, fits above the count
+)
+
+func (b *builder) histFeature(hist []histBin, f int, rows []int32, identity bool) {
 	h := (*[256]histBin)(hist[f*256 : f*256+256])
-	clear(h[:])
 	col := b.cols[f]
-	switch {
-	case b.constH && identity:
-		og = og[:len(col)]
-		for i, v := range col {
-			e := &h[v]
-			e.g += og[i]
-			e.n++
-		}
-	case b.constH:
-		for i, r := range rows {
-			e := &h[col[r]]
-			e.g += og[i]
-			e.n++
-		}
-	default:
-		oh = oh[:len(og)]
-		for i, r := range rows {
-			e := &h[col[r]]
-			e.g += og[i]
-			e.h += oh[i]
-			e.n++
-		}
-	}
 	if b.constH {
-		for j := range h[:b.nb[f]+1] {
-			h[j].h = float64(h[j].n) * b.constW
+		var acc [256]int64
+		pk := b.pk[:len(rows)]
+		if identity {
+			pk = pk[:len(col)]
+			for i, v := range col {
+				acc[v] += pk[i]
+			}
+		} else {
+			for i, r := range rows {
+				acc[col[r]] += pk[i]
+			}
 		}
+		for j := range h[:b.nb[f]+1] {
+			n := acc[j] & countMask
+			h[j] = histBin{g: float64(acc[j]>>countBits) * b.gscale, h: float64(n) * b.constW, n: n}
+		}
+		return
+	}
+	clear(h[:])
+	og, oh := b.og[:len(rows)], b.oh[:len(rows)]
+	for i, r := range rows {
+		e := &h[col[r]]
+		e.g += og[i]
+		e.h += oh[i]
+		e.n++
+	}
+}
+
+// quantize packs the gradients of rows for the constant-hessian histograms.
+func (b *builder) quantize(rows []int32) {
+	var m float64
+	for _, r := range rows {
+		m = max(m, math.Abs(b.grad[r]))
+	}
+	b.gscale = 1
+	if m > 0 {
+		b.gscale = m / gradLevel
+	}
+	inv := 1 / b.gscale
+	for _, r := range rows {
+		b.packed[r] = int64(math.Round(b.grad[r]*inv))<<countBits + 1
 	}
 }
 
@@ -271,7 +308,7 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 	p := b.p
 	n := len(b.y)
 	// Row subsample (Bernoulli), ascending for cache-friendly scans.
-	ns := 0
+	ns, no := 0, 0
 	if p.Subsample >= 1 {
 		for i := 0; i < n; i++ {
 			b.idx[i] = int32(i)
@@ -282,11 +319,14 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 			if rng.Float64() < p.Subsample {
 				b.idx[ns] = int32(i)
 				ns++
+			} else {
+				b.oob[no] = int32(i)
+				no++
 			}
 		}
-		if ns == 0 {
-			b.idx[0] = int32(rng.IntN(n))
-			ns = 1
+		if ns == 0 { // keep one row so the tree has a root
+			b.idx[0] = b.oob[no-1]
+			ns, no = 1, no-1
 		}
 	}
 	// Feature subsample.
@@ -303,8 +343,11 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 	}
 	rows := b.idx[:ns]
 	b.gradients(rows)
+	if b.constH {
+		b.quantize(rows)
+	}
 
-	root := growNode{id: 0, start: 0, end: ns, hist: b.getHist()}
+	root := growNode{id: 0, start: 0, end: ns, ostart: 0, oend: no, hist: b.getHist()}
 	for _, r := range rows {
 		root.g += b.grad[r]
 		root.h += b.hess[r]
@@ -326,11 +369,12 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 			}
 			if !ok {
 				b.putHist(gn.hist)
-				leaves = append(leaves, leafRange{gn.id, gn.start, gn.end})
+				leaves = append(leaves, leafRange{gn.id, gn.start, gn.end, gn.ostart, gn.oend})
 				t.nodes[gn.id].Value = b.leafValue(gn)
 				continue
 			}
-			mid := b.partition(gn.start, gn.end, s)
+			mid := b.partition(b.idx, gn.start, gn.end, s)
+			omid := b.partition(b.oob, gn.ostart, gn.oend, s)
 			lid, rid := int32(len(t.nodes)), int32(len(t.nodes)+1)
 			thr := math.MaxFloat64 // bin nb-1: every finite value goes left
 			if s.bin < b.nb[s.feature]-1 {
@@ -338,12 +382,12 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 			}
 			nd := &t.nodes[gn.id]
 			nd.Feature, nd.DefaultLeft, nd.Left, nd.Right = int32(s.feature), s.defaultLeft, lid, rid
-			nd.Threshold, nd.Gain, nd.bin = thr, s.gain/2, uint8(s.bin)
+			nd.Threshold, nd.Gain = thr, s.gain/2
 			t.nodes = append(t.nodes,
 				node{Feature: -1, Cover: b.cover(b.idx[gn.start:mid])},
 				node{Feature: -1, Cover: b.cover(b.idx[mid:gn.end])})
-			l := growNode{id: lid, start: gn.start, end: mid, g: s.lg, h: s.lh, n: s.ln}
-			r := growNode{id: rid, start: mid, end: gn.end, g: gn.g - s.lg, h: gn.h - s.lh, n: gn.n - s.ln}
+			l := growNode{id: lid, start: gn.start, end: mid, ostart: gn.ostart, oend: omid, g: s.lg, h: s.lh, n: s.ln}
+			r := growNode{id: rid, start: mid, end: gn.end, ostart: omid, oend: gn.oend, g: gn.g - s.lg, h: gn.h - s.lh, n: gn.n - s.ln}
 			if depth+1 < p.MaxDepth {
 				// Histogram subtraction: scan the smaller child, derive the larger.
 				small, large := &l, &r
@@ -370,18 +414,14 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 		}
 		level = next
 	}
-	// Margins: sampled rows through their leaf ranges, the others by walking
-	// the binned tree.
-	if ns == n {
-		for _, lr := range leaves {
-			v := t.nodes[lr.id].Value
-			for _, r := range b.idx[lr.start:lr.end] {
-				b.margin[r] += v
-			}
+	// Margins: every row, sampled or not, sits in its leaf's ranges.
+	for _, lr := range leaves {
+		v := t.nodes[lr.id].Value
+		for _, r := range b.idx[lr.start:lr.end] {
+			b.margin[r] += v
 		}
-	} else {
-		for r := 0; r < n; r++ {
-			b.margin[r] += t.nodes[b.binnedLeaf(&t, r)].Value
+		for _, r := range b.oob[lr.ostart:lr.oend] {
+			b.margin[r] += v
 		}
 	}
 	return t
@@ -398,50 +438,32 @@ func (b *builder) cover(rows []int32) float64 {
 	return s
 }
 
-// partition reorders idx[start:end] stably into left rows then right rows
+// partition reorders ix[start:end] stably into left rows then right rows
 // and returns the boundary.
-func (b *builder) partition(start, end int, s split) int {
+func (b *builder) partition(ix []int32, start, end int, s split) int {
 	col := b.cols[s.feature]
 	miss := uint8(b.nb[s.feature])
 	thr := uint8(s.bin)
 	l, k := start, 0
 	for i := start; i < end; i++ {
-		r := b.idx[i]
+		r := ix[i]
 		v := col[r]
 		left := v <= thr
 		if v == miss {
 			left = s.defaultLeft
 		}
+		// Write both ways, advance one: no unpredictable branch per row.
+		ix[l] = r
+		b.scratch[k] = r
+		d := 0
 		if left {
-			b.idx[l] = r
-			l++
-		} else {
-			b.scratch[k] = r
-			k++
+			d = 1
 		}
+		l += d
+		k += 1 - d
 	}
-	copy(b.idx[l:end], b.scratch[:k])
+	copy(ix[l:end], b.scratch[:k])
 	return l
-}
-
-func (b *builder) binnedLeaf(t *tree, r int) int32 {
-	i := int32(0)
-	for {
-		nd := &t.nodes[i]
-		if nd.Feature < 0 {
-			return i
-		}
-		v := b.cols[nd.Feature][r]
-		left := v <= nd.bin
-		if int(v) == b.nb[nd.Feature] {
-			left = nd.DefaultLeft
-		}
-		if left {
-			i = nd.Left
-		} else {
-			i = nd.Right
-		}
-	}
 }
 
 // leafValue is the shrunken Newton step −G/(H+λ), or for the quantile loss
@@ -456,7 +478,15 @@ func (b *builder) leafValue(gn *growNode) float64 {
 		}
 		return b.p.LearningRate * weightedQuantile(b.resid, b.rw, b.p.Alpha)
 	}
-	return -b.p.LearningRate * gn.g / (gn.h + b.p.Lambda)
+	g, h := gn.g, gn.h
+	if b.constH { // gn.g came from quantized sums: use the exact one
+		g = 0
+		for _, r := range b.idx[gn.start:gn.end] {
+			g += b.grad[r]
+		}
+		h = float64(gn.end-gn.start) * b.constW
+	}
+	return -b.p.LearningRate * g / (h + b.p.Lambda)
 }
 
 // weightedQuantile returns the smallest v in vals with Σ_{vals ≤ v} w ≥
