@@ -146,7 +146,7 @@ func unwoundPathSum(path []pathElem, d, k int) float64 {
 // Contribution is one feature's share of a prediction, for explanation_json.
 type Contribution struct {
 	Feature string  `json:"feature"`
-	Value   float64 `json:"value"` // the input value (NaN = missing; replace before JSON)
+	Value   float64 `json:"value"` // the input value; NaN (missing) is written as null
 	SHAP    float64 `json:"shap"`  // margin units
 }
 
