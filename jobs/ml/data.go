@@ -45,8 +45,9 @@ func GroupSplit(groups []string, frac float64, seed uint64) (train, held []int, 
 			f := fnv.New64a()
 			f.Write(sb[:])
 			f.Write([]byte(g))
-			// Top 53 bits as a uniform number in [0,1).
-			h = float64(f.Sum64()>>11)/(1<<53) < frac
+			// FNV's high bits barely depend on the last bytes: mix them
+			// (splitmix64 finalizer), then take 53 bits as a uniform in [0,1).
+			h = float64(mix64(f.Sum64())>>11)/(1<<53) < frac
 			memo[g] = h
 		}
 		if h {
@@ -56,6 +57,12 @@ func GroupSplit(groups []string, frac float64, seed uint64) (train, held []int, 
 		}
 	}
 	return train, held, nil
+}
+
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 // jsonNum marshals NaN and ±Inf, which JSON cannot hold, as null.
