@@ -19,7 +19,8 @@ type GBM struct {
 }
 
 type tree struct {
-	nodes []node // nodes[0] is the root; children have larger indices
+	nodes []node  // nodes[0] is the root; children have larger indices, Right == Left+1
+	pred  []pnode // compact copy of nodes for prediction (compile)
 }
 
 // node of a binary tree. Feature < 0 marks a leaf. Rows with
@@ -206,30 +207,51 @@ func sigmoid(f float64) float64 {
 	return e / (1 + e)
 }
 
-// predict returns the tree's leaf value for a float row.
-func (t *tree) predict(row []float64) float64 {
-	return t.nodes[t.leaf(row)].Value
+// pnode is the 16-byte prediction form of a node: a split holds its
+// threshold, feature and kid = Left<<1 | NaN-goes-right (Right is always
+// Left+1); a leaf has feat −1 and its value in thr.
+type pnode struct {
+	thr  float64
+	feat int32
+	kid  uint32
 }
 
-func (t *tree) leaf(row []float64) int32 {
-	i := int32(0)
+// compile builds the prediction nodes; it needs Right == Left+1, which
+// growTree guarantees and loading checks.
+func (t *tree) compile() {
+	t.pred = make([]pnode, len(t.nodes))
+	for i, nd := range t.nodes {
+		if nd.Feature < 0 {
+			t.pred[i] = pnode{thr: nd.Value, feat: -1}
+			continue
+		}
+		k := uint32(nd.Left) << 1
+		if !nd.DefaultLeft {
+			k |= 1
+		}
+		t.pred[i] = pnode{thr: nd.Threshold, feat: nd.Feature, kid: k}
+	}
+}
+
+// predict returns the tree's leaf value for a float row. The child step is
+// branch-free (Left + went-right), which matters: a mispredicted branch per
+// level would cost more than the rest of the walk.
+func (t *tree) predict(row []float64) float64 {
+	p := t.pred
+	i := uint32(0)
 	for {
-		n := &t.nodes[i]
-		if n.Feature < 0 {
-			return i
+		n := &p[i]
+		if n.feat < 0 {
+			return n.thr
 		}
-		x := row[n.Feature]
-		switch {
-		case x <= n.Threshold:
-			i = n.Left
-		case x != x:
-			if n.DefaultLeft {
-				i = n.Left
-			} else {
-				i = n.Right
-			}
-		default:
-			i = n.Right
+		x := row[n.feat]
+		var right uint32
+		if x > n.thr {
+			right = 1
 		}
+		if x != x {
+			right = n.kid & 1
+		}
+		i = n.kid>>1 + right
 	}
 }

@@ -54,10 +54,14 @@ func TestGBMSquaredRecoversStepFunction(t *testing.T) {
 	if imp[2].Gain > 0.01*imp[1].Gain {
 		t.Errorf("noise feature %s has gain %.3g vs x1 %.3g", imp[2].Feature, imp[2].Gain, imp[1].Gain)
 	}
-	// Predict and PredictBatch agree.
-	for i := 0; i < 10; i++ {
-		if got := m.Predict(Xt.Row(i)); got != pred[i] {
-			t.Fatalf("row %d: Predict %v, PredictBatch %v", i, got, pred[i])
+	// Predict, PredictBatch and its parallel form agree exactly.
+	par, err := m.PredictBatchWorkers(Xt, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pred {
+		if got := m.Predict(Xt.Row(i)); got != pred[i] || par[i] != pred[i] {
+			t.Fatalf("row %d: Predict %v, PredictBatch %v, 3 workers %v", i, got, pred[i], par[i])
 		}
 	}
 }

@@ -414,6 +414,7 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 		}
 		level = next
 	}
+	t.compile()
 	// Margins: every row, sampled or not, sits in its leaf's ranges.
 	for _, lr := range leaves {
 		v := t.nodes[lr.id].Value

@@ -15,6 +15,7 @@ func handModel() *GBM {
 		{Feature: -1, Value: 0, Cover: 25},
 		{Feature: -1, Value: 4, Cover: 25},
 	}}
+	t.compile()
 	return &GBM{params: DefaultParams(), names: []string{"x0", "x1", "x2"}, base: 10, trees: []tree{t}, bestLoss: math.NaN()}
 }
 
