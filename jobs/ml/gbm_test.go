@@ -412,3 +412,32 @@ func bruteQuantile(v, w []float64, alpha float64) float64 {
 	}
 	return best
 }
+
+func TestGBMWorkersDoNotChangeTheModel(t *testing.T) {
+	// Above 4096 rows per node the histograms are built in parallel.
+	rng := testRNG(16)
+	X := uniformMatrix(rng, 9000, 6)
+	y := make([]float64, X.Rows)
+	w := make([]float64, X.Rows)
+	for i := range y {
+		y[i] = step(X.Row(i)) + rng.NormFloat64()
+		w[i] = 0.5 + rng.Float64()
+	}
+	for _, weights := range [][]float64{nil, w} { // packed and float histograms
+		p := DefaultParams()
+		p.Trees, p.Subsample = 8, 0.9
+		var arts [][]byte
+		for _, workers := range []int{1, 2, 5} {
+			p.Workers = workers
+			m, err := Fit(X, y, weights, nil, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := m.MarshalJSON()
+			arts = append(arts, b)
+		}
+		if !bytes.Equal(arts[0], arts[1]) || !bytes.Equal(arts[0], arts[2]) {
+			t.Errorf("weighted=%v: artifacts differ across worker counts", weights != nil)
+		}
+	}
+}
