@@ -105,6 +105,7 @@ func (m *GBM) UnmarshalJSON(data []byte) error {
 	if a.ValidLoss != nil {
 		m.bestLoss = *a.ValidLoss
 	}
+	m.prepare()
 	return nil
 }
 

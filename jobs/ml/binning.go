@@ -42,16 +42,22 @@ func (bm *binMapper) bin(f int, x float64) uint8 {
 func newBinMapper(X Matrix, maxBins, sampleRows int, rng *rand.Rand) *binMapper {
 	rows := sampleIndex(X.Rows, sampleRows, rng)
 	bm := &binMapper{upper: make([][]float64, X.Cols)}
-	vals := make([]float64, 0, len(rows))
-	for f := 0; f < X.Cols; f++ {
-		vals = vals[:0]
-		for _, r := range rows {
-			if v := X.Data[r*X.Cols+f]; v == v {
-				vals = append(vals, v)
+	// One row-major pass gathers every feature's sample (a column-wise pass
+	// per feature would stream the whole matrix Cols times).
+	vals := make([][]float64, X.Cols)
+	for f := range vals {
+		vals[f] = make([]float64, 0, len(rows))
+	}
+	for _, r := range rows {
+		for f, v := range X.Row(r) {
+			if v == v {
+				vals[f] = append(vals[f], v)
 			}
 		}
-		slices.Sort(vals)
-		bm.upper[f] = binEdges(vals, maxBins)
+	}
+	for f, v := range vals {
+		slices.Sort(v)
+		bm.upper[f] = binEdges(v, maxBins)
 	}
 	return bm
 }
@@ -124,15 +130,17 @@ func midpoint(a, b float64) float64 {
 	return m
 }
 
-// binColumns maps X to column-major uint8 bins: out[f][row].
+// binColumns maps X to column-major uint8 bins: out[f][row]. It reads X
+// row by row (sequentially) and writes Cols sequential streams.
 func (bm *binMapper) binColumns(X Matrix) [][]uint8 {
 	out := make([][]uint8, X.Cols)
 	for f := range out {
-		col := make([]uint8, X.Rows)
-		for i := range col {
-			col[i] = bm.bin(f, X.Data[i*X.Cols+f])
+		out[f] = make([]uint8, X.Rows)
+	}
+	for i := 0; i < X.Rows; i++ {
+		for f, x := range X.Row(i) {
+			out[f][i] = bm.bin(f, x)
 		}
-		out[f] = col
 	}
 	return out
 }

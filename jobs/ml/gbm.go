@@ -16,6 +16,18 @@ type GBM struct {
 	trees    []tree
 	bestIter int     // trees kept; == len(trees)
 	bestLoss float64 // validation loss at bestIter; NaN without a validation set
+
+	expected float64 // cached ExpectedValue (prepare)
+	maxDepth int     // deepest tree, sizes the TreeSHAP path buffer (prepare)
+}
+
+// prepare caches what explanations need; Fit and loading call it.
+func (m *GBM) prepare() {
+	m.expected, m.maxDepth = m.base, 0
+	for i := range m.trees {
+		m.expected += m.trees[i].expected()
+		m.maxDepth = max(m.maxDepth, m.trees[i].depth(0))
+	}
 }
 
 type tree struct {
@@ -107,6 +119,7 @@ func FitValid(X Matrix, y, w []float64, names []string, p Params, valid *Validat
 		m.trees = m.trees[:m.bestIter]
 	}
 	m.bestIter = len(m.trees)
+	m.prepare()
 	return m, nil
 }
 

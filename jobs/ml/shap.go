@@ -2,8 +2,10 @@ package ml
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
+	"sync"
 )
 
 // TreeSHAP: exact path-dependent Shapley values of the margin (Lundberg,
@@ -21,13 +23,7 @@ type pathElem struct {
 
 // ExpectedValue is the cover-weighted mean margin over the training data
 // (the SHAP base value), in margin space.
-func (m *GBM) ExpectedValue() float64 {
-	e := m.base
-	for i := range m.trees {
-		e += m.trees[i].expected()
-	}
-	return e
-}
+func (m *GBM) ExpectedValue() float64 { return m.expected }
 
 func (t *tree) expected() float64 {
 	root := t.nodes[0].Cover
@@ -44,15 +40,47 @@ func (t *tree) expected() float64 {
 // the expected value; phi sums with expected to PredictMargin(row).
 func (m *GBM) SHAP(row []float64) (phi []float64, expected float64) {
 	phi = make([]float64, len(m.names))
-	maxDepth := 0
-	for i := range m.trees {
-		maxDepth = max(maxDepth, m.trees[i].depth(0))
+	m.shapInto(row, phi, m.shapPath())
+	return phi, m.expected
+}
+
+func (m *GBM) shapPath() []pathElem {
+	d := m.maxDepth
+	return make([]pathElem, (d+2)*(d+3)/2)
+}
+
+func (m *GBM) shapInto(row, phi []float64, path []pathElem) {
+	if len(row) != len(m.names) {
+		panic(fmt.Sprintf("ml: shap: row has %d values, model %d features", len(row), len(m.names)))
 	}
-	path := make([]pathElem, (maxDepth+2)*(maxDepth+3)/2)
 	for i := range m.trees {
 		m.trees[i].shap(row, phi, path, 0, 0, 1, 1, -1)
 	}
-	return phi, m.ExpectedValue()
+}
+
+// SHAPBatch explains every row of X on up to workers goroutines: row i's
+// attributions are phi.Row(i) (identical for any worker count).
+func (m *GBM) SHAPBatch(X Matrix, workers int) (phi Matrix, expected float64, err error) {
+	if err := X.check(); err != nil {
+		return Matrix{}, 0, fmt.Errorf("ml: shap batch: %w", err)
+	}
+	if X.Cols != len(m.names) {
+		return Matrix{}, 0, fmt.Errorf("ml: shap batch: %d columns, model has %d features: %w", X.Cols, len(m.names), ErrShape)
+	}
+	phi = NewMatrix(X.Rows, X.Cols)
+	workers = min(max(workers, 1), max(X.Rows/64, 1))
+	var wg sync.WaitGroup
+	for k := 0; k < workers; k++ {
+		lo, hi := k*X.Rows/workers, (k+1)*X.Rows/workers
+		wg.Go(func() {
+			path := m.shapPath()
+			for i := lo; i < hi; i++ {
+				m.shapInto(X.Row(i), phi.Row(i), path)
+			}
+		})
+	}
+	wg.Wait()
+	return phi, m.expected, nil
 }
 
 func (t *tree) depth(i int32) int {
