@@ -170,21 +170,67 @@ func (b *builder) buildHist(hist []histBin, rows []int32) {
 	identity := len(rows) == len(b.y) // root without subsampling: rows are 0..n-1
 	workers := min(max(b.p.Workers, 1), len(b.active))
 	if workers == 1 || len(rows) < 4096 {
-		for _, f := range b.active {
-			b.histFeature(hist, f, rows, identity)
-		}
+		b.histFeatures(hist, b.active, rows, identity)
 		return
 	}
 	var wg sync.WaitGroup
 	for k := 0; k < workers; k++ {
 		chunk := b.active[k*len(b.active)/workers : (k+1)*len(b.active)/workers]
-		wg.Go(func() {
-			for _, f := range chunk {
-				b.histFeature(hist, f, rows, identity)
-			}
-		})
+		wg.Go(func() { b.histFeatures(hist, chunk, rows, identity) })
 	}
 	wg.Wait()
+}
+
+// histFeatures builds the histograms of features fs; with packed gradients
+// it takes four features per pass over the rows, sharing the row index and
+// gradient loads among them.
+func (b *builder) histFeatures(hist []histBin, fs []int, rows []int32, identity bool) {
+	if b.constH {
+		for ; len(fs) >= 4; fs = fs[4:] {
+			b.histQuad(hist, fs[:4], rows, identity)
+		}
+	}
+	for _, f := range fs {
+		b.histFeature(hist, f, rows, identity)
+	}
+}
+
+func (b *builder) histQuad(hist []histBin, fs []int, rows []int32, identity bool) {
+	var a0, a1, a2, a3 [256]int64
+	c0, c1, c2, c3 := b.cols[fs[0]], b.cols[fs[1]], b.cols[fs[2]], b.cols[fs[3]]
+	pk := b.pk[:len(rows)]
+	if identity {
+		n := len(c0)
+		c1, c2, c3, pk = c1[:n], c2[:n], c3[:n], pk[:n]
+		for i, v := range c0 {
+			p := pk[i]
+			a0[v] += p
+			a1[c1[i]] += p
+			a2[c2[i]] += p
+			a3[c3[i]] += p
+		}
+	} else {
+		for i, r := range rows {
+			p := pk[i]
+			a0[c0[r]] += p
+			a1[c1[r]] += p
+			a2[c2[r]] += p
+			a3[c3[r]] += p
+		}
+	}
+	b.unpack(hist, fs[0], &a0)
+	b.unpack(hist, fs[1], &a1)
+	b.unpack(hist, fs[2], &a2)
+	b.unpack(hist, fs[3], &a3)
+}
+
+// unpack decodes packed sums into feature f's histogram.
+func (b *builder) unpack(hist []histBin, f int, acc *[256]int64) {
+	h := hist[f*256 : f*256+b.nb[f]+1]
+	for j := range h {
+		n := acc[j] & countMask
+		h[j] = histBin{g: float64(acc[j]>>countBits) * b.gscale, h: float64(n) * b.constW, n: n}
+	}
 }
 
 const (
@@ -210,10 +256,7 @@ func (b *builder) histFeature(hist []histBin, f int, rows []int32, identity bool
 				acc[col[r]] += pk[i]
 			}
 		}
-		for j := range h[:b.nb[f]+1] {
-			n := acc[j] & countMask
-			h[j] = histBin{g: float64(acc[j]>>countBits) * b.gscale, h: float64(n) * b.constW, n: n}
-		}
+		b.unpack(hist, f, &acc)
 		return
 	}
 	clear(h[:])
