@@ -127,27 +127,43 @@ func (t *tree) shap(row, phi []float64, parent []pathElem, ni int32, depth int, 
 	t.shap(row, phi, path, cold, depth+1, coldZero*inZero, 0, int(nd.Feature))
 }
 
+// invInt[k] = 1/k: the path algebra divides by small integers (path
+// lengths ≤ MaxDepth+1 ≤ 17); multiplying by reciprocals instead of
+// dividing roughly halves the cost of an explanation.
+var invInt = func() (t [32]float64) {
+	for k := 1; k < len(t); k++ {
+		t[k] = 1 / float64(k)
+	}
+	return t
+}()
+
 func extendPath(path []pathElem, d int, zero, one float64, feature int) {
 	path[d] = pathElem{feature: feature, zero: zero, one: one}
 	if d == 0 {
 		path[d].pweight = 1
 	}
+	inv := invInt[d+1]
 	for i := d - 1; i >= 0; i-- {
-		path[i+1].pweight += one * path[i].pweight * float64(i+1) / float64(d+1)
-		path[i].pweight = zero * path[i].pweight * float64(d-i) / float64(d+1)
+		path[i+1].pweight += one * path[i].pweight * float64(i+1) * inv
+		path[i].pweight = zero * path[i].pweight * float64(d-i) * inv
 	}
 }
 
 func unwindPath(path []pathElem, d, k int) {
 	one, zero := path[k].one, path[k].zero
 	next := path[d].pweight
-	for i := d - 1; i >= 0; i-- {
-		if one != 0 {
+	d1, inv := float64(d+1), invInt[d+1]
+	if one != 0 {
+		invOne := 1 / one
+		for i := d - 1; i >= 0; i-- {
 			tmp := path[i].pweight
-			path[i].pweight = next * float64(d+1) / (float64(i+1) * one)
-			next = tmp - path[i].pweight*zero*float64(d-i)/float64(d+1)
-		} else {
-			path[i].pweight = path[i].pweight * float64(d+1) / (zero * float64(d-i))
+			path[i].pweight = next * d1 * invInt[i+1] * invOne
+			next = tmp - path[i].pweight*zero*float64(d-i)*inv
+		}
+	} else {
+		invZero := 1 / zero
+		for i := d - 1; i >= 0; i-- {
+			path[i].pweight = path[i].pweight * d1 * invZero * invInt[d-i]
 		}
 	}
 	for i := k; i < d; i++ {
@@ -158,14 +174,20 @@ func unwindPath(path []pathElem, d, k int) {
 func unwoundPathSum(path []pathElem, d, k int) float64 {
 	one, zero := path[k].one, path[k].zero
 	next := path[d].pweight
+	d1, inv := float64(d+1), invInt[d+1]
 	var total float64
-	for i := d - 1; i >= 0; i-- {
-		if one != 0 {
-			tmp := next * float64(d+1) / (float64(i+1) * one)
+	switch {
+	case one != 0:
+		invOne := 1 / one
+		for i := d - 1; i >= 0; i-- {
+			tmp := next * d1 * invInt[i+1] * invOne
 			total += tmp
-			next = path[i].pweight - tmp*zero*(float64(d-i)/float64(d+1))
-		} else if zero != 0 {
-			total += (path[i].pweight / zero) / (float64(d-i) / float64(d+1))
+			next = path[i].pweight - tmp*zero*float64(d-i)*inv
+		}
+	case zero != 0:
+		invZero := 1 / zero
+		for i := d - 1; i >= 0; i-- {
+			total += path[i].pweight * invZero * d1 * invInt[d-i]
 		}
 	}
 	return total
