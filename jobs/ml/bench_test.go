@@ -54,6 +54,28 @@ func BenchmarkFitQuantile200Kx40(b *testing.B) {
 
 // BenchmarkPredict30K: 200 trees of depth 5 (fitted on 20K rows to keep the
 // setup short; tree size, not training rows, sets the cost), 30K rows.
+// BenchmarkFitLogistic200Kx40: labels y > median, varying hessians (the
+// second packed accumulator).
+func BenchmarkFitLogistic200Kx40(b *testing.B) {
+	X, y := benchData(200_000)
+	for i, v := range y {
+		y[i] = 0
+		if v > 450 {
+			y[i] = 1
+		}
+	}
+	p := DefaultParams()
+	p.Loss = LossLogistic
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Fit(X, y, nil, nil, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(X.Rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/fit")
+}
+
 func BenchmarkPredict30K(b *testing.B) {
 	X, y := benchData(20_000)
 	m, err := Fit(X, y, nil, nil, DefaultParams())

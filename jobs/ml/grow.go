@@ -32,9 +32,10 @@ type builder struct {
 	allActive    bool
 	pool         [][]histBin
 	resid, rw    []float64 // quantile leaf refit scratch
-	og, oh       []float64 // gathered gradients and hessians of a node's rows
-	packed, pk   []int64   // quantized gradient + count per row, and gathered (constH only)
+	packed, pk   []int64   // quantized gradient + count per row, and gathered in node order
+	hq, hk       []int64   // quantized hessian per row, and gathered (unless constH)
 	gscale       float64   // gradient units per quantization step
+	hscale       float64   // hessian units per quantization step
 	// constW > 0 when every weight equals it: covers are counts·constW and,
 	// for the squared and quantile losses, every hessian is constW, so
 	// histograms skip the hessian sums (a third of the hot loop's work).
@@ -74,10 +75,9 @@ func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
 		}
 	}
 	b.constH = b.constW > 0 && p.Loss != LossLogistic
-	if b.constH {
-		b.packed, b.pk = make([]int64, X.Rows), make([]int64, X.Rows)
-	} else {
-		b.og, b.oh = make([]float64, X.Rows), make([]float64, X.Rows)
+	b.packed, b.pk = make([]int64, X.Rows), make([]int64, X.Rows)
+	if !b.constH {
+		b.hq, b.hk = make([]int64, X.Rows), make([]int64, X.Rows)
 	}
 	return b
 }
@@ -143,28 +143,26 @@ func (b *builder) putHist(h []histBin) {
 	}
 }
 
-// buildHist fills the active features' histograms from rows. It works
-// feature by feature over column-major bins, with the rows' gradients first
-// gathered into contiguous arrays (LightGBM's "ordered gradients"): one
-// feature's 256-bin histogram stays in L1 while the rows stream by. With
-// Params.Workers > 1 the features are shared among goroutines; each
-// feature's sums keep their row order, so results do not depend on it.
+// buildHist fills the active features' histograms from rows. Gradients
+// and hessians are quantized per tree (quantize) and gathered into
+// contiguous arrays in the rows' order (LightGBM's "ordered gradients");
+// then features go four per pass over the rows into 256-bin integer
+// accumulators that stay in L1. Integer sums are exact, so the order of
+// rows cannot change them; with Params.Workers > 1 features are shared
+// among goroutines with identical results.
 //
-// With constant hessians (squared or quantile loss, equal weights) the
-// gradient is quantized to 16 bits (step max|g|/32767 per tree) and packed
-// with the row count into one int64 per row, q·2²¹ + 1, so the hot loop is
-// a single integer add per (row, feature) and sums are exact in integers.
-// The quantized sums only rank splits; leaf values use exact float sums.
+// Packing: a row contributes q_g·2²¹ + 1 to one int64 (the quantized
+// gradient above a 21-bit row count) and, unless every hessian is the same
+// constant, q_h to a second int64.
 func (b *builder) buildHist(hist []histBin, rows []int32) {
-	if b.constH {
-		pk := b.pk[:len(rows)]
+	pk := b.pk[:len(rows)]
+	for i, r := range rows {
+		pk[i] = b.packed[r]
+	}
+	if !b.constH {
+		hk := b.hk[:len(rows)]
 		for i, r := range rows {
-			pk[i] = b.packed[r]
-		}
-	} else {
-		og, oh := b.og[:len(rows)], b.oh[:len(rows)]
-		for i, r := range rows {
-			og[i], oh[i] = b.grad[r], b.hess[r]
+			hk[i] = b.hq[r]
 		}
 	}
 	identity := len(rows) == len(b.y) // root without subsampling: rows are 0..n-1
@@ -181,107 +179,108 @@ func (b *builder) buildHist(hist []histBin, rows []int32) {
 	wg.Wait()
 }
 
-// histFeatures builds the histograms of features fs; with packed gradients
-// it takes four features per pass over the rows, sharing the row index and
-// gradient loads among them.
-func (b *builder) histFeatures(hist []histBin, fs []int, rows []int32, identity bool) {
-	if b.constH {
-		for ; len(fs) >= 4; fs = fs[4:] {
-			b.histQuad(hist, fs[:4], rows, identity)
-		}
-	}
-	for _, f := range fs {
-		b.histFeature(hist, f, rows, identity)
-	}
-}
-
-func (b *builder) histQuad(hist []histBin, fs []int, rows []int32, identity bool) {
-	var a0, a1, a2, a3 [256]int64
-	c0, c1, c2, c3 := b.cols[fs[0]], b.cols[fs[1]], b.cols[fs[2]], b.cols[fs[3]]
-	pk := b.pk[:len(rows)]
-	if identity {
-		n := len(c0)
-		c1, c2, c3, pk = c1[:n], c2[:n], c3[:n], pk[:n]
-		for i, v := range c0 {
-			p := pk[i]
-			a0[v] += p
-			a1[c1[i]] += p
-			a2[c2[i]] += p
-			a3[c3[i]] += p
-		}
-	} else {
-		for i, r := range rows {
-			p := pk[i]
-			a0[c0[r]] += p
-			a1[c1[r]] += p
-			a2[c2[r]] += p
-			a3[c3[r]] += p
-		}
-	}
-	b.unpack(hist, fs[0], &a0)
-	b.unpack(hist, fs[1], &a1)
-	b.unpack(hist, fs[2], &a2)
-	b.unpack(hist, fs[3], &a3)
-}
-
-// unpack decodes packed sums into feature f's histogram.
-func (b *builder) unpack(hist []histBin, f int, acc *[256]int64) {
-	h := hist[f*256 : f*256+b.nb[f]+1]
-	for j := range h {
-		n := acc[j] & countMask
-		h[j] = histBin{g: float64(acc[j]>>countBits) * b.gscale, h: float64(n) * b.constW, n: n}
-	}
-}
-
 const (
 	countBits = 21 // packed histogram: low 21 bits count rows (< 2M rows)
 	countMask = 1<<countBits - 1
 	maxRows   = countMask
-	gradLevel = 32767 // quantized |gradient| ≤ 2¹⁵−1: |Σ| < 2³⁶, fits above the count
+	gradLevel = 32767   // quantized |gradient| ≤ 2¹⁵−1: |Σ| < 2³⁶, fits above the count
+	hessLevel = 1 << 30 // quantized hessian ≤ 2³⁰: Σ < 2⁵¹
 )
 
-func (b *builder) histFeature(hist []histBin, f int, rows []int32, identity bool) {
-	h := (*[256]histBin)(hist[f*256 : f*256+256])
-	col := b.cols[f]
-	if b.constH {
-		var acc [256]int64
-		pk := b.pk[:len(rows)]
-		if identity {
-			pk = pk[:len(col)]
-			for i, v := range col {
-				acc[v] += pk[i]
-			}
-		} else {
-			for i, r := range rows {
-				acc[col[r]] += pk[i]
-			}
-		}
-		b.unpack(hist, f, &acc)
-		return
-	}
-	clear(h[:])
-	og, oh := b.og[:len(rows)], b.oh[:len(rows)]
-	for i, r := range rows {
-		e := &h[col[r]]
-		e.g += og[i]
-		e.h += oh[i]
-		e.n++
-	}
-}
-
-// quantize packs the gradients of rows for the constant-hessian histograms.
+// quantize rounds the rows' gradients to 16 bits (step max|g|/32767) and
+// hessians to 30 bits (step max h/2³⁰). The quantized sums only rank
+// splits; leaf values are computed from exact float sums.
 func (b *builder) quantize(rows []int32) {
-	var m float64
+	var mg, mh float64
 	for _, r := range rows {
-		m = max(m, math.Abs(b.grad[r]))
+		mg = max(mg, math.Abs(b.grad[r]))
+		mh = max(mh, b.hess[r])
 	}
-	b.gscale = 1
-	if m > 0 {
-		b.gscale = m / gradLevel
+	b.gscale, b.hscale = 1, 1
+	if mg > 0 {
+		b.gscale = mg / gradLevel
 	}
 	inv := 1 / b.gscale
 	for _, r := range rows {
 		b.packed[r] = int64(math.Round(b.grad[r]*inv))<<countBits + 1
+	}
+	if b.constH {
+		return
+	}
+	if mh > 0 {
+		b.hscale = mh / hessLevel
+	}
+	inv = 1 / b.hscale
+	for _, r := range rows {
+		b.hq[r] = int64(math.Round(b.hess[r] * inv))
+	}
+}
+
+// histFeatures builds the histograms of features fs, four per pass.
+func (b *builder) histFeatures(hist []histBin, fs []int, rows []int32, identity bool) {
+	for ; len(fs) >= 4; fs = fs[4:] {
+		b.histQuad(hist, fs[:4], rows, identity)
+	}
+	if len(fs) > 0 {
+		b.histQuad(hist, fs, rows, identity)
+	}
+}
+
+// histQuad accumulates 1 to 4 features (len(fs)) in one pass; unused lanes
+// read the first feature's column and are discarded.
+func (b *builder) histQuad(hist []histBin, fs []int, rows []int32, identity bool) {
+	var a, hsum [4][256]int64 // 16 KB on the stack, in L1
+	var c [4][]uint8
+	for k := range c {
+		c[k] = b.cols[fs[min(k, len(fs)-1)]]
+	}
+	pk := b.pk[:len(rows)]
+	switch {
+	case b.constH && identity:
+		n := len(c[0])
+		c0, c1, c2, c3, pk := c[0], c[1][:n], c[2][:n], c[3][:n], pk[:n]
+		for i, v := range c0 {
+			p := pk[i]
+			a[0][v] += p
+			a[1][c1[i]] += p
+			a[2][c2[i]] += p
+			a[3][c3[i]] += p
+		}
+	case b.constH:
+		c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
+		for i, r := range rows {
+			p := pk[i]
+			a[0][c0[r]] += p
+			a[1][c1[r]] += p
+			a[2][c2[r]] += p
+			a[3][c3[r]] += p
+		}
+	default:
+		c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
+		hk := b.hk[:len(pk)]
+		for i, r := range rows {
+			p, q := pk[i], hk[i]
+			v0, v1, v2, v3 := c0[r], c1[r], c2[r], c3[r]
+			a[0][v0] += p
+			hsum[0][v0] += q
+			a[1][v1] += p
+			hsum[1][v1] += q
+			a[2][v2] += p
+			hsum[2][v2] += q
+			a[3][v3] += p
+			hsum[3][v3] += q
+		}
+	}
+	for k, f := range fs {
+		h := hist[f*256 : f*256+b.nb[f]+1]
+		for j := range h {
+			n := a[k][j] & countMask
+			hv := float64(n) * b.constW
+			if !b.constH {
+				hv = float64(hsum[k][j]) * b.hscale
+			}
+			h[j] = histBin{g: float64(a[k][j]>>countBits) * b.gscale, h: hv, n: n}
+		}
 	}
 }
 
@@ -386,9 +385,7 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 	}
 	rows := b.idx[:ns]
 	b.gradients(rows)
-	if b.constH {
-		b.quantize(rows)
-	}
+	b.quantize(rows)
 
 	root := growNode{id: 0, start: 0, end: ns, ostart: 0, oend: no, hist: b.getHist()}
 	for _, r := range rows {
@@ -522,13 +519,11 @@ func (b *builder) leafValue(gn *growNode) float64 {
 		}
 		return b.p.LearningRate * weightedQuantile(b.resid, b.rw, b.p.Alpha)
 	}
-	g, h := gn.g, gn.h
-	if b.constH { // gn.g came from quantized sums: use the exact one
-		g = 0
-		for _, r := range b.idx[gn.start:gn.end] {
-			g += b.grad[r]
-		}
-		h = float64(gn.end-gn.start) * b.constW
+	// gn.g, gn.h came from quantized sums: use exact ones.
+	var g, h float64
+	for _, r := range b.idx[gn.start:gn.end] {
+		g += b.grad[r]
+		h += b.hess[r]
 	}
 	return -b.p.LearningRate * g / (h + b.p.Lambda)
 }
