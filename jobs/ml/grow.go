@@ -255,6 +255,22 @@ func (b *builder) histQuad(hist []histBin, fs []int, rows []int32, identity bool
 			a[2][c2[r]] += p
 			a[3][c3[r]] += p
 		}
+	case identity:
+		n := len(c[0])
+		c0, c1, c2, c3, pk := c[0], c[1][:n], c[2][:n], c[3][:n], pk[:n]
+		hk := b.hk[:n]
+		for i, v0 := range c0 {
+			p, q := pk[i], hk[i]
+			v1, v2, v3 := c1[i], c2[i], c3[i]
+			a[0][v0] += p
+			hsum[0][v0] += q
+			a[1][v1] += p
+			hsum[1][v1] += q
+			a[2][v2] += p
+			hsum[2][v2] += q
+			a[3][v3] += p
+			hsum[3][v3] += q
+		}
 	default:
 		c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
 		hk := b.hk[:len(pk)]
