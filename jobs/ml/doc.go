@@ -18,7 +18,10 @@
 //     side NaN goes (the default direction);
 //   - trees grow depth-wise to MaxDepth; the split gain is the second-order
 //     G²/(H+λ) score; histograms of the larger child come from the parent
-//     minus the smaller child;
+//     minus the smaller child; histogram sums use per-tree quantized
+//     gradients (16 bits) and hessians (30 bits) in exact integer
+//     arithmetic, as LightGBM's quantized training does, while leaf values
+//     use exact float sums;
 //   - losses: squared error (mean), quantile/pinball at any Alpha in (0,1)
 //     (leaf values re-fitted as the weighted quantile of the residuals) and
 //     logistic (binary; Predict returns P(label 1));
