@@ -46,6 +46,14 @@ func BenchmarkFitSquared200Kx40Subsample(b *testing.B) {
 	benchFit(b, p)
 }
 
+// BenchmarkFitSquared200Kx40Workers2: histograms on two goroutines (run it
+// with GOMAXPROCS ≥ 2); the model is identical to the one-worker fit.
+func BenchmarkFitSquared200Kx40Workers2(b *testing.B) {
+	p := DefaultParams()
+	p.Workers = 2
+	benchFit(b, p)
+}
+
 func BenchmarkFitQuantile200Kx40(b *testing.B) {
 	p := DefaultParams()
 	p.Loss, p.Alpha = LossQuantile, 0.9
