@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -86,5 +87,34 @@ func TestJSONWritesNonFiniteAsNull(t *testing.T) {
 	var back CQR
 	if err := json.Unmarshal(b, &back); err != nil || !math.IsInf(back.Correction, 1) || back.N != 3 {
 		t.Errorf("cqr round trip %s → %+v, %v", b, back, err)
+	}
+}
+
+func TestReportsJSON(t *testing.T) {
+	r := EvaluateRUL([]float64{10, 100}, nil, nil, []float64{12, 80})
+	if r.N != 2 || r.MAE != 11 || r.AlphaLambda != 0.5 || !math.IsNaN(r.IntervalCoverage) {
+		t.Errorf("report %+v", r)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["interval_coverage"] != nil || back["mae_days"] != 11.0 || back["n"] != 2.0 {
+		t.Errorf("report JSON %s", b)
+	}
+	if strings.Count(string(b), `"mae_days"`) != 1 {
+		t.Errorf("duplicate keys in %s", b)
+	}
+	c := EvaluateClassifier([]float64{0.9, 0.1, 0.8}, []float64{1, 0, 1}, []float64{2, 1, 1})
+	if c.AUROC != 1 || c.Positives != 3 || !close(c.Brier, (2*0.01+0.01+0.04)/4, 1e-12) {
+		t.Errorf("classifier report %+v", c)
+	}
+	b, _ = json.Marshal(EvaluateClassifier([]float64{0.5}, []float64{1}, nil))
+	if want := `{"n":1,"positives":1,"auroc":null,"brier":0.25}`; string(b) != want {
+		t.Errorf("one-class JSON %s, want %s", b, want)
 	}
 }
