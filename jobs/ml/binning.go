@@ -24,16 +24,24 @@ func (bm *binMapper) bin(f int, x float64) uint8 {
 	if x != x {
 		return uint8(len(up) + 1)
 	}
-	lo, hi := 0, len(up) // first b with x <= up[b], or len(up)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if up[m] < x {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+	// First b with x <= up[b], or len(up): a branch-free lower bound (the
+	// conditional add compiles to a conditional move).
+	n := len(up)
+	if n == 0 {
+		return 0
 	}
-	return uint8(lo)
+	base := 0
+	for n > 1 {
+		half := n >> 1
+		if up[base+half-1] < x {
+			base += half
+		}
+		n -= half
+	}
+	if up[base] < x {
+		base++
+	}
+	return uint8(base)
 }
 
 // newBinMapper places at most maxBins-1 edges per feature at quantiles of a
