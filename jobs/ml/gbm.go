@@ -15,7 +15,7 @@ type GBM struct {
 	base     float64
 	trees    []tree
 	bestIter int     // trees kept; == len(trees)
-	bestLoss float64 // validation loss at bestIter; NaN without a validation set
+	bestLoss float64 // validation loss of the kept trees; NaN without a validation set
 
 	expected float64 // cached ExpectedValue (prepare)
 	maxDepth int     // deepest tree, sizes the TreeSHAP path buffer (prepare)
@@ -54,9 +54,9 @@ type ValidationSet struct {
 	W []float64 // nil means all ones
 }
 
-// Fit trains a GBM on X (rows × features, NaN = missing) with labels y and
-// sample weights w (nil = all ones; otherwise finite and > 0). names labels
-// the columns (nil = "f0", "f1", …).
+// Fit trains a GBM on X (rows × features, NaN = missing, at most 2,097,151
+// rows) with labels y and sample weights w (nil = all ones; otherwise
+// finite and > 0). names labels the columns (nil = "f0", "f1", …).
 func Fit(X Matrix, y, w []float64, names []string, p Params) (*GBM, error) {
 	return FitValid(X, y, w, names, p, nil)
 }
@@ -97,7 +97,7 @@ func FitValid(X Matrix, y, w []float64, names []string, p Params, valid *Validat
 			vmargin[i] = m.base
 		}
 	}
-	bestLoss := math.Inf(1)
+	bestLoss, lastLoss := math.Inf(1), math.NaN()
 	for t := 0; t < p.Trees; t++ {
 		tr := b.growTree(rng)
 		m.trees = append(m.trees, tr)
@@ -107,16 +107,18 @@ func FitValid(X Matrix, y, w []float64, names []string, p Params, valid *Validat
 		for i := range vmargin {
 			vmargin[i] += tr.predict(valid.X.Row(i))
 		}
-		l := meanLoss(p, valid.Y, vmargin, vw)
-		if l < bestLoss {
-			bestLoss, m.bestIter, m.bestLoss = l, t+1, l
+		lastLoss = meanLoss(p, valid.Y, vmargin, vw)
+		if lastLoss < bestLoss {
+			bestLoss, m.bestIter = lastLoss, t+1
 		}
 		if p.EarlyStoppingRounds > 0 && t+1-m.bestIter >= p.EarlyStoppingRounds {
 			break
 		}
 	}
+	m.bestLoss = lastLoss // validation loss of the trees kept
 	if valid != nil && p.EarlyStoppingRounds > 0 {
 		m.trees = m.trees[:m.bestIter]
+		m.bestLoss = bestLoss
 	}
 	m.bestIter = len(m.trees)
 	m.prepare()

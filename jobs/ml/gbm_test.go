@@ -317,6 +317,21 @@ func TestGBMEarlyStopping(t *testing.T) {
 	if _, err := Fit(X, y, nil, nil, p); !errors.Is(err, ErrParams) {
 		t.Errorf("early stopping without validation: err = %v, want ErrParams", err)
 	}
+	// Without early stopping every tree is kept and the reported loss is
+	// that of the full ensemble (worse than the early-stopped one on noise).
+	p.EarlyStoppingRounds, p.Trees = 0, 60
+	full, err := FitValid(X, y, nil, nil, p, &ValidationSet{X: Xv, Y: yv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, _ := full.PredictBatch(Xv)
+	var lf float64
+	for i := range pf {
+		lf += 0.5 * (pf[i] - yv[i]) * (pf[i] - yv[i])
+	}
+	if lf /= float64(len(pf)); full.NumTrees() != 60 || !close(lf, full.ValidationLoss(), 1e-9) || lf <= l {
+		t.Errorf("full fit: %d trees, loss %.6f reported %.6f, early-stopped %.6f", full.NumTrees(), lf, full.ValidationLoss(), l)
+	}
 }
 
 func TestFitRejectsBadInput(t *testing.T) {
