@@ -216,8 +216,14 @@ func (b *builder) quantize(rows []int32) {
 	}
 }
 
-// histFeatures builds the histograms of features fs, four per pass.
+// histFeatures builds the histograms of features fs, eight (constant
+// hessians) or four per pass.
 func (b *builder) histFeatures(hist []histBin, fs []int, rows []int32, identity bool) {
+	if b.constH { // one accumulator per feature: eight fit in registers and L1
+		for ; len(fs) >= 8; fs = fs[8:] {
+			b.histOct(hist, fs[:8], rows, identity)
+		}
+	}
 	for ; len(fs) >= 4; fs = fs[4:] {
 		b.histQuad(hist, fs[:4], rows, identity)
 	}
@@ -593,4 +599,46 @@ func weightedQuantile(vals, w []float64, alpha float64) float64 {
 		}
 	}
 	return vals[lo]
+}
+
+// histOct is histQuad for eight features with constant hessians.
+func (b *builder) histOct(hist []histBin, fs []int, rows []int32, identity bool) {
+	var a [8][256]int64
+	c0, c1, c2, c3 := b.cols[fs[0]], b.cols[fs[1]], b.cols[fs[2]], b.cols[fs[3]]
+	c4, c5, c6, c7 := b.cols[fs[4]], b.cols[fs[5]], b.cols[fs[6]], b.cols[fs[7]]
+	pk := b.pk[:len(rows)]
+	if identity {
+		n := len(c0)
+		c1, c2, c3, c4, c5, c6, c7, pk = c1[:n], c2[:n], c3[:n], c4[:n], c5[:n], c6[:n], c7[:n], pk[:n]
+		for i, v := range c0 {
+			p := pk[i]
+			a[0][v] += p
+			a[1][c1[i]] += p
+			a[2][c2[i]] += p
+			a[3][c3[i]] += p
+			a[4][c4[i]] += p
+			a[5][c5[i]] += p
+			a[6][c6[i]] += p
+			a[7][c7[i]] += p
+		}
+	} else {
+		for i, r := range rows {
+			p := pk[i]
+			a[0][c0[r]] += p
+			a[1][c1[r]] += p
+			a[2][c2[r]] += p
+			a[3][c3[r]] += p
+			a[4][c4[r]] += p
+			a[5][c5[r]] += p
+			a[6][c6[r]] += p
+			a[7][c7[r]] += p
+		}
+	}
+	for k, f := range fs {
+		h := hist[f*256 : f*256+b.nb[f]+1]
+		for j := range h {
+			n := a[k][j] & countMask
+			h[j] = histBin{g: float64(a[k][j]>>countBits) * b.gscale, h: float64(n) * b.constW, n: n}
+		}
+	}
 }
