@@ -146,8 +146,8 @@ func (b *builder) putHist(h []histBin) {
 // buildHist fills the active features' histograms from rows. Gradients
 // and hessians are quantized per tree (quantize) and gathered into
 // contiguous arrays in the rows' order (LightGBM's "ordered gradients");
-// then features go four per pass over the rows into 256-bin integer
-// accumulators that stay in L1. Integer sums are exact, so the order of
+// then features go eight or four per pass over the rows into 256-bin
+// integer accumulators that stay in L1. Integer sums are exact, so the order of
 // rows cannot change them; with Params.Workers > 1 features are shared
 // among goroutines with identical results.
 //
