@@ -37,8 +37,8 @@ type builder struct {
 	gscale       float64   // gradient units per quantization step
 	hscale       float64   // hessian units per quantization step
 	// constW > 0 when every weight equals it: covers are counts·constW and,
-	// for the squared and quantile losses, every hessian is constW, so
-	// histograms skip the hessian sums (a third of the hot loop's work).
+	// for the squared and quantile losses, every hessian is constW (constH),
+	// so histograms need no hessian accumulator.
 	constW float64
 	constH bool
 }

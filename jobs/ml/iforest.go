@@ -67,7 +67,8 @@ type inode struct {
 	MissingLeft bool
 	Left, Right int32
 	Threshold   float64
-	Size        int32 // training rows (of the subsample) reaching the node
+	Size        int32   // training rows (of the subsample) reaching the node
+	adj         float64 // c(Size) on external nodes, cached (not serialized)
 }
 
 // FitIsolationForest fits a forest on X (NaN = missing, ±Inf rejected).
@@ -156,6 +157,7 @@ func FitIsolationForest(X Matrix, names []string, p IForestParams) (*IsolationFo
 			return id
 		}
 		grow(rows, 0)
+		tr.cache()
 	}
 	return f, nil
 }
@@ -172,6 +174,16 @@ func avgPathLength(n int) float64 {
 	}
 	m := float64(n - 1)
 	return 2*(math.Log(m)+0.5772156649015329) - 2*m/float64(n)
+}
+
+// cache stores c(Size) on external nodes (a log per leaf per scored row
+// otherwise).
+func (t *itree) cache() {
+	for i := range t.nodes {
+		if t.nodes[i].Feature < 0 {
+			t.nodes[i].adj = avgPathLength(int(t.nodes[i].Size))
+		}
+	}
 }
 
 func (t *itree) next(nd *inode, x float64) int32 {
@@ -192,7 +204,7 @@ func (t *itree) pathLength(row []float64) float64 {
 	for {
 		nd := &t.nodes[i]
 		if nd.Feature < 0 {
-			return float64(depth) + avgPathLength(int(nd.Size))
+			return float64(depth) + nd.adj
 		}
 		i = t.next(nd, row[nd.Feature])
 		depth++
@@ -373,6 +385,7 @@ func LoadIsolationForest(data []byte) (*IsolationForest, error) {
 			nodes[j] = nd
 		}
 		f.trees[i] = itree{nodes: nodes}
+		f.trees[i].cache()
 	}
 	return f, nil
 }

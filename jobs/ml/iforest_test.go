@@ -28,6 +28,7 @@ func TestIForestHandTree(t *testing.T) {
 		{Feature: -1, Size: 1},
 		{Feature: -1, Size: 3},
 	}}}}
+	f.trees[0].cache()
 	c4 := avgPathLength(4)
 	if got, want := f.Score([]float64{0}), math.Exp2(-1/c4); !close(got, want, 1e-12) {
 		t.Errorf("isolated row score %.6f, want %.6f", got, want)
