@@ -91,18 +91,21 @@ func (m *GBM) UnmarshalJSON(data []byte) error {
 			if nd.Feature >= nf {
 				return bad("tree %d node %d: feature %d of %d", i, j, nd.Feature, nf)
 			}
-			// Children after their parent: no cycles, every walk ends.
-			if nd.Feature >= 0 && (nd.Left <= int32(j) || nd.Right <= int32(j) || int(nd.Left) >= n || int(nd.Right) >= n) {
+			// Children after their parent (no cycles, every walk ends) and
+			// adjacent, as prediction assumes.
+			if nd.Feature >= 0 && (nd.Left <= int32(j) || nd.Right != nd.Left+1 || int(nd.Right) >= n) {
 				return bad("tree %d node %d: children %d,%d", i, j, nd.Left, nd.Right)
 			}
 			nodes[j] = nd
 		}
 		trees[i] = tree{nodes: nodes}
+		trees[i].compile()
 	}
 	*m = GBM{params: a.Params, names: a.Features, base: a.BaseScore, trees: trees, bestIter: len(trees), bestLoss: math.NaN()}
 	if a.ValidLoss != nil {
 		m.bestLoss = *a.ValidLoss
 	}
+	m.prepare()
 	return nil
 }
 

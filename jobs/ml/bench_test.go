@@ -46,14 +46,46 @@ func BenchmarkFitSquared200Kx40Subsample(b *testing.B) {
 	benchFit(b, p)
 }
 
+// BenchmarkFitSquared200Kx40Workers2: histograms on two goroutines (run it
+// with GOMAXPROCS ≥ 2); the model is identical to the one-worker fit.
+func BenchmarkFitSquared200Kx40Workers2(b *testing.B) {
+	p := DefaultParams()
+	p.Workers = 2
+	benchFit(b, p)
+}
+
 func BenchmarkFitQuantile200Kx40(b *testing.B) {
 	p := DefaultParams()
 	p.Loss, p.Alpha = LossQuantile, 0.9
 	benchFit(b, p)
 }
 
-func BenchmarkPredict30K(b *testing.B) {
+// BenchmarkPredict30K: 200 trees of depth 5 (fitted on 20K rows to keep the
+// setup short; tree size, not training rows, sets the cost), 30K rows.
+// BenchmarkFitLogistic200Kx40: labels y > median, varying hessians (the
+// second packed accumulator).
+func BenchmarkFitLogistic200Kx40(b *testing.B) {
 	X, y := benchData(200_000)
+	for i, v := range y {
+		y[i] = 0
+		if v > 450 {
+			y[i] = 1
+		}
+	}
+	p := DefaultParams()
+	p.Loss = LossLogistic
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Fit(X, y, nil, nil, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(X.Rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/fit")
+}
+
+func BenchmarkPredict30K(b *testing.B) {
+	X, y := benchData(20_000)
 	m, err := Fit(X, y, nil, nil, DefaultParams())
 	if err != nil {
 		b.Fatal(err)
@@ -66,4 +98,34 @@ func BenchmarkPredict30K(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(Xp.Rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkSHAP1K(b *testing.B) {
+	X, y := benchData(20_000)
+	m, err := Fit(X, y, nil, nil, DefaultParams())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for r := 0; r < 1000; r++ {
+			m.SHAP(X.Row(r))
+		}
+	}
+	b.ReportMetric(1000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkIForestFitScore30K(b *testing.B) {
+	X := uniformMatrix(testRNG(97), 30_000, 40)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := FitIsolationForest(X, nil, DefaultIForestParams())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.ScoreBatch(X); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(X.Rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

@@ -24,7 +24,24 @@ func (bm *binMapper) bin(f int, x float64) uint8 {
 	if x != x {
 		return uint8(len(up) + 1)
 	}
-	return uint8(sort.SearchFloat64s(up, x)) // first b with up[b] >= x
+	// First b with x <= up[b], or len(up): a branch-free lower bound (the
+	// conditional add compiles to a conditional move).
+	n := len(up)
+	if n == 0 {
+		return 0
+	}
+	base := 0
+	for n > 1 {
+		half := n >> 1
+		if up[base+half-1] < x {
+			base += half
+		}
+		n -= half
+	}
+	if up[base] < x {
+		base++
+	}
+	return uint8(base)
 }
 
 // newBinMapper places at most maxBins-1 edges per feature at quantiles of a
@@ -33,16 +50,22 @@ func (bm *binMapper) bin(f int, x float64) uint8 {
 func newBinMapper(X Matrix, maxBins, sampleRows int, rng *rand.Rand) *binMapper {
 	rows := sampleIndex(X.Rows, sampleRows, rng)
 	bm := &binMapper{upper: make([][]float64, X.Cols)}
-	vals := make([]float64, 0, len(rows))
-	for f := 0; f < X.Cols; f++ {
-		vals = vals[:0]
-		for _, r := range rows {
-			if v := X.Data[r*X.Cols+f]; v == v {
-				vals = append(vals, v)
+	// One row-major pass gathers every feature's sample (a column-wise pass
+	// per feature would stream the whole matrix Cols times).
+	vals := make([][]float64, X.Cols)
+	for f := range vals {
+		vals[f] = make([]float64, 0, len(rows))
+	}
+	for _, r := range rows {
+		for f, v := range X.Row(r) {
+			if v == v {
+				vals[f] = append(vals[f], v)
 			}
 		}
-		slices.Sort(vals)
-		bm.upper[f] = binEdges(vals, maxBins)
+	}
+	for f, v := range vals {
+		slices.Sort(v)
+		bm.upper[f] = binEdges(v, maxBins)
 	}
 	return bm
 }
@@ -115,14 +138,16 @@ func midpoint(a, b float64) float64 {
 	return m
 }
 
-// binMatrix maps X to a row-major uint8 matrix with the same shape.
-func (bm *binMapper) binMatrix(X Matrix) []uint8 {
-	out := make([]uint8, len(X.Data))
+// binColumns maps X to column-major uint8 bins: out[f][row]. It reads X
+// row by row (sequentially) and writes Cols sequential streams.
+func (bm *binMapper) binColumns(X Matrix) [][]uint8 {
+	out := make([][]uint8, X.Cols)
+	for f := range out {
+		out[f] = make([]uint8, X.Rows)
+	}
 	for i := 0; i < X.Rows; i++ {
-		row := X.Data[i*X.Cols : (i+1)*X.Cols]
-		o := out[i*X.Cols : (i+1)*X.Cols]
-		for f, x := range row {
-			o[f] = bm.bin(f, x)
+		for f, x := range X.Row(i) {
+			out[f][i] = bm.bin(f, x)
 		}
 	}
 	return out

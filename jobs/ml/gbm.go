@@ -15,11 +15,24 @@ type GBM struct {
 	base     float64
 	trees    []tree
 	bestIter int     // trees kept; == len(trees)
-	bestLoss float64 // validation loss at bestIter; NaN without a validation set
+	bestLoss float64 // validation loss of the kept trees; NaN without a validation set
+
+	expected float64 // cached ExpectedValue (prepare)
+	maxDepth int     // deepest tree, sizes the TreeSHAP path buffer (prepare)
+}
+
+// prepare caches what explanations need; Fit and loading call it.
+func (m *GBM) prepare() {
+	m.expected, m.maxDepth = m.base, 0
+	for i := range m.trees {
+		m.expected += m.trees[i].expected()
+		m.maxDepth = max(m.maxDepth, m.trees[i].depth(0))
+	}
 }
 
 type tree struct {
-	nodes []node // nodes[0] is the root; children have larger indices
+	nodes []node  // nodes[0] is the root; children have larger indices, Right == Left+1
+	pred  []pnode // compact copy of nodes for prediction (compile)
 }
 
 // node of a binary tree. Feature < 0 marks a leaf. Rows with
@@ -32,8 +45,6 @@ type node struct {
 	Value       float64 // leaf value (margin units); 0 on split nodes
 	Cover       float64 // Σ training weights of the (subsampled) rows reaching the node
 	Gain        float64 // loss reduction of the split (½ of the usual G²/H score difference)
-
-	bin uint8 // training only: the split's bin index (left iff bin <= this)
 }
 
 // ValidationSet is held-out data for early stopping.
@@ -43,9 +54,9 @@ type ValidationSet struct {
 	W []float64 // nil means all ones
 }
 
-// Fit trains a GBM on X (rows × features, NaN = missing) with labels y and
-// sample weights w (nil = all ones; otherwise finite and > 0). names labels
-// the columns (nil = "f0", "f1", …).
+// Fit trains a GBM on X (rows × features, NaN = missing, at most 2,097,151
+// rows) with labels y and sample weights w (nil = all ones; otherwise
+// finite and > 0). names labels the columns (nil = "f0", "f1", …).
 func Fit(X Matrix, y, w []float64, names []string, p Params) (*GBM, error) {
 	return FitValid(X, y, w, names, p, nil)
 }
@@ -86,7 +97,7 @@ func FitValid(X Matrix, y, w []float64, names []string, p Params, valid *Validat
 			vmargin[i] = m.base
 		}
 	}
-	bestLoss := math.Inf(1)
+	bestLoss, lastLoss := math.Inf(1), math.NaN()
 	for t := 0; t < p.Trees; t++ {
 		tr := b.growTree(rng)
 		m.trees = append(m.trees, tr)
@@ -96,23 +107,21 @@ func FitValid(X Matrix, y, w []float64, names []string, p Params, valid *Validat
 		for i := range vmargin {
 			vmargin[i] += tr.predict(valid.X.Row(i))
 		}
-		l := meanLoss(p, valid.Y, vmargin, vw)
-		if l < bestLoss {
-			bestLoss, m.bestIter, m.bestLoss = l, t+1, l
+		lastLoss = meanLoss(p, valid.Y, vmargin, vw)
+		if lastLoss < bestLoss {
+			bestLoss, m.bestIter = lastLoss, t+1
 		}
 		if p.EarlyStoppingRounds > 0 && t+1-m.bestIter >= p.EarlyStoppingRounds {
 			break
 		}
 	}
+	m.bestLoss = lastLoss // validation loss of the trees kept
 	if valid != nil && p.EarlyStoppingRounds > 0 {
 		m.trees = m.trees[:m.bestIter]
+		m.bestLoss = bestLoss
 	}
 	m.bestIter = len(m.trees)
-	for i := range m.trees {
-		for j := range m.trees[i].nodes {
-			m.trees[i].nodes[j].bin = 0 // training-only state never leaks into artifacts
-		}
-	}
+	m.prepare()
 	return m, nil
 }
 
@@ -124,6 +133,9 @@ func checkTrainingData(X Matrix, y, w []float64, names []string, loss Loss) ([]f
 	}
 	if X.Rows == 0 || X.Cols == 0 {
 		return nil, nil, fmt.Errorf("matrix %dx%d: %w", X.Rows, X.Cols, ErrEmpty)
+	}
+	if X.Rows > maxRows {
+		return nil, nil, fmt.Errorf("%d rows, at most %d per fit: %w", X.Rows, maxRows, ErrShape)
 	}
 	if err := X.checkNoInf(); err != nil {
 		return nil, nil, err
@@ -210,30 +222,51 @@ func sigmoid(f float64) float64 {
 	return e / (1 + e)
 }
 
-// predict returns the tree's leaf value for a float row.
-func (t *tree) predict(row []float64) float64 {
-	return t.nodes[t.leaf(row)].Value
+// pnode is the 16-byte prediction form of a node: a split holds its
+// threshold, feature and kid = Left<<1 | NaN-goes-right (Right is always
+// Left+1); a leaf has feat −1 and its value in thr.
+type pnode struct {
+	thr  float64
+	feat int32
+	kid  uint32
 }
 
-func (t *tree) leaf(row []float64) int32 {
-	i := int32(0)
+// compile builds the prediction nodes; it needs Right == Left+1, which
+// growTree guarantees and loading checks.
+func (t *tree) compile() {
+	t.pred = make([]pnode, len(t.nodes))
+	for i, nd := range t.nodes {
+		if nd.Feature < 0 {
+			t.pred[i] = pnode{thr: nd.Value, feat: -1}
+			continue
+		}
+		k := uint32(nd.Left) << 1
+		if !nd.DefaultLeft {
+			k |= 1
+		}
+		t.pred[i] = pnode{thr: nd.Threshold, feat: nd.Feature, kid: k}
+	}
+}
+
+// predict returns the tree's leaf value for a float row. The child step is
+// branch-free (Left + went-right), which matters: a mispredicted branch per
+// level would cost more than the rest of the walk.
+func (t *tree) predict(row []float64) float64 {
+	p := t.pred
+	i := uint32(0)
 	for {
-		n := &t.nodes[i]
-		if n.Feature < 0 {
-			return i
+		n := &p[i]
+		if n.feat < 0 {
+			return n.thr
 		}
-		x := row[n.Feature]
-		switch {
-		case x <= n.Threshold:
-			i = n.Left
-		case x != x:
-			if n.DefaultLeft {
-				i = n.Left
-			} else {
-				i = n.Right
-			}
-		default:
-			i = n.Right
+		x := row[n.feat]
+		var right uint32
+		if x > n.thr {
+			right = 1
 		}
+		if x != x {
+			right = n.kid & 1
+		}
+		i = n.kid>>1 + right
 	}
 }

@@ -54,10 +54,14 @@ func TestGBMSquaredRecoversStepFunction(t *testing.T) {
 	if imp[2].Gain > 0.01*imp[1].Gain {
 		t.Errorf("noise feature %s has gain %.3g vs x1 %.3g", imp[2].Feature, imp[2].Gain, imp[1].Gain)
 	}
-	// Predict and PredictBatch agree.
-	for i := 0; i < 10; i++ {
-		if got := m.Predict(Xt.Row(i)); got != pred[i] {
-			t.Fatalf("row %d: Predict %v, PredictBatch %v", i, got, pred[i])
+	// Predict, PredictBatch and its parallel form agree exactly.
+	par, err := m.PredictBatchWorkers(Xt, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pred {
+		if got := m.Predict(Xt.Row(i)); got != pred[i] || par[i] != pred[i] {
+			t.Fatalf("row %d: Predict %v, PredictBatch %v, 3 workers %v", i, got, pred[i], par[i])
 		}
 	}
 }
@@ -313,6 +317,21 @@ func TestGBMEarlyStopping(t *testing.T) {
 	if _, err := Fit(X, y, nil, nil, p); !errors.Is(err, ErrParams) {
 		t.Errorf("early stopping without validation: err = %v, want ErrParams", err)
 	}
+	// Without early stopping every tree is kept and the reported loss is
+	// that of the full ensemble (worse than the early-stopped one on noise).
+	p.EarlyStoppingRounds, p.Trees = 0, 60
+	full, err := FitValid(X, y, nil, nil, p, &ValidationSet{X: Xv, Y: yv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, _ := full.PredictBatch(Xv)
+	var lf float64
+	for i := range pf {
+		lf += 0.5 * (pf[i] - yv[i]) * (pf[i] - yv[i])
+	}
+	if lf /= float64(len(pf)); full.NumTrees() != 60 || !close(lf, full.ValidationLoss(), 1e-9) || lf <= l {
+		t.Errorf("full fit: %d trees, loss %.6f reported %.6f, early-stopped %.6f", full.NumTrees(), lf, full.ValidationLoss(), l)
+	}
 }
 
 func TestFitRejectsBadInput(t *testing.T) {
@@ -407,4 +426,33 @@ func bruteQuantile(v, w []float64, alpha float64) float64 {
 		}
 	}
 	return best
+}
+
+func TestGBMWorkersDoNotChangeTheModel(t *testing.T) {
+	// Above 4096 rows per node the histograms are built in parallel.
+	rng := testRNG(16)
+	X := uniformMatrix(rng, 9000, 6)
+	y := make([]float64, X.Rows)
+	w := make([]float64, X.Rows)
+	for i := range y {
+		y[i] = step(X.Row(i)) + rng.NormFloat64()
+		w[i] = 0.5 + rng.Float64()
+	}
+	for _, weights := range [][]float64{nil, w} { // packed and float histograms
+		p := DefaultParams()
+		p.Trees, p.Subsample = 8, 0.9
+		var arts [][]byte
+		for _, workers := range []int{1, 2, 5} {
+			p.Workers = workers
+			m, err := Fit(X, y, weights, nil, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := m.MarshalJSON()
+			arts = append(arts, b)
+		}
+		if !bytes.Equal(arts[0], arts[1]) || !bytes.Equal(arts[0], arts[2]) {
+			t.Errorf("weighted=%v: artifacts differ across worker counts", weights != nil)
+		}
+	}
 }

@@ -185,7 +185,7 @@ var DefaultHorizonEdges = []float64{0, 30, 90, 180, 365, math.Inf(1)}
 // HorizonError is the error summary of the rows whose truth lies in [Lo, Hi).
 type HorizonError struct {
 	Lo   float64 `json:"lo_days"`
-	Hi   float64 `json:"hi_days"` // +Inf for the open last bucket (replace before JSON)
+	Hi   float64 `json:"hi_days"` // +Inf for the open last bucket (null in JSON)
 	N    int     `json:"n"`
 	MAE  float64 `json:"mae"`
 	RMSE float64 `json:"rmse"`

@@ -47,6 +47,11 @@ type Params struct {
 	EarlyStoppingRounds int `json:"early_stopping_rounds"`
 
 	Seed uint64 `json:"seed"`
+
+	// Workers > 1 builds histograms on that many goroutines (features split
+	// among them). Results are identical for any value, so it is not part
+	// of the artifact; 0 means 1.
+	Workers int `json:"-"`
 }
 
 // DefaultParams: 200 trees of depth 5, learning rate 0.1, squared loss.
@@ -106,6 +111,8 @@ func (p Params) Validate() error {
 		return bad("max bins %d not in 2..255", p.MaxBins)
 	case p.BinSampleRows < 1:
 		return bad("bin sample rows %d < 1", p.BinSampleRows)
+	case p.Workers < 0:
+		return bad("workers %d < 0", p.Workers)
 	case p.EarlyStoppingRounds < 0:
 		return bad("early stopping rounds %d < 0", p.EarlyStoppingRounds)
 	}

@@ -2,8 +2,10 @@ package ml
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
+	"sync"
 )
 
 // TreeSHAP: exact path-dependent Shapley values of the margin (Lundberg,
@@ -21,13 +23,7 @@ type pathElem struct {
 
 // ExpectedValue is the cover-weighted mean margin over the training data
 // (the SHAP base value), in margin space.
-func (m *GBM) ExpectedValue() float64 {
-	e := m.base
-	for i := range m.trees {
-		e += m.trees[i].expected()
-	}
-	return e
-}
+func (m *GBM) ExpectedValue() float64 { return m.expected }
 
 func (t *tree) expected() float64 {
 	root := t.nodes[0].Cover
@@ -44,15 +40,47 @@ func (t *tree) expected() float64 {
 // the expected value; phi sums with expected to PredictMargin(row).
 func (m *GBM) SHAP(row []float64) (phi []float64, expected float64) {
 	phi = make([]float64, len(m.names))
-	maxDepth := 0
-	for i := range m.trees {
-		maxDepth = max(maxDepth, m.trees[i].depth(0))
+	m.shapInto(row, phi, m.shapPath())
+	return phi, m.expected
+}
+
+func (m *GBM) shapPath() []pathElem {
+	d := m.maxDepth
+	return make([]pathElem, (d+2)*(d+3)/2)
+}
+
+func (m *GBM) shapInto(row, phi []float64, path []pathElem) {
+	if len(row) != len(m.names) {
+		panic(fmt.Sprintf("ml: shap: row has %d values, model %d features", len(row), len(m.names)))
 	}
-	path := make([]pathElem, (maxDepth+2)*(maxDepth+3)/2)
 	for i := range m.trees {
 		m.trees[i].shap(row, phi, path, 0, 0, 1, 1, -1)
 	}
-	return phi, m.ExpectedValue()
+}
+
+// SHAPBatch explains every row of X on up to workers goroutines: row i's
+// attributions are phi.Row(i) (identical for any worker count).
+func (m *GBM) SHAPBatch(X Matrix, workers int) (phi Matrix, expected float64, err error) {
+	if err := X.check(); err != nil {
+		return Matrix{}, 0, fmt.Errorf("ml: shap batch: %w", err)
+	}
+	if X.Cols != len(m.names) {
+		return Matrix{}, 0, fmt.Errorf("ml: shap batch: %d columns, model has %d features: %w", X.Cols, len(m.names), ErrShape)
+	}
+	phi = NewMatrix(X.Rows, X.Cols)
+	workers = min(max(workers, 1), max(X.Rows/64, 1))
+	var wg sync.WaitGroup
+	for k := 0; k < workers; k++ {
+		lo, hi := k*X.Rows/workers, (k+1)*X.Rows/workers
+		wg.Go(func() {
+			path := m.shapPath()
+			for i := lo; i < hi; i++ {
+				m.shapInto(X.Row(i), phi.Row(i), path)
+			}
+		})
+	}
+	wg.Wait()
+	return phi, m.expected, nil
 }
 
 func (t *tree) depth(i int32) int {
@@ -99,27 +127,43 @@ func (t *tree) shap(row, phi []float64, parent []pathElem, ni int32, depth int, 
 	t.shap(row, phi, path, cold, depth+1, coldZero*inZero, 0, int(nd.Feature))
 }
 
+// invInt[k] = 1/k: the path algebra divides by small integers (path
+// lengths ≤ MaxDepth+1 ≤ 17); multiplying by reciprocals instead of
+// dividing roughly halves the cost of an explanation.
+var invInt = func() (t [32]float64) {
+	for k := 1; k < len(t); k++ {
+		t[k] = 1 / float64(k)
+	}
+	return t
+}()
+
 func extendPath(path []pathElem, d int, zero, one float64, feature int) {
 	path[d] = pathElem{feature: feature, zero: zero, one: one}
 	if d == 0 {
 		path[d].pweight = 1
 	}
+	inv := invInt[d+1]
 	for i := d - 1; i >= 0; i-- {
-		path[i+1].pweight += one * path[i].pweight * float64(i+1) / float64(d+1)
-		path[i].pweight = zero * path[i].pweight * float64(d-i) / float64(d+1)
+		path[i+1].pweight += one * path[i].pweight * float64(i+1) * inv
+		path[i].pweight = zero * path[i].pweight * float64(d-i) * inv
 	}
 }
 
 func unwindPath(path []pathElem, d, k int) {
 	one, zero := path[k].one, path[k].zero
 	next := path[d].pweight
-	for i := d - 1; i >= 0; i-- {
-		if one != 0 {
+	d1, inv := float64(d+1), invInt[d+1]
+	if one != 0 {
+		invOne := 1 / one
+		for i := d - 1; i >= 0; i-- {
 			tmp := path[i].pweight
-			path[i].pweight = next * float64(d+1) / (float64(i+1) * one)
-			next = tmp - path[i].pweight*zero*float64(d-i)/float64(d+1)
-		} else {
-			path[i].pweight = path[i].pweight * float64(d+1) / (zero * float64(d-i))
+			path[i].pweight = next * d1 * invInt[i+1] * invOne
+			next = tmp - path[i].pweight*zero*float64(d-i)*inv
+		}
+	} else {
+		invZero := 1 / zero
+		for i := d - 1; i >= 0; i-- {
+			path[i].pweight = path[i].pweight * d1 * invZero * invInt[d-i]
 		}
 	}
 	for i := k; i < d; i++ {
@@ -130,14 +174,20 @@ func unwindPath(path []pathElem, d, k int) {
 func unwoundPathSum(path []pathElem, d, k int) float64 {
 	one, zero := path[k].one, path[k].zero
 	next := path[d].pweight
+	d1, inv := float64(d+1), invInt[d+1]
 	var total float64
-	for i := d - 1; i >= 0; i-- {
-		if one != 0 {
-			tmp := next * float64(d+1) / (float64(i+1) * one)
+	switch {
+	case one != 0:
+		invOne := 1 / one
+		for i := d - 1; i >= 0; i-- {
+			tmp := next * d1 * invInt[i+1] * invOne
 			total += tmp
-			next = path[i].pweight - tmp*zero*(float64(d-i)/float64(d+1))
-		} else if zero != 0 {
-			total += (path[i].pweight / zero) / (float64(d-i) / float64(d+1))
+			next = path[i].pweight - tmp*zero*float64(d-i)*inv
+		}
+	case zero != 0:
+		invZero := 1 / zero
+		for i := d - 1; i >= 0; i-- {
+			total += path[i].pweight * invZero * d1 * invInt[d-i]
 		}
 	}
 	return total
@@ -146,7 +196,7 @@ func unwoundPathSum(path []pathElem, d, k int) float64 {
 // Contribution is one feature's share of a prediction, for explanation_json.
 type Contribution struct {
 	Feature string  `json:"feature"`
-	Value   float64 `json:"value"` // the input value (NaN = missing; replace before JSON)
+	Value   float64 `json:"value"` // the input value; NaN (missing) is written as null
 	SHAP    float64 `json:"shap"`  // margin units
 }
 

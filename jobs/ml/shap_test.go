@@ -15,7 +15,10 @@ func handModel() *GBM {
 		{Feature: -1, Value: 0, Cover: 25},
 		{Feature: -1, Value: 4, Cover: 25},
 	}}
-	return &GBM{params: DefaultParams(), names: []string{"x0", "x1", "x2"}, base: 10, trees: []tree{t}, bestLoss: math.NaN()}
+	t.compile()
+	m := &GBM{params: DefaultParams(), names: []string{"x0", "x1", "x2"}, base: 10, trees: []tree{t}, bestLoss: math.NaN()}
+	m.prepare()
+	return m
 }
 
 func TestTreeSHAPHandCase(t *testing.T) {
@@ -143,6 +146,20 @@ func TestTreeSHAPMatchesBruteForceAndAddsUp(t *testing.T) {
 			}
 			if i < 8 {
 				bf := bruteSHAP(m, row)
+				if loss == LossSquared && i == 0 {
+					all, ev2, err := m.SHAPBatch(Xt, 3)
+					if err != nil || ev2 != ev {
+						t.Fatalf("shap batch: %v, expected %v vs %v", err, ev2, ev)
+					}
+					for r := 0; r < Xt.Rows; r++ {
+						one, _ := m.SHAP(Xt.Row(r))
+						for f := range one {
+							if all.At(r, f) != one[f] {
+								t.Fatalf("row %d feature %d: batch %v, single %v", r, f, all.At(r, f), one[f])
+							}
+						}
+					}
+				}
 				for f := range bf {
 					if !close(phi[f], bf[f], 1e-6) {
 						t.Fatalf("%s row %d feature %d: TreeSHAP %.9f, brute force %.9f", loss, i, f, phi[f], bf[f])
