@@ -91,7 +91,7 @@ type Models struct {
 // Hyper are the hyperparameters of every model, fixed for a seed.
 type Hyper struct {
 	RUL, Quantile, Failure ml.Params
-	Forest                 ml.ForestParams
+	Forest                 ml.IForestParams
 	Contamination          float64
 }
 
@@ -104,7 +104,7 @@ func DefaultHyper(seed uint64) Hyper {
 	q.Loss = ml.LossQuantile
 	f := p
 	f.Loss = ml.LossLogistic
-	fp := ml.DefaultForestParams()
+	fp := ml.DefaultIForestParams()
 	fp.Seed = seed
 	return Hyper{RUL: p, Quantile: q, Failure: f, Forest: fp, Contamination: 0.02}
 }
@@ -261,14 +261,16 @@ func Train(s *Set, h Hyper) (*Models, error) {
 	// Anomaly model: rows with telemetry-era features.
 	tel := s.rowsOf("train", func(i int) bool { return !math.IsNaN(s.Frame.Row(i)[derive.RULFeatureIndex("fs_v_mean")]) })
 	if len(tel) > 0 {
-		if m.Forest, err = ml.FitForest(s.matrix(tel, false), names, h.Forest); err != nil {
+		if m.Forest, err = ml.FitIsolationForest(s.matrix(tel, false), names, h.Forest); err != nil {
 			return nil, fmt.Errorf("train anomaly forest: %w", err)
 		}
 		scores := make([]float64, len(tel))
 		for k, i := range tel {
 			scores[k] = m.Forest.Score(s.Frame.Row(i))
 		}
-		m.AnomalyThreshold = quantile(scores, 1-h.Contamination)
+		if m.AnomalyThreshold, err = ml.ThresholdAtContamination(scores, h.Contamination); err != nil {
+			return nil, fmt.Errorf("anomaly threshold: %w", err)
+		}
 	}
 	return m, nil
 }
@@ -295,16 +297,6 @@ func weightedConformal(scores, w []float64, level float64) float64 {
 		}
 	}
 	return scores[idx[len(idx)-1]]
-}
-
-func quantile(x []float64, q float64) float64 {
-	y := append([]float64(nil), x...)
-	sort.Float64s(y)
-	if len(y) == 0 {
-		return math.NaN()
-	}
-	k := int(math.Ceil(q*float64(len(y)))) - 1
-	return y[max(0, min(len(y)-1, k))]
 }
 
 // Prediction is one battery's RUL prediction.

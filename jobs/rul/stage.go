@@ -36,7 +36,7 @@ import (
 
 // CodeVersion enters the fingerprint of every rul segment: bump it when
 // the set, the training or the predictions change for the same inputs.
-const CodeVersion = "rul-2026.11.29-4"
+const CodeVersion = "rul-2026.11.29-5"
 
 func meta(table string) lake.Meta {
 	m := derive.Meta(table)
@@ -256,7 +256,7 @@ func loaded(reg map[string]registered) (*Models, map[string]uuid.UUID, error) {
 	m.P30, ids[NameFail30] = load(reg[NameFail30].artifact.P30), reg[NameFail30].id
 	m.P90, ids[NameFail90] = load(reg[NameFail90].artifact.P90), reg[NameFail90].id
 	if a, ok := reg[NameAnomaly]; ok && err == nil {
-		m.Forest, err = ml.LoadForest(a.artifact.Forest)
+		m.Forest, err = ml.LoadIsolationForest(a.artifact.Forest)
 		m.AnomalyThreshold, ids[NameAnomaly] = a.artifact.AnomalyThreshold, a.id
 	}
 	return m, ids, err
