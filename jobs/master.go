@@ -27,7 +27,6 @@ func masterJobs(e *Env) []pipeline.Job {
 		{"battery", e.emitBatteries},
 		{"environmental_sensor", e.emitSensors},
 		{"user", e.emitUsers},
-		{"ml_model", e.emitMLModels},
 		{"truth_battery", e.emitTruthBattery},
 	}
 	var jobs []pipeline.Job
@@ -151,23 +150,6 @@ func (e *Env) emitUsers(_ context.Context, s *RowSink) error {
 			b.Set("user_id", x.ID).Set("email", x.Email).Set("name", x.Name).Set("role", x.Role).
 				Set("location_ids", ids).Set("is_active", x.IsActive).
 				Set("created_at", x.CreatedAt).Set("updated_at", x.UpdatedAt)
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (e *Env) emitMLModels(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.MLModels {
-		if err := s.Add(func(b *parquetio.RowBuilder) {
-			b.Set("model_id", x.ID).Set("model_name", x.Name).Set("model_type", x.ModelType).
-				Set("version", x.Version).Set("status", x.Status).Set("trained_at", datePtr(x.TrainedAt)).
-				Set("promoted_at", datePtr(x.PromotedAt)).Set("retired_at", datePtr(x.RetiredAt)).
-				Set("artifact_url", x.ArtifactURL).Set("hyperparameters_json", x.HyperparametersJSON).
-				Set("metrics_json", x.MetricsJSON).Set("feature_list", x.FeatureListJSON).
-				Set("training_data_start", datePtr(x.TrainingDataStart)).Set("training_data_end", datePtr(x.TrainingDataEnd)).
-				Set("created_by", x.CreatedBy)
 		}); err != nil {
 			return err
 		}

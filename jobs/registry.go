@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/battlake/battlake/jobs/derive"
+	"github.com/battlake/battlake/jobs/rul"
 	"github.com/battlake/battlake/pipeline"
 )
 
@@ -28,6 +29,9 @@ var Stages = []Stage{
 	// physics nor the fleet): they run on synthesized and ingested data alike.
 	{Name: "calc", Phase: 4, Help: "calculated tables from raw data: SOC/SOH per jar sample, string power and THD, capacity and impedance results", Jobs: func(e *Env) []pipeline.Job { return derive.CalcJobs(e.Lake) }},
 	{Name: "features", Phase: 5, Help: "feature_store: 17 features over 1, 24 and 168 h windows, every hour for every battery", Jobs: func(e *Env) []pipeline.Job { return derive.FeatureJobs(e.Lake) }},
+	// rul reads the truth for labels and evaluation only; its predictions
+	// read the registered models and derive's point-in-time features.
+	{Name: "rul", Phase: 6, Help: "labelled RUL training set, models trained in Go (ml_model, artifacts, test metrics), rul_prediction and anomaly_score", Jobs: func(e *Env) []pipeline.Job { return rul.Jobs(e.Lake, e.RootSeed) }},
 	{Name: "alerts", Phase: 7, Help: "alert, incident and work_order: threshold rules with hysteresis and debounce over features, raw strings, impedance, capacity tests and predictions; correlated incidents; CMMS work orders", Jobs: func(e *Env) []pipeline.Job { return derive.AlertJobs(e.Lake) }},
 }
 

@@ -28,7 +28,7 @@ var seedTables = []string{
 
 var extensionNames = []string{
 	"truth_battery", "truth_battery_daily", "truth_event",
-	"event_window_sample", "ripple_capture", "capacity_test_curve", "anomaly_score", "rejects",
+	"event_window_sample", "ripple_capture", "capacity_test_curve", "rul_training_set", "anomaly_score", "rejects",
 }
 
 func TestRegistryValidates(t *testing.T) {

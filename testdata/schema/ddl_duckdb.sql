@@ -509,6 +509,58 @@ CREATE TABLE "capacity_test_curve" (
     PRIMARY KEY ("test_id", "elapsed_s", "battery_id")
 );
 
+-- rul_training_set (extension, calc): Labelled RUL training set: one row per battery in service per as-of day (every month end since the first installation, and the data horizon), with point-in-time features (what the lake knew at the end of that day: the same features predictions use) and labels from the hidden truth. Features are DOUBLE (pandas turns DECIMAL into Python objects); null means unknown on that day. `split` is assigned by string, so no battery or string is in two splits. Train on `rul_days` with `event_observed`; `true_rul_days_uncensored` is for evaluation only (a model trained on it would know the future).
+CREATE TYPE "rul_training_set_split" AS ENUM ('train', 'validation', 'test');
+CREATE TABLE "rul_training_set" (
+    "as_of_date" DATE NOT NULL,
+    "battery_id" UUID NOT NULL REFERENCES "battery" ("battery_id"),
+    "string_id" UUID NOT NULL REFERENCES "string" ("string_id"),
+    "location_id" UUID REFERENCES "location" ("location_id"),
+    "model_id" UUID REFERENCES "battery_model" ("model_id"),
+    "split" "rul_training_set_split" NOT NULL,
+    "age_days" DOUBLE,
+    "rated_capacity_ah" DOUBLE,
+    "expected_life_years" DOUBLE,
+    "position_in_string" DOUBLE,
+    "captest_count" DOUBLE,
+    "captest_last_pct" DOUBLE,
+    "captest_days_since" DOUBLE,
+    "captest_slope_pct_per_year" DOUBLE,
+    "captest_days_to_80" DOUBLE,
+    "captest_string_pct" DOUBLE,
+    "captest_ambient_mean_c" DOUBLE,
+    "captest_rank_in_string" DOUBLE,
+    "ohmic_count" DOUBLE,
+    "ohmic_last_mohm" DOUBLE,
+    "ohmic_baseline_pct" DOUBLE,
+    "ohmic_slope_pct_per_year" DOUBLE,
+    "ohmic_peer_ratio" DOUBLE,
+    "ohmic_days_since" DOUBLE,
+    "fs_v_mean" DOUBLE,
+    "fs_v_std" DOUBLE,
+    "fs_v_balance_mean" DOUBLE,
+    "fs_t_mean" DOUBLE,
+    "fs_t_delta_ambient" DOUBLE,
+    "fs_r_baseline_pct" DOUBLE,
+    "fs_discharge_cycles" DOUBLE,
+    "fs_ah_throughput" DOUBLE,
+    "fs_time_above_float_min" DOUBLE,
+    "fs_time_below_float_min" DOUBLE,
+    "fs_ripple_rms" DOUBLE,
+    "fs_thd" DOUBLE,
+    "twin_r0_mohm" DOUBLE,
+    "twin_soh_pct" DOUBLE,
+    "twin_capacity_fade_pct" DOUBLE,
+    "twin_power_fade_pct" DOUBLE,
+    "rul_days" DOUBLE NOT NULL,
+    "event_observed" BOOLEAN NOT NULL,
+    "fail_within_30d" BOOLEAN,
+    "fail_within_90d" BOOLEAN,
+    "true_rul_days_uncensored" DOUBLE NOT NULL,
+    "horizon_date" DATE NOT NULL,
+    PRIMARY KEY ("as_of_date", "battery_id")
+);
+
 -- anomaly_score (extension, calc): Per-battery anomaly scores of the anomaly model (an isolation forest over the feature store), one row per battery per scoring time. The seed has no place for them: alerts of type `anomaly_detected` read them, and `model_id` names the model that scored.
 CREATE TABLE "anomaly_score" (
     "scored_at" TIMESTAMPTZ NOT NULL,

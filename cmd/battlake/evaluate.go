@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/battlake/battlake/jobs"
+	"github.com/battlake/battlake/jobs/rul"
+	"github.com/battlake/battlake/pipeline"
+	"github.com/spf13/cobra"
+)
+
+// newEvaluateCmd scores the registered models against the hidden truth.
+// It is the one command that reads `_truth/` on purpose.
+func newEvaluateCmd(stdout io.Writer) *cobra.Command {
+	var (
+		lakeURL, endpoint string
+		seed              uint64
+		asJSON            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "evaluate",
+		Short: "Score the RUL and failure models on the test strings against the hidden truth",
+		Long: `Evaluate rebuilds the labelled set from the lake, loads the registered models
+(ml_model artifacts) and prints, on the test strings at every month end of the
+telemetry and the horizon: RUL MAE and RMSE by horizon bucket, 95 % interval
+coverage and width, AUROC and Brier score for failure within 30 and 90 days,
+alpha-lambda accuracy, three baselines and a truth-informed reference.`,
+		Example: `  battlake evaluate                  # the default lake in ./lake
+  battlake evaluate --lake s3://bucket/lake --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lk, err := pipeline.OpenLake(cmd.Context(), lakeURL, pipeline.LakeOptions{Endpoint: endpoint, Retries: 4, Concurrency: 64})
+			if err != nil {
+				return err
+			}
+			defer lk.Store.Close()
+			ev, err := rul.EvaluateLake(cmd.Context(), lk, seed)
+			if err != nil {
+				return fmt.Errorf("evaluate %s: %w", lakeURL, err)
+			}
+			if asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(ev.RULMetrics())
+			}
+			_, err = fmt.Fprint(stdout, ev.String())
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&lakeURL, "lake", "lake", "lake location: a directory or s3://bucket/prefix")
+	fl.StringVar(&endpoint, "endpoint", "", "S3 endpoint URL (else AWS_ENDPOINT_URL)")
+	fl.Uint64Var(&seed, "seed", jobs.DefaultSeed, "root seed the lake was built with (fixes the baselines' training)")
+	fl.BoolVar(&asJSON, "json", false, "print the metrics as JSON")
+	return cmd
+}

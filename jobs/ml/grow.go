@@ -1,0 +1,644 @@
+package ml
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+)
+
+// histBin accumulates gradient, hessian and row count of one (feature, bin).
+type histBin struct {
+	g, h float64
+	n    int64
+}
+
+// builder grows trees on the binned training data. All state is owned by one
+// goroutine; the order of every float sum is fixed, so fits are repeatable.
+type builder struct {
+	p      Params
+	F      int
+	cols   [][]uint8 // column-major bins: cols[f][row]
+	y, w   []float64
+	margin []float64
+	grad   []float64
+	hess   []float64
+	nb     []int // value bins per feature
+	upper  [][]float64
+
+	idx, scratch []int32
+	oob          []int32 // rows left out of the tree's subsample, partitioned alongside idx
+	active       []int
+	allActive    bool
+	pool         [][]histBin
+	resid, rw    []float64 // quantile leaf refit scratch
+	packed, pk   []int64   // quantized gradient + count per row, and gathered in node order
+	hq, hk       []int64   // quantized hessian per row, and gathered (unless constH)
+	gscale       float64   // gradient units per quantization step
+	hscale       float64   // hessian units per quantization step
+	// constW > 0 when every weight equals it: covers are counts·constW and,
+	// for the squared and quantile losses, every hessian is constW (constH),
+	// so histograms need no hessian accumulator.
+	constW float64
+	constH bool
+}
+
+type growNode struct {
+	id           int32
+	start, end   int // the node's sampled rows: idx[start:end]
+	ostart, oend int // its out-of-sample rows: oob[ostart:oend]
+	g, h         float64
+	n            int64
+	hist         []histBin
+}
+
+type leafRange struct {
+	id                       int32
+	start, end, ostart, oend int
+}
+
+func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
+	b := &builder{
+		p: p, F: X.Cols, cols: bm.binColumns(X), y: y, w: w, upper: bm.upper,
+		margin: make([]float64, X.Rows), grad: make([]float64, X.Rows), hess: make([]float64, X.Rows),
+		nb:  make([]int, X.Cols),
+		idx: make([]int32, X.Rows), scratch: make([]int32, X.Rows), oob: make([]int32, X.Rows),
+	}
+	for f := range b.nb {
+		b.nb[f] = bm.valueBins(f)
+	}
+	b.constW = w[0]
+	for _, v := range w {
+		if v != b.constW {
+			b.constW = 0
+			break
+		}
+	}
+	b.constH = b.constW > 0 && p.Loss != LossLogistic
+	b.packed, b.pk = make([]int64, X.Rows), make([]int64, X.Rows)
+	if !b.constH {
+		b.hq, b.hk = make([]int64, X.Rows), make([]int64, X.Rows)
+	}
+	return b
+}
+
+// initScore is the constant model minimising the loss.
+func (b *builder) initScore() float64 {
+	switch b.p.Loss {
+	case LossQuantile:
+		return weightedQuantile(slices.Clone(b.y), slices.Clone(b.w), b.p.Alpha)
+	case LossLogistic:
+		var s, sw float64
+		for i, y := range b.y {
+			s += b.w[i] * y
+			sw += b.w[i]
+		}
+		pr := min(max(s/sw, 1e-6), 1-1e-6)
+		return math.Log(pr / (1 - pr))
+	default:
+		var s, sw float64
+		for i, y := range b.y {
+			s += b.w[i] * y
+			sw += b.w[i]
+		}
+		return s / sw
+	}
+}
+
+func (b *builder) gradients(rows []int32) {
+	alpha := b.p.Alpha
+	for _, r := range rows {
+		w, y, f := b.w[r], b.y[r], b.margin[r]
+		switch b.p.Loss {
+		case LossQuantile:
+			if f > y {
+				b.grad[r] = w * (1 - alpha)
+			} else {
+				b.grad[r] = -w * alpha
+			}
+			b.hess[r] = w
+		case LossLogistic:
+			pr := sigmoid(f)
+			b.grad[r] = w * (pr - y)
+			b.hess[r] = w * max(pr*(1-pr), 1e-16)
+		default:
+			b.grad[r] = w * (f - y)
+			b.hess[r] = w
+		}
+	}
+}
+
+func (b *builder) getHist() []histBin {
+	if n := len(b.pool); n > 0 {
+		h := b.pool[n-1]
+		b.pool = b.pool[:n-1]
+		return h
+	}
+	return make([]histBin, 256*b.F) // 256 slots per feature: uint8 bins index without bounds checks
+}
+
+func (b *builder) putHist(h []histBin) {
+	if h != nil {
+		b.pool = append(b.pool, h)
+	}
+}
+
+// buildHist fills the active features' histograms from rows. Gradients
+// and hessians are quantized per tree (quantize) and gathered into
+// contiguous arrays in the rows' order (LightGBM's "ordered gradients");
+// then features go eight or four per pass over the rows into 256-bin
+// integer accumulators that stay in L1. Integer sums are exact, so the order of
+// rows cannot change them; with Params.Workers > 1 features are shared
+// among goroutines with identical results.
+//
+// Packing: a row contributes q_g·2²¹ + 1 to one int64 (the quantized
+// gradient above a 21-bit row count) and, unless every hessian is the same
+// constant, q_h to a second int64.
+func (b *builder) buildHist(hist []histBin, rows []int32) {
+	pk := b.pk[:len(rows)]
+	for i, r := range rows {
+		pk[i] = b.packed[r]
+	}
+	if !b.constH {
+		hk := b.hk[:len(rows)]
+		for i, r := range rows {
+			hk[i] = b.hq[r]
+		}
+	}
+	identity := len(rows) == len(b.y) // root without subsampling: rows are 0..n-1
+	workers := min(max(b.p.Workers, 1), len(b.active))
+	if workers == 1 || len(rows) < 4096 {
+		b.histFeatures(hist, b.active, rows, identity)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := 0; k < workers; k++ {
+		chunk := b.active[k*len(b.active)/workers : (k+1)*len(b.active)/workers]
+		wg.Go(func() { b.histFeatures(hist, chunk, rows, identity) })
+	}
+	wg.Wait()
+}
+
+const (
+	countBits = 21 // packed histogram: low 21 bits count rows (< 2M rows)
+	countMask = 1<<countBits - 1
+	maxRows   = countMask
+	gradLevel = 32767   // quantized |gradient| ≤ 2¹⁵−1: |Σ| < 2³⁶, fits above the count
+	hessLevel = 1 << 30 // quantized hessian ≤ 2³⁰: Σ < 2⁵¹
+)
+
+// quantize rounds the rows' gradients to 16 bits (step max|g|/32767) and
+// hessians to 30 bits (step max h/2³⁰). The quantized sums only rank
+// splits; leaf values are computed from exact float sums.
+func (b *builder) quantize(rows []int32) {
+	var mg, mh float64
+	for _, r := range rows {
+		mg = max(mg, math.Abs(b.grad[r]))
+		mh = max(mh, b.hess[r])
+	}
+	b.gscale, b.hscale = 1, 1
+	if mg > 0 {
+		b.gscale = mg / gradLevel
+	}
+	inv := 1 / b.gscale
+	for _, r := range rows {
+		b.packed[r] = int64(math.Round(b.grad[r]*inv))<<countBits + 1
+	}
+	if b.constH {
+		return
+	}
+	if mh > 0 {
+		b.hscale = mh / hessLevel
+	}
+	inv = 1 / b.hscale
+	for _, r := range rows {
+		b.hq[r] = int64(math.Round(b.hess[r] * inv))
+	}
+}
+
+// histFeatures builds the histograms of features fs, eight (constant
+// hessians) or four per pass.
+func (b *builder) histFeatures(hist []histBin, fs []int, rows []int32, identity bool) {
+	if b.constH { // one accumulator per feature: eight fit in registers and L1
+		for ; len(fs) >= 8; fs = fs[8:] {
+			b.histOct(hist, fs[:8], rows, identity)
+		}
+	}
+	for ; len(fs) >= 4; fs = fs[4:] {
+		b.histQuad(hist, fs[:4], rows, identity)
+	}
+	if len(fs) > 0 {
+		b.histQuad(hist, fs, rows, identity)
+	}
+}
+
+// histQuad accumulates 1 to 4 features (len(fs)) in one pass; unused lanes
+// read the first feature's column and are discarded.
+func (b *builder) histQuad(hist []histBin, fs []int, rows []int32, identity bool) {
+	var a, hsum [4][256]int64 // 16 KB on the stack, in L1
+	var c [4][]uint8
+	for k := range c {
+		c[k] = b.cols[fs[min(k, len(fs)-1)]]
+	}
+	pk := b.pk[:len(rows)]
+	switch {
+	case b.constH && identity:
+		n := len(c[0])
+		c0, c1, c2, c3, pk := c[0], c[1][:n], c[2][:n], c[3][:n], pk[:n]
+		for i, v := range c0 {
+			p := pk[i]
+			a[0][v] += p
+			a[1][c1[i]] += p
+			a[2][c2[i]] += p
+			a[3][c3[i]] += p
+		}
+	case b.constH:
+		c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
+		for i, r := range rows {
+			p := pk[i]
+			a[0][c0[r]] += p
+			a[1][c1[r]] += p
+			a[2][c2[r]] += p
+			a[3][c3[r]] += p
+		}
+	case identity:
+		n := len(c[0])
+		c0, c1, c2, c3, pk := c[0], c[1][:n], c[2][:n], c[3][:n], pk[:n]
+		hk := b.hk[:n]
+		for i, v0 := range c0 {
+			p, q := pk[i], hk[i]
+			v1, v2, v3 := c1[i], c2[i], c3[i]
+			a[0][v0] += p
+			hsum[0][v0] += q
+			a[1][v1] += p
+			hsum[1][v1] += q
+			a[2][v2] += p
+			hsum[2][v2] += q
+			a[3][v3] += p
+			hsum[3][v3] += q
+		}
+	default:
+		c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
+		hk := b.hk[:len(pk)]
+		for i, r := range rows {
+			p, q := pk[i], hk[i]
+			v0, v1, v2, v3 := c0[r], c1[r], c2[r], c3[r]
+			a[0][v0] += p
+			hsum[0][v0] += q
+			a[1][v1] += p
+			hsum[1][v1] += q
+			a[2][v2] += p
+			hsum[2][v2] += q
+			a[3][v3] += p
+			hsum[3][v3] += q
+		}
+	}
+	for k, f := range fs {
+		h := hist[f*256 : f*256+b.nb[f]+1]
+		for j := range h {
+			n := a[k][j] & countMask
+			hv := float64(n) * b.constW
+			if !b.constH {
+				hv = float64(hsum[k][j]) * b.hscale
+			}
+			h[j] = histBin{g: float64(a[k][j]>>countBits) * b.gscale, h: hv, n: n}
+		}
+	}
+}
+
+type split struct {
+	feature     int
+	bin         int
+	defaultLeft bool
+	gain        float64 // G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)
+	lg, lh      float64
+	ln          int64
+}
+
+// bestSplit scans the active features' histograms; ties keep the first
+// (lowest feature, lowest bin, missing-right first), so it is deterministic.
+func (b *builder) bestSplit(gn *growNode) (split, bool) {
+	lam := b.p.Lambda
+	minN := int64(b.p.MinSamplesLeaf)
+	minH := b.p.MinHessianLeaf
+	parent := gn.g * gn.g / (gn.h + lam)
+	best := split{gain: 2*b.p.MinGain + 1e-12*(1+parent)}
+	found := false
+	eval := func(f, t int, lg, lh float64, ln int64, defaultLeft, missKnown bool) {
+		rn := gn.n - ln
+		rg, rh := gn.g-lg, gn.h-lh
+		if ln < minN || rn < minN || lh < minH || rh < minH {
+			return
+		}
+		gain := lg*lg/(lh+lam) + rg*rg/(rh+lam) - parent
+		if gain > best.gain {
+			if !missKnown {
+				defaultLeft = lh >= rh // unseen NaN follows the heavier child
+			}
+			best = split{feature: f, bin: t, defaultLeft: defaultLeft, gain: gain, lg: lg, lh: lh, ln: ln}
+			found = true
+		}
+	}
+	for _, f := range b.active {
+		nb := b.nb[f]
+		h := gn.hist[f*256 : f*256+nb+1]
+		miss := h[nb]
+		var ag, ah float64
+		var an int64
+		for t := 0; t < nb; t++ {
+			e := h[t]
+			if e.n == 0 && t > 0 {
+				continue // same partition as bin t-1
+			}
+			ag += e.g
+			ah += e.h
+			an += e.n
+			if t < nb-1 {
+				eval(f, t, ag, ah, an, false, miss.n > 0)
+				if miss.n > 0 {
+					eval(f, t, ag+miss.g, ah+miss.h, an+miss.n, true, true)
+				}
+			} else if miss.n > 0 {
+				eval(f, t, ag, ah, an, false, true) // all values left, NaN right
+			}
+		}
+	}
+	return best, found
+}
+
+// growTree grows one depth-wise tree on a seeded row/feature subsample and
+// adds its values to the training margins.
+func (b *builder) growTree(rng *rand.Rand) tree {
+	p := b.p
+	n := len(b.y)
+	// Row subsample (Bernoulli), ascending for cache-friendly scans.
+	ns, no := 0, 0
+	if p.Subsample >= 1 {
+		for i := 0; i < n; i++ {
+			b.idx[i] = int32(i)
+		}
+		ns = n
+	} else {
+		for i := 0; i < n; i++ {
+			if rng.Float64() < p.Subsample {
+				b.idx[ns] = int32(i)
+				ns++
+			} else {
+				b.oob[no] = int32(i)
+				no++
+			}
+		}
+		if ns == 0 { // keep one row so the tree has a root
+			b.idx[0] = b.oob[no-1]
+			ns, no = 1, no-1
+		}
+	}
+	// Feature subsample.
+	k := max(1, int(math.Round(p.ColSample*float64(b.F))))
+	b.allActive = k >= b.F
+	b.active = b.active[:0]
+	if b.allActive {
+		for f := 0; f < b.F; f++ {
+			b.active = append(b.active, f)
+		}
+	} else {
+		b.active = append(b.active, rng.Perm(b.F)[:k]...)
+		slices.Sort(b.active)
+	}
+	rows := b.idx[:ns]
+	b.gradients(rows)
+	b.quantize(rows)
+
+	root := growNode{id: 0, start: 0, end: ns, ostart: 0, oend: no, hist: b.getHist()}
+	for _, r := range rows {
+		root.g += b.grad[r]
+		root.h += b.hess[r]
+	}
+	root.n = int64(ns)
+	b.buildHist(root.hist, rows)
+
+	t := tree{nodes: []node{{Feature: -1, Cover: b.cover(rows)}}}
+	var leaves []leafRange
+	level := []growNode{root}
+	for depth := 0; len(level) > 0; depth++ {
+		var next []growNode
+		for i := range level {
+			gn := &level[i]
+			var s split
+			ok := false
+			if depth < p.MaxDepth && gn.n >= 2*int64(p.MinSamplesLeaf) {
+				s, ok = b.bestSplit(gn)
+			}
+			if !ok {
+				b.putHist(gn.hist)
+				leaves = append(leaves, leafRange{gn.id, gn.start, gn.end, gn.ostart, gn.oend})
+				t.nodes[gn.id].Value = b.leafValue(gn)
+				continue
+			}
+			mid := b.partition(b.idx, gn.start, gn.end, s)
+			omid := b.partition(b.oob, gn.ostart, gn.oend, s)
+			lid, rid := int32(len(t.nodes)), int32(len(t.nodes)+1)
+			thr := math.MaxFloat64 // bin nb-1: every finite value goes left
+			if s.bin < b.nb[s.feature]-1 {
+				thr = b.upper[s.feature][s.bin]
+			}
+			nd := &t.nodes[gn.id]
+			nd.Feature, nd.DefaultLeft, nd.Left, nd.Right = int32(s.feature), s.defaultLeft, lid, rid
+			nd.Threshold, nd.Gain = thr, s.gain/2
+			t.nodes = append(t.nodes,
+				node{Feature: -1, Cover: b.cover(b.idx[gn.start:mid])},
+				node{Feature: -1, Cover: b.cover(b.idx[mid:gn.end])})
+			l := growNode{id: lid, start: gn.start, end: mid, ostart: gn.ostart, oend: omid, g: s.lg, h: s.lh, n: s.ln}
+			r := growNode{id: rid, start: mid, end: gn.end, ostart: omid, oend: gn.oend, g: gn.g - s.lg, h: gn.h - s.lh, n: gn.n - s.ln}
+			if depth+1 < p.MaxDepth {
+				// Histogram subtraction: scan the smaller child, derive the larger.
+				small, large := &l, &r
+				if r.n < l.n {
+					small, large = &r, &l
+				}
+				small.hist = b.getHist()
+				b.buildHist(small.hist, b.idx[small.start:small.end])
+				large.hist = gn.hist
+				for _, f := range b.active {
+					lo, hi := f*256, f*256+b.nb[f]+1
+					ph, sh := large.hist[lo:hi], small.hist[lo:hi]
+					for j := range ph {
+						ph[j].g -= sh[j].g
+						ph[j].h -= sh[j].h
+						ph[j].n -= sh[j].n
+					}
+				}
+			} else {
+				b.putHist(gn.hist)
+			}
+			gn.hist = nil
+			next = append(next, l, r)
+		}
+		level = next
+	}
+	t.compile()
+	// Margins: every row, sampled or not, sits in its leaf's ranges.
+	for _, lr := range leaves {
+		v := t.nodes[lr.id].Value
+		for _, r := range b.idx[lr.start:lr.end] {
+			b.margin[r] += v
+		}
+		for _, r := range b.oob[lr.ostart:lr.oend] {
+			b.margin[r] += v
+		}
+	}
+	return t
+}
+
+func (b *builder) cover(rows []int32) float64 {
+	if b.constW > 0 {
+		return float64(len(rows)) * b.constW
+	}
+	var s float64
+	for _, r := range rows {
+		s += b.w[r]
+	}
+	return s
+}
+
+// partition reorders ix[start:end] stably into left rows then right rows
+// and returns the boundary.
+func (b *builder) partition(ix []int32, start, end int, s split) int {
+	col := b.cols[s.feature]
+	miss := uint8(b.nb[s.feature])
+	thr := uint8(s.bin)
+	l, k := start, 0
+	for i := start; i < end; i++ {
+		r := ix[i]
+		v := col[r]
+		left := v <= thr
+		if v == miss {
+			left = s.defaultLeft
+		}
+		// Write both ways, advance one: no unpredictable branch per row.
+		ix[l] = r
+		b.scratch[k] = r
+		d := 0
+		if left {
+			d = 1
+		}
+		l += d
+		k += 1 - d
+	}
+	copy(ix[l:end], b.scratch[:k])
+	return l
+}
+
+// leafValue is the shrunken Newton step −G/(H+λ), or for the quantile loss
+// the weighted Alpha-quantile of the leaf's residuals y − margin.
+func (b *builder) leafValue(gn *growNode) float64 {
+	if b.p.Loss == LossQuantile {
+		rows := b.idx[gn.start:gn.end]
+		b.resid, b.rw = b.resid[:0], b.rw[:0]
+		for _, r := range rows {
+			b.resid = append(b.resid, b.y[r]-b.margin[r])
+			b.rw = append(b.rw, b.w[r])
+		}
+		return b.p.LearningRate * weightedQuantile(b.resid, b.rw, b.p.Alpha)
+	}
+	// gn.g, gn.h came from quantized sums: use exact ones.
+	var g, h float64
+	for _, r := range b.idx[gn.start:gn.end] {
+		g += b.grad[r]
+		h += b.hess[r]
+	}
+	return -b.p.LearningRate * g / (h + b.p.Lambda)
+}
+
+// weightedQuantile returns the smallest v in vals with Σ_{vals ≤ v} w ≥
+// alpha·Σw (the lower weighted quantile) by weighted quickselect, expected
+// O(n). It reorders vals and w.
+func weightedQuantile(vals, w []float64, alpha float64) float64 {
+	var total float64
+	for _, x := range w {
+		total += x
+	}
+	target := alpha * total
+	lo, hi := 0, len(vals)
+	acc := 0.0 // weight of the values already known to be below vals[lo:hi]
+	for hi-lo > 1 {
+		a, m, c := vals[lo], vals[lo+(hi-lo)/2], vals[hi-1]
+		pivot := max(min(a, m), min(max(a, m), c)) // median of three
+		// Three-way partition: [lo,lt) < pivot, [lt,gt) == pivot, [gt,hi) > pivot.
+		lt, i, gt := lo, lo, hi
+		for i < gt {
+			switch v := vals[i]; {
+			case v < pivot:
+				vals[lt], vals[i] = vals[i], vals[lt]
+				w[lt], w[i] = w[i], w[lt]
+				lt++
+				i++
+			case v > pivot:
+				gt--
+				vals[gt], vals[i] = vals[i], vals[gt]
+				w[gt], w[i] = w[i], w[gt]
+			default:
+				i++
+			}
+		}
+		var wl, we float64
+		for j := lo; j < lt; j++ {
+			wl += w[j]
+		}
+		for j := lt; j < gt; j++ {
+			we += w[j]
+		}
+		switch {
+		case lt > lo && acc+wl >= target:
+			hi = lt
+		case acc+wl+we >= target || gt == hi:
+			return pivot
+		default:
+			acc += wl + we
+			lo = gt
+		}
+	}
+	return vals[lo]
+}
+
+// histOct is histQuad for eight features with constant hessians.
+func (b *builder) histOct(hist []histBin, fs []int, rows []int32, identity bool) {
+	var a [8][256]int64
+	c0, c1, c2, c3 := b.cols[fs[0]], b.cols[fs[1]], b.cols[fs[2]], b.cols[fs[3]]
+	c4, c5, c6, c7 := b.cols[fs[4]], b.cols[fs[5]], b.cols[fs[6]], b.cols[fs[7]]
+	pk := b.pk[:len(rows)]
+	if identity {
+		n := len(c0)
+		c1, c2, c3, c4, c5, c6, c7, pk = c1[:n], c2[:n], c3[:n], c4[:n], c5[:n], c6[:n], c7[:n], pk[:n]
+		for i, v := range c0 {
+			p := pk[i]
+			a[0][v] += p
+			a[1][c1[i]] += p
+			a[2][c2[i]] += p
+			a[3][c3[i]] += p
+			a[4][c4[i]] += p
+			a[5][c5[i]] += p
+			a[6][c6[i]] += p
+			a[7][c7[i]] += p
+		}
+	} else {
+		for i, r := range rows {
+			p := pk[i]
+			a[0][c0[r]] += p
+			a[1][c1[r]] += p
+			a[2][c2[r]] += p
+			a[3][c3[r]] += p
+			a[4][c4[r]] += p
+			a[5][c5[r]] += p
+			a[6][c6[r]] += p
+			a[7][c7[r]] += p
+		}
+	}
+	for k, f := range fs {
+		h := hist[f*256 : f*256+b.nb[f]+1]
+		for j := range h {
+			n := a[k][j] & countMask
+			h[j] = histBin{g: float64(a[k][j]>>countBits) * b.gscale, h: float64(n) * b.constW, n: n}
+		}
+	}
+}

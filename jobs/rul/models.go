@@ -1,0 +1,334 @@
+package rul
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/battlake/battlake/jobs/derive"
+	"github.com/battlake/battlake/jobs/ml"
+)
+
+// The models, trained on the train strings with what the training set
+// knew at its horizon (censored jars stay censored):
+//
+//   - RUL: gradient-boosted trees in Go (package ml): a squared-loss model
+//     for the point estimate and quantile-loss models at 2.5 % and 97.5 %,
+//     widened by conformalized quantile regression calibrated on the
+//     validation strings. They learn from rows whose end of service was
+//     observed, weighted by the inverse probability of being observed
+//     (IPCW, Kaplan-Meier of the censoring times): a row of a long-lived jar
+//     is observed only from old as-of days, and the weights undo that bias.
+//   - P(failure within 30 / 90 days): logistic gradient-boosted trees on the
+//     rows whose outcome over the horizon is known.
+//   - Anomaly: an isolation forest over the telemetry-era features.
+
+// RULFeatures are the features of the RUL models: every feature except
+// the telemetry-era ones (feature store, twin). Those exist only for as-of
+// days in the telemetry, whose observed labels are all short (a jar ending
+// years later is censored there): a regression on them learns "telemetry
+// present, so little life left", which is the censoring, not the jar.
+// The failure-within models use them: their labels are known on those
+// days (up to 30 / 90 days before the horizon).
+//
+// Counts of tests and readings and the days since the last one are left
+// out too: they follow the maintenance calendar (schedules changed over
+// the years), so they also tell the era, hence the censoring.
+var RULFeatures = []string{
+	"age_days", "rated_capacity_ah", "expected_life_years",
+	"captest_last_pct", "captest_slope_pct_per_year", "captest_days_to_80", "captest_string_pct", "captest_ambient_mean_c", "captest_rank_in_string",
+	"ohmic_last_mohm", "ohmic_baseline_pct", "ohmic_slope_pct_per_year", "ohmic_peer_ratio",
+}
+
+var rulCols = func() []int {
+	out := make([]int, len(RULFeatures))
+	for k, n := range RULFeatures {
+		out[k] = derive.RULFeatureIndex(n)
+	}
+	return out
+}()
+
+// rulView projects x onto RULFeatures, into dst.
+func rulView(dst, x []float64) []float64 {
+	dst = dst[:0]
+	for _, j := range rulCols {
+		dst = append(dst, x[j])
+	}
+	return dst
+}
+
+// MinObserved is the fewest training rows with an observed end of service
+// the stage trains on; below it the stage writes the training set only.
+const MinObserved = 50
+
+func (s *Set) observedTrain() int {
+	return len(s.rowsOf("train", func(i int) bool { return s.Labels[i].Observed }))
+}
+
+// Quantiles of the 95 % interval.
+const loQ, hiQ = 0.025, 0.975
+
+// maxIPCW caps the inverse-probability weights: the few rows observed
+// against long odds must not dominate a fit.
+const maxIPCW = 20
+
+// Models is a trained model set.
+type Models struct {
+	Point, Lo, Hi *ml.GBM
+	// CQR widens [Lo, Hi] by this many days on each side (Romano et al.
+	// 2019), the finite-sample conformal quantile of the validation scores.
+	CQR      float64
+	P30, P90 *ml.GBM
+	Forest   *ml.IsolationForest
+	// AnomalyThreshold is the score above which a battery is anomalous.
+	AnomalyThreshold float64
+	// TrainMean is the IPCW mean of the observed training labels (the
+	// "training mean" baseline).
+	TrainMean float64
+}
+
+// Hyper are the hyperparameters of every model, fixed for a seed.
+type Hyper struct {
+	RUL, Quantile, Failure ml.Params
+	Forest                 ml.IForestParams
+	Contamination          float64
+}
+
+// DefaultHyper: depth-5 trees, 150 rounds, row and column subsampling.
+func DefaultHyper(seed uint64) Hyper {
+	p := ml.DefaultParams()
+	p.Trees, p.MaxDepth, p.LearningRate, p.MinSamplesLeaf = 120, 5, 0.08, 40
+	p.Subsample, p.ColSample, p.Seed = 0.7, 0.8, seed
+	q := p
+	q.Loss = ml.LossQuantile
+	f := p
+	f.Loss = ml.LossLogistic
+	fp := ml.DefaultIForestParams()
+	fp.Seed = seed
+	return Hyper{RUL: p, Quantile: q, Failure: f, Forest: fp, Contamination: 0.02}
+}
+
+// rowsOf lists the rows of split (all splits when "").
+func (s *Set) rowsOf(split string, keep func(i int) bool) []int {
+	var out []int
+	for i := range s.Labels {
+		if (split == "" || s.Splits[i] == split) && (keep == nil || keep(i)) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// matrix stacks rows' features, projected onto RULFeatures when rulOnly.
+func (s *Set) matrix(rows []int, rulOnly bool) ml.Matrix {
+	nf := len(derive.RULFeatureNames)
+	if rulOnly {
+		nf = len(RULFeatures)
+	}
+	m := ml.NewMatrix(len(rows), nf)
+	var buf []float64
+	for k, i := range rows {
+		x := s.Frame.Row(i)
+		if rulOnly {
+			buf = rulView(buf, x)
+			x = buf
+		}
+		copy(m.Data[k*nf:(k+1)*nf], x)
+	}
+	return m
+}
+
+// ipcw weights the observed rows by 1/G(T-), G the Kaplan-Meier survival
+// of the censoring times of rows (censoring is the event there).
+func (s *Set) ipcw(rows []int) map[int]float64 {
+	type obs struct {
+		t        float64
+		censored bool
+	}
+	xs := make([]obs, len(rows))
+	for k, i := range rows {
+		xs[k] = obs{s.Labels[i].RULDays, !s.Labels[i].Observed}
+	}
+	sort.SliceStable(xs, func(a, b int) bool { return xs[a].t < xs[b].t })
+	// G(t) just before each distinct time.
+	times, surv := []float64{}, []float64{}
+	g, atRisk := 1.0, float64(len(xs))
+	for k := 0; k < len(xs); {
+		t := xs[k].t
+		var c, n float64
+		for ; k < len(xs) && xs[k].t == t; k++ {
+			n++
+			if xs[k].censored {
+				c++
+			}
+		}
+		times, surv = append(times, t), append(surv, g)
+		if atRisk > 0 {
+			g *= 1 - c/atRisk
+		}
+		atRisk -= n
+	}
+	w := map[int]float64{}
+	for _, i := range rows {
+		if !s.Labels[i].Observed {
+			continue
+		}
+		j := sort.SearchFloat64s(times, s.Labels[i].RULDays)
+		gi := 1.0
+		if j < len(surv) {
+			gi = surv[j]
+		}
+		w[i] = math.Min(maxIPCW, 1/math.Max(gi, 1e-9))
+	}
+	return w
+}
+
+// Train fits every model on the set's train strings and calibrates on its
+// validation strings.
+func Train(s *Set, h Hyper) (*Models, error) {
+	train := s.rowsOf("train", nil)
+	if len(train) == 0 {
+		return nil, fmt.Errorf("train rul models: no training rows")
+	}
+	w := s.ipcw(train)
+	var obs []int
+	var y, wt []float64
+	var sumW, sumWY float64
+	for _, i := range train {
+		if wi, ok := w[i]; ok {
+			obs = append(obs, i)
+			y = append(y, s.Labels[i].RULDays)
+			wt = append(wt, wi)
+			sumW += wi
+			sumWY += wi * s.Labels[i].RULDays
+		}
+	}
+	if len(obs) < MinObserved {
+		return nil, fmt.Errorf("train rul models: %d observed ends of service in the train strings, need %d", len(obs), MinObserved)
+	}
+	X := s.matrix(obs, true)
+	names := derive.RULFeatureNames
+	m := &Models{TrainMean: sumWY / sumW}
+	var err error
+	if m.Point, err = ml.Fit(X, y, wt, RULFeatures, h.RUL); err != nil {
+		return nil, fmt.Errorf("train rul point model: %w", err)
+	}
+	lo, hi := h.Quantile, h.Quantile
+	lo.Alpha, hi.Alpha = loQ, hiQ
+	if m.Lo, err = ml.Fit(X, y, wt, RULFeatures, lo); err != nil {
+		return nil, fmt.Errorf("train rul lower quantile: %w", err)
+	}
+	if m.Hi, err = ml.Fit(X, y, wt, RULFeatures, hi); err != nil {
+		return nil, fmt.Errorf("train rul upper quantile: %w", err)
+	}
+	// Conformal correction on the validation strings' observed rows.
+	val := s.rowsOf("validation", nil)
+	vw := s.ipcw(val)
+	var scores, sw []float64
+	for _, i := range val {
+		wi, ok := vw[i]
+		if !ok {
+			continue
+		}
+		x := rulView(nil, s.Frame.Row(i))
+		yl := s.Labels[i].RULDays
+		scores = append(scores, math.Max(m.Lo.Predict(x)-yl, yl-m.Hi.Predict(x)))
+		sw = append(sw, wi)
+	}
+	m.CQR = weightedConformal(scores, sw, 1-(loQ+1-hiQ))
+	for _, fc := range []struct {
+		dst  **ml.GBM
+		days int
+	}{{&m.P30, 30}, {&m.P90, 90}} {
+		var rows []int
+		var lab []float64
+		for _, i := range train {
+			v := s.Labels[i].Fail30
+			if fc.days == 90 {
+				v = s.Labels[i].Fail90
+			}
+			if v < 0 {
+				continue
+			}
+			rows = append(rows, i)
+			lab = append(lab, float64(v))
+		}
+		if *fc.dst, err = ml.Fit(s.matrix(rows, false), lab, nil, names, h.Failure); err != nil {
+			return nil, fmt.Errorf("train failure-within-%dd model: %w", fc.days, err)
+		}
+	}
+	// Anomaly model: rows with telemetry-era features.
+	tel := s.rowsOf("train", func(i int) bool { return !math.IsNaN(s.Frame.Row(i)[derive.RULFeatureIndex("fs_v_mean")]) })
+	if len(tel) > 0 {
+		if m.Forest, err = ml.FitIsolationForest(s.matrix(tel, false), names, h.Forest); err != nil {
+			return nil, fmt.Errorf("train anomaly forest: %w", err)
+		}
+		scores := make([]float64, len(tel))
+		for k, i := range tel {
+			scores[k] = m.Forest.Score(s.Frame.Row(i))
+		}
+		if m.AnomalyThreshold, err = ml.ThresholdAtContamination(scores, h.Contamination); err != nil {
+			return nil, fmt.Errorf("anomaly threshold: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// weightedConformal is the weighted (1-alpha)(1+1/n) conformal quantile.
+func weightedConformal(scores, w []float64, level float64) float64 {
+	if len(scores) == 0 {
+		return 0
+	}
+	idx := make([]int, len(scores))
+	var total float64
+	for i := range idx {
+		idx[i] = i
+		total += w[i]
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
+	n := float64(len(scores))
+	target := math.Min(1, level*(n+1)/n) * total
+	var acc float64
+	for _, i := range idx {
+		acc += w[i]
+		if acc >= target {
+			return scores[i]
+		}
+	}
+	return scores[idx[len(idx)-1]]
+}
+
+// Prediction is one battery's RUL prediction.
+type Prediction struct {
+	RUL, Lo, Hi, P30, P90, Confidence float64
+	Anomaly                           float64 // NaN without the forest or features
+}
+
+// Predict applies the models to one feature row.
+func (m *Models) Predict(x []float64) Prediction {
+	v := rulView(nil, x)
+	p := Prediction{RUL: math.Max(0, m.Point.Predict(v)), Anomaly: math.NaN()}
+	p.Lo = math.Max(0, m.Lo.Predict(v)-m.CQR)
+	p.Hi = math.Max(p.Lo, m.Hi.Predict(v)+m.CQR)
+	p.RUL = math.Min(math.Max(p.RUL, p.Lo), p.Hi)
+	p.P30 = m.P30.Predict(x)
+	p.P90 = math.Max(p.P30, m.P90.Predict(x)) // within 90 days includes within 30
+	// Confidence: how narrow the 95 % interval is next to the estimate
+	// (1 for a point, 0.5 when the width equals the estimate plus 30 days).
+	p.Confidence = 1 / (1 + (p.Hi-p.Lo)/(p.RUL+30))
+	if m.Forest != nil && !math.IsNaN(x[derive.RULFeatureIndex("fs_v_mean")]) {
+		p.Anomaly = m.Forest.Score(x)
+	}
+	return p
+}
+
+// Bundle is the serialized model set (one artifact per registry model).
+type Bundle struct {
+	Point, Lo, Hi    json.RawMessage `json:",omitempty"`
+	CQR              float64         `json:"cqr_days"`
+	TrainMean        float64         `json:"train_mean_days"`
+	P30, P90         json.RawMessage `json:",omitempty"`
+	Forest           json.RawMessage `json:",omitempty"`
+	AnomalyThreshold float64         `json:"anomaly_threshold"`
+}

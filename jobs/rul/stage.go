@@ -1,0 +1,471 @@
+package rul
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/battlake/battlake/jobs/derive"
+	"github.com/battlake/battlake/jobs/ml"
+	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+	"github.com/google/uuid"
+)
+
+// Stage rul (phase 6, after twin) runs three steps in order, each a job of
+// its own sub-stage so the runner finishes one before planning the next:
+//
+//  1. rul/set: rul_training_set (features + truth labels);
+//  2. rul/train: ml_model, the model registry, with one artifact blob per
+//     model (its JSON), trained on the set's train strings; metrics_json
+//     holds the test-split evaluation (Evaluate);
+//  3. rul/predict: rul_prediction and anomaly_score from the registered
+//     artifacts and the point-in-time features: every battery in service
+//     at every month end of the telemetry and at the horizon (the run
+//     date). This step reads no truth (a test runs it over a store that
+//     refuses `_truth/`).
+
+// CodeVersion enters the fingerprint of every rul segment: bump it when
+// the set, the training or the predictions change for the same inputs.
+const CodeVersion = "rul-2026.11.29-5"
+
+func meta(table string) lake.Meta {
+	m := derive.Meta(table)
+	m.Inputs = append(m.Inputs, "rul="+CodeVersion)
+	return m
+}
+
+// Jobs are the jobs of stage rul over lake l for root seed seed.
+func Jobs(l *lake.Lake, seed uint64) []pipeline.Job {
+	sh := &shared{l: l, hyper: DefaultHyper(seed)}
+	return []pipeline.Job{TrainingSetJob(l, sh), sh.trainJob(), PredictJob(l)}
+}
+
+// shared builds the training set once per run for the set and train steps.
+type shared struct {
+	l     *lake.Lake
+	hyper Hyper
+	once  sync.Once
+	set   *Set
+	src   *derive.RULSources
+	truth *Truth
+	err   error
+}
+
+func (sh *shared) build(ctx context.Context) (*Set, error) {
+	sh.once.Do(func() {
+		if sh.src, sh.err = derive.LoadRULSources(ctx, sh.l); sh.err != nil || sh.src == nil {
+			return
+		}
+		if sh.truth, sh.err = LoadTruth(ctx, sh.l); sh.err != nil {
+			return
+		}
+		sh.set, sh.err = BuildSet(ctx, sh.src, sh.truth)
+	})
+	return sh.set, sh.err
+}
+
+// Registry names: honest about what each model is.
+const (
+	NameRUL     = "rul-gbt-quantile-cqr"
+	NameFail30  = "failure-30d-gbt-logistic"
+	NameFail90  = "failure-90d-gbt-logistic"
+	NameAnomaly = "anomaly-isolation-forest"
+)
+
+// ModelID is the registry id of a model version.
+func ModelID(name, version string) uuid.UUID {
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte("battlake/ml_model/"+name+"/"+version))
+}
+
+func (sh *shared) trainJob() pipeline.Job {
+	t := schema.MustLookup("ml_model")
+	return &pipeline.FuncJob{JobName: t.Name, StageName: "rul/train", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+		s, err := sh.build(ctx)
+		if err != nil || s == nil {
+			return nil, err
+		}
+		if n := s.observedTrain(); n < MinObserved {
+			// A lake of a few young strings has too few ends of service
+			// to learn from: no model, so no predictions, rather than a
+			// failed run (the training set is still written).
+			return nil, nil
+		}
+		hp, _ := json.Marshal(sh.hyper)
+		meta := meta(t.Name)
+		meta.Inputs = append(meta.Inputs, "hyper="+derive.Digest(string(hp)))
+		seg := lake.AsOfSegment(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), s.Horizon.AddDate(0, 0, 1))
+		seg.Lineage = s.Lineage
+		return []pipeline.Task{{Partition: lake.MustPartition(t, "", -1), Meta: meta, Segments: []lake.Segment{seg}, Weight: int64(len(s.Labels)),
+			Run: func(ctx context.Context, o *lake.Output) error { return sh.train(ctx, o, t, s) }}}, nil
+	}}
+}
+
+// registryRow is one ml_model row.
+type registryRow struct {
+	name, typ, version, status string
+	artifact                   []byte
+	hyper, metrics             any
+	features                   []string
+}
+
+func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s *Set) error {
+	m, err := Train(s, sh.hyper)
+	if err != nil {
+		return err
+	}
+	ev, err := Evaluate(ctx, sh.l, s, m, sh.hyper)
+	if err != nil {
+		return err
+	}
+	// A version is the digest of the training data and hyperparameters:
+	// the same lake and seed give the same version and the same bytes.
+	hp, _ := json.Marshal(sh.hyper)
+	version := "1." + derive.Digest(fmt.Sprint(s.Lineage), string(hp))[:10]
+	mj := func(g *ml.GBM) json.RawMessage { b, _ := g.MarshalJSON(); return b }
+	rulArt, _ := json.Marshal(Bundle{Point: mj(m.Point), Lo: mj(m.Lo), Hi: mj(m.Hi), CQR: m.CQR, TrainMean: m.TrainMean})
+	f30, _ := json.Marshal(Bundle{P30: mj(m.P30)})
+	f90, _ := json.Marshal(Bundle{P90: mj(m.P90)})
+	rows := []registryRow{
+		{NameRUL, "catboost_rul", version, ev.status(), rulArt, map[string]any{"point": m.Point.Hyperparameters(), "quantile": m.Lo.Hyperparameters(), "quantiles": []float64{loQ, hiQ}, "cqr_days": m.CQR, "ipcw_cap": maxIPCW}, ev.RULMetrics(), RULFeatures},
+		{NameFail30, "survival", version, ev.status(), f30, m.P30.Hyperparameters(), ev.FailureMetrics(30), derive.RULFeatureNames},
+		{NameFail90, "survival", version, ev.status(), f90, m.P90.Hyperparameters(), ev.FailureMetrics(90), derive.RULFeatureNames},
+	}
+	if m.Forest != nil {
+		fj, err := m.Forest.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		art, _ := json.Marshal(Bundle{Forest: fj, AnomalyThreshold: m.AnomalyThreshold})
+		rows = append(rows, registryRow{NameAnomaly, "anomaly_iforest", version, "production", art,
+			map[string]any{"forest": sh.hyper.Forest, "contamination": sh.hyper.Contamination, "threshold": m.AnomalyThreshold},
+			map[string]any{"train_rows": ev.AnomalyRows}, derive.RULFeatureNames})
+	}
+	first := s.Days[0]
+	trained := s.Horizon.AddDate(0, 0, 1) // the run's data horizon, not the wall clock: same bytes
+	w, err := parquetio.NewRowWriter(o.Data(), t)
+	if err != nil {
+		return err
+	}
+	sink := parquetio.NewRowSink(w, t)
+	for _, r := range rows {
+		key := o.Partition().BlobPrefix() + "/" + r.name + "-" + r.version + ".json"
+		art := r.artifact
+		if err := o.WriteBlob(key, func(w io.Writer) (int64, error) { _, err := w.Write(art); return 0, err }); err != nil {
+			return err
+		}
+		hyper, _ := json.Marshal(r.hyper)
+		metrics, err := json.Marshal(r.metrics)
+		if err != nil {
+			return fmt.Errorf("metrics of %s: %w", r.name, err)
+		}
+		feats, _ := json.Marshal(r.features)
+		if err := sink.Add(func(b *parquetio.RowBuilder) {
+			b.Set("model_id", ModelID(r.name, r.version)).Set("model_name", r.name).Set("model_type", r.typ).Set("version", r.version).
+				Set("status", r.status).Set("trained_at", trained).Set("artifact_url", key).
+				Set("hyperparameters_json", string(hyper)).Set("metrics_json", string(metrics)).Set("feature_list", string(feats)).
+				Set("training_data_start", first).Set("training_data_end", s.Horizon.AddDate(0, 0, 1))
+			if r.status == "production" {
+				b.Set("promoted_at", trained)
+			}
+		}); err != nil {
+			return fmt.Errorf("ml_model row %s: %w", r.name, err)
+		}
+	}
+	n, err := sink.Close()
+	o.SetRows(n)
+	return err
+}
+
+// --- predictions -------------------------------------------------------------
+
+// registered is a model of the registry, with its artifact.
+type registered struct {
+	id       uuid.UUID
+	name     string
+	artifact Bundle
+}
+
+// loadRegistry reads ml_model and its artifacts.
+func loadRegistry(ctx context.Context, l *lake.Lake) (map[string]registered, []lake.Input, error) {
+	parts, err := l.Partitions(ctx, schema.MustLookup("ml_model"))
+	if err != nil || len(parts) == 0 {
+		return nil, nil, err
+	}
+	out := map[string]registered{}
+	var lineage []lake.Input
+	for _, c := range parts {
+		for _, fe := range c.Manifest.Files {
+			lineage = append(lineage, lake.Input{Table: "ml_model", Partition: c.Partition.HivePath(), Segment: fe.Key, SHA256: fe.SHA256})
+			if fe.Role != "blob" {
+				continue
+			}
+			obj, err := l.Store.Open(ctx, fe.Key)
+			if err != nil {
+				return nil, nil, fmt.Errorf("model artifact %s: %w", fe.Key, err)
+			}
+			b, err := io.ReadAll(io.NewSectionReader(obj, 0, obj.Size()))
+			obj.Close()
+			if err != nil {
+				return nil, nil, fmt.Errorf("model artifact %s: %w", fe.Key, err)
+			}
+			var bu Bundle
+			if err := json.Unmarshal(b, &bu); err != nil {
+				return nil, nil, fmt.Errorf("model artifact %s: %w", fe.Key, err)
+			}
+			base := strings.TrimSuffix(fe.Key[strings.LastIndex(fe.Key, "/")+1:], ".json")
+			k := strings.LastIndex(base, "-1.")
+			if k < 0 {
+				return nil, nil, fmt.Errorf("model artifact %s: no version in the name", fe.Key)
+			}
+			name, version := base[:k], base[k+1:]
+			out[name] = registered{id: ModelID(name, version), name: name, artifact: bu}
+		}
+	}
+	return out, lineage, nil
+}
+
+// Loaded rebuilds a model set from registry artifacts.
+func loaded(reg map[string]registered) (*Models, map[string]uuid.UUID, error) {
+	m := &Models{}
+	ids := map[string]uuid.UUID{}
+	r, ok := reg[NameRUL]
+	if !ok {
+		return nil, nil, fmt.Errorf("ml_model: no %s artifact", NameRUL)
+	}
+	var err error
+	load := func(raw json.RawMessage) *ml.GBM {
+		if err != nil {
+			return nil
+		}
+		var g *ml.GBM
+		g, err = ml.LoadGBM(raw)
+		return g
+	}
+	m.Point, m.Lo, m.Hi, m.CQR, m.TrainMean = load(r.artifact.Point), load(r.artifact.Lo), load(r.artifact.Hi), r.artifact.CQR, r.artifact.TrainMean
+	ids[NameRUL] = r.id
+	m.P30, ids[NameFail30] = load(reg[NameFail30].artifact.P30), reg[NameFail30].id
+	m.P90, ids[NameFail90] = load(reg[NameFail90].artifact.P90), reg[NameFail90].id
+	if a, ok := reg[NameAnomaly]; ok && err == nil {
+		m.Forest, err = ml.LoadIsolationForest(a.artifact.Forest)
+		m.AnomalyThreshold, ids[NameAnomaly] = a.artifact.AnomalyThreshold, a.id
+	}
+	return m, ids, err
+}
+
+// PredictDays are the days predictions are made as of: every month end of
+// the telemetry, and the horizon (the run date).
+func PredictDays(src *derive.RULSources) []time.Time {
+	var out []time.Time
+	for _, d := range src.MonthEnds(src.Telemetry, src.Telemetry) {
+		if !d.Before(src.Telemetry) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// PredictJob writes rul_prediction and anomaly_score: month partitions of
+// predicted_at (the end of the as-of day), a day segment per prediction
+// day. It reads no truth.
+func PredictJob(l *lake.Lake) pipeline.Job {
+	pt, at := schema.MustLookup("rul_prediction"), schema.MustLookup("anomaly_score")
+	return &pipeline.FuncJob{JobName: pt.Name, StageName: "rul/predict", Out: []*schema.Table{pt, at}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
+		reg, regLineage, err := loadRegistry(ctx, l)
+		if err != nil || reg == nil {
+			return nil, err
+		}
+		src, err := derive.LoadRULSources(ctx, l)
+		if err != nil || src == nil {
+			return nil, err
+		}
+		var (
+			once  sync.Once
+			m     *Models
+			ids   map[string]uuid.UUID
+			frame *derive.RULFrame
+			lerr  error
+		)
+		days := PredictDays(src)
+		prepare := func(ctx context.Context) error {
+			once.Do(func() {
+				if m, ids, lerr = loaded(reg); lerr != nil {
+					return
+				}
+				frame, lerr = src.Frame(ctx, days, nil)
+			})
+			return lerr
+		}
+		byMonth := map[string][]lake.Segment{}
+		var months []string
+		for _, d := range days {
+			at := d.AddDate(0, 0, 1)
+			mo := lake.Month(at)
+			if _, ok := byMonth[mo]; !ok {
+				months = append(months, mo)
+			}
+			seg := lake.DaySegment(at)
+			seg.Lineage = append(append(append([]lake.Input{}, regLineage...), src.Lineage...), src.DayLineage(d)...)
+			byMonth[mo] = append(byMonth[mo], seg)
+		}
+		sort.Strings(months)
+		var tasks []pipeline.Task
+		for _, tb := range []*schema.Table{pt, at} {
+			tb := tb
+			if tb == at {
+				if _, ok := reg[NameAnomaly]; !ok {
+					continue
+				}
+			}
+			for _, mo := range months {
+				tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(tb, mo, -1), Meta: meta(tb.Name), Segments: byMonth[mo], Weight: 2000,
+					Run: func(ctx context.Context, o *lake.Output) error {
+						if err := prepare(ctx); err != nil {
+							return err
+						}
+						day := o.Segment().From.AddDate(0, 0, -1)
+						if tb == pt {
+							return writePredictions(o, tb, frame, m, ids, day)
+						}
+						return writeAnomalies(o, tb, frame, m, ids[NameAnomaly], day)
+					}})
+			}
+		}
+		return tasks, nil
+	}}
+}
+
+func frameRows(f *derive.RULFrame, day time.Time) []int {
+	var out []int
+	for i, r := range f.Rows {
+		if r.AsOf.Equal(day) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// predictionID is deterministic: battery, time and source.
+func predictionID(b uuid.UUID, at time.Time, source string) uuid.UUID {
+	return uuid.NewSHA1(b, []byte("rul_prediction/"+at.Format(time.RFC3339)+"/"+source))
+}
+
+func snapshot(x []float64) string {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	first := true
+	for j, name := range derive.RULFeatureNames {
+		if math.IsNaN(x[j]) || math.IsInf(x[j], 0) {
+			continue
+		}
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		fmt.Fprintf(&buf, "%q:%s", name, jsonNum(x[j]))
+	}
+	buf.WriteByte('}')
+	return buf.String()
+}
+
+func jsonNum(v float64) string {
+	b, _ := json.Marshal(math.Round(v*1e4) / 1e4)
+	return string(b)
+}
+
+func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Models, ids map[string]uuid.UUID, day time.Time) error {
+	at := day.AddDate(0, 0, 1)
+	w, err := parquetio.NewRowWriter(o.Data(), t)
+	if err != nil {
+		return err
+	}
+	sink := parquetio.NewRowSink(w, t)
+	for _, i := range frameRows(f, day) {
+		r, x := f.Rows[i], f.Row(i)
+		p := m.Predict(x)
+		ex := m.Point.Explain(rulView(nil, x), 8)
+		for k := range ex.Top {
+			if math.IsNaN(ex.Top[k].Value) {
+				ex.Top[k].Value = -1 // JSON has no NaN: missing inputs read -1 with "missing"
+			}
+		}
+		expl, _ := json.Marshal(map[string]any{"method": "TreeSHAP (path-dependent, exact) of the point model, days", "expected_value": ex.Expected, "prediction": ex.Margin, "top": ex.Top})
+		snap := snapshot(x)
+		if err := sink.Add(func(b *parquetio.RowBuilder) {
+			b.Set("prediction_id", predictionID(r.Battery, at, "ml_model")).Set("battery_id", r.Battery).Set("model_id", ids[NameRUL]).
+				Set("predicted_at", at).Set("rul_days", clampDays(p.RUL)).Set("rul_lower_ci_days", clampDays(p.Lo)).Set("rul_upper_ci_days", clampDays(p.Hi)).
+				Set("failure_probability_30d", p.P30).Set("failure_probability_90d", p.P90).Set("confidence_score", p.Confidence).
+				Set("source", "ml_model").Set("feature_snapshot_json", snap).Set("explanation_json", string(expl))
+		}); err != nil {
+			return fmt.Errorf("rul_prediction battery %s at %s: %w", r.Battery, at.Format(time.DateOnly), err)
+		}
+		// The twin's physics view: its capacity fade so far, extrapolated
+		// at the jar's mean rate to 20 % fade (80 % SOH).
+		if tw := twinRUL(x); !math.IsNaN(tw) {
+			if err := sink.Add(func(b *parquetio.RowBuilder) {
+				b.Set("prediction_id", predictionID(r.Battery, at, "digital_twin")).Set("battery_id", r.Battery).
+					Set("predicted_at", at).Set("rul_days", clampDays(tw)).Set("source", "digital_twin").Set("feature_snapshot_json", snap).
+					Set("explanation_json", `{"method":"linear extrapolation of the twin's capacity fade since installation to 20 % fade"}`)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	n, err := sink.Close()
+	o.SetRows(n)
+	return err
+}
+
+// twinRUL extrapolates the twin's capacity fade at its mean rate since
+// installation to 20 %: NaN without a twin state.
+func twinRUL(x []float64) float64 {
+	fade, age := x[derive.RULFeatureIndex("twin_capacity_fade_pct")], x[derive.RULFeatureIndex("age_days")]
+	if math.IsNaN(fade) || math.IsNaN(age) || age <= 0 {
+		return math.NaN()
+	}
+	if fade >= 20 {
+		return 0
+	}
+	if fade <= 0.1 {
+		return math.NaN()
+	}
+	return age * (20 - fade) / fade
+}
+
+// clampDays fits DECIMAL(6,1).
+func clampDays(v float64) float64 { return math.Min(99999, math.Max(0, math.Round(v*10)/10)) }
+
+func writeAnomalies(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Models, id uuid.UUID, day time.Time) error {
+	at := day.AddDate(0, 0, 1)
+	w, err := parquetio.NewRowWriter(o.Data(), t)
+	if err != nil {
+		return err
+	}
+	sink := parquetio.NewRowSink(w, t)
+	for _, i := range frameRows(f, day) {
+		r, x := f.Rows[i], f.Row(i)
+		p := m.Predict(x)
+		if math.IsNaN(p.Anomaly) {
+			continue
+		}
+		top, _ := json.Marshal(m.Forest.TopFeatures(x, 3))
+		if err := sink.Add(func(b *parquetio.RowBuilder) {
+			b.Set("scored_at", at).Set("battery_id", r.Battery).Set("model_id", id).Set("score", p.Anomaly).
+				Set("threshold", m.AnomalyThreshold).Set("is_anomaly", p.Anomaly > m.AnomalyThreshold).Set("top_features_json", string(top))
+		}); err != nil {
+			return fmt.Errorf("anomaly_score battery %s at %s: %w", r.Battery, at.Format(time.DateOnly), err)
+		}
+	}
+	n, err := sink.Close()
+	o.SetRows(n)
+	return err
+}
