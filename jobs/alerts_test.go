@@ -84,11 +84,10 @@ func TestAlertStageOnTinyLake(t *testing.T) {
 	if len(jars) != 3 {
 		t.Fatalf("%d jars", len(jars))
 	}
-	var model string
-	if err := db.QueryRow(fmt.Sprintf(`SELECT model_id::VARCHAR FROM %s ORDER BY model_id LIMIT 1`, scan("ml_model"))).Scan(&model); err != nil {
-		t.Fatal(err)
-	}
-	modelID := uuid.MustParse(model)
+	// A registered model for the planted rows (a lake this small has too
+	// few ends of service for stage rul to train one).
+	modelID := uuid.NewSHA1(uuid.Nil, []byte("planted model"))
+	plantRows(t, dir, "ml_model", "", []map[string]any{{"model_id": modelID, "model_name": "planted", "model_type": "anomaly_iforest", "version": "1.0.0", "status": "production"}})
 	day := func(d int) time.Time { return time.Date(2026, 10, 25+d, 6, 0, 0, 0, time.UTC) }
 	// jar 0: RUL falls under 180 days (warning); jar 1: under 30 (critical);
 	// jar 2: 185-200 days (near miss).
