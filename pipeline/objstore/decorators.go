@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,7 +86,7 @@ type finalErr struct{ err error }
 func (e finalErr) Error() string { return e.err.Error() }
 
 func retryable(err error) bool {
-	return !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalidKey) &&
+	return !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExists) && !errors.Is(err, ErrInvalidKey) &&
 		!errors.Is(err, errUploadDone) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
@@ -184,6 +185,26 @@ func (r *retryStore) Stat(ctx context.Context, key string) (info ObjectInfo, err
 
 func (r *retryStore) Delete(ctx context.Context, key string) error {
 	return r.do(ctx, func() error { return r.Store.Delete(ctx, key) })
+}
+
+// PutIfAbsent retries transient failures. An attempt whose response was
+// lost may have created the object, so ErrExists after a failed attempt
+// counts as success when the stored bytes are ours (lease objects carry a
+// unique owner token, so equal bytes mean this writer put them).
+func (r *retryStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	failed := false
+	return r.do(ctx, func() error {
+		err := r.Store.PutIfAbsent(ctx, key, data)
+		if errors.Is(err, ErrExists) && failed {
+			if have, rerr := ReadAll(ctx, r.Store, key); rerr == nil && bytes.Equal(have, data) {
+				return nil
+			}
+		}
+		if err != nil {
+			failed = true
+		}
+		return err
+	})
 }
 
 func (r *retryStore) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
@@ -328,6 +349,14 @@ type closeHook struct {
 func (c *closeHook) Close() error {
 	defer c.after()
 	return c.ReadCloser.Close()
+}
+
+func (l *limitStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	if err := l.acquire(ctx); err != nil {
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
+	}
+	defer l.release()
+	return l.Store.PutIfAbsent(ctx, key, data)
 }
 
 func (l *limitStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {

@@ -282,6 +282,30 @@ func (s *S3) Create(ctx context.Context, key string) (Upload, error) {
 	return &s3Upload{s: s, key: key, ctx: ctx}, nil
 }
 
+// PutIfAbsent implements Store with a conditional PutObject (If-None-Match:
+// *): S3 answers 412 Precondition Failed when the key exists. A 409
+// ConditionalRequestConflict (another conditional write of the key in
+// flight) stays a plain, retryable error.
+func (s *S3) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(s.objectKey(key)),
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+		IfNoneMatch:   aws.String("*"),
+	})
+	if err != nil {
+		if httpStatus(err) == http.StatusPreconditionFailed || apiCode(err) == "PreconditionFailed" {
+			return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
+		}
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
+	}
+	return nil
+}
+
 type s3Upload struct {
 	s        *S3
 	key      string

@@ -23,6 +23,10 @@ var ErrNotFound = errors.New("object not found")
 // a filesystem Object keeps reading the version it opened).
 var ErrChanged = errors.New("object changed since open")
 
+// ErrExists classifies a conditional create of a key that already exists
+// (PutIfAbsent); test with errors.Is.
+var ErrExists = errors.New("object already exists")
+
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
 	Key     string
@@ -74,6 +78,12 @@ type Store interface {
 	// s3://bucket/prefix/key), for messages and users; URL columns hold
 	// lake-relative keys instead, so a copied lake keeps its references.
 	URL(key string) string
+	// PutIfAbsent publishes data under key only if no object exists there,
+	// atomically with respect to every other writer of the store (O_EXCL
+	// hard link on a filesystem; PutObject with If-None-Match: * on S3). A
+	// present key yields an error wrapping ErrExists. It is the primitive of
+	// partition leases, so concurrent runs never both publish a partition.
+	PutIfAbsent(ctx context.Context, key string, data []byte) error
 	// SweepStaging removes work-in-progress left by crashed writers that is
 	// older than olderThan (0 removes all of it). It returns how many
 	// leftovers were removed.
