@@ -152,9 +152,11 @@ type gateJob struct {
 	runs    atomic.Int64
 }
 
-func (j *gateJob) Name() string            { return "gate" }
-func (j *gateJob) Stage() string           { return "s" }
-func (j *gateJob) Tables() []*schema.Table { return []*schema.Table{schema.MustLookup("telemetry_env")} }
+func (j *gateJob) Name() string  { return "gate" }
+func (j *gateJob) Stage() string { return "s" }
+func (j *gateJob) Tables() []*schema.Table {
+	return []*schema.Table{schema.MustLookup("telemetry_env")}
+}
 func (j *gateJob) Plan(context.Context) ([]pipeline.Task, error) {
 	p := lake.MustPartition(schema.MustLookup("telemetry_env"), "2026-01", -1)
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
