@@ -98,6 +98,9 @@ type Runner struct {
 	// Shard restricts each stage to this shard's share of its tasks (see
 	// Shard.Select); the zero value runs everything.
 	Shard Shard
+	// Keep, if set, drops planned tasks it rejects before sharding (a
+	// month backfill keeps its month's partitions).
+	Keep func(Task) bool
 	// Lease, if set, makes every task hold its partition's lease while it
 	// writes, so concurrent runs on one lake never publish a partition
 	// twice at once: a task whose partition is leased elsewhere waits,
@@ -144,6 +147,7 @@ func (r *Runner) RunJobs(ctx context.Context, jobs []Job) (Summary, error) {
 			}
 			tasks = append(tasks, ts...)
 		}
+		tasks = keepTasks(tasks, r.Keep)
 		planned := len(tasks)
 		tasks = r.Shard.Select(tasks)
 		r.logger().Info("stage start", "stage", stage, "tasks", len(tasks), "planned", planned, "shard", r.Shard.String())
@@ -351,4 +355,17 @@ func (c *LeaseConfig) acquire(ctx context.Context, l *lake.Lake, p lake.Partitio
 			return nil, err
 		}
 	}
+}
+
+func keepTasks(tasks []Task, keep func(Task) bool) []Task {
+	if keep == nil {
+		return tasks
+	}
+	var out []Task
+	for _, t := range tasks {
+		if keep(t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -114,7 +114,8 @@ type PlannedSegment struct {
 // with the shard (of shards) that runs it, in run order per stage. Derived
 // stages plan from what the lake holds: plan them after the phases they
 // read have run.
-func Plan(ctx context.Context, jobs []Job, shards int) ([]PlannedTask, error) {
+// keep, if set, drops tasks as Runner.Keep does.
+func Plan(ctx context.Context, jobs []Job, shards int, keep func(Task) bool) ([]PlannedTask, error) {
 	var out []PlannedTask
 	for i := 0; i < len(jobs); {
 		stage := jobs[i].Stage()
@@ -125,6 +126,7 @@ func Plan(ctx context.Context, jobs []Job, shards int) ([]PlannedTask, error) {
 			if err != nil {
 				return nil, fmt.Errorf("plan %s: %w", jobs[i].Name(), err)
 			}
+			ts = keepTasks(ts, keep)
 			tasks = append(tasks, ts...)
 			for range ts {
 				names = append(names, jobs[i].Name())

@@ -121,6 +121,10 @@ func ParseS3URL(u string) (bucket, prefix string, err error) {
 	return bucket, strings.Trim(prefix, "/"), nil
 }
 
+// ErrNoCredentials means the SDK's credential chain found nothing to sign
+// with (no keys in the environment, no profile, no role).
+var ErrNoCredentials = errors.New("no s3 credentials found")
+
 // S3 is a Store on an S3 bucket under an optional key prefix.
 type S3 struct {
 	client   *s3.Client
@@ -209,7 +213,12 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	defer cancel()
 	if awsCfg.Credentials != nil {
 		if _, err := awsCfg.Credentials.Retrieve(pctx); err != nil {
-			return nil, fmt.Errorf("s3 credentials unavailable for bucket %s: %w", cfg.Bucket, err)
+			// The SDK's chain ends at EC2 instance metadata, so its own
+			// message talks about IMDS even on a laptop; say what to set.
+			return nil, fmt.Errorf("%w for bucket %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "+
+				"(or AWS_PROFILE with a shared credentials file, or a web-identity role such as EKS IRSA); "+
+				"for an S3-compatible server also pass --endpoint or set AWS_ENDPOINT_URL_S3 (SDK: %v)",
+				ErrNoCredentials, cfg.Bucket, err)
 		}
 	}
 	// One attempt only: retrying a refused connection would just delay the
