@@ -1,7 +1,6 @@
 package objstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -187,24 +186,11 @@ func (r *retryStore) Delete(ctx context.Context, key string) error {
 	return r.do(ctx, func() error { return r.Store.Delete(ctx, key) })
 }
 
-// PutIfAbsent retries transient failures. An attempt whose response was
-// lost may have created the object, so ErrExists after a failed attempt
-// counts as success when the stored bytes are ours (lease objects carry a
-// unique owner token, so equal bytes mean this writer put them).
+// PutIfAbsent retries transient failures; a create whose response was
+// lost and whose retry finds the object is recognised by the store itself
+// (equal bytes count as done).
 func (r *retryStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	failed := false
-	return r.do(ctx, func() error {
-		err := r.Store.PutIfAbsent(ctx, key, data)
-		if errors.Is(err, ErrExists) && failed {
-			if have, rerr := ReadAll(ctx, r.Store, key); rerr == nil && bytes.Equal(have, data) {
-				return nil
-			}
-		}
-		if err != nil {
-			failed = true
-		}
-		return err
-	})
+	return r.do(ctx, func() error { return r.Store.PutIfAbsent(ctx, key, data) })
 }
 
 func (r *retryStore) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {

@@ -200,6 +200,9 @@ func (s *FS) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 	}
 	switch {
 	case errors.Is(err, fs.ErrExist):
+		if sameContent(ctx, s, key, data) {
+			return nil // idempotent, like S3's
+		}
 		return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
 	case err != nil:
 		return fmt.Errorf("put-if-absent %s: %w", key, err)

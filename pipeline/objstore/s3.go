@@ -72,6 +72,9 @@ type S3Config struct {
 	PartSize int64
 	// MaxAttempts is the SDK retryer's attempt limit per request; 0 means 5.
 	MaxAttempts int
+	// MaxBackoff caps the SDK retryer's jittered backoff (up to 2^attempt
+	// seconds); 0 means 10 s. Tests with injected faults shorten it.
+	MaxBackoff time.Duration
 }
 
 // Validate checks the configuration without contacting the server.
@@ -152,11 +155,15 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if attempts == 0 {
 		attempts = defaultMaxAttempts
 	}
+	maxBackoff := cfg.MaxBackoff
+	if maxBackoff <= 0 {
+		maxBackoff = 10 * time.Second
+	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = attempts
-				o.MaxBackoff = 10 * time.Second
+				o.MaxBackoff = maxBackoff
 				o.Backoff = retry.NewExponentialJitterBackoff(o.MaxBackoff)
 				// The client-wide retry token bucket would fail a bulk
 				// lake write after a burst of throttling; per-request
@@ -308,6 +315,9 @@ func (s *S3) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 	})
 	if err != nil {
 		if httpStatus(err) == http.StatusPreconditionFailed || apiCode(err) == "PreconditionFailed" {
+			if sameContent(ctx, s, key, data) {
+				return nil // our own create, answered by a lost response
+			}
 			return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
 		}
 		return fmt.Errorf("put-if-absent %s: %w", key, err)

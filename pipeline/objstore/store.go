@@ -9,6 +9,7 @@
 package objstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -81,8 +82,11 @@ type Store interface {
 	// PutIfAbsent publishes data under key only if no object exists there,
 	// atomically with respect to every other writer of the store (O_EXCL
 	// hard link on a filesystem; PutObject with If-None-Match: * on S3). A
-	// present key yields an error wrapping ErrExists. It is the primitive of
-	// partition leases, so concurrent runs never both publish a partition.
+	// present key yields an error wrapping ErrExists, unless it holds
+	// exactly data: a create is idempotent, because a retry (the SDK's or
+	// a decorator's) of a create whose response was lost finds its own
+	// object. It is the primitive of partition leases, whose records carry
+	// a unique owner, so concurrent runs never both publish a partition.
 	PutIfAbsent(ctx context.Context, key string, data []byte) error
 	// SweepStaging removes work-in-progress left by crashed writers that is
 	// older than olderThan (0 removes all of it). It returns how many
@@ -113,4 +117,18 @@ func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) {
 	}
 	defer r.Close()
 	return io.ReadAll(r)
+}
+
+// sameContent reports whether key holds exactly data (PutIfAbsent's
+// idempotence check after ErrExists).
+func sameContent(ctx context.Context, s interface {
+	Get(context.Context, string) (io.ReadCloser, error)
+}, key string, data []byte) bool {
+	r, err := s.Get(ctx, key)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	have, err := io.ReadAll(io.LimitReader(r, int64(len(data))+1))
+	return err == nil && bytes.Equal(have, data)
 }

@@ -671,6 +671,11 @@ func testPutIfAbsent(t *testing.T, s objstore.Store) {
 		t.Fatalf("second PutIfAbsent: got %v, want ErrExists", err)
 	}
 	mustContent(t, s, "lease/a.json", first)
+	// Creating the same bytes again is idempotent (a retried create whose
+	// response was lost must not fail).
+	if err := s.PutIfAbsent(ctx, "lease/a.json", first); err != nil {
+		t.Fatalf("PutIfAbsent of identical bytes: %v", err)
+	}
 	// An ordinary overwrite is still possible, and a deleted key can be
 	// created again.
 	put(t, s, "lease/a.json", second)
