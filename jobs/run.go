@@ -50,6 +50,8 @@ type RunConfig struct {
 	// Month, if set ("2006-01"), keeps only that month's partitions and
 	// unpartitioned (as-of) tables: a month backfill.
 	Month string
+	// S3MaxBackoff caps the S3 SDK's retry backoff (0: 10 s).
+	S3MaxBackoff time.Duration
 	// TaskRetries: a failed task is run again this many times before the
 	// run fails (-1 = never; 0 = DefaultTaskRetries).
 	TaskRetries int
@@ -118,7 +120,7 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 		// Bounded store concurrency keeps an S3 endpoint from being
 		// flooded by parallel partition writers and their ranged reads;
 		// per-operation logging shows at --log-level debug.
-		Concurrency: storeConcurrency, Log: log})
+		Concurrency: storeConcurrency, Log: log, S3MaxBackoff: c.S3MaxBackoff})
 	if err != nil {
 		return pipeline.Summary{}, &LakeError{err}
 	}

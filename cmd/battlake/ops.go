@@ -68,13 +68,14 @@ func exitCode(err error) int {
 
 // opsFlags are the flags of run and backfill beyond the scenario.
 type opsFlags struct {
-	shard       string
-	leases      bool
-	leaseOwner  string
-	leaseTTL    time.Duration
-	summaryJSON string
-	output      string
-	taskRetries int
+	shard        string
+	leases       bool
+	leaseOwner   string
+	leaseTTL     time.Duration
+	summaryJSON  string
+	output       string
+	taskRetries  int
+	s3MaxBackoff time.Duration
 }
 
 func addOpsFlags(fl *pflag.FlagSet, f *opsFlags) {
@@ -84,6 +85,7 @@ func addOpsFlags(fl *pflag.FlagSet, f *opsFlags) {
 	fl.DurationVar(&f.leaseTTL, "lease-ttl", pipeline.DefaultLeaseTTL, "lease lifetime; renewed every third of it")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "write the run summary as JSON to this file (- for stdout)")
 	fl.StringVar(&f.output, "output", "table", "summary format on stdout: table or json")
+	fl.DurationVar(&f.s3MaxBackoff, "s3-max-backoff", 10*time.Second, "cap of the S3 client's jittered retry backoff")
 	fl.IntVar(&f.taskRetries, "task-retries", jobs.DefaultTaskRetries, "re-run a failed task up to this many times before failing the run")
 }
 
@@ -105,7 +107,7 @@ func (o *opsFlags) apply(cfg *jobs.RunConfig) error {
 	if o.taskRetries == 0 {
 		cfg.TaskRetries = -1
 	}
-	cfg.Leases, cfg.LeaseOwner, cfg.LeaseTTL = o.leases, o.leaseOwner, o.leaseTTL
+	cfg.Leases, cfg.LeaseOwner, cfg.LeaseTTL, cfg.S3MaxBackoff = o.leases, o.leaseOwner, o.leaseTTL, o.s3MaxBackoff
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/objstore"
+	"github.com/battlake/battlake/pipeline/objstore/faultproxy"
 	"github.com/battlake/battlake/pipeline/objstore/storetest"
 )
 
@@ -393,5 +395,53 @@ func TestShardedProcessesEqualOneProcessS3(t *testing.T) {
 	}
 	if d := diffKeys(a, b); len(d) > 0 {
 		t.Fatalf("sharded lake differs from the single-process lake in %d objects: %v", len(d), d[:min(len(d), 10)])
+	}
+}
+
+// A sharded run through a proxy that injects 503s, SlowDowns, connection
+// resets (before and after the server acted) and slow answers completes
+// through retries and writes the lake a clean run writes, byte for byte.
+func TestRunThroughFaultsS3(t *testing.T) {
+	cfg := storetest.S3FromEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", cfg.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", cfg.SecretKey)
+	t.Setenv("AWS_REGION", "us-east-1")
+	// NewS3's start-up probe (HeadBucket) fails fast by design: spare it.
+	notProbe := func(r *http.Request) bool {
+		return r.Method != http.MethodHead || strings.Count(strings.Trim(r.URL.Path, "/"), "/") > 0
+	}
+	px, err := faultproxy.New(cfg.Endpoint, 13, faultproxy.Rates{Unavailable: 0.02, SlowDown: 0.02, ResetBefore: 0.02,
+		ResetAfter: 0.02, Slow: 0.03, SlowBy: 30 * time.Millisecond, Match: notProbe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	run := fmt.Sprintf("faults-%d", time.Now().UnixNano())
+	args := func(endpoint, prefix string) []string {
+		return append([]string{"--lake", "s3://" + cfg.Bucket + "/" + prefix, "--endpoint", endpoint, "--workers", "2", "--s3-max-backoff", "50ms"}, tiny...)
+	}
+	stages := []string{"master", "telemetry", "calc"}
+	if _, err := battlake(t, slices.Concat([]string{"run", "--stages", strings.Join(stages, ",")}, args(cfg.Endpoint, run+"/clean"))...); err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range stages {
+		for i := range 2 {
+			if _, err := battlake(t, slices.Concat([]string{"run", "--stages", stage, "--shard", fmt.Sprintf("%d/2", i)}, args(px.URL, run+"/faulty"))...); err != nil {
+				t.Fatalf("stage %s shard %d/2 through faults (%s): %v", stage, i, px.Counts(), err)
+			}
+		}
+	}
+	t.Logf("faults injected: %s", px.Counts())
+	for _, k := range []faultproxy.Kind{faultproxy.Unavailable, faultproxy.SlowDown, faultproxy.ResetBefore, faultproxy.ResetAfter, faultproxy.Slow} {
+		if px.Count(k) == 0 {
+			t.Errorf("no %s fault was injected", k)
+		}
+	}
+	a, b := s3Hashes(t, cfg, run+"/clean"), s3Hashes(t, cfg, run+"/faulty")
+	if len(a) < 50 {
+		t.Fatalf("clean lake has only %d objects", len(a))
+	}
+	if d := diffKeys(a, b); len(d) > 0 {
+		t.Fatalf("lake written through faults differs in %d objects: %v", len(d), d[:min(len(d), 10)])
 	}
 }
