@@ -331,7 +331,7 @@ type LeaseConfig struct {
 	Owner lake.LeaseOwner
 	TTL   time.Duration // lease lifetime; renewed every TTL/3
 	// Poll is how long a task waits before asking again for a partition
-	// leased elsewhere; 0 means TTL/10.
+	// leased elsewhere; 0 means TTL/10, at most 2 s.
 	Poll time.Duration
 }
 
@@ -343,7 +343,7 @@ const DefaultLeaseTTL = 2 * time.Minute
 func (c *LeaseConfig) acquire(ctx context.Context, l *lake.Lake, p lake.Partition, log *slog.Logger) (*lake.Lease, error) {
 	poll := c.Poll
 	if poll <= 0 {
-		poll = c.TTL / 10
+		poll = min(c.TTL/10, 2*time.Second)
 	}
 	for {
 		ls, err := l.AcquireLease(ctx, p, lake.LeaseOptions{Owner: c.Owner, TTL: c.TTL})

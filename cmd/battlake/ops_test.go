@@ -512,3 +512,86 @@ func TestKilledShardRerunTakesOverLeases(t *testing.T) {
 		t.Fatalf("lake after kill and rerun differs from a clean run in %d files: %v", len(d), d[:min(len(d), 10)])
 	}
 }
+
+type plan struct {
+	Shards int `json:"shards"`
+	Tasks  []struct {
+		Stage, Job, Table, Partition, Key string
+		Segments                          []struct{ Name string }
+		Weight                            int64
+		Shard                             int
+	} `json:"tasks"`
+}
+
+// plan prints every task once with its shard; --shard i/N prints exactly
+// shard i's share, and the shares add up to the plan.
+func TestPlanJSON(t *testing.T) {
+	dir := t.TempDir()
+	base := append([]string{"plan", "--lake", dir, "--stages", "master,telemetry"}, tiny...)
+	out, err := battlake(t, append(base, "--shards", "3")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all plan
+	if err := json.Unmarshal([]byte(out), &all); err != nil {
+		t.Fatalf("plan output: %v\n%s", err, out)
+	}
+	if all.Shards != 3 || len(all.Tasks) < 20 {
+		t.Fatalf("plan: %d shards, %d tasks", all.Shards, len(all.Tasks))
+	}
+	keys := map[string]int{}
+	for _, tk := range all.Tasks {
+		keys[tk.Key]++
+		if tk.Stage != "master" && tk.Stage != "telemetry" || tk.Table == "" || len(tk.Segments) == 0 || tk.Shard < 0 || tk.Shard >= 3 {
+			t.Fatalf("task %+v", tk)
+		}
+		if tk.Table == "telemetry_jar_raw" && (tk.Partition != "month=2026-03/bucket="+tk.Key[len(tk.Key)-2:] || tk.Segments[0].Name != "2026-03-01") {
+			t.Fatalf("jar task %+v", tk)
+		}
+	}
+	for k, n := range keys {
+		if n != 1 {
+			t.Fatalf("partition %s planned %d times", k, n)
+		}
+	}
+	total := 0
+	for i := range 3 {
+		out, err := battlake(t, append(base, "--shard", fmt.Sprintf("%d/3", i))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p plan
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range p.Tasks {
+			if tk.Shard != i {
+				t.Fatalf("--shard %d/3 printed a task of shard %d", i, tk.Shard)
+			}
+		}
+		if len(p.Tasks) == 0 {
+			t.Fatalf("shard %d/3 has no task", i)
+		}
+		total += len(p.Tasks)
+	}
+	if total != len(all.Tasks) {
+		t.Fatalf("shards hold %d tasks, the plan %d", total, len(all.Tasks))
+	}
+	// A month plan holds only that month's partitions and master tables.
+	out, err = battlake(t, "plan", "--lake", dir, "--stages", "transactions", "--month", "2026-02", "--sites", "DC-BKK-01", "--seed", "8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var month plan
+	if err := json.Unmarshal([]byte(out), &month); err != nil {
+		t.Fatal(err)
+	}
+	if len(month.Tasks) == 0 {
+		t.Fatal("month plan is empty")
+	}
+	for _, tk := range month.Tasks {
+		if !strings.Contains(tk.Partition, "month=2026-02") {
+			t.Fatalf("month plan holds %s", tk.Key)
+		}
+	}
+}
