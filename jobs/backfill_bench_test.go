@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,11 @@ func BenchmarkMonthBackfill(b *testing.B) {
 	stages := StageNames()
 	if s := os.Getenv("BENCH_STAGES"); s != "" {
 		stages = strings.Split(s, ",")
+	}
+	// The CLI's default soft heap limit (--memory-limit 400MiB), unless
+	// GOMEMLIMIT is set: peak RSS is then what `battlake backfill` shows.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(400 << 20))
 	}
 	cfg := func(dir string, workers int) RunConfig {
 		return RunConfig{Lake: dir, Scenario: sc, Seed: DefaultSeed, Stages: stages, Workers: workers, Month: month}
