@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -592,6 +593,38 @@ func TestPlanJSON(t *testing.T) {
 	for _, tk := range month.Tasks {
 		if !strings.Contains(tk.Partition, "month=2026-02") {
 			t.Fatalf("month plan holds %s", tk.Key)
+		}
+	}
+}
+
+// The progress bar is off for anything but a terminal: a buffer, a file,
+// /dev/null (a character device, yet no terminal), and under CI.
+func TestProgressOnlyOnATerminal(t *testing.T) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for name, w := range map[string]io.Writer{"buffer": &bytes.Buffer{}, "file": file, "/dev/null": devnull} {
+		if progressDefault(w) {
+			t.Errorf("progress on for %s", name)
+		}
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		t.Setenv("CI", "")
+		t.Setenv("TERM", "xterm")
+		if !progressDefault(tty) {
+			t.Error("progress off on a terminal")
+		}
+		t.Setenv("CI", "true")
+		if progressDefault(tty) {
+			t.Error("progress on under CI")
 		}
 	}
 }
