@@ -35,7 +35,35 @@ type RunConfig struct {
 	// WrapStore, if set, decorates the opened store (tests: a store that
 	// refuses _truth/ to derived stages).
 	WrapStore func(objstore.Store) objstore.Store
+
+	// Shard runs this shard's share of every stage (cluster runs; see
+	// pipeline.Shard). Sharded runs always hold partition leases.
+	Shard pipeline.Shard
+	// Leases makes every partition write hold its lease, so concurrent
+	// runs on one lake never publish a partition twice at once.
+	Leases bool
+	// LeaseOwner names this writer in leases (default host/pid); a
+	// restarted worker with the same name reclaims its leases at once.
+	LeaseOwner string
+	// LeaseTTL defaults to pipeline.DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// Month, if set ("2006-01"), keeps only that month's partitions and
+	// unpartitioned (as-of) tables: a month backfill.
+	Month string
+	// S3MaxBackoff caps the S3 SDK's retry backoff (0: 10 s).
+	S3MaxBackoff time.Duration
+	// TaskRetries: a failed task is run again this many times before the
+	// run fails (-1 = never; 0 = DefaultTaskRetries).
+	TaskRetries int
 }
+
+// DefaultTaskRetries is the runner's bound on re-running a failed task,
+// on top of the store's per-request retries; the backoff doubles from
+// taskRetryBackoff.
+const (
+	DefaultTaskRetries = 2
+	taskRetryBackoff   = 2 * time.Second
+)
 
 // storeConcurrency caps simultaneous store operations of one run.
 const storeConcurrency = 64
@@ -63,6 +91,17 @@ func (c *RunConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("unknown stage %q (valid: %v)", s, StageNames()))
 		}
 	}
+	if c.Shard.Count > 1 && (c.Shard.Index < 0 || c.Shard.Index >= c.Shard.Count) {
+		errs = append(errs, fmt.Errorf("shard %d/%d out of range", c.Shard.Index, c.Shard.Count))
+	}
+	if c.Month != "" {
+		if _, err := time.Parse("2006-01", c.Month); err != nil {
+			errs = append(errs, fmt.Errorf("month %q: want YYYY-MM", c.Month))
+		}
+	}
+	if c.LeaseTTL < 0 {
+		errs = append(errs, fmt.Errorf("lease ttl %v must be >= 0", c.LeaseTTL))
+	}
 	return errors.Join(errs...)
 }
 
@@ -81,16 +120,16 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 		// Bounded store concurrency keeps an S3 endpoint from being
 		// flooded by parallel partition writers and their ranged reads;
 		// per-operation logging shows at --log-level debug.
-		Concurrency: storeConcurrency, Log: log})
+		Concurrency: storeConcurrency, Log: log, S3MaxBackoff: c.S3MaxBackoff})
 	if err != nil {
-		return pipeline.Summary{}, err
+		return pipeline.Summary{}, &LakeError{err}
 	}
 	defer lk.Store.Close()
 	if c.WrapStore != nil {
 		lk.Store = c.WrapStore(lk.Store)
 	}
 	if err := claimLake(ctx, lk, c); err != nil {
-		return pipeline.Summary{}, err
+		return pipeline.Summary{}, &LakeError{err}
 	}
 	if n, err := lk.Store.SweepStaging(ctx, c.StagingTTL); err != nil {
 		return pipeline.Summary{}, fmt.Errorf("sweep staging: %w", err)
@@ -110,11 +149,26 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	r := &pipeline.Runner{Lake: lk, Workers: workers, Force: c.Force, Log: log, Hooks: c.Hooks, Progress: c.Progress}
+	r := &pipeline.Runner{Lake: lk, Workers: workers, Force: c.Force, Log: log, Hooks: c.Hooks, Progress: c.Progress,
+		Shard: c.Shard, Keep: c.keep(), Lease: c.lease(), RetryBackoff: taskRetryBackoff}
+	switch {
+	case c.TaskRetries > 0:
+		r.TaskRetries = c.TaskRetries
+	case c.TaskRetries == 0:
+		r.TaskRetries = DefaultTaskRetries
+	}
 	sum, err := r.RunJobs(ctx, jobs)
 	log.Info("store operations", "metrics", fmt.Sprintf("%+v", metrics.Snapshot()))
 	return sum, err
 }
+
+// LakeError marks a lake that cannot be used at all: storage unreachable,
+// credentials missing or rejected, a lake of another fleet or format.
+// Schedulers tell it from a failed run by the exit code.
+type LakeError struct{ Err error }
+
+func (e *LakeError) Error() string { return e.Err.Error() }
+func (e *LakeError) Unwrap() error { return e.Err }
 
 // lakeIdentity is what makes two runs' partitions belong to one fleet. A
 // lake holds one fleet: runs may differ in window, sample rate and stages
@@ -143,8 +197,16 @@ func claimLake(ctx context.Context, lk *lake.Lake, c RunConfig) error {
 	b, err := objstore.ReadAll(ctx, lk.Store, IdentityKey)
 	switch {
 	case errors.Is(err, objstore.ErrNotFound):
+		// Conditional create: of concurrent first runs (shards) one writes
+		// the identity and the others check theirs against it.
 		enc, _ := json.MarshalIndent(want, "", "  ")
-		return objstore.Put(ctx, lk.Store, IdentityKey, append(enc, '\n'))
+		err := lk.Store.PutIfAbsent(ctx, IdentityKey, append(enc, '\n'))
+		if !errors.Is(err, objstore.ErrExists) {
+			return err
+		}
+		if b, err = objstore.ReadAll(ctx, lk.Store, IdentityKey); err != nil {
+			return fmt.Errorf("read lake identity: %w", err)
+		}
 	case err != nil:
 		return fmt.Errorf("read lake identity: %w", err)
 	}
@@ -161,4 +223,62 @@ func claimLake(ctx context.Context, lk *lake.Lake, c RunConfig) error {
 			lk.Store.URL(""), have.RootSeed, have.Sites, have.Mix, want.RootSeed, want.Sites, want.Mix)
 	}
 	return nil
+}
+
+// keep restricts a month backfill to the month's partitions and the
+// unpartitioned tables (master data, whose as-of segments are never
+// rolled back by a run that ends earlier).
+func (c *RunConfig) keep() func(pipeline.Task) bool {
+	if c.Month == "" {
+		return nil
+	}
+	return func(t pipeline.Task) bool { return t.Partition.Month == "" || t.Partition.Month == c.Month }
+}
+
+func (c *RunConfig) lease() *pipeline.LeaseConfig {
+	if !c.Leases && c.Shard.Count <= 1 {
+		return nil
+	}
+	lc := &pipeline.LeaseConfig{Owner: lake.DefaultLeaseOwner(), TTL: c.LeaseTTL}
+	if c.LeaseOwner != "" {
+		lc.Owner.Name = c.LeaseOwner
+	}
+	if lc.TTL == 0 {
+		lc.TTL = pipeline.DefaultLeaseTTL
+	}
+	return lc
+}
+
+// MonthWindow is the telemetry window of a month backfill: [first day,
+// first day of the next month).
+func MonthWindow(month string) (Date, Date, error) {
+	t, err := time.Parse("2006-01", month)
+	if err != nil {
+		return Date{}, Date{}, fmt.Errorf("month %q: want YYYY-MM: %w", month, err)
+	}
+	return Date{t}, Date{t.AddDate(0, 1, 0)}, nil
+}
+
+// Plan lists the tasks a run with c would execute, with the shard (of
+// shards) of each; it writes nothing but the lake identity check reads
+// the lake. Derived stages plan from what the lake holds.
+func Plan(ctx context.Context, c RunConfig, shards int) ([]pipeline.PlannedTask, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	lk, err := pipeline.OpenLake(ctx, c.Lake, pipeline.LakeOptions{Endpoint: c.Endpoint, Retries: 4, Concurrency: storeConcurrency})
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Store.Close()
+	env, err := NewEnv(c.Scenario, c.Seed)
+	if err != nil {
+		return nil, err
+	}
+	env.Lake = lk
+	jobs, err := Select(env, c.Stages)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Plan(ctx, jobs, shards, c.keep())
 }

@@ -23,6 +23,8 @@ type LakeOptions struct {
 	Concurrency int
 	Log         *slog.Logger
 	Metrics     *objstore.Metrics
+	// S3MaxBackoff caps the S3 SDK's retry backoff (0: its default, 10 s).
+	S3MaxBackoff time.Duration
 }
 
 // OpenLake opens a lake at a local directory or an s3://bucket/prefix URL,
@@ -36,7 +38,7 @@ func OpenLake(ctx context.Context, url string, o LakeOptions) (*lake.Lake, error
 		if err != nil {
 			return nil, fmt.Errorf("open lake %s: %w", url, err)
 		}
-		s3, err := objstore.NewS3(ctx, objstore.S3Config{Bucket: bucket, Prefix: prefix, Endpoint: o.Endpoint, Region: o.Region})
+		s3, err := objstore.NewS3(ctx, objstore.S3Config{Bucket: bucket, Prefix: prefix, Endpoint: o.Endpoint, Region: o.Region, MaxBackoff: o.S3MaxBackoff})
 		if err != nil {
 			return nil, fmt.Errorf("open lake %s: %w", url, err)
 		}

@@ -61,6 +61,7 @@ type TableStats struct {
 	Rows       int64
 	Bytes      int64
 	Seconds    float64 // summed task time (can exceed wall time with workers)
+	Retries    int     // task attempts that failed and were retried
 }
 
 // Summary of a run.
@@ -80,6 +81,7 @@ func (s Summary) Totals() TableStats {
 		t.Rows += x.Rows
 		t.Bytes += x.Bytes
 		t.Seconds += x.Seconds
+		t.Retries += x.Retries
 	}
 	return t
 }
@@ -93,6 +95,24 @@ type Runner struct {
 	Hooks   *lake.Hooks
 	// Progress, if set, is called after every finished task.
 	Progress func(done, total int, rowsDone, rowsTotal int64)
+	// Shard restricts each stage to this shard's share of its tasks (see
+	// Shard.Select); the zero value runs everything.
+	Shard Shard
+	// Keep, if set, drops planned tasks it rejects before sharding (a
+	// month backfill keeps its month's partitions).
+	Keep func(Task) bool
+	// Lease, if set, makes every task hold its partition's lease while it
+	// writes, so concurrent runs on one lake never publish a partition
+	// twice at once: a task whose partition is leased elsewhere waits,
+	// then finds it fresh and skips it.
+	Lease *LeaseConfig
+	// TaskRetries is how many times a failed task is run again (transient
+	// store faults that outlived the store's own retries) before the run
+	// fails; the backoff before retry i is RetryBackoff*2^i. A retried
+	// task rewrites its stale segments from scratch, so output is the
+	// same bytes whatever the attempt.
+	TaskRetries  int
+	RetryBackoff time.Duration
 
 	mu    sync.Mutex
 	stats map[string]*TableStats
@@ -127,7 +147,10 @@ func (r *Runner) RunJobs(ctx context.Context, jobs []Job) (Summary, error) {
 			}
 			tasks = append(tasks, ts...)
 		}
-		r.logger().Info("stage start", "stage", stage, "tasks", len(tasks))
+		tasks = keepTasks(tasks, r.Keep)
+		planned := len(tasks)
+		tasks = r.Shard.Select(tasks)
+		r.logger().Info("stage start", "stage", stage, "tasks", len(tasks), "planned", planned, "shard", r.Shard.String())
 		if err := r.run(ctx, tasks); err != nil {
 			return r.summary(order, start), fmt.Errorf("stage %s: %w", stage, err)
 		}
@@ -197,9 +220,24 @@ func (r *Runner) run(ctx context.Context, tasks []Task) error {
 func (r *Runner) runTask(ctx context.Context, t Task) error {
 	start := time.Now()
 	st := r.stats[t.Partition.Table.Name]
-	_, written, err := r.Lake.WritePartition(ctx, t.Partition, t.Meta, t.Segments, r.Force, r.Hooks, t.Run)
-	if err != nil {
-		return err
+	var written []lake.SegmentEntry
+	for attempt := 0; ; attempt++ {
+		var err error
+		written, err = r.attempt(ctx, t)
+		if err == nil {
+			break
+		}
+		if attempt >= r.TaskRetries || !retryableTask(ctx, err) {
+			return err
+		}
+		d := r.RetryBackoff << attempt
+		r.logger().Warn("task failed, retrying", "partition", t.Partition.String(), "attempt", attempt+1, "backoff", d, "err", err)
+		r.mu.Lock()
+		st.Retries++
+		r.mu.Unlock()
+		if err := sleepCtx(ctx, d); err != nil {
+			return err
+		}
 	}
 	if len(written) == 0 {
 		r.mu.Lock()
@@ -223,4 +261,111 @@ func (r *Runner) runTask(ctx context.Context, t Task) error {
 	r.mu.Unlock()
 	r.logger().Debug("partition written", "partition", t.Partition.String(), "segments", len(written), "rows", rows, "bytes", bytes, "seconds", sec)
 	return nil
+}
+
+// retryableTask: crashes simulated by tests, format errors and cancelled
+// runs are final; anything else (store faults) may be transient.
+func retryableTask(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !errors.Is(err, lake.ErrInjected) && !errors.Is(err, lake.ErrOldFormat) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// attempt writes t's partition once, under its lease when leases are on.
+func (r *Runner) attempt(ctx context.Context, t Task) ([]lake.SegmentEntry, error) {
+	if r.Lease == nil {
+		_, written, err := r.Lake.WritePartition(ctx, t.Partition, t.Meta, t.Segments, r.Force, r.Hooks, t.Run)
+		return written, err
+	}
+	ls, err := r.Lease.acquire(ctx, r.Lake, t.Partition, r.logger())
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithCancelCause(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		tick := time.NewTicker(ls.TTL() / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-tick.C:
+				if err := ls.Renew(lctx); err != nil && lctx.Err() == nil {
+					cancel(err) // lost (or unrenewable): stop writing
+					return
+				}
+			}
+		}
+	}()
+	_, written, err := r.Lake.WritePartition(lctx, t.Partition, t.Meta, t.Segments, r.Force, r.Hooks, t.Run)
+	if cause := context.Cause(lctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = fmt.Errorf("%w (%w)", err, cause)
+	}
+	cancel(nil)
+	<-renewed
+	// Release under the caller's context, even when the write failed: a
+	// failed attempt must not keep others waiting for the expiry.
+	if rerr := ls.Release(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+		err = rerr
+	}
+	return written, err
+}
+
+// LeaseConfig turns partition leases on (see lake.AcquireLease).
+type LeaseConfig struct {
+	Owner lake.LeaseOwner
+	TTL   time.Duration // lease lifetime; renewed every TTL/3
+	// Poll is how long a task waits before asking again for a partition
+	// leased elsewhere; 0 means TTL/10, at most 2 s.
+	Poll time.Duration
+}
+
+// DefaultLeaseTTL is long enough for any renewal hiccup (renewals come
+// every 40 s) and short enough that a crashed shard on another host holds
+// its partitions for at most two minutes.
+const DefaultLeaseTTL = 2 * time.Minute
+
+func (c *LeaseConfig) acquire(ctx context.Context, l *lake.Lake, p lake.Partition, log *slog.Logger) (*lake.Lease, error) {
+	poll := c.Poll
+	if poll <= 0 {
+		poll = min(c.TTL/10, 2*time.Second)
+	}
+	for {
+		ls, err := l.AcquireLease(ctx, p, lake.LeaseOptions{Owner: c.Owner, TTL: c.TTL})
+		if !errors.Is(err, lake.ErrLeaseHeld) {
+			return ls, err
+		}
+		log.Debug("partition leased elsewhere, waiting", "partition", p.String(), "err", err)
+		if err := sleepCtx(ctx, poll); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func keepTasks(tasks []Task, keep func(Task) bool) []Task {
+	if keep == nil {
+		return tasks
+	}
+	var out []Task
+	for _, t := range tasks {
+		if keep(t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/schema"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -28,7 +29,7 @@ func main() {
 	defer stop()
 	if err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "battlake:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -42,7 +43,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newSchemaCmd(stdout), newEvaluateCmd(stdout))
-	root.AddCommand(newValidateCmd(stdout, stderr))
+	root.AddCommand(newBackfillCmd(stdout, stderr), newPlanCmd(stdout, stderr), newValidateCmd(stdout, stderr))
+	usageErrors(root)
 	return root
 }
 
@@ -56,6 +58,7 @@ type runFlags struct {
 	sites                                                    string
 	progress                                                 bool
 	memoryLimit                                              string
+	opsFlags
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -65,7 +68,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run the configured stages in the seed's phase order",
 		Long: "Run synthesizes the fleet and writes the lake, stage by stage in phase order (" +
 			strings.Join(jobs.StageNames(), ", ") + ").\n" +
-			"Partitions whose manifest already records the same inputs are skipped; --force rewrites them.",
+			"Partitions whose manifest already records the same inputs are skipped; --force rewrites them.\n\n" +
+			exitCodesHelp,
 		Example: `  battlake run                                   # whole fleet, 7 days at 5 s, into ./lake
   battlake run --stages master                    # master data only
   battlake run --stages telemetry --start 2026-01-01 --end 2026-01-02 --sample-interval 5s
@@ -74,30 +78,15 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
   battlake run --config scenario.yaml --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := f.config(stderr)
-			if err != nil {
-				return err
-			}
-			if err := setMemoryLimit(f.memoryLimit); err != nil {
-				return err
-			}
-			if f.progress {
-				cfg.Progress = progressPrinter(stderr)
-			}
-			start := time.Now()
-			sum, err := jobs.Run(cmd.Context(), cfg)
-			if f.progress {
-				fmt.Fprintln(stderr)
-			}
-			printSummary(stdout, sum, time.Since(start))
-			if err != nil {
-				return err
-			}
-			log.Info("run finished", "seconds", time.Since(start).Seconds())
-			return nil
+			return execute(cmd, "run", &f, stdout, stderr, nil)
 		},
 	}
-	fl := cmd.Flags()
+	addRunFlags(cmd.Flags(), &f, stderr)
+	return cmd
+}
+
+// addRunFlags defines the flags run, backfill and plan share.
+func addRunFlags(fl *pflag.FlagSet, f *runFlags, stderr io.Writer) {
 	fl.StringVar(&f.lake, "lake", "./lake", "lake location: a directory or s3://bucket/prefix")
 	fl.StringVar(&f.endpoint, "endpoint", "", "S3 endpoint URL (default: $AWS_ENDPOINT_URL_S3 or AWS)")
 	fl.StringVar(&f.configFile, "config", "", "scenario file (YAML or JSON) over the defaults")
@@ -112,9 +101,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.DurationVar(&f.stagingTTL, "staging-ttl", time.Hour, "sweep staging leftovers older than this at start")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fl.BoolVar(&f.progress, "progress", isTerminal(stderr), "show a progress line on stderr")
+	fl.BoolVar(&f.progress, "progress", progressDefault(stderr), "show a progress bar on stderr (default: only on a terminal, never with CI set)")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "400MiB", "soft limit of the Go heap (GOMEMLIMIT syntax; off to disable; GOMEMLIMIT in the environment wins)")
-	return cmd
+	addOpsFlags(fl, &f.opsFlags)
 }
 
 func (f *runFlags) config(stderr io.Writer) (jobs.RunConfig, *slog.Logger, error) {
@@ -185,11 +174,7 @@ func splitList(s string) []string {
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && isTTY(f)
 }
 
 // progressPrinter redraws one line: partitions and estimated rows done.

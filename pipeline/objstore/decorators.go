@@ -85,7 +85,7 @@ type finalErr struct{ err error }
 func (e finalErr) Error() string { return e.err.Error() }
 
 func retryable(err error) bool {
-	return !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalidKey) &&
+	return !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExists) && !errors.Is(err, ErrInvalidKey) &&
 		!errors.Is(err, errUploadDone) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
@@ -184,6 +184,13 @@ func (r *retryStore) Stat(ctx context.Context, key string) (info ObjectInfo, err
 
 func (r *retryStore) Delete(ctx context.Context, key string) error {
 	return r.do(ctx, func() error { return r.Store.Delete(ctx, key) })
+}
+
+// PutIfAbsent retries transient failures; a create whose response was
+// lost and whose retry finds the object is recognised by the store itself
+// (equal bytes count as done).
+func (r *retryStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	return r.do(ctx, func() error { return r.Store.PutIfAbsent(ctx, key, data) })
 }
 
 func (r *retryStore) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
@@ -328,6 +335,14 @@ type closeHook struct {
 func (c *closeHook) Close() error {
 	defer c.after()
 	return c.ReadCloser.Close()
+}
+
+func (l *limitStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	if err := l.acquire(ctx); err != nil {
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
+	}
+	defer l.release()
+	return l.Store.PutIfAbsent(ctx, key, data)
 }
 
 func (l *limitStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {

@@ -167,6 +167,52 @@ func (u *fsUpload) Abort(context.Context) error {
 	return nil
 }
 
+// PutIfAbsent implements Store: the data is staged and fsynced, then
+// hard-linked to its key; link(2) fails with EEXIST when the key exists,
+// which makes the create exclusive like O_EXCL, and readers never see a
+// partial object.
+func (s *FS) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	u, err := s.Create(ctx, key)
+	if err != nil {
+		return err
+	}
+	fu := u.(*fsUpload)
+	defer fu.Abort(ctx)
+	if _, err := fu.Write(data); err != nil {
+		return err
+	}
+	if err := fu.f.Sync(); err != nil {
+		return fmt.Errorf("put-if-absent %s: sync: %w", key, err)
+	}
+	if err := fu.f.Chmod(0o644); err != nil {
+		return fmt.Errorf("put-if-absent %s: chmod: %w", key, err)
+	}
+	target := s.path(key)
+	dir := filepath.Dir(target)
+	for range 5 { // a concurrent Delete may prune the parent, as in Commit
+		if err = os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("put-if-absent %s: %w", key, err)
+		}
+		err = os.Link(fu.f.Name(), target)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		if sameContent(ctx, s, key, data) {
+			return nil // idempotent, like S3's
+		}
+		return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
+	case err != nil:
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("put-if-absent %s: sync dir: %w", key, err)
+	}
+	return nil // the deferred Abort removes the staged name; the link stays
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

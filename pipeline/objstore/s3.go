@@ -72,6 +72,9 @@ type S3Config struct {
 	PartSize int64
 	// MaxAttempts is the SDK retryer's attempt limit per request; 0 means 5.
 	MaxAttempts int
+	// MaxBackoff caps the SDK retryer's jittered backoff (up to 2^attempt
+	// seconds); 0 means 10 s. Tests with injected faults shorten it.
+	MaxBackoff time.Duration
 }
 
 // Validate checks the configuration without contacting the server.
@@ -121,6 +124,10 @@ func ParseS3URL(u string) (bucket, prefix string, err error) {
 	return bucket, strings.Trim(prefix, "/"), nil
 }
 
+// ErrNoCredentials means the SDK's credential chain found nothing to sign
+// with (no keys in the environment, no profile, no role).
+var ErrNoCredentials = errors.New("no s3 credentials found")
+
 // S3 is a Store on an S3 bucket under an optional key prefix.
 type S3 struct {
 	client   *s3.Client
@@ -148,11 +155,15 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if attempts == 0 {
 		attempts = defaultMaxAttempts
 	}
+	maxBackoff := cfg.MaxBackoff
+	if maxBackoff <= 0 {
+		maxBackoff = 10 * time.Second
+	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = attempts
-				o.MaxBackoff = 10 * time.Second
+				o.MaxBackoff = maxBackoff
 				o.Backoff = retry.NewExponentialJitterBackoff(o.MaxBackoff)
 				// The client-wide retry token bucket would fail a bulk
 				// lake write after a burst of throttling; per-request
@@ -209,7 +220,12 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	defer cancel()
 	if awsCfg.Credentials != nil {
 		if _, err := awsCfg.Credentials.Retrieve(pctx); err != nil {
-			return nil, fmt.Errorf("s3 credentials unavailable for bucket %s: %w", cfg.Bucket, err)
+			// The SDK's chain ends at EC2 instance metadata, so its own
+			// message talks about IMDS even on a laptop; say what to set.
+			return nil, fmt.Errorf("%w for bucket %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "+
+				"(or AWS_PROFILE with a shared credentials file, or a web-identity role such as EKS IRSA); "+
+				"for an S3-compatible server also pass --endpoint or set AWS_ENDPOINT_URL_S3 (SDK: %v)",
+				ErrNoCredentials, cfg.Bucket, err)
 		}
 	}
 	// One attempt only: retrying a refused connection would just delay the
@@ -280,6 +296,33 @@ func (s *S3) Create(ctx context.Context, key string) (Upload, error) {
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
 	return &s3Upload{s: s, key: key, ctx: ctx}, nil
+}
+
+// PutIfAbsent implements Store with a conditional PutObject (If-None-Match:
+// *): S3 answers 412 Precondition Failed when the key exists. A 409
+// ConditionalRequestConflict (another conditional write of the key in
+// flight) stays a plain, retryable error.
+func (s *S3) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(s.objectKey(key)),
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+		IfNoneMatch:   aws.String("*"),
+	})
+	if err != nil {
+		if httpStatus(err) == http.StatusPreconditionFailed || apiCode(err) == "PreconditionFailed" {
+			if sameContent(ctx, s, key, data) {
+				return nil // our own create, answered by a lost response
+			}
+			return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)
+		}
+		return fmt.Errorf("put-if-absent %s: %w", key, err)
+	}
+	return nil
 }
 
 type s3Upload struct {

@@ -1,9 +1,15 @@
 package objstore_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/battlake/battlake/pipeline/objstore"
+	"github.com/battlake/battlake/pipeline/objstore/faultproxy"
 	"github.com/battlake/battlake/pipeline/objstore/storetest"
 )
 
@@ -214,5 +221,114 @@ func TestS3ConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// With no credentials anywhere the error says which variables to set, not
+// the SDK's EC2 metadata message alone.
+func TestS3NoCredentialsSaysWhatToSet(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	_, err := objstore.NewS3(t.Context(), objstore.S3Config{Bucket: "b", Endpoint: "http://127.0.0.1:1"})
+	if !errors.Is(err, objstore.ErrNoCredentials) {
+		t.Fatalf("err = %v, want ErrNoCredentials", err)
+	}
+	for _, want := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "--endpoint"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not mention %s", err, want)
+		}
+	}
+}
+
+// Through a proxy that fails about a third of the requests (503,
+// SlowDown, resets before and after the server acted, slow answers), the
+// decorated S3 store still writes and reads every object intact:
+// multipart uploads resend whole parts, lost conditional creates are
+// recognised as ours.
+func TestS3ThroughFaults(t *testing.T) {
+	cfg := s3Env(t)
+	// A reset after the server acted on a multipart create or complete
+	// (POST) cannot be retried at this level (the upload id is gone or
+	// unknown): the runner's task retry covers it, see the run-level
+	// fault test. Here every other request may fail that way.
+	// NewS3's start-up probe (HeadBucket) fails fast by design: spare it.
+	notProbe := func(r *http.Request) bool {
+		return r.Method != http.MethodHead || strings.Count(strings.Trim(r.URL.Path, "/"), "/") > 0
+	}
+	notPost := func(r *http.Request) bool { return r.Method != http.MethodPost && notProbe(r) }
+	px, err := faultproxy.New(cfg.Endpoint, 7, faultproxy.Rates{Unavailable: 0.08, SlowDown: 0.08, ResetBefore: 0.08, Slow: 0.08,
+		SlowBy: 20 * time.Millisecond, Match: notProbe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	after, err := faultproxy.New(px.URL, 8, faultproxy.Rates{ResetAfter: 0.08, Match: notPost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	c := cfg
+	c.Endpoint = after.URL
+	c.Prefix = fmt.Sprintf("faults-%d", time.Now().UnixNano())
+	c.PartSize = objstore.MinPartSize
+	c.MaxBackoff = 20 * time.Millisecond
+	raw, err := objstore.NewS3(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := objstore.WithRetry(raw, 6, 5*time.Millisecond)
+	ctx := t.Context()
+	want := map[string][]byte{}
+	big := make([]byte, 12<<20+12345)
+	for i := range big {
+		big[i] = byte(i*7 + i>>11)
+	}
+	want["big.bin"] = big
+	for i := range 60 {
+		want[fmt.Sprintf("small/%02d", i)] = []byte(fmt.Sprintf("object %d", i))
+	}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if err := objstore.Put(ctx, s, k, want[k]); err != nil {
+			t.Fatalf("put %s: %v (faults %s)", k, err, px.Counts())
+		}
+	}
+	for i := range 20 {
+		k := fmt.Sprintf("lease/%02d", i)
+		want[k] = []byte(fmt.Sprintf("owner %d", i))
+		if err := s.PutIfAbsent(ctx, k, want[k]); err != nil {
+			t.Fatalf("put-if-absent %s: %v", k, err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		got, err := objstore.ReadAll(ctx, s, k)
+		if err != nil || !bytes.Equal(got, want[k]) {
+			t.Fatalf("read %s: %d bytes, err %v", k, len(got), err)
+		}
+	}
+	o, err := s.Open(ctx, "big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < int64(len(big)); off += 3 << 20 {
+		n, err := o.ReadAt(buf, off)
+		if (err != nil && !errors.Is(err, io.EOF)) || n == 0 || !bytes.Equal(buf[:n], big[off:off+int64(n)]) {
+			t.Fatalf("ranged read at %d: %d bytes, %v", off, n, err)
+		}
+	}
+	t.Logf("faults: %s; after the server acted: %s", px.Counts(), after.Counts())
+	for _, k := range []faultproxy.Kind{faultproxy.Unavailable, faultproxy.SlowDown, faultproxy.ResetBefore, faultproxy.Slow} {
+		if px.Count(k) == 0 {
+			t.Errorf("no %s fault was injected", k)
+		}
+	}
+	if after.Count(faultproxy.ResetAfter) == 0 {
+		t.Error("no reset after the server acted was injected")
 	}
 }

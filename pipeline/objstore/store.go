@@ -9,6 +9,7 @@
 package objstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -22,6 +23,10 @@ var ErrNotFound = errors.New("object not found")
 // deleted after Open: the reader must not mix bytes of two versions (S3;
 // a filesystem Object keeps reading the version it opened).
 var ErrChanged = errors.New("object changed since open")
+
+// ErrExists classifies a conditional create of a key that already exists
+// (PutIfAbsent); test with errors.Is.
+var ErrExists = errors.New("object already exists")
 
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
@@ -74,6 +79,15 @@ type Store interface {
 	// s3://bucket/prefix/key), for messages and users; URL columns hold
 	// lake-relative keys instead, so a copied lake keeps its references.
 	URL(key string) string
+	// PutIfAbsent publishes data under key only if no object exists there,
+	// atomically with respect to every other writer of the store (O_EXCL
+	// hard link on a filesystem; PutObject with If-None-Match: * on S3). A
+	// present key yields an error wrapping ErrExists, unless it holds
+	// exactly data: a create is idempotent, because a retry (the SDK's or
+	// a decorator's) of a create whose response was lost finds its own
+	// object. It is the primitive of partition leases, whose records carry
+	// a unique owner, so concurrent runs never both publish a partition.
+	PutIfAbsent(ctx context.Context, key string, data []byte) error
 	// SweepStaging removes work-in-progress left by crashed writers that is
 	// older than olderThan (0 removes all of it). It returns how many
 	// leftovers were removed.
@@ -103,4 +117,18 @@ func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) {
 	}
 	defer r.Close()
 	return io.ReadAll(r)
+}
+
+// sameContent reports whether key holds exactly data (PutIfAbsent's
+// idempotence check after ErrExists).
+func sameContent(ctx context.Context, s interface {
+	Get(context.Context, string) (io.ReadCloser, error)
+}, key string, data []byte) bool {
+	r, err := s.Get(ctx, key)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	have, err := io.ReadAll(io.LimitReader(r, int64(len(data))+1))
+	return err == nil && bytes.Equal(have, data)
 }

@@ -73,6 +73,8 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store) {
 		{"InvalidKeys", testInvalidKeys},
 		{"ConcurrentUploads", testConcurrentUploads},
 		{"SweepStaging", testSweepStaging},
+		{"PutIfAbsent", testPutIfAbsent},
+		{"PutIfAbsentRace", testPutIfAbsentRace},
 		{"URL", testURL},
 		{"OpenRanges", testOpenRanges},
 		{"OpenLarge", testOpenLarge},
@@ -655,4 +657,74 @@ func testOpenKeepsVersion(t *testing.T, s objstore.Store) {
 	case n != len(p) || !bytes.Equal(p, v1[150<<10:150<<10+4096]):
 		t.Fatal("ReadAt after overwrite returned bytes of the new version")
 	}
+}
+
+func testPutIfAbsent(t *testing.T, s objstore.Store) {
+	ctx := context.Background()
+	first, second := []byte("first writer"), []byte("second writer")
+	if err := s.PutIfAbsent(ctx, "lease/a.json", first); err != nil {
+		t.Fatalf("first PutIfAbsent: %v", err)
+	}
+	mustContent(t, s, "lease/a.json", first)
+	err := s.PutIfAbsent(ctx, "lease/a.json", second)
+	if !errors.Is(err, objstore.ErrExists) {
+		t.Fatalf("second PutIfAbsent: got %v, want ErrExists", err)
+	}
+	mustContent(t, s, "lease/a.json", first)
+	// Creating the same bytes again is idempotent (a retried create whose
+	// response was lost must not fail).
+	if err := s.PutIfAbsent(ctx, "lease/a.json", first); err != nil {
+		t.Fatalf("PutIfAbsent of identical bytes: %v", err)
+	}
+	// An ordinary overwrite is still possible, and a deleted key can be
+	// created again.
+	put(t, s, "lease/a.json", second)
+	mustContent(t, s, "lease/a.json", second)
+	if err := s.Delete(ctx, "lease/a.json"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutIfAbsent(ctx, "lease/a.json", first); err != nil {
+		t.Fatalf("PutIfAbsent after delete: %v", err)
+	}
+	mustContent(t, s, "lease/a.json", first)
+	if err := s.PutIfAbsent(ctx, "../x", first); !errors.Is(err, objstore.ErrInvalidKey) {
+		t.Fatalf("invalid key: got %v, want ErrInvalidKey", err)
+	}
+	// Nothing but the object itself is visible: no staging leftovers.
+	mustKeys(t, s, "", "lease/a.json")
+}
+
+// testPutIfAbsentRace: of many concurrent creators of one key exactly one
+// wins, and the object holds the winner's bytes.
+func testPutIfAbsentRace(t *testing.T, s objstore.Store) {
+	ctx := context.Background()
+	const n = 8
+	var (
+		wg   sync.WaitGroup
+		errs [n]error
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.PutIfAbsent(ctx, "race/lease.json", []byte(fmt.Sprintf("writer %d", i)))
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner >= 0 {
+				t.Fatalf("writers %d and %d both created the key", winner, i)
+			}
+			winner = i
+		case !errors.Is(err, objstore.ErrExists):
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no writer created the key")
+	}
+	mustContent(t, s, "race/lease.json", []byte(fmt.Sprintf("writer %d", winner)))
 }
