@@ -142,7 +142,7 @@ func LoadRULSources(ctx context.Context, l *lake.Lake) (*RULSources, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Lineage = append(s.Lineage, bf.Input(), lake.Input{Table: "telemetry_jar_raw", Segment: "days", SHA256: Digest(days[0], days[len(days)-1])})
+	s.Lineage = append(s.Lineage, bf.Input(), lake.Input{Table: "telemetry_days", Segment: "span", SHA256: Digest(days[0], days[len(days)-1])})
 	return s, nil
 }
 

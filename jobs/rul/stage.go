@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -36,7 +37,7 @@ import (
 
 // CodeVersion enters the fingerprint of every rul segment: bump it when
 // the set, the training or the predictions change for the same inputs.
-const CodeVersion = "rul-2026.11.29-5"
+const CodeVersion = "rul-2026.11.29-6"
 
 func meta(table string) lake.Meta {
 	m := derive.Meta(table)
@@ -204,11 +205,16 @@ func loadRegistry(ctx context.Context, l *lake.Lake) (map[string]registered, []l
 	out := map[string]registered{}
 	var lineage []lake.Input
 	for _, c := range parts {
+		for _, f := range c.SegmentsOverlapping(time.Time{}, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			lineage = append(lineage, f.Input())
+		}
 		for _, fe := range c.Manifest.Files {
-			lineage = append(lineage, lake.Input{Table: "ml_model", Partition: c.Partition.HivePath(), Segment: fe.Key, SHA256: fe.SHA256})
 			if fe.Role != "blob" {
 				continue
 			}
+			// Artifacts are not segments: their digests enter as a
+			// lineage record of their own.
+			lineage = append(lineage, lake.Input{Table: "ml_model_artifact", Segment: path.Base(fe.Key), SHA256: fe.SHA256})
 			obj, err := l.Store.Open(ctx, fe.Key)
 			if err != nil {
 				return nil, nil, fmt.Errorf("model artifact %s: %w", fe.Key, err)

@@ -2,6 +2,8 @@ package validate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -169,6 +171,12 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 				}
 				task := fileTask{t: t, part: c.p, seg: s, file: f, plan: plan}
 				if f.Role == "blob" {
+					if bt == nil && !strings.HasSuffix(f.Key, ".parquet") {
+						// An opaque artifact (ml_model's model JSON): its
+						// bytes are all there is to check.
+						v.artifact(ctx, t, c.p, s.Name, f)
+						continue
+					}
 					if bt == nil {
 						v.out.add(Violation{Check: CheckManifest, Table: t.Name, Partition: c.p.HivePath(), Segment: s.Name, File: f.Key, Row: -1, Message: "blob file listed, but the table has no blob table"})
 						continue
@@ -255,6 +263,30 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 		out = append(out, bst)
 	}
 	return out, nil
+}
+
+// artifact checks an opaque blob (not Parquet) against its manifest entry:
+// present, same size and SHA-256.
+func (v *validator) artifact(ctx context.Context, t *schema.Table, p lake.Partition, seg string, f lake.FileEntry) {
+	bad := func(msg string) {
+		v.out.add(Violation{Check: CheckFile, Table: t.Name, Partition: p.HivePath(), Segment: seg, File: f.Key, Row: -1, Message: msg})
+	}
+	obj, err := v.lk.Store.Open(ctx, f.Key)
+	if err != nil {
+		bad(fmt.Sprintf("artifact listed in the manifest cannot be read: %v", err))
+		return
+	}
+	defer obj.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.NewSectionReader(obj, 0, obj.Size()))
+	switch {
+	case err != nil:
+		bad(fmt.Sprintf("artifact read failed: %v", err))
+	case n != f.Bytes:
+		bad(fmt.Sprintf("artifact holds %d bytes, manifest says %d", n, f.Bytes))
+	case hex.EncodeToString(h.Sum(nil)) != f.SHA256:
+		bad("artifact SHA-256 differs from the manifest's")
+	}
 }
 
 func (v *validator) hasManifest(inv *inventory, dir string) bool {
