@@ -183,16 +183,16 @@ func midpoint(a, b float64) float64 {
 	return m
 }
 
-// binColumns maps X to column-major uint8 bins: out[f][row]. It reads X
-// row by row (sequentially) and writes Cols sequential streams.
-func (bm *binMapper) binColumns(X Matrix) [][]uint8 {
-	out := make([][]uint8, X.Cols)
-	for f := range out {
-		out[f] = make([]uint8, X.Rows)
+// binGroups maps X to bins packed eight features per word: bin of
+// feature f of row i in out[f/8][i], bits 8(f%8)..8(f%8)+7.
+func (bm *binMapper) binGroups(X Matrix) [][]uint64 {
+	out := make([][]uint64, (X.Cols+7)/8)
+	for g := range out {
+		out[g] = make([]uint64, X.Rows)
 	}
 	for i := 0; i < X.Rows; i++ {
 		for f, x := range X.Row(i) {
-			out[f][i] = bm.bin(f, x)
+			out[f/8][i] |= uint64(bm.bin(f, x)) << (8 * (f % 8))
 		}
 	}
 	return out
