@@ -214,8 +214,10 @@ func (b *builder) quantize(rows []int32) {
 	}
 	inv := 1 / b.gscale
 	for _, r := range rows {
-		// Floor(x+½) is one SSE4 instruction; math.Round is a software routine.
-		b.packed[r] = int64(math.Floor(b.grad[r]*inv+0.5))<<countBits + 1
+		// Round half away from zero by truncating q ± ½: bit operations,
+		// no branch on the sign (math.Round is a software routine).
+		q := b.grad[r] * inv
+		b.packed[r] = int64(q+math.Copysign(0.5, q))<<countBits + 1
 	}
 	if b.constH {
 		return
@@ -225,7 +227,7 @@ func (b *builder) quantize(rows []int32) {
 	}
 	inv = 1 / b.hscale
 	for _, r := range rows {
-		b.hq[r] = int64(math.Floor(b.hess[r]*inv + 0.5))
+		b.hq[r] = int64(b.hess[r]*inv + 0.5) // hessians are ≥ 0
 	}
 }
 
