@@ -14,6 +14,39 @@ import (
 // needs the mapper and agrees with training exactly.
 type binMapper struct {
 	upper [][]float64
+	lut   []binLUT // per feature: a coarse index that narrows the search
+}
+
+// binLUT splits [upper[0], upper[last]] into lutCells equal cells; first[c]
+// counts the edges whose cell is < c. Since cell(x) is monotone in x, the
+// answer for x in cell c lies in [first[c], first[c+1]]: usually one or
+// two edges, whatever the distribution (crowded cells just search more).
+type binLUT struct {
+	lo, scale float64
+	first     []uint8 // lutCells+1 entries; edges ≤ 254 fit a byte
+}
+
+const lutCells = 1024
+
+func (l *binLUT) cell(x float64) int {
+	c := int((x - l.lo) * l.scale)
+	return min(max(c, 0), lutCells-1)
+}
+
+func newBinLUT(up []float64) binLUT {
+	n := len(up)
+	l := binLUT{lo: up[0], first: make([]uint8, lutCells+1)}
+	if span := up[n-1] - up[0]; span > 0 && !math.IsInf(span, 0) {
+		l.scale = lutCells / span
+	}
+	b := 0
+	for c := 0; c <= lutCells; c++ {
+		for b < n && l.cell(up[b]) < c {
+			b++
+		}
+		l.first[c] = uint8(b)
+	}
+	return l
 }
 
 // valueBins is the number of value bins of feature f (missing bin excluded).
@@ -24,13 +57,21 @@ func (bm *binMapper) bin(f int, x float64) uint8 {
 	if x != x {
 		return uint8(len(up) + 1)
 	}
-	// First b with x <= up[b], or len(up): a branch-free lower bound (the
-	// conditional add compiles to a conditional move).
+	// First b with x <= up[b], or len(up).
 	n := len(up)
-	if n == 0 {
+	switch {
+	case n == 0 || x <= up[0]:
 		return 0
+	case x > up[n-1]:
+		return uint8(n)
 	}
-	base := 0
+	l := &bm.lut[f]
+	c := l.cell(x)
+	base, end := int(l.first[c]), int(l.first[c+1])
+	// The answer is in [base, end] (up[end] ≥ x holds: end ≤ n−1 here or
+	// its cell is beyond x's); a branch-free lower bound over that range.
+	up = up[:min(end+1, n)]
+	n = len(up) - base
 	for n > 1 {
 		half := n >> 1
 		if up[base+half-1] < x {
@@ -63,9 +104,13 @@ func newBinMapper(X Matrix, maxBins, sampleRows int, rng *rand.Rand) *binMapper 
 			}
 		}
 	}
+	bm.lut = make([]binLUT, X.Cols)
 	for f, v := range vals {
 		slices.Sort(v)
 		bm.upper[f] = binEdges(v, maxBins)
+		if len(bm.upper[f]) > 0 {
+			bm.lut[f] = newBinLUT(bm.upper[f])
+		}
 	}
 	return bm
 }
@@ -138,16 +183,16 @@ func midpoint(a, b float64) float64 {
 	return m
 }
 
-// binColumns maps X to column-major uint8 bins: out[f][row]. It reads X
-// row by row (sequentially) and writes Cols sequential streams.
-func (bm *binMapper) binColumns(X Matrix) [][]uint8 {
-	out := make([][]uint8, X.Cols)
-	for f := range out {
-		out[f] = make([]uint8, X.Rows)
+// binGroups maps X to bins packed eight features per word: bin of
+// feature f of row i in out[f/8][i], bits 8(f%8)..8(f%8)+7.
+func (bm *binMapper) binGroups(X Matrix) [][]uint64 {
+	out := make([][]uint64, (X.Cols+7)/8)
+	for g := range out {
+		out[g] = make([]uint64, X.Rows)
 	}
 	for i := 0; i < X.Rows; i++ {
 		for f, x := range X.Row(i) {
-			out[f][i] = bm.bin(f, x)
+			out[f/8][i] |= uint64(bm.bin(f, x)) << (8 * (f % 8))
 		}
 	}
 	return out

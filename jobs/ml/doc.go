@@ -64,7 +64,14 @@
 //
 // MAE, RMSE, Coverage, MeanWidth, PinballLoss, Brier, AUROC (Mann-Whitney
 // with ties, weighted), AlphaLambdaAccuracy (Saxena et al. 2008) and
-// ErrorsByHorizon (MAE/RMSE/bias per true-RUL bucket).
+// ErrorsByHorizon (MAE/RMSE/bias per true-RUL bucket); EvaluateRUL and
+// EvaluateClassifier bundle them for ml_model.metrics_json (NaN as null).
+//
+// # Data helpers
+//
+// Matrix.SelectRows and Gather subset rows (e.g. the rows HorizonLabels
+// kept); GroupSplit holds out whole groups (batteries) by a seeded hash of
+// their key, so correlated rows never straddle training and calibration.
 //
 // # Determinism
 //

@@ -456,3 +456,53 @@ func TestGBMWorkersDoNotChangeTheModel(t *testing.T) {
 		}
 	}
 }
+
+func TestGBMDegenerateColumns(t *testing.T) {
+	// An all-NaN column and a constant column can never split; a mostly-NaN
+	// column still can. Every loss must fit and predict finite values.
+	rng := testRNG(17)
+	X := uniformMatrix(rng, 500, 4)
+	y := make([]float64, X.Rows)
+	yb := make([]float64, X.Rows)
+	for i := 0; i < X.Rows; i++ {
+		X.Set(i, 0, math.NaN())
+		X.Set(i, 1, 7)
+		if i%10 != 0 {
+			X.Set(i, 2, math.NaN())
+		}
+		y[i] = 3*X.At(i, 3) + rng.NormFloat64()
+		if y[i] > 1.5 {
+			yb[i] = 1
+		}
+	}
+	for _, loss := range []Loss{LossSquared, LossQuantile, LossLogistic} {
+		p := DefaultParams()
+		p.Loss, p.Alpha, p.Trees, p.MinSamplesLeaf = loss, 0.3, 20, 5
+		labels := y
+		if loss == LossLogistic {
+			labels = yb
+		}
+		m, err := Fit(X, labels, nil, []string{"nan", "const", "sparse", "x"}, p)
+		if err != nil {
+			t.Fatalf("%s: %v", loss, err)
+		}
+		for _, fi := range m.Importance() {
+			if (fi.Feature == "nan" || fi.Feature == "const") && fi.Splits != 0 {
+				t.Errorf("%s: %s split %d times", loss, fi.Feature, fi.Splits)
+			}
+		}
+		if imp := m.Importance(); imp[0].Feature != "x" {
+			t.Errorf("%s: top feature %s, want x", loss, imp[0].Feature)
+		}
+		pred, _ := m.PredictBatch(X)
+		for i, v := range pred {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("%s: row %d predicts %v", loss, i, v)
+			}
+		}
+		// A row unlike anything seen (NaN where training had values) still predicts.
+		if v := m.Predict([]float64{1, math.NaN(), math.NaN(), math.NaN()}); math.IsNaN(v) {
+			t.Errorf("%s: all-missing row predicts NaN", loss)
+		}
+	}
+}

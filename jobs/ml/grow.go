@@ -16,9 +16,13 @@ type histBin struct {
 // builder grows trees on the binned training data. All state is owned by one
 // goroutine; the order of every float sum is fixed, so fits are repeatable.
 type builder struct {
-	p      Params
-	F      int
-	cols   [][]uint8 // column-major bins: cols[f][row]
+	p Params
+	F int
+	// grp[g][row] packs the uint8 bins of features 8g..8g+7 of a row into
+	// one word (feature 8g+k in bits 8k..8k+7): a histogram pass reads one
+	// word per row for eight features, and a node's scattered rows cost one
+	// cache line per group instead of one per feature.
+	grp    [][]uint64
 	y, w   []float64
 	margin []float64
 	grad   []float64
@@ -29,6 +33,7 @@ type builder struct {
 	idx, scratch []int32
 	oob          []int32 // rows left out of the tree's subsample, partitioned alongside idx
 	active       []int
+	activeGrp    []int // groups holding an active feature
 	allActive    bool
 	pool         [][]histBin
 	resid, rw    []float64 // quantile leaf refit scratch
@@ -59,7 +64,7 @@ type leafRange struct {
 
 func newBuilder(X Matrix, y, w []float64, bm *binMapper, p Params) *builder {
 	b := &builder{
-		p: p, F: X.Cols, cols: bm.binColumns(X), y: y, w: w, upper: bm.upper,
+		p: p, F: X.Cols, grp: bm.binGroups(X), y: y, w: w, upper: bm.upper,
 		margin: make([]float64, X.Rows), grad: make([]float64, X.Rows), hess: make([]float64, X.Rows),
 		nb:  make([]int, X.Cols),
 		idx: make([]int32, X.Rows), scratch: make([]int32, X.Rows), oob: make([]int32, X.Rows),
@@ -146,10 +151,11 @@ func (b *builder) putHist(h []histBin) {
 // buildHist fills the active features' histograms from rows. Gradients
 // and hessians are quantized per tree (quantize) and gathered into
 // contiguous arrays in the rows' order (LightGBM's "ordered gradients");
-// then features go eight or four per pass over the rows into 256-bin
-// integer accumulators that stay in L1. Integer sums are exact, so the order of
-// rows cannot change them; with Params.Workers > 1 features are shared
-// among goroutines with identical results.
+// then each group of eight features is one pass over the rows, reading one
+// packed word of bins per row into 256-bin integer accumulators that stay
+// in L1. Integer sums are exact, so row order cannot change them; with
+// Params.Workers > 1 groups are shared among goroutines with identical
+// results.
 //
 // Packing: a row contributes q_g·2²¹ + 1 to one int64 (the quantized
 // gradient above a 21-bit row count) and, unless every hessian is the same
@@ -166,15 +172,21 @@ func (b *builder) buildHist(hist []histBin, rows []int32) {
 		}
 	}
 	identity := len(rows) == len(b.y) // root without subsampling: rows are 0..n-1
-	workers := min(max(b.p.Workers, 1), len(b.active))
+	workers := min(max(b.p.Workers, 1), len(b.activeGrp))
 	if workers == 1 || len(rows) < 4096 {
-		b.histFeatures(hist, b.active, rows, identity)
+		for _, g := range b.activeGrp {
+			b.histGroup(hist, g, rows, identity)
+		}
 		return
 	}
 	var wg sync.WaitGroup
 	for k := 0; k < workers; k++ {
-		chunk := b.active[k*len(b.active)/workers : (k+1)*len(b.active)/workers]
-		wg.Go(func() { b.histFeatures(hist, chunk, rows, identity) })
+		chunk := b.activeGrp[k*len(b.activeGrp)/workers : (k+1)*len(b.activeGrp)/workers]
+		wg.Go(func() {
+			for _, g := range chunk {
+				b.histGroup(hist, g, rows, identity)
+			}
+		})
 	}
 	wg.Wait()
 }
@@ -202,7 +214,10 @@ func (b *builder) quantize(rows []int32) {
 	}
 	inv := 1 / b.gscale
 	for _, r := range rows {
-		b.packed[r] = int64(math.Round(b.grad[r]*inv))<<countBits + 1
+		// Round half away from zero by truncating q ± ½: bit operations,
+		// no branch on the sign (math.Round is a software routine).
+		q := b.grad[r] * inv
+		b.packed[r] = int64(q+math.Copysign(0.5, q))<<countBits + 1
 	}
 	if b.constH {
 		return
@@ -212,94 +227,116 @@ func (b *builder) quantize(rows []int32) {
 	}
 	inv = 1 / b.hscale
 	for _, r := range rows {
-		b.hq[r] = int64(math.Round(b.hess[r] * inv))
+		b.hq[r] = int64(b.hess[r]*inv + 0.5) // hessians are ≥ 0
 	}
 }
 
-// histFeatures builds the histograms of features fs, eight (constant
-// hessians) or four per pass.
-func (b *builder) histFeatures(hist []histBin, fs []int, rows []int32, identity bool) {
-	if b.constH { // one accumulator per feature: eight fit in registers and L1
-		for ; len(fs) >= 8; fs = fs[8:] {
-			b.histOct(hist, fs[:8], rows, identity)
+// histGroup builds the histograms of the eight features of group g in one
+// pass over rows (inactive or padding lanes are computed and ignored).
+func (b *builder) histGroup(hist []histBin, g int, rows []int32, identity bool) {
+	if b.constH {
+		b.histGroupConst(hist, g, rows, identity)
+		return
+	}
+	var a, hs [8][256]int64 // 32 KB on the stack
+	col := b.grp[g]
+	pk, hk := b.pk[:len(rows)], b.hk[:len(rows)]
+	if identity {
+		col = col[:len(pk)]
+		hk = hk[:len(pk)]
+		for i, v := range col {
+			p, q := pk[i], hk[i]
+			b0, b1, b2, b3 := uint8(v), uint8(v>>8), uint8(v>>16), uint8(v>>24)
+			b4, b5, b6, b7 := uint8(v>>32), uint8(v>>40), uint8(v>>48), uint8(v>>56)
+			a[0][b0] += p
+			hs[0][b0] += q
+			a[1][b1] += p
+			hs[1][b1] += q
+			a[2][b2] += p
+			hs[2][b2] += q
+			a[3][b3] += p
+			hs[3][b3] += q
+			a[4][b4] += p
+			hs[4][b4] += q
+			a[5][b5] += p
+			hs[5][b5] += q
+			a[6][b6] += p
+			hs[6][b6] += q
+			a[7][b7] += p
+			hs[7][b7] += q
+		}
+	} else {
+		for i, r := range rows {
+			p, q, v := pk[i], hk[i], col[r]
+			b0, b1, b2, b3 := uint8(v), uint8(v>>8), uint8(v>>16), uint8(v>>24)
+			b4, b5, b6, b7 := uint8(v>>32), uint8(v>>40), uint8(v>>48), uint8(v>>56)
+			a[0][b0] += p
+			hs[0][b0] += q
+			a[1][b1] += p
+			hs[1][b1] += q
+			a[2][b2] += p
+			hs[2][b2] += q
+			a[3][b3] += p
+			hs[3][b3] += q
+			a[4][b4] += p
+			hs[4][b4] += q
+			a[5][b5] += p
+			hs[5][b5] += q
+			a[6][b6] += p
+			hs[6][b6] += q
+			a[7][b7] += p
+			hs[7][b7] += q
 		}
 	}
-	for ; len(fs) >= 4; fs = fs[4:] {
-		b.histQuad(hist, fs[:4], rows, identity)
-	}
-	if len(fs) > 0 {
-		b.histQuad(hist, fs, rows, identity)
-	}
+	b.unpackGroup(hist, g, &a, &hs)
 }
 
-// histQuad accumulates 1 to 4 features (len(fs)) in one pass; unused lanes
-// read the first feature's column and are discarded.
-func (b *builder) histQuad(hist []histBin, fs []int, rows []int32, identity bool) {
-	var a, hsum [4][256]int64 // 16 KB on the stack, in L1
-	var c [4][]uint8
-	for k := range c {
-		c[k] = b.cols[fs[min(k, len(fs)-1)]]
-	}
+func (b *builder) histGroupConst(hist []histBin, g int, rows []int32, identity bool) {
+	var a [8][256]int64
+	col := b.grp[g]
 	pk := b.pk[:len(rows)]
-	switch {
-	case b.constH && identity:
-		n := len(c[0])
-		c0, c1, c2, c3, pk := c[0], c[1][:n], c[2][:n], c[3][:n], pk[:n]
-		for i, v := range c0 {
+	if identity {
+		col = col[:len(pk)]
+		for i, v := range col {
 			p := pk[i]
-			a[0][v] += p
-			a[1][c1[i]] += p
-			a[2][c2[i]] += p
-			a[3][c3[i]] += p
+			a[0][uint8(v)] += p
+			a[1][uint8(v>>8)] += p
+			a[2][uint8(v>>16)] += p
+			a[3][uint8(v>>24)] += p
+			a[4][uint8(v>>32)] += p
+			a[5][uint8(v>>40)] += p
+			a[6][uint8(v>>48)] += p
+			a[7][uint8(v>>56)] += p
 		}
-	case b.constH:
-		c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
+	} else {
 		for i, r := range rows {
-			p := pk[i]
-			a[0][c0[r]] += p
-			a[1][c1[r]] += p
-			a[2][c2[r]] += p
-			a[3][c3[r]] += p
-		}
-	case identity:
-		n := len(c[0])
-		c0, c1, c2, c3, pk := c[0], c[1][:n], c[2][:n], c[3][:n], pk[:n]
-		hk := b.hk[:n]
-		for i, v0 := range c0 {
-			p, q := pk[i], hk[i]
-			v1, v2, v3 := c1[i], c2[i], c3[i]
-			a[0][v0] += p
-			hsum[0][v0] += q
-			a[1][v1] += p
-			hsum[1][v1] += q
-			a[2][v2] += p
-			hsum[2][v2] += q
-			a[3][v3] += p
-			hsum[3][v3] += q
-		}
-	default:
-		c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
-		hk := b.hk[:len(pk)]
-		for i, r := range rows {
-			p, q := pk[i], hk[i]
-			v0, v1, v2, v3 := c0[r], c1[r], c2[r], c3[r]
-			a[0][v0] += p
-			hsum[0][v0] += q
-			a[1][v1] += p
-			hsum[1][v1] += q
-			a[2][v2] += p
-			hsum[2][v2] += q
-			a[3][v3] += p
-			hsum[3][v3] += q
+			p, v := pk[i], col[r]
+			a[0][uint8(v)] += p
+			a[1][uint8(v>>8)] += p
+			a[2][uint8(v>>16)] += p
+			a[3][uint8(v>>24)] += p
+			a[4][uint8(v>>32)] += p
+			a[5][uint8(v>>40)] += p
+			a[6][uint8(v>>48)] += p
+			a[7][uint8(v>>56)] += p
 		}
 	}
-	for k, f := range fs {
+	b.unpackGroup(hist, g, &a, nil)
+}
+
+// unpackGroup decodes packed sums into the group's feature histograms.
+func (b *builder) unpackGroup(hist []histBin, g int, a, hs *[8][256]int64) {
+	for k := range 8 {
+		f := 8*g + k
+		if f >= b.F {
+			break
+		}
 		h := hist[f*256 : f*256+b.nb[f]+1]
 		for j := range h {
 			n := a[k][j] & countMask
 			hv := float64(n) * b.constW
-			if !b.constH {
-				hv = float64(hsum[k][j]) * b.hscale
+			if hs != nil {
+				hv = float64(hs[k][j]) * b.hscale
 			}
 			h[j] = histBin{g: float64(a[k][j]>>countBits) * b.gscale, h: hv, n: n}
 		}
@@ -405,6 +442,12 @@ func (b *builder) growTree(rng *rand.Rand) tree {
 		b.active = append(b.active, rng.Perm(b.F)[:k]...)
 		slices.Sort(b.active)
 	}
+	b.activeGrp = b.activeGrp[:0]
+	for _, f := range b.active {
+		if g := f / 8; len(b.activeGrp) == 0 || b.activeGrp[len(b.activeGrp)-1] != g {
+			b.activeGrp = append(b.activeGrp, g)
+		}
+	}
 	rows := b.idx[:ns]
 	b.gradients(rows)
 	b.quantize(rows)
@@ -504,13 +547,13 @@ func (b *builder) cover(rows []int32) float64 {
 // partition reorders ix[start:end] stably into left rows then right rows
 // and returns the boundary.
 func (b *builder) partition(ix []int32, start, end int, s split) int {
-	col := b.cols[s.feature]
+	col, shift := b.grp[s.feature/8], uint(8*(s.feature%8))
 	miss := uint8(b.nb[s.feature])
 	thr := uint8(s.bin)
 	l, k := start, 0
 	for i := start; i < end; i++ {
 		r := ix[i]
-		v := col[r]
+		v := uint8(col[r] >> shift)
 		left := v <= thr
 		if v == miss {
 			left = s.defaultLeft
@@ -599,46 +642,4 @@ func weightedQuantile(vals, w []float64, alpha float64) float64 {
 		}
 	}
 	return vals[lo]
-}
-
-// histOct is histQuad for eight features with constant hessians.
-func (b *builder) histOct(hist []histBin, fs []int, rows []int32, identity bool) {
-	var a [8][256]int64
-	c0, c1, c2, c3 := b.cols[fs[0]], b.cols[fs[1]], b.cols[fs[2]], b.cols[fs[3]]
-	c4, c5, c6, c7 := b.cols[fs[4]], b.cols[fs[5]], b.cols[fs[6]], b.cols[fs[7]]
-	pk := b.pk[:len(rows)]
-	if identity {
-		n := len(c0)
-		c1, c2, c3, c4, c5, c6, c7, pk = c1[:n], c2[:n], c3[:n], c4[:n], c5[:n], c6[:n], c7[:n], pk[:n]
-		for i, v := range c0 {
-			p := pk[i]
-			a[0][v] += p
-			a[1][c1[i]] += p
-			a[2][c2[i]] += p
-			a[3][c3[i]] += p
-			a[4][c4[i]] += p
-			a[5][c5[i]] += p
-			a[6][c6[i]] += p
-			a[7][c7[i]] += p
-		}
-	} else {
-		for i, r := range rows {
-			p := pk[i]
-			a[0][c0[r]] += p
-			a[1][c1[r]] += p
-			a[2][c2[r]] += p
-			a[3][c3[r]] += p
-			a[4][c4[r]] += p
-			a[5][c5[r]] += p
-			a[6][c6[r]] += p
-			a[7][c7[r]] += p
-		}
-	}
-	for k, f := range fs {
-		h := hist[f*256 : f*256+b.nb[f]+1]
-		for j := range h {
-			n := a[k][j] & countMask
-			h[j] = histBin{g: float64(a[k][j]>>countBits) * b.gscale, h: float64(n) * b.constW, n: n}
-		}
-	}
 }
