@@ -86,11 +86,16 @@ func (e *Env) meta(job string, p lake.Partition, inputs ...string) lake.Meta {
 }
 
 // daySegments are the day segments of the telemetry window inside ms: a
-// daily run adds one file to each month partition it touches.
-func daySegments(ms lake.MonthSpan, inputs ...string) []lake.Segment {
+// daily run adds one file to each month partition it touches. inputs, if
+// not nil, names the rates a day's rows depend on (they vary by day).
+func daySegments(ms lake.MonthSpan, inputs func(day time.Time) []string) []lake.Segment {
 	var out []lake.Segment
 	for _, d := range Days(ms.From, ms.To) {
-		out = append(out, lake.DaySegment(d, inputs...))
+		var in []string
+		if inputs != nil {
+			in = inputs(d)
+		}
+		out = append(out, lake.DaySegment(d, in...))
 	}
 	return out
 }

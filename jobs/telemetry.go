@@ -43,13 +43,41 @@ func (e *Env) windowMonths() []lake.MonthSpan {
 	return lake.Months(e.Scenario.Start.Time, e.Scenario.End.Time)
 }
 
-// sampleInput, envInput and rippleInput name the rates a table's rows
-// depend on; they enter the fingerprints of those tables only.
-func (e *Env) sampleInput() string { return "sample_interval=" + e.Scenario.SampleInterval.String() }
-func (e *Env) envInput() string    { return "env_interval=" + e.Scenario.EnvInterval.String() }
-func (e *Env) rippleInput() string { return "ripple_every=" + e.Scenario.RippleEvery.String() }
+// sampleInput, envInput and rippleInput name the rates a table's rows of
+// day depend on; they enter the fingerprints of those tables' day segments
+// only (derived stages read sample_interval back: derive.Index.Interval).
+func (e *Env) sampleInput(day time.Time) []string {
+	return []string{"sample_interval=" + e.Scenario.RatesOn(day).Sample.String()}
+}
+func (e *Env) envInput(day time.Time) []string {
+	return []string{"env_interval=" + e.Scenario.RatesOn(day).Env.String()}
+}
+func (e *Env) rippleInput(day time.Time) []string {
+	return []string{"ripple_every=" + e.Scenario.RatesOn(day).Ripple.String()}
+}
 
-func (e *Env) samplesPerDay() int { return int(24 * time.Hour / e.Scenario.SampleInterval.Duration) }
+// captureInput: a day's event windows with or without their samples.
+func (e *Env) captureInput(day time.Time) []string {
+	if e.Scenario.RatesOn(day).Captures {
+		return nil // as before the historian: unchanged fingerprints
+	}
+	return []string{"captures=none"}
+}
+
+// samplesOn is the number of jar and string samples of day.
+func (e *Env) samplesOn(day time.Time) int {
+	return int(24 * time.Hour / e.Scenario.RatesOn(day).Sample)
+}
+
+// samplesIn is the number of samples per entity over the days of ms (plan
+// weights).
+func (e *Env) samplesIn(ms lake.MonthSpan) int64 {
+	var n int64
+	for _, d := range Days(ms.From, ms.To) {
+		n += int64(e.samplesOn(d))
+	}
+	return n
+}
 
 // activeDays lists the days of [from,to) on which b is in service.
 func activeDays(b *fleet.Battery, from, to time.Time) []time.Time {
@@ -252,8 +280,8 @@ func (e *Env) jarRawJob() pipeline.Job {
 			for bucket := 0; bucket < t.Partition.Buckets; bucket++ {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				bats, month := groups[bucket], ms.Month
-				weight := int64(len(bats)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay())
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput()), Weight: weight,
+				weight := int64(len(bats)) * e.samplesIn(ms)
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput), Weight: weight,
 					Run: func(ctx context.Context, o *lake.Output) error {
 						return e.writeJarRaw(ctx, o, t, bats, daySpan(month, o.Segment()))
 					}})
@@ -310,9 +338,6 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		return err
 	}
 	ds := &daySim{e: e}
-	step := e.Scenario.SampleInterval.Duration
-	n := e.samplesPerDay()
-	_, ratio := e.envStepFor(step)
 	buf := make([]jarRawRow, 0, jarBatch)
 	flush := func() error {
 		if err := w.Write(buf); err != nil {
@@ -321,11 +346,14 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		buf = buf[:0]
 		return ctx.Err()
 	}
-	stepMicros := step.Microseconds()
 	for _, b := range bats {
 		s := e.Fleet.StringByID[b.StringID]
 		jarSeed := e.jarSeed(b)
 		for _, day := range activeDays(b, ms.From, ms.To) {
+			step := e.Scenario.RatesOn(day).Sample
+			n := e.samplesOn(day)
+			_, ratio := e.envStepFor(step)
+			stepMicros := step.Microseconds()
 			span, env := ds.prepare(s, day, step, n)
 			ds.jar.Sensor = e.jarSensor(b, day)
 			ds.jar.Reset(&b.Life, jarSeed, span, env, ratio)

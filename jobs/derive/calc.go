@@ -515,7 +515,8 @@ func (in *calcInputs) jarJob() pipeline.Job {
 			tasks = append(tasks, pipeline.Task{Partition: dt.out, Meta: Meta(t.Name), Segments: segs, Weight: int64(len(segs)) * 4_000_000,
 				Run: func(ctx context.Context, o *lake.Output) error {
 					x := inputs[o.Segment().Name]
-					return in.writeJarCalc(ctx, o, t, x.jar, x.str)
+					d := o.Segment().From
+					return in.writeJarCalc(ctx, o, t, x.jar, x.str, holdFor(strRaw, d))
 				}})
 		}
 		return tasks, nil
@@ -548,9 +549,23 @@ func (in *calcInputs) knownInput(d time.Time, keep func(*Battery) bool) lake.Inp
 	return lake.Input{Table: "capacity_test_raw+impedance_measurement_raw", Segment: d.Format(time.DateOnly), SHA256: Digest(parts...)}
 }
 
+// holdFor is the kernel's MaxHold for day d: the default (5 min), or the
+// string telemetry's sample interval of d or the day before when longer. A
+// historian's sample stands for its whole interval (zero-order hold, the
+// usual reading of interval logs), so a day at 1 h integrates each current
+// for an hour instead of dropping it as unknown; a discharge shorter than
+// the interval is then missed or stretched, the price of the historian.
+func holdFor(strRaw *Index, d time.Time) int64 {
+	hold := calc.DefaultJarParams.MaxHold
+	for _, x := range []time.Time{d.AddDate(0, 0, -1), d} {
+		hold = max(hold, strRaw.Interval(x).Microseconds())
+	}
+	return hold
+}
+
 // writeJarCalc runs the SOC/SOH kernel over jar (the day before, if held,
 // then the day) with the string currents of str, and writes the day.
-func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schema.Table, jar, str []lake.SegmentFile) error {
+func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schema.Table, jar, str []lake.SegmentFile, maxHold int64) error {
 	cur := calc.NewStringCurrents()
 	var sb calc.StringBatch
 	for _, f := range str {
@@ -562,7 +577,9 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 			return err
 		}
 	}
-	k, err := calc.NewJarCalc(calc.DefaultJarParams, in.jarBattery, cur, in.tests, in.imp)
+	p := calc.DefaultJarParams
+	p.MaxHold = maxHold
+	k, err := calc.NewJarCalc(p, in.jarBattery, cur, in.tests, in.imp)
 	if err != nil {
 		return err
 	}
