@@ -24,6 +24,8 @@ type Env struct {
 	caches struct {
 		tx txCache
 	}
+	// envSpans are the room spans shared by telemetry tasks.
+	envSpans envSpanCache
 }
 
 // NewEnv validates the scenario and builds the fleet.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
@@ -112,8 +113,61 @@ type spanKey struct {
 
 type cachedSpans struct {
 	str   physics.StringSpan
-	env   physics.EnvSpan
+	env   *physics.EnvSpan // shared, read-only (envSpanCache)
 	bytes int
+}
+
+// envSpanCache shares built room spans between the tasks of a run. A
+// room's span depends only on its site, day and step, while jar and string
+// tasks are split by bucket and the task cache is keyed by string: without
+// it every string of every bucket rebuilt its site's day (648 builds a
+// fleet-day for 9 rooms; on 1 h historian days that rebuild was half of
+// the jar telemetry's time). Spans are never written once built.
+type envSpanCache struct {
+	mu   sync.Mutex
+	m    map[envSpanKey]*envSpanEntry
+	fifo []envSpanKey
+	used int
+}
+
+type envSpanKey struct {
+	seed uint64
+	day  int64
+	step time.Duration
+	n    int
+}
+
+type envSpanEntry struct {
+	once  sync.Once
+	span  physics.EnvSpan
+	bytes int
+}
+
+// envSpanBudget bounds the shared cache (a 1-min site-day is ~25 KB).
+const envSpanBudget = 32 << 20
+
+// get returns the span of k, building it once with build.
+func (c *envSpanCache) get(k envSpanKey, build func(*physics.EnvSpan)) *physics.EnvSpan {
+	c.mu.Lock()
+	x := c.m[k]
+	if x == nil {
+		if c.m == nil {
+			c.m = map[envSpanKey]*envSpanEntry{}
+		}
+		x = &envSpanEntry{bytes: 64 + k.n*17}
+		for c.used+x.bytes > envSpanBudget && len(c.fifo) > 0 {
+			old := c.fifo[0]
+			c.fifo = c.fifo[1:]
+			c.used -= c.m[old].bytes
+			delete(c.m, old) // users keep their pointer; never recycled
+		}
+		c.m[k] = x
+		c.fifo = append(c.fifo, k)
+		c.used += x.bytes
+	}
+	c.mu.Unlock()
+	x.once.Do(func() { build(&x.span) })
+	return &x.span
 }
 
 // spanCache keeps the spans of recently prepared string-days, bounded by
@@ -154,7 +208,7 @@ func (c *spanCache) put(k spanKey, x *cachedSpans) {
 	if c.m == nil {
 		c.m = map[spanKey]*cachedSpans{}
 	}
-	x.bytes = x.str.N*18 + x.env.N*17
+	x.bytes = x.str.N * 18
 	for c.used+x.bytes > spanCacheBudget && len(c.fifo) > 0 {
 		old := c.fifo[0]
 		c.fifo = c.fifo[1:]
@@ -246,7 +300,7 @@ func (e *Env) stringConfig(s *fleet.String, day time.Time) physics.StringConfig 
 func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n int) (*physics.StringSpan, *physics.EnvSpan) {
 	k := spanKey{id: s.ID, day: day.Unix(), step: step}
 	if x := ds.cache.get(k); x != nil {
-		return &x.str, &x.env
+		return &x.str, x.env
 	}
 	e := ds.e
 	sys := e.Fleet.SystemByID[s.SystemID]
@@ -255,9 +309,12 @@ func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n 
 	ds.events = e.stringEvents(ds.events, s, day)
 	physics.BuildStringSpan(&x.str, e.stringConfig(s, day), e.stringSeed(s), day, step, n, ds.events)
 	envStep, _ := e.envStepFor(step)
-	physics.BuildEnvSpan(&x.env, e.siteSeed(site), site.Climate, day, envStep, int(time.Duration(n)*step/envStep)+1)
+	ek := envSpanKey{seed: e.siteSeed(site), day: day.Unix(), step: envStep, n: int(time.Duration(n)*step/envStep) + 1}
+	x.env = e.envSpans.get(ek, func(sp *physics.EnvSpan) {
+		physics.BuildEnvSpan(sp, ek.seed, site.Climate, day, ek.step, ek.n)
+	})
 	ds.cache.put(k, x)
-	return &x.str, &x.env
+	return &x.str, x.env
 }
 
 // envStepFor is the environment resolution a jar simulation at step reads:
