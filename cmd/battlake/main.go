@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,7 +48,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 
 type runFlags struct {
 	lake, endpoint, configFile, stages, start, end, interval string
-	historyInterval, detailFrom                              string
+	historyInterval, detailFrom, cpuProfile                  string
 	seed                                                     uint64
 	workers                                                  int
 	force                                                    bool
@@ -85,6 +86,17 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if f.progress {
 				cfg.Progress = progressPrinter(stderr)
 			}
+			if f.cpuProfile != "" {
+				pf, err := os.Create(f.cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			start := time.Now()
 			sum, err := jobs.Run(cmd.Context(), cfg)
 			if f.progress {
@@ -116,6 +128,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&f.progress, "progress", isTerminal(stderr), "show a progress line on stderr")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "400MiB", "soft limit of the Go heap (GOMEMLIMIT syntax; off to disable; GOMEMLIMIT in the environment wins)")
 	return cmd
 }

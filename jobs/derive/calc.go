@@ -52,6 +52,16 @@ type calcInputs struct {
 	tests      []calc.CapacityTestCalc // by test_id
 	imp        []calc.ImpedanceCalcRow // by (battery_id, measured_at)
 	jarBattery []calc.JarBattery
+	kernel     *calc.JarCalc // static part of the jar kernel
+	// lineage keys of tests and imp, and the chains by bucket
+	testKeys, impKeys []string
+	chainMu           sync.Mutex
+	chains            map[int]bucketChains
+}
+
+// bucketChains are the day lineages of one jar calc bucket.
+type bucketChains struct {
+	master, known func(time.Time) lake.Input
 }
 
 // fixedSegment is the one segment of a derived table that is not split by
@@ -135,8 +145,24 @@ func (in *calcInputs) loadOnce(ctx context.Context) error {
 		}
 		return lessUUID(a.MeasurementID, b.MeasurementID)
 	})
-	in.imp, err = calc.NewImpedanceCalc(calc.DefaultResistanceTemp).Run(rows, nil)
-	return err
+	if in.imp, err = calc.NewImpedanceCalc(calc.DefaultResistanceTemp).Run(rows, nil); err != nil {
+		return err
+	}
+	// The jar kernel's master data, tests and impedance history, built once
+	// (calc.JarCalc.With makes each day's kernel from it).
+	in.kernel, err = calc.NewJarCalc(calc.DefaultJarParams, in.jarBattery, nil, in.tests, in.imp)
+	if err != nil {
+		return err
+	}
+	// Lineage keys of tests and readings, formatted once.
+	in.testKeys, in.impKeys = make([]string, len(in.tests)), make([]string, len(in.imp))
+	for i, x := range in.tests {
+		in.testKeys[i] = RowKey("test", x.TestID, x.KnownAt, x.PctCenti)
+	}
+	for i, x := range in.imp {
+		in.impKeys[i] = RowKey("imp", x.MeasurementID, x.CorrectedMicroOhm)
+	}
+	return nil
 }
 
 // eachCapacityTest reads capacity_test_raw through Arrow (test_type is an
@@ -330,11 +356,21 @@ func daySegment(f lake.SegmentFile, lineage []lake.Input) lake.Segment {
 }
 
 // dayFiles lists ix's day segments of day d in bucket (or every bucket
-// for -1).
+// for -1), in partition order. The index by day is built on first use (a
+// year of days made the scan over every partition quadratic).
 func (ix *Index) dayFiles(d time.Time, bucket int) []lake.SegmentFile {
+	ix.byDayOnce.Do(func() {
+		ix.byDay = map[int64][]lake.SegmentFile{}
+		for _, f := range ix.All() {
+			if f.Segment.Name != lake.AsOfName {
+				k := f.Segment.From.Unix()
+				ix.byDay[k] = append(ix.byDay[k], f)
+			}
+		}
+	})
 	var out []lake.SegmentFile
-	for _, f := range ix.Overlapping(d, d.AddDate(0, 0, 1)) {
-		if f.Segment.Name != lake.AsOfName && f.Segment.From.Equal(d) && (bucket < 0 || f.Partition.Bucket == bucket) {
+	for _, f := range ix.byDay[d.Unix()] {
+		if bucket < 0 || f.Partition.Bucket == bucket {
 			out = append(out, f)
 		}
 	}
@@ -496,6 +532,17 @@ func (in *calcInputs) jarJob() pipeline.Job {
 				}
 			}
 			inBucket := func(b *Battery) bool { return strs[b.StringID] }
+			in.chainMu.Lock()
+			if in.chains == nil {
+				in.chains = map[int]bucketChains{}
+			}
+			bc, ok := in.chains[bucket]
+			if !ok { // the same for every month of the bucket
+				bc = bucketChains{in.master.DayInputs(inBucket), in.knownInputs(inBucket)}
+				in.chains[bucket] = bc
+			}
+			in.chainMu.Unlock()
+			masterIn, knownIn := bc.master, bc.known
 			type dayIn struct{ jar, str []lake.SegmentFile }
 			inputs := map[string]dayIn{}
 			var segs []lake.Segment
@@ -507,7 +554,7 @@ func (in *calcInputs) jarJob() pipeline.Job {
 				prev := raw.dayFiles(d.AddDate(0, 0, -1), bucket)
 				x := dayIn{jar: append(prev, f), str: append(strRaw.dayFiles(d.AddDate(0, 0, -1), -1), strRaw.dayFiles(d, -1)...)}
 				lin := append(Inputs(x.jar), Inputs(x.str)...)
-				lin = append(lin, in.master.DayInput(d, inBucket), in.knownInput(d, inBucket))
+				lin = append(lin, masterIn(d), knownIn(d))
 				s := daySegment(f, lin)
 				segs = append(segs, s)
 				inputs[s.Name] = x
@@ -523,11 +570,11 @@ func (in *calcInputs) jarJob() pipeline.Job {
 	}}
 }
 
-// knownInput is the lineage of the capacity tests and impedance readings
-// known by the end of day d for the jars in keep (whole strings): a test
-// or reading added later does not make earlier days stale.
-func (in *calcInputs) knownInput(d time.Time, keep func(*Battery) bool) lake.Input {
-	end := d.AddDate(0, 0, 1).UnixMicro()
+// knownInputs is the lineage of the capacity tests and impedance readings
+// known by the end of each day for the jars in keep (whole strings): a
+// test or reading added later does not make earlier days stale. One chain
+// serves every day of the plan (DayChain).
+func (in *calcInputs) knownInputs(keep func(*Battery) bool) func(d time.Time) lake.Input {
 	strs := map[uuid.UUID]bool{}
 	jars := map[uuid.UUID]bool{}
 	for i := range in.master.Batteries {
@@ -535,18 +582,19 @@ func (in *calcInputs) knownInput(d time.Time, keep func(*Battery) bool) lake.Inp
 			strs[b.StringID], jars[b.ID] = true, true
 		}
 	}
-	var parts []any
-	for _, x := range in.tests {
-		if strs[x.StringID] && x.KnownAt < end {
-			parts = append(parts, x.TestID, x.KnownAt, x.PctCenti)
+	var rows []ChainRow
+	for i, x := range in.tests {
+		if strs[x.StringID] {
+			rows = append(rows, ChainRow{At: x.KnownAt, Key: in.testKeys[i]})
 		}
 	}
-	for _, x := range in.imp {
-		if jars[x.BatteryID] && x.MeasuredAt < end {
-			parts = append(parts, x.MeasurementID, x.CorrectedMicroOhm)
+	for i, x := range in.imp {
+		if jars[x.BatteryID] {
+			rows = append(rows, ChainRow{At: x.MeasuredAt, Key: in.impKeys[i]})
 		}
 	}
-	return lake.Input{Table: "capacity_test_raw+impedance_measurement_raw", Segment: d.Format(time.DateOnly), SHA256: Digest(parts...)}
+	c := NewDayChain("capacity_test_raw+impedance_measurement_raw", rows)
+	return func(d time.Time) lake.Input { return c.Input(d, d.AddDate(0, 0, 1)) }
 }
 
 // holdFor is the kernel's MaxHold for day d: the default (5 min), or the
@@ -577,12 +625,7 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 			return err
 		}
 	}
-	p := calc.DefaultJarParams
-	p.MaxHold = maxHold
-	k, err := calc.NewJarCalc(p, in.jarBattery, cur, in.tests, in.imp)
-	if err != nil {
-		return err
-	}
+	k := in.kernel.With(maxHold, cur)
 	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), t)
 	if err != nil {
 		return err

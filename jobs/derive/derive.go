@@ -17,6 +17,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/battlake/battlake/pipeline/lake"
@@ -38,6 +39,9 @@ var ErrInputChanged = errors.New("input changed since the plan")
 type Index struct {
 	Table *schema.Table
 	Parts []lake.Committed
+
+	byDayOnce sync.Once
+	byDay     map[int64][]lake.SegmentFile // dayFiles' index, built on first use
 }
 
 // Load lists t's committed partitions through their manifests.

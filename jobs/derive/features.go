@@ -99,6 +99,7 @@ type featureSources struct {
 	// interval is the jar telemetry's sample interval by day number
 	// (days since the epoch), from the manifests.
 	interval map[int64]time.Duration
+	masterIn func(time.Time) lake.Input // master lineage by day
 }
 
 // emitHour is the engine's cadence (features.Config.EmitHour): hourly on
@@ -165,7 +166,10 @@ func (s *featureSources) lineage(d time.Time) []lake.Input {
 		in = append(in, Inputs(env)...)
 		in = append(in, Inputs(thd)...)
 	}
-	return append(in, s.master.DayInput(d, nil))
+	if s.masterIn == nil {
+		s.masterIn = s.master.DayInputs(nil)
+	}
+	return append(in, s.masterIn(d))
 }
 
 type featureRow struct {
