@@ -367,10 +367,34 @@ func checkManifests(t *testing.T, dir, when string) {
 
 // checkDayRates checks that every jar and string telemetry day segment of
 // the listed days records the given rate, and that the rows match it: one
-// row per jar and sample, less the sensors' dropouts.
+// row per jar and sample, less the sensors' dropouts. The room, ripple and
+// event windows follow the day's kind too (history on 2026-03-01).
 func checkDayRates(t *testing.T, st objstore.Store, want map[string]string) {
 	t.Helper()
 	lk := lake.New(st)
+	for _, c := range []struct{ table, history, detail string }{
+		{"telemetry_env", "env_interval=1h0m0s", "env_interval=1m0s"},
+		{"ripple_capture", "ripple_every=24h0m0s", "ripple_every=1h0m0s"},
+		{"telemetry_event_window", "captures=none", ""},
+	} {
+		parts, err := lk.Partitions(context.Background(), schema.MustLookup(c.table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, p := range parts {
+			for _, seg := range p.Manifest.Segments {
+				in := strings.Join(seg.Inputs, ",")
+				if (seg.Name == "2026-03-01" && in != c.history) || (seg.Name == "2026-03-02" && in != c.detail) {
+					t.Errorf("%s %s: inputs %q", c.table, seg.Name, in)
+				}
+				seen++
+			}
+		}
+		if seen == 0 {
+			t.Errorf("%s: no segments", c.table)
+		}
+	}
 	for _, name := range []string{"telemetry_jar_raw", "telemetry_string_raw"} {
 		parts, err := lk.Partitions(context.Background(), schema.MustLookup(name))
 		if err != nil {
