@@ -180,7 +180,7 @@ type featureRow struct {
 	VStd                 *int32   `parquet:"v_std,decimal(4:5),optional"`
 	VMin                 *int32   `parquet:"v_min,decimal(3:5),optional"`
 	VMax                 *int32   `parquet:"v_max,decimal(3:5),optional"`
-	VBalanceMean         *int32   `parquet:"v_balance_mean,decimal(4:5),optional"`
+	VBalanceMean         *int32   `parquet:"v_balance_mean,decimal(4:6),optional"`
 	TMean                *int32   `parquet:"t_mean,decimal(1:4),optional"`
 	TMax                 *int32   `parquet:"t_max,decimal(1:4),optional"`
 	TDeltaAmbientMean    *int32   `parquet:"t_delta_ambient_mean,decimal(2:4),optional"`

@@ -309,7 +309,7 @@ CREATE TABLE "feature_store" (
     "v_std" DECIMAL(5,4),
     "v_min" DECIMAL(5,3),
     "v_max" DECIMAL(5,3),
-    "v_balance_mean" DECIMAL(5,4),
+    "v_balance_mean" DECIMAL(6,4),
     "t_mean" DECIMAL(4,1),
     "t_max" DECIMAL(4,1),
     "t_delta_ambient_mean" DECIMAL(4,2),
