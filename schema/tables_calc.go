@@ -69,7 +69,7 @@ func calcTables() []*Table {
 				{Name: "t_max", Type: Decimal(4, 1), Description: "Max temperature", Method: "`MAX(temperature_c)`"},
 				{Name: "t_delta_ambient_mean", Type: Decimal(4, 2), Description: "Mean temp above ambient", Method: "`AVG(t_jar - t_ambient)`"},
 				{Name: "r_internal_latest", Type: Decimal(8, 3), Description: "Latest resistance", Method: "Last value in window"},
-				{Name: "r_internal_baseline_pct", Type: Decimal(5, 2), Description: "% of baseline", Method: "`current / initial × 100`"},
+				{Name: "r_internal_baseline_pct", Type: Decimal(8, 2), Description: "% of baseline. DECIMAL(8,2), the seed's (5,2) widened: an open cell awaiting replacement reads hundreds of times its baseline", Method: "`current / initial × 100`"},
 				{Name: "discharge_cycles_count", Type: Int(), Description: "Discharge events in window", Method: "`COUNT(discharge events)`"},
 				{Name: "ah_throughput", Type: Decimal(8, 2), Description: "Cumulative Ah throughput", Method: "`SUM(ABS(current) × dt)`"},
 				{Name: "time_below_float_min", Type: Int(), Description: "Minutes below float band", Method: "`SUM(time where v < float_min)`"},

@@ -185,7 +185,7 @@ type featureRow struct {
 	TMax                 *int32   `parquet:"t_max,decimal(1:4),optional"`
 	TDeltaAmbientMean    *int32   `parquet:"t_delta_ambient_mean,decimal(2:4),optional"`
 	RInternalLatest      *int32   `parquet:"r_internal_latest,decimal(3:8),optional"`
-	RInternalBaselinePct *int32   `parquet:"r_internal_baseline_pct,decimal(2:5),optional"`
+	RInternalBaselinePct *int32   `parquet:"r_internal_baseline_pct,decimal(2:8),optional"`
 	DischargeCyclesCount *int32   `parquet:"discharge_cycles_count,optional"`
 	AhThroughput         *int32   `parquet:"ah_throughput,decimal(2:8),optional"`
 	TimeBelowFloatMin    *int32   `parquet:"time_below_float_min,optional"`

@@ -314,7 +314,7 @@ CREATE TABLE "feature_store" (
     "t_max" DECIMAL(4,1),
     "t_delta_ambient_mean" DECIMAL(4,2),
     "r_internal_latest" DECIMAL(8,3),
-    "r_internal_baseline_pct" DECIMAL(5,2),
+    "r_internal_baseline_pct" DECIMAL(8,2),
     "discharge_cycles_count" INTEGER,
     "ah_throughput" DECIMAL(8,2),
     "time_below_float_min" INTEGER,
