@@ -57,6 +57,66 @@ type calcInputs struct {
 	testKeys, impKeys []string
 	chainMu           sync.Mutex
 	chains            map[int]bucketChains
+	smallStrings      stringFileCache
+}
+
+// smallStringFile: string raw day files of at most this many rows (a
+// historian day of a bucket: ~1,000) are read once and shared. Every jar
+// calc day reads the string currents of its day and the day before from
+// every string bucket, so a year of 1 h days opened ~50,000 tiny files.
+const smallStringFile = 50_000
+
+// stringFileCache keeps the (ts, string_id, current_a) of small string
+// raw files, FIFO-bounded (at most smallStringCacheFiles files of at most
+// smallStringFile rows), shared by the jar calc tasks of a run.
+type stringFileCache struct {
+	mu   sync.Mutex
+	m    map[string]*stringFileEntry
+	fifo []string
+}
+
+type stringFileEntry struct {
+	once sync.Once
+	b    calc.StringBatch
+	err  error
+}
+
+const smallStringCacheFiles = 64
+
+func (c *stringFileCache) get(ctx context.Context, l *lake.Lake, f lake.SegmentFile) (*calc.StringBatch, error) {
+	key := f.Data.Key + "@" + f.Data.SHA256
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*stringFileEntry{}
+	}
+	x := c.m[key]
+	if x == nil {
+		x = &stringFileEntry{}
+		if len(c.fifo) >= smallStringCacheFiles {
+			delete(c.m, c.fifo[0])
+			c.fifo = c.fifo[1:]
+		}
+		c.m[key] = x
+		c.fifo = append(c.fifo, key)
+	}
+	c.mu.Unlock()
+	x.once.Do(func() {
+		x.err = EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"ts", "string_id", "current_a"}}, func(b *parquetio.SliceBatch) error {
+			x.b.TS = append(x.b.TS, b.Cols[0].Int64...)
+			x.b.StringID = append(x.b.StringID, b.Cols[1].UUID...)
+			x.b.CurrentMA = nullable32(x.b.CurrentMA, &b.Cols[2])
+			return nil
+		})
+	})
+	if x.err != nil {
+		c.mu.Lock()
+		if c.m[key] == x {
+			delete(c.m, key) // a canceled read is not cached
+		}
+		c.mu.Unlock()
+		return nil, x.err
+	}
+	return &x.b, nil
 }
 
 // bucketChains are the day lineages of one jar calc bucket.
@@ -617,6 +677,16 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 	cur := calc.NewStringCurrents()
 	var sb calc.StringBatch
 	for _, f := range str {
+		if f.Data.Rows <= smallStringFile {
+			b, err := in.smallStrings.get(ctx, in.l, f)
+			if err != nil {
+				return err
+			}
+			if err := cur.Add(b); err != nil {
+				return fmt.Errorf("read %s: %w", f.Data.Key, err)
+			}
+			continue
+		}
 		if err := EachSlice(ctx, in.l, f, parquetio.ReadOptions{Columns: []string{"ts", "string_id", "current_a"}}, func(b *parquetio.SliceBatch) error {
 			sb.TS, sb.StringID = b.Cols[0].Int64, b.Cols[1].UUID
 			sb.CurrentMA = nullable32(sb.CurrentMA[:0], &b.Cols[2])
