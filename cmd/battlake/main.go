@@ -67,7 +67,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: "Run synthesizes the fleet and writes the lake, stage by stage in phase order (" +
 			strings.Join(jobs.StageNames(), ", ") + ").\n" +
 			"Partitions whose manifest already records the same inputs are skipped; --force rewrites them.",
-		Example: `  battlake run                                   # whole fleet, a year at 1 h then 7 days at 5 s, into ./lake
+		Example: `  battlake run                                   # whole fleet, 15 months at 1 h then 7 days at 5 s, into ./lake
   battlake run --stages master                    # master data only
   battlake run --stages telemetry --start 2026-01-01 --end 2026-01-02 --detail-from 2026-01-01 --sample-interval 5s
   battlake run --start 2024-11-01 --history-interval 15m   # two years of history at 15 min
