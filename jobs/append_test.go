@@ -31,10 +31,15 @@ import (
 // functions of their lineage).
 var allStages = []string{"master", "telemetry", "transactions", "calc", "features"}
 
+// window is one site from start to end at 2 min, with a historian (1 h)
+// before 2026-03-02: 2026-03-01 is a history day, 2026-03-02 a detail day,
+// so the compose tests cover both kinds and the change of rate between.
 func window(start, end string) jobs.Scenario {
 	sc := smallScenario(start, 1, 2*time.Minute)
 	e, _ := jobs.ParseDate(end)
 	sc.End = e
+	sc.DetailFrom, _ = jobs.ParseDate("2026-03-02")
+	sc.HistoryInterval = jobs.Duration{Duration: time.Hour}
 	return sc
 }
 
@@ -111,6 +116,7 @@ func TestDailyRunsComposeLikeOneRun(t *testing.T) {
 	ref := t.TempDir()
 	runOn(t, ref, "", both, allStages...)
 	want := storeHashes(t, fsStore(t, ref))
+	checkDayRates(t, fsStore(t, ref), map[string]string{"2026-03-01": "sample_interval=1h0m0s", "2026-03-02": "sample_interval=2m0s"})
 
 	t.Run("day 1 then day 2, rerun changes nothing", func(t *testing.T) {
 		dir := t.TempDir()
@@ -356,5 +362,66 @@ func checkManifests(t *testing.T, dir, when string) {
 	}
 	if n == 0 {
 		t.Fatalf("%s: no manifest file checked", when)
+	}
+}
+
+// checkDayRates checks that every jar and string telemetry day segment of
+// the listed days records the given rate, and that the rows match it: one
+// row per jar and sample, less the sensors' dropouts. The room, ripple and
+// event windows follow the day's kind too (history on 2026-03-01).
+func checkDayRates(t *testing.T, st objstore.Store, want map[string]string) {
+	t.Helper()
+	lk := lake.New(st)
+	for _, c := range []struct{ table, history, detail string }{
+		{"telemetry_env", "env_interval=1h0m0s", "env_interval=1m0s"},
+		{"ripple_capture", "ripple_every=24h0m0s", "ripple_every=1h0m0s"},
+		{"telemetry_event_window", "captures=none", ""},
+	} {
+		parts, err := lk.Partitions(context.Background(), schema.MustLookup(c.table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, p := range parts {
+			for _, seg := range p.Manifest.Segments {
+				in := strings.Join(seg.Inputs, ",")
+				if (seg.Name == "2026-03-01" && in != c.history) || (seg.Name == "2026-03-02" && in != c.detail) {
+					t.Errorf("%s %s: inputs %q", c.table, seg.Name, in)
+				}
+				seen++
+			}
+		}
+		if seen == 0 {
+			t.Errorf("%s: no segments", c.table)
+		}
+	}
+	for _, name := range []string{"telemetry_jar_raw", "telemetry_string_raw"} {
+		parts, err := lk.Partitions(context.Background(), schema.MustLookup(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := map[string]int64{}
+		for _, c := range parts {
+			for _, seg := range c.Manifest.Segments {
+				if w, ok := want[seg.Name]; ok {
+					if !slices.Contains(seg.Inputs, w) {
+						t.Errorf("%s %s: inputs %v, want %s", name, seg.Name, seg.Inputs, w)
+					}
+					rows[seg.Name] += seg.Rows
+				}
+			}
+		}
+		// 1 h: 24 samples a day; 2 min: 720 (one site: 216 jars, 9 strings).
+		perDay := map[string]int64{"sample_interval=1h0m0s": 24, "sample_interval=2m0s": 720}
+		ents := int64(216)
+		if name == "telemetry_string_raw" {
+			ents = 9
+		}
+		for day, w := range want {
+			full := ents * perDay[w]
+			if rows[day] > full || rows[day] < full*95/100 {
+				t.Errorf("%s %s: %d rows, want about %d (%s)", name, day, rows[day], full, w)
+			}
+		}
 	}
 }

@@ -47,7 +47,7 @@ func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 // memory follows the partition, not the date range.
 func BenchmarkTelemetryJarFleetDay(b *testing.B) {
 	sc := DefaultScenario()
-	sc.Start = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sc.Start, sc.DetailFrom = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, Date{} // every day at the detail rate
 	days := 1
 	if v, err := strconv.Atoi(os.Getenv("BENCH_DAYS")); err == nil && v > 0 {
 		days = v
@@ -108,7 +108,7 @@ func BenchmarkDailyAppend(b *testing.B) {
 	day := first.AddDate(0, 0, prior)
 	scenario := func(from, to time.Time) Scenario {
 		sc := DefaultScenario()
-		sc.Start, sc.End = Date{from}, Date{to}
+		sc.Start, sc.End, sc.DetailFrom = Date{from}, Date{to}, Date{} // every day at 5 s
 		return sc
 	}
 	runDay := func(dir string, stages ...string) (time.Duration, pipeline.TableStats) {
@@ -158,7 +158,7 @@ func BenchmarkDailyAppend(b *testing.B) {
 // BENCH_SITES (comma-separated codes) shrinks the fleet.
 func BenchmarkDerivedFleetDay(b *testing.B) {
 	sc := DefaultScenario()
-	sc.Start = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sc.Start, sc.DetailFrom = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, Date{} // a day at 5 s
 	sc.End = Date{sc.Start.AddDate(0, 0, 1)}
 	if s := os.Getenv("BENCH_SITES"); s != "" {
 		sc.Sites = strings.Split(s, ",")

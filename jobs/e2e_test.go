@@ -26,12 +26,13 @@ import (
 )
 
 // smallScenario is one site over one day at a coarse rate: enough to
-// exercise every table's path in seconds.
+// exercise every table's path in seconds. Every day is a detail day (no
+// historian), unless a test sets DetailFrom.
 func smallScenario(start string, days int, interval time.Duration) jobs.Scenario {
 	sc := jobs.DefaultScenario()
 	sc.Sites = []string{"DC-BKK-01"}
 	d, _ := jobs.ParseDate(start)
-	sc.Start = d
+	sc.Start, sc.DetailFrom = d, jobs.Date{}
 	sc.End = jobs.Date{Time: d.AddDate(0, 0, days)}
 	sc.SampleInterval = jobs.Duration{Duration: interval}
 	return sc

@@ -24,6 +24,8 @@ type Env struct {
 	caches struct {
 		tx txCache
 	}
+	// envSpans are the room spans shared by telemetry tasks.
+	envSpans envSpanCache
 }
 
 // NewEnv validates the scenario and builds the fleet.
@@ -77,7 +79,7 @@ func (e *Env) partitionSeed(p lake.Partition) uint64 {
 // GeneratorVersion enters every partition's fingerprint. Bump it whenever a
 // code change alters what the synthesizer writes, so reruns rewrite the
 // partitions built by the old code instead of skipping them as fresh.
-const GeneratorVersion = "2026.11.29-3"
+const GeneratorVersion = "2026.11.29-4"
 
 // meta builds the manifest metadata of a synthesis partition.
 func (e *Env) meta(job string, p lake.Partition, inputs ...string) lake.Meta {
@@ -86,11 +88,16 @@ func (e *Env) meta(job string, p lake.Partition, inputs ...string) lake.Meta {
 }
 
 // daySegments are the day segments of the telemetry window inside ms: a
-// daily run adds one file to each month partition it touches.
-func daySegments(ms lake.MonthSpan, inputs ...string) []lake.Segment {
+// daily run adds one file to each month partition it touches. inputs, if
+// not nil, names the rates a day's rows depend on (they vary by day).
+func daySegments(ms lake.MonthSpan, inputs func(day time.Time) []string) []lake.Segment {
 	var out []lake.Segment
 	for _, d := range Days(ms.From, ms.To) {
-		out = append(out, lake.DaySegment(d, inputs...))
+		var in []string
+		if inputs != nil {
+			in = inputs(d)
+		}
+		out = append(out, lake.DaySegment(d, in...))
 	}
 	return out
 }

@@ -61,29 +61,88 @@ type Scenario struct {
 	// model, maintenance, tests) runs from each site's commissioning to End.
 	Start Date `json:"start" yaml:"start"`
 	End   Date `json:"end" yaml:"end"`
-	// SampleInterval is the raw telemetry rate (seed: 1-5 s; coarser is
-	// allowed for long backfills, up to 1 h).
+	// SampleInterval is the raw telemetry rate of detail days (seed: 1-5 s;
+	// coarser is allowed for long backfills, up to 1 h).
 	SampleInterval Duration `json:"sample_interval" yaml:"sample_interval"`
-	// EnvInterval is telemetry_env's rate (seed: 60 s).
+	// EnvInterval is telemetry_env's rate on detail days (seed: 60 s).
 	EnvInterval Duration `json:"env_interval" yaml:"env_interval"`
-	// RippleEvery is the cadence of ripple waveform captures per string.
+	// RippleEvery is the cadence of ripple waveform captures per string on
+	// detail days.
 	RippleEvery Duration `json:"ripple_every" yaml:"ripple_every"`
+	// DetailFrom splits telemetry days like a BMS historian that downsamples
+	// old data: days on or after it are detail days (SampleInterval,
+	// EnvInterval, RippleEvery, high-rate event captures), days before it
+	// are history days (HistoryInterval; see RatesOn). A day's rates are a
+	// function of the day and the scenario, never of the run's window, so a
+	// day regenerated alone equals the same day of any longer run. Zero
+	// means every day is a detail day.
+	DetailFrom Date `json:"detail_from,omitzero" yaml:"detail_from,omitempty"`
+	// HistoryInterval is the historian's sample interval for jar and string
+	// telemetry on history days (a snapshot every interval; 1 h by default,
+	// from SampleInterval up to 1 h).
+	HistoryInterval Duration `json:"history_interval,omitzero" yaml:"history_interval,omitempty"`
+}
+
+// DayRates are the telemetry rates of one day.
+type DayRates struct {
+	// Sample: telemetry_jar_raw and telemetry_string_raw.
+	Sample time.Duration
+	// Env: telemetry_env.
+	Env time.Duration
+	// Ripple: the cadence of ripple_capture per string.
+	Ripple time.Duration
+	// Captures: the day keeps its high-rate event captures
+	// (event_window_sample blobs). On history days the event window row
+	// stays (type, bounds, rate) but its samples are not retained, as a BMS
+	// purges its capture buffers long before its event log.
+	Captures bool
+	// History: the day is before DetailFrom.
+	History bool
+}
+
+// RatesOn are the rates of day (a UTC midnight): the detail rates from
+// DetailFrom on; before it the historian's: jar and string samples every
+// HistoryInterval, the room every max(EnvInterval, HistoryInterval), one
+// ripple capture per string a day (enough for a daily THD trend), event
+// windows without their samples.
+func (s Scenario) RatesOn(day time.Time) DayRates {
+	if s.DetailFrom.IsZero() || !day.Before(s.DetailFrom.Time) {
+		return DayRates{Sample: s.SampleInterval.Duration, Env: s.EnvInterval.Duration, Ripple: s.RippleEvery.Duration, Captures: true}
+	}
+	h := s.HistoryInterval.Duration
+	return DayRates{Sample: h, Env: max(s.EnvInterval.Duration, h), Ripple: 24 * time.Hour, History: true}
 }
 
 // DefaultEnd is the fixed end of the default scenario, so that the default
 // run is reproducible whatever the date.
 var DefaultEnd = Date{time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 
-// DefaultScenario: the whole fleet at the seed's scale, a 7-day telemetry
-// window (so every feature window up to 168 h fills) at the 5 s base rate.
+// DefaultDetailFrom is the first detail day of the default scenario: the
+// last 7 days before DefaultEnd (so every feature window up to 168 h fills
+// at the base rate).
+var DefaultDetailFrom = Date{DefaultEnd.AddDate(0, 0, -7)}
+
+// DefaultStart is the first telemetry day of the default scenario: 450
+// history days before DefaultDetailFrom. A year is not enough: most jars
+// are replaced on evidence before or soon after their true end of service,
+// so about 90 a year are still in their string when they reach it; from
+// 2025-08-01, 111 are (TestDefaultScenarioHasAYearAndEndsOfService).
+var DefaultStart = Date{time.Date(2025, 8, 1, 0, 0, 0, 0, time.UTC)}
+
+// DefaultScenario: the whole fleet at the seed's scale; 15 months of
+// historian telemetry (1 h) before the last 7 days at the seed's 5 s base
+// rate, so every jar in service has more than a year of history and the
+// labelled RUL set sees at least 100 jars reach their true end of service.
 func DefaultScenario() Scenario {
 	return Scenario{
-		Mix:            Mix{0.85, 0.12, 0.03},
-		Start:          Date{DefaultEnd.AddDate(0, 0, -7)},
-		End:            DefaultEnd,
-		SampleInterval: Duration{5 * time.Second},
-		EnvInterval:    Duration{60 * time.Second},
-		RippleEvery:    Duration{time.Hour},
+		Mix:             Mix{0.85, 0.12, 0.03},
+		Start:           DefaultStart,
+		End:             DefaultEnd,
+		SampleInterval:  Duration{5 * time.Second},
+		EnvInterval:     Duration{60 * time.Second},
+		RippleEvery:     Duration{time.Hour},
+		DetailFrom:      DefaultDetailFrom,
+		HistoryInterval: Duration{time.Hour},
 	}
 }
 
@@ -110,6 +169,15 @@ func (s Scenario) Validate() error {
 	}
 	if s.RippleEvery.Duration < time.Minute || (24*time.Hour)%s.RippleEvery.Duration != 0 {
 		errs = append(errs, fmt.Errorf("ripple cadence %v must be at least 1m and divide a day", s.RippleEvery.Duration))
+	}
+	if !s.DetailFrom.IsZero() {
+		hi := s.HistoryInterval.Duration
+		if s.DetailFrom.Year() < 2000 || s.DetailFrom.Year() > 2100 {
+			errs = append(errs, fmt.Errorf("detail_from %s outside 2000-2100", s.DetailFrom))
+		}
+		if hi < si || hi > time.Hour || hi <= 0 || (24*time.Hour)%hi != 0 {
+			errs = append(errs, fmt.Errorf("history interval %v must be within [sample interval %v, 1h] and divide a day", hi, si))
+		}
 	}
 	m := s.Mix
 	if m.Healthy < 0 || m.Accelerated < 0 || m.Failing < 0 || abs(m.Healthy+m.Accelerated+m.Failing-1) > 1e-6 {

@@ -78,3 +78,90 @@ func TestScenarioValidateReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// A day's rates depend on the day and the scenario only: history days
+// before DetailFrom at the historian's rates, detail days at the seed's,
+// whatever the window.
+func TestRatesOnSplitsHistoryFromDetail(t *testing.T) {
+	s := DefaultScenario()
+	last := s.DetailFrom.AddDate(0, 0, -1)
+	h, d := s.RatesOn(last), s.RatesOn(s.DetailFrom.Time)
+	if !h.History || h.Captures || h.Sample != time.Hour || h.Env != time.Hour || h.Ripple != 24*time.Hour {
+		t.Fatalf("history day %s: %+v", last.Format(time.DateOnly), h)
+	}
+	if d.History || !d.Captures || d.Sample != 5*time.Second || d.Env != time.Minute || d.Ripple != time.Hour {
+		t.Fatalf("detail day %s: %+v", s.DetailFrom, d)
+	}
+	narrow := s
+	narrow.Start, narrow.End = Date{last}, Date{last.AddDate(0, 0, 1)}
+	if narrow.RatesOn(last) != h {
+		t.Fatal("a one-day window changed the day's rates")
+	}
+	// A history interval below the room's 60 s leaves the room at 60 s.
+	fine := s
+	fine.HistoryInterval = Duration{15 * time.Minute}
+	if r := fine.RatesOn(last); r.Sample != 15*time.Minute || r.Env != 15*time.Minute {
+		t.Fatalf("15 min history: %+v", r)
+	}
+	fine.HistoryInterval = Duration{10 * time.Second}
+	if r := fine.RatesOn(last); r.Env != time.Minute {
+		t.Fatalf("10 s history: env %v, want the detail 60 s", r.Env)
+	}
+	none := s
+	none.DetailFrom = Date{}
+	if r := none.RatesOn(last); r.History || r.Sample != 5*time.Second {
+		t.Fatalf("no detail_from: %+v, want every day at the detail rates", r)
+	}
+}
+
+// The default scenario gives the RUL set a year of history for every jar
+// and at least 100 true ends of service inside the telemetry.
+func TestDefaultScenarioHasAYearAndEndsOfService(t *testing.T) {
+	s := DefaultScenario()
+	if s.DetailFrom.Sub(s.Start.Time) < 365*24*time.Hour || s.End.Sub(s.DetailFrom.Time) != 7*24*time.Hour {
+		t.Fatalf("window %s..%s, detail from %s: want a year of history and 7 detail days", s.Start, s.End, s.DetailFrom)
+	}
+	e, err := NewEnv(s, DefaultSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, reached := 0, 0
+	for _, b := range e.Fleet.Batteries {
+		// truth_battery.end_of_service_date inside the window, after the
+		// jar's install; reached: the jar is still in its string that day
+		// (not replaced before: its telemetry shows the end).
+		if eos := b.Life.End; !eos.IsZero() && !eos.Before(s.Start.Time) && eos.Before(s.End.Time) && b.InstalledDate.Before(eos) {
+			ends++
+			if b.Removed.IsZero() || b.Removed.After(eos) {
+				reached++
+			}
+		}
+	}
+	if reached < 100 {
+		t.Fatalf("%d jars reach their true end of service inside %s..%s (%d ends in all), want at least 100", reached, s.Start, s.End, ends)
+	}
+	t.Logf("%d jars reach their true end of service inside the telemetry (%d ends in all)", reached, ends)
+}
+
+func TestScenarioValidateHistory(t *testing.T) {
+	for _, c := range []struct {
+		hist time.Duration
+		want string
+	}{{2 * time.Second, "history interval"}, {2 * time.Hour, "history interval"}, {7 * time.Minute, "divide a day"}, {0, "history interval"}} {
+		s := DefaultScenario()
+		s.HistoryInterval = Duration{c.hist}
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("history interval %v: err %v, want %q", c.hist, err, c.want)
+		}
+	}
+	s := DefaultScenario()
+	s.DetailFrom, s.HistoryInterval = Date{}, Duration{}
+	if err := s.Validate(); err != nil {
+		t.Errorf("no history: %v", err)
+	}
+	s.DetailFrom = Date{time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s.HistoryInterval = Duration{time.Hour}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "detail_from") {
+		t.Errorf("detail_from 1990: err %v", err)
+	}
+}

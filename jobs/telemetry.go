@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
@@ -43,13 +44,41 @@ func (e *Env) windowMonths() []lake.MonthSpan {
 	return lake.Months(e.Scenario.Start.Time, e.Scenario.End.Time)
 }
 
-// sampleInput, envInput and rippleInput name the rates a table's rows
-// depend on; they enter the fingerprints of those tables only.
-func (e *Env) sampleInput() string { return "sample_interval=" + e.Scenario.SampleInterval.String() }
-func (e *Env) envInput() string    { return "env_interval=" + e.Scenario.EnvInterval.String() }
-func (e *Env) rippleInput() string { return "ripple_every=" + e.Scenario.RippleEvery.String() }
+// sampleInput, envInput and rippleInput name the rates a table's rows of
+// day depend on; they enter the fingerprints of those tables' day segments
+// only (derived stages read sample_interval back: derive.Index.Interval).
+func (e *Env) sampleInput(day time.Time) []string {
+	return []string{"sample_interval=" + e.Scenario.RatesOn(day).Sample.String()}
+}
+func (e *Env) envInput(day time.Time) []string {
+	return []string{"env_interval=" + e.Scenario.RatesOn(day).Env.String()}
+}
+func (e *Env) rippleInput(day time.Time) []string {
+	return []string{"ripple_every=" + e.Scenario.RatesOn(day).Ripple.String()}
+}
 
-func (e *Env) samplesPerDay() int { return int(24 * time.Hour / e.Scenario.SampleInterval.Duration) }
+// captureInput: a day's event windows with or without their samples.
+func (e *Env) captureInput(day time.Time) []string {
+	if e.Scenario.RatesOn(day).Captures {
+		return nil // as before the historian: unchanged fingerprints
+	}
+	return []string{"captures=none"}
+}
+
+// samplesOn is the number of jar and string samples of day.
+func (e *Env) samplesOn(day time.Time) int {
+	return int(24 * time.Hour / e.Scenario.RatesOn(day).Sample)
+}
+
+// samplesIn is the number of samples per entity over the days of ms (plan
+// weights).
+func (e *Env) samplesIn(ms lake.MonthSpan) int64 {
+	var n int64
+	for _, d := range Days(ms.From, ms.To) {
+		n += int64(e.samplesOn(d))
+	}
+	return n
+}
 
 // activeDays lists the days of [from,to) on which b is in service.
 func activeDays(b *fleet.Battery, from, to time.Time) []time.Time {
@@ -84,8 +113,61 @@ type spanKey struct {
 
 type cachedSpans struct {
 	str   physics.StringSpan
-	env   physics.EnvSpan
+	env   *physics.EnvSpan // shared, read-only (envSpanCache)
 	bytes int
+}
+
+// envSpanCache shares built room spans between the tasks of a run. A
+// room's span depends only on its site, day and step, while jar and string
+// tasks are split by bucket and the task cache is keyed by string: without
+// it every string of every bucket rebuilt its site's day (648 builds a
+// fleet-day for 9 rooms; on 1 h historian days that rebuild was half of
+// the jar telemetry's time). Spans are never written once built.
+type envSpanCache struct {
+	mu   sync.Mutex
+	m    map[envSpanKey]*envSpanEntry
+	fifo []envSpanKey
+	used int
+}
+
+type envSpanKey struct {
+	seed uint64
+	day  int64
+	step time.Duration
+	n    int
+}
+
+type envSpanEntry struct {
+	once  sync.Once
+	span  physics.EnvSpan
+	bytes int
+}
+
+// envSpanBudget bounds the shared cache (a 1-min site-day is ~25 KB).
+const envSpanBudget = 32 << 20
+
+// get returns the span of k, building it once with build.
+func (c *envSpanCache) get(k envSpanKey, build func(*physics.EnvSpan)) *physics.EnvSpan {
+	c.mu.Lock()
+	x := c.m[k]
+	if x == nil {
+		if c.m == nil {
+			c.m = map[envSpanKey]*envSpanEntry{}
+		}
+		x = &envSpanEntry{bytes: 64 + k.n*17}
+		for c.used+x.bytes > envSpanBudget && len(c.fifo) > 0 {
+			old := c.fifo[0]
+			c.fifo = c.fifo[1:]
+			c.used -= c.m[old].bytes
+			delete(c.m, old) // users keep their pointer; never recycled
+		}
+		c.m[k] = x
+		c.fifo = append(c.fifo, k)
+		c.used += x.bytes
+	}
+	c.mu.Unlock()
+	x.once.Do(func() { build(&x.span) })
+	return &x.span
 }
 
 // spanCache keeps the spans of recently prepared string-days, bounded by
@@ -126,7 +208,7 @@ func (c *spanCache) put(k spanKey, x *cachedSpans) {
 	if c.m == nil {
 		c.m = map[spanKey]*cachedSpans{}
 	}
-	x.bytes = x.str.N*18 + x.env.N*17
+	x.bytes = x.str.N * 18
 	for c.used+x.bytes > spanCacheBudget && len(c.fifo) > 0 {
 		old := c.fifo[0]
 		c.fifo = c.fifo[1:]
@@ -218,7 +300,7 @@ func (e *Env) stringConfig(s *fleet.String, day time.Time) physics.StringConfig 
 func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n int) (*physics.StringSpan, *physics.EnvSpan) {
 	k := spanKey{id: s.ID, day: day.Unix(), step: step}
 	if x := ds.cache.get(k); x != nil {
-		return &x.str, &x.env
+		return &x.str, x.env
 	}
 	e := ds.e
 	sys := e.Fleet.SystemByID[s.SystemID]
@@ -227,9 +309,12 @@ func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n 
 	ds.events = e.stringEvents(ds.events, s, day)
 	physics.BuildStringSpan(&x.str, e.stringConfig(s, day), e.stringSeed(s), day, step, n, ds.events)
 	envStep, _ := e.envStepFor(step)
-	physics.BuildEnvSpan(&x.env, e.siteSeed(site), site.Climate, day, envStep, int(time.Duration(n)*step/envStep)+1)
+	ek := envSpanKey{seed: e.siteSeed(site), day: day.Unix(), step: envStep, n: int(time.Duration(n)*step/envStep) + 1}
+	x.env = e.envSpans.get(ek, func(sp *physics.EnvSpan) {
+		physics.BuildEnvSpan(sp, ek.seed, site.Climate, day, ek.step, ek.n)
+	})
 	ds.cache.put(k, x)
-	return &x.str, &x.env
+	return &x.str, x.env
 }
 
 // envStepFor is the environment resolution a jar simulation at step reads:
@@ -252,8 +337,8 @@ func (e *Env) jarRawJob() pipeline.Job {
 			for bucket := 0; bucket < t.Partition.Buckets; bucket++ {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				bats, month := groups[bucket], ms.Month
-				weight := int64(len(bats)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay())
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput()), Weight: weight,
+				weight := int64(len(bats)) * e.samplesIn(ms)
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput), Weight: weight,
 					Run: func(ctx context.Context, o *lake.Output) error {
 						return e.writeJarRaw(ctx, o, t, bats, daySpan(month, o.Segment()))
 					}})
@@ -310,9 +395,6 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		return err
 	}
 	ds := &daySim{e: e}
-	step := e.Scenario.SampleInterval.Duration
-	n := e.samplesPerDay()
-	_, ratio := e.envStepFor(step)
 	buf := make([]jarRawRow, 0, jarBatch)
 	flush := func() error {
 		if err := w.Write(buf); err != nil {
@@ -321,11 +403,14 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		buf = buf[:0]
 		return ctx.Err()
 	}
-	stepMicros := step.Microseconds()
 	for _, b := range bats {
 		s := e.Fleet.StringByID[b.StringID]
 		jarSeed := e.jarSeed(b)
 		for _, day := range activeDays(b, ms.From, ms.To) {
+			step := e.Scenario.RatesOn(day).Sample
+			n := e.samplesOn(day)
+			_, ratio := e.envStepFor(step)
+			stepMicros := step.Microseconds()
 			span, env := ds.prepare(s, day, step, n)
 			ds.jar.Sensor = e.jarSensor(b, day)
 			ds.jar.Reset(&b.Life, jarSeed, span, env, ratio)

@@ -64,7 +64,7 @@ func (e *Env) eventWindowJob() pipeline.Job {
 		for _, ms := range e.windowMonths() {
 			p := lake.MustPartition(t, ms.Month, -1)
 			month := ms.Month
-			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms), Weight: int64(len(e.Fleet.Strings)) * 20000,
+			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.captureInput), Weight: int64(len(e.Fleet.Strings)) * 20000,
 				Run: func(ctx context.Context, o *lake.Output) error {
 					return e.writeEventWindows(ctx, o, t, st, daySpan(month, o.Segment()))
 				}})
@@ -104,19 +104,27 @@ func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *sche
 				}
 				step := physics.WindowStep(ev.Kind)
 				id := e.windowID(s, ev)
+				// On history days the capture's samples were not retained:
+				// the row keeps the event, url and count are NULL. The
+				// segment's day (start_ts) decides, like its other rates.
+				keep := e.Scenario.RatesOn(ms.From).Captures
 				key := o.BlobKey(id.String())
 				var samples int64
-				if err := o.WriteBlob(key, func(w io.Writer) (int64, error) {
-					n, err := e.writeWindowSamples(ctx, w, st, ds, s, id, day, from, to, step)
-					samples = n
-					return n, err
-				}); err != nil {
-					return err
+				if keep {
+					if err := o.WriteBlob(key, func(w io.Writer) (int64, error) {
+						n, err := e.writeWindowSamples(ctx, w, st, ds, s, id, day, from, to, step)
+						samples = n
+						return n, err
+					}); err != nil {
+						return err
+					}
 				}
 				if err := sink.Add(func(b *parquetio.RowBuilder) {
 					b.Set("window_id", id).Set("string_id", s.ID).Set("event_type", wt).
-						Set("start_ts", from).Set("end_ts", to).Set("sample_rate_ms", int(step/time.Millisecond)).
-						Set("data_blob_url", key).Set("samples_count", int(samples))
+						Set("start_ts", from).Set("end_ts", to).Set("sample_rate_ms", int(step/time.Millisecond))
+					if keep {
+						b.Set("data_blob_url", key).Set("samples_count", int(samples))
+					}
 				}); err != nil {
 					return err
 				}
@@ -204,9 +212,12 @@ func (e *Env) rippleJob() pipeline.Job {
 			for bucket := range groups {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				strs, month := groups[bucket], ms.Month
-				perDay := int64(24 * time.Hour / e.Scenario.RippleEvery.Duration)
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.rippleInput()),
-					Weight: int64(len(strs)) * perDay * rippleSamples * int64(len(Days(ms.From, ms.To))),
+				var captures int64
+				for _, d := range Days(ms.From, ms.To) {
+					captures += int64(24 * time.Hour / e.Scenario.RatesOn(d).Ripple)
+				}
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.rippleInput),
+					Weight: int64(len(strs)) * captures * rippleSamples,
 					Run: func(ctx context.Context, o *lake.Output) error {
 						return e.writeRipple(ctx, o, t, strs, daySpan(month, o.Segment()))
 					}})
@@ -224,7 +235,7 @@ func (e *Env) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, 
 	wave := make([]float64, rippleSamples)
 	buf := make([]rippleRow, 0, rippleSamples)
 	vals := newArena32(rippleSamples)
-	every := e.Scenario.RippleEvery.Duration
+	every := e.Scenario.RatesOn(ms.From).Ripple // ms is one day
 	for _, s := range strs {
 		cfg := e.stringConfig(s, ms.From)
 		seed := physics.Mix(e.stringSeed(s), physics.HashString("ripple"))

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
@@ -31,8 +32,8 @@ func (e *Env) stringRawJob() pipeline.Job {
 			for bucket := range groups {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				strs, month := groups[bucket], ms.Month
-				weight := int64(len(strs)) * int64(len(Days(ms.From, ms.To))) * int64(e.samplesPerDay()) * 25
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput()), Weight: weight,
+				weight := int64(len(strs)) * e.samplesIn(ms) * 25
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput), Weight: weight,
 					Run: func(ctx context.Context, o *lake.Output) error {
 						return e.writeStringRaw(ctx, o, t, strs, daySpan(month, o.Segment()))
 					}})
@@ -48,10 +49,7 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 		return err
 	}
 	ds := &daySim{e: e}
-	step := e.Scenario.SampleInterval.Duration
-	n := e.samplesPerDay()
-	_, ratio := e.envStepFor(step)
-	sumV := make([]float64, n)
+	var sumV []float64
 	var faults []physics.SensorFault
 	buf := make([]stringRawRow, 0, jarBatch)
 	vals := newArena32(3 * jarBatch)
@@ -62,6 +60,10 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 			if len(jars) == 0 {
 				continue
 			}
+			step := e.Scenario.RatesOn(day).Sample
+			n := e.samplesOn(day)
+			_, ratio := e.envStepFor(step)
+			sumV = slices.Grow(sumV[:0], n)[:n]
 			sp, env := ds.prepare(s, day, step, n)
 			clear(sumV)
 			for _, b := range jars {
@@ -194,21 +196,22 @@ func (e *Env) envJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_env")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		n := int(24 * time.Hour / e.Scenario.EnvInterval.Duration)
 		for _, ms := range e.windowMonths() {
 			p := lake.MustPartition(t, ms.Month, -1)
 			month := ms.Month
-			weight := int64(len(e.Fleet.Sensors)) * int64(len(Days(ms.From, ms.To))) * int64(n)
-			tasks = append(tasks, rowTask(e, t.Name, p, weight, daySegments(ms, e.envInput()), func(ctx context.Context, s *RowSink, seg lake.Segment) error {
-				return e.emitEnv(ctx, s, daySpan(month, seg), n)
+			var weight int64
+			for _, d := range Days(ms.From, ms.To) {
+				weight += int64(len(e.Fleet.Sensors)) * int64(24*time.Hour/e.Scenario.RatesOn(d).Env)
+			}
+			tasks = append(tasks, rowTask(e, t.Name, p, weight, daySegments(ms, e.envInput), func(ctx context.Context, s *RowSink, seg lake.Segment) error {
+				return e.emitEnv(ctx, s, daySpan(month, seg))
 			}))
 		}
 		return tasks, nil
 	}}
 }
 
-func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan, n int) error {
-	step := e.Scenario.EnvInterval.Duration
+func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan) error {
 	var span physics.EnvSpan
 	var faults []physics.SensorFault
 	for _, sn := range e.sensorsByID() {
@@ -221,6 +224,8 @@ func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan, n int)
 			if day.Before(site.CommissionedDate) {
 				continue // the site's sensors report from commissioning on
 			}
+			step := e.Scenario.RatesOn(day).Env
+			n := int(24 * time.Hour / step)
 			physics.BuildEnvSpan(&span, e.siteSeed(site), site.Climate, day, step, n)
 			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, envFaultRates)
 			y := uint64(day.Year())

@@ -119,7 +119,7 @@ func (e *Env) truthEventJob() pipeline.Job {
 		}
 		days := map[string][]lake.Segment{}
 		for _, ms := range e.windowMonths() {
-			days[ms.Month] = daySegments(ms, e.sampleInput())
+			days[ms.Month] = daySegments(ms, e.sampleInput)
 		}
 		var tasks []pipeline.Task
 		for _, ms := range e.historyMonths() {
@@ -205,8 +205,8 @@ func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
 				}
 			}
 		}
-		n := e.samplesPerDay()
-		step := e.Scenario.SampleInterval.Duration
+		n := e.samplesOn(day)
+		step := e.Scenario.RatesOn(day).Sample
 		var faults []physics.SensorFault
 		for _, b := range e.Fleet.BatteriesActiveOn(day) {
 			faults = e.jarFaults(faults, b, day, n)

@@ -64,6 +64,9 @@ type JarSim struct {
 	knotStart, knotEnd       int64
 	kR, kRd, kC, kCd         float64 // R0 at 25 °C (mΩ), capacity (Ah)
 	kHeat, kHeatd, kDr, kDrd float64
+	// the knot at knotEnd, reused as the next hour's start: at 1 h steps
+	// every sample loads knots, and this halves the life-model calls.
+	k1R, k1C, k1Heat, k1Dr float64
 
 	// Per env sample; q* are the canonical-float temperature, voltage
 	// offset and resistance factor of a jar without precursor heat.
@@ -519,10 +522,16 @@ func (s *JarSim) loadKnots(t int64) {
 	h := floorDiv(t, hourNs) * hourNs
 	l := s.life
 	t0, t1 := time.Unix(0, h), time.Unix(0, h+hourNs)
-	r0, r1 := l.ResistanceMOhm(t0), l.ResistanceMOhm(t1)
-	c0, c1 := l.CapacityAh(t0), l.CapacityAh(t1)
-	h0, d0 := l.Precursor(t0)
+	var r0, c0, h0, d0 float64
+	if h == s.knotEnd {
+		r0, c0, h0, d0 = s.k1R, s.k1C, s.k1Heat, s.k1Dr
+	} else {
+		r0, c0 = l.ResistanceMOhm(t0), l.CapacityAh(t0)
+		h0, d0 = l.Precursor(t0)
+	}
+	r1, c1 := l.ResistanceMOhm(t1), l.CapacityAh(t1)
 	h1, d1 := l.Precursor(t1)
+	s.k1R, s.k1C, s.k1Heat, s.k1Dr = r1, c1, h1, d1
 	s.knotStart, s.knotEnd = h, h+hourNs
 	s.kR, s.kRd = r0, r1-r0
 	s.kC, s.kCd = c0, c1-c0

@@ -50,6 +50,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 
 type runFlags struct {
 	lake, endpoint, configFile, stages, start, end, interval string
+	historyInterval, detailFrom, cpuProfile                  string
 	seed                                                     uint64
 	workers                                                  int
 	force                                                    bool
@@ -70,9 +71,10 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			strings.Join(jobs.StageNames(), ", ") + ").\n" +
 			"Partitions whose manifest already records the same inputs are skipped; --force rewrites them.\n\n" +
 			exitCodesHelp,
-		Example: `  battlake run                                   # whole fleet, 7 days at 5 s, into ./lake
+		Example: `  battlake run                                   # whole fleet, 15 months at 1 h then 7 days at 5 s, into ./lake
   battlake run --stages master                    # master data only
-  battlake run --stages telemetry --start 2026-01-01 --end 2026-01-02 --sample-interval 5s
+  battlake run --stages telemetry --start 2026-01-01 --end 2026-01-02 --detail-from 2026-01-01 --sample-interval 5s
+  battlake run --start 2024-11-01 --history-interval 15m   # two years of history at 15 min
   battlake run --sites DC-BKK-01 --start 2026-10-01 --end 2026-10-03
   battlake run --lake s3://my-bucket/lake --endpoint http://127.0.0.1:7070
   battlake run --config scenario.yaml --seed 7`,
@@ -95,13 +97,16 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags, stderr io.Writer) {
 	fl.StringVar(&f.sites, "sites", "", "comma-separated location codes (default: the whole fleet)")
 	fl.StringVar(&f.start, "start", "", "telemetry window start, YYYY-MM-DD (overrides the scenario)")
 	fl.StringVar(&f.end, "end", "", "telemetry window end, exclusive, YYYY-MM-DD (overrides the scenario)")
-	fl.StringVar(&f.interval, "sample-interval", "", "raw telemetry sample interval, e.g. 5s (1s-1h)")
+	fl.StringVar(&f.interval, "sample-interval", "", "raw telemetry sample interval of detail days, e.g. 5s (1s-1h)")
+	fl.StringVar(&f.historyInterval, "history-interval", "", "historian sample interval of days before --detail-from, e.g. 1h (sample interval-1h)")
+	fl.StringVar(&f.detailFrom, "detail-from", "", "first day at the detail rates, YYYY-MM-DD (earlier days are history; 'none': every day at the detail rates)")
 	fl.IntVar(&f.workers, "workers", 0, "parallel partition writers (default: number of CPUs)")
 	fl.BoolVar(&f.force, "force", false, "rewrite partitions even when their manifest is current")
 	fl.DurationVar(&f.stagingTTL, "staging-ttl", time.Hour, "sweep staging leftovers older than this at start")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&f.progress, "progress", progressDefault(stderr), "show a progress bar on stderr (default: only on a terminal, never with CI set)")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "400MiB", "soft limit of the Go heap (GOMEMLIMIT syntax; off to disable; GOMEMLIMIT in the environment wins)")
 	addOpsFlags(fl, &f.opsFlags)
 }
@@ -145,6 +150,22 @@ func (f *runFlags) config(stderr io.Writer) (jobs.RunConfig, *slog.Logger, error
 			errs = append(errs, fmt.Errorf("--sample-interval: %w", err))
 		}
 		sc.SampleInterval = jobs.Duration{Duration: d}
+	}
+	if f.historyInterval != "" {
+		d, err := time.ParseDuration(f.historyInterval)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--history-interval: %w", err))
+		}
+		sc.HistoryInterval = jobs.Duration{Duration: d}
+	}
+	switch f.detailFrom {
+	case "":
+	case "none":
+		sc.DetailFrom = jobs.Date{}
+	default:
+		d, err := jobs.ParseDate(f.detailFrom)
+		errs = append(errs, err)
+		sc.DetailFrom = d
 	}
 	if f.sites != "" {
 		sc.Sites = splitList(f.sites)

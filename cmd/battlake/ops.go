@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -176,6 +177,17 @@ func execute(cmd *cobra.Command, name string, f *runFlags, stdout, stderr io.Wri
 	}
 	if f.progress {
 		cfg.Progress = progressPrinter(stderr)
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	sum, runErr := jobs.Run(cmd.Context(), cfg)

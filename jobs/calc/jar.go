@@ -301,6 +301,18 @@ func NewJarCalc(p JarParams, batteries []JarBattery, currents *StringCurrents, t
 	return c, nil
 }
 
+// With returns a fresh kernel (no battery state) over other string
+// currents and a MaxHold, sharing c's master data, tests and impedance
+// history, which only NewJarCalc writes: building those for every day of
+// a year of day segments cost more than deriving the days. Kernels made by
+// With may run concurrently.
+func (c *JarCalc) With(maxHold int64, currents *StringCurrents) *JarCalc {
+	p := c.p
+	p.MaxHold = maxHold
+	return &JarCalc{p: p, cur: currents, models: c.models, strOf: c.strOf, state: make(map[UUID]*jarState, len(c.state)),
+		tempF: c.tempF, noFastPath: c.noFastPath}
+}
+
 // sortGroups puts every group in time order (stable: equal times keep
 // their input order).
 func sortGroups[T any](groups map[UUID][]T, at func(T) int64) {

@@ -381,3 +381,44 @@ func TestJarFastPathEqualsFullPath(t *testing.T) {
 		}
 	}
 }
+
+// A kernel made by With equals one built whole with the same MaxHold, and
+// the hold matters: at 1 h samples the default 5 min integrates nothing
+// between samples, a 1 h hold the whole discharge.
+func TestJarCalcWithEqualsNew(t *testing.T) {
+	s, jars := id(1), []UUID{id(2), id(3)}
+	bats := []JarBattery{{BatteryID: jars[0], StringID: s, Model: agm100, InitialResistanceMOhm: 4}, {BatteryID: jars[1], StringID: s, Model: agm100, InitialResistanceMOhm: 4}}
+	hour := int64(3600 * microsPerSecond)
+	f := buildFixture(s, jars, hour, socPhases, 4000)
+	cur := NewStringCurrents()
+	if err := cur.Add(&f.str); err != nil {
+		t.Fatal(err)
+	}
+	base, err := NewJarCalc(DefaultJarParams, bats, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := map[int64]JarCalcOut{}
+	for _, hold := range []int64{DefaultJarParams.MaxHold, hour} {
+		p := DefaultJarParams
+		p.MaxHold = hold
+		whole, err := NewJarCalc(p, bats, cur, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b JarCalcOut
+		if err := whole.Run(&f.jar, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := base.With(hold, cur).Run(&f.jar, &b); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(a.SOCCentiPct, b.SOCCentiPct) || !slices.Equal(a.SOHCentiPct, b.SOHCentiPct) {
+			t.Fatalf("hold %d µs: With differs from NewJarCalc", hold)
+		}
+		outs[hold] = a
+	}
+	if slices.Equal(outs[hour].SOCCentiPct, outs[DefaultJarParams.MaxHold].SOCCentiPct) {
+		t.Fatal("a 1 h hold changed nothing on 1 h samples")
+	}
+}

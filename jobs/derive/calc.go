@@ -52,6 +52,76 @@ type calcInputs struct {
 	tests      []calc.CapacityTestCalc // by test_id
 	imp        []calc.ImpedanceCalcRow // by (battery_id, measured_at)
 	jarBattery []calc.JarBattery
+	kernel     *calc.JarCalc // static part of the jar kernel
+	// lineage keys of tests and imp, and the chains by bucket
+	testKeys, impKeys []string
+	chainMu           sync.Mutex
+	chains            map[int]bucketChains
+	smallStrings      stringFileCache
+}
+
+// smallStringFile: string raw day files of at most this many rows (a
+// historian day of a bucket: ~1,000) are read once and shared. Every jar
+// calc day reads the string currents of its day and the day before from
+// every string bucket, so a year of 1 h days opened ~50,000 tiny files.
+const smallStringFile = 50_000
+
+// stringFileCache keeps the (ts, string_id, current_a) of small string
+// raw files, FIFO-bounded (at most smallStringCacheFiles files of at most
+// smallStringFile rows), shared by the jar calc tasks of a run.
+type stringFileCache struct {
+	mu   sync.Mutex
+	m    map[string]*stringFileEntry
+	fifo []string
+}
+
+type stringFileEntry struct {
+	once sync.Once
+	b    calc.StringBatch
+	err  error
+}
+
+const smallStringCacheFiles = 64
+
+func (c *stringFileCache) get(ctx context.Context, l *lake.Lake, f lake.SegmentFile) (*calc.StringBatch, error) {
+	key := f.Data.Key + "@" + f.Data.SHA256
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*stringFileEntry{}
+	}
+	x := c.m[key]
+	if x == nil {
+		x = &stringFileEntry{}
+		if len(c.fifo) >= smallStringCacheFiles {
+			delete(c.m, c.fifo[0])
+			c.fifo = c.fifo[1:]
+		}
+		c.m[key] = x
+		c.fifo = append(c.fifo, key)
+	}
+	c.mu.Unlock()
+	x.once.Do(func() {
+		x.err = EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"ts", "string_id", "current_a"}}, func(b *parquetio.SliceBatch) error {
+			x.b.TS = append(x.b.TS, b.Cols[0].Int64...)
+			x.b.StringID = append(x.b.StringID, b.Cols[1].UUID...)
+			x.b.CurrentMA = nullable32(x.b.CurrentMA, &b.Cols[2])
+			return nil
+		})
+	})
+	if x.err != nil {
+		c.mu.Lock()
+		if c.m[key] == x {
+			delete(c.m, key) // a canceled read is not cached
+		}
+		c.mu.Unlock()
+		return nil, x.err
+	}
+	return &x.b, nil
+}
+
+// bucketChains are the day lineages of one jar calc bucket.
+type bucketChains struct {
+	master, known func(time.Time) lake.Input
 }
 
 // fixedSegment is the one segment of a derived table that is not split by
@@ -135,8 +205,24 @@ func (in *calcInputs) loadOnce(ctx context.Context) error {
 		}
 		return lessUUID(a.MeasurementID, b.MeasurementID)
 	})
-	in.imp, err = calc.NewImpedanceCalc(calc.DefaultResistanceTemp).Run(rows, nil)
-	return err
+	if in.imp, err = calc.NewImpedanceCalc(calc.DefaultResistanceTemp).Run(rows, nil); err != nil {
+		return err
+	}
+	// The jar kernel's master data, tests and impedance history, built once
+	// (calc.JarCalc.With makes each day's kernel from it).
+	in.kernel, err = calc.NewJarCalc(calc.DefaultJarParams, in.jarBattery, nil, in.tests, in.imp)
+	if err != nil {
+		return err
+	}
+	// Lineage keys of tests and readings, formatted once.
+	in.testKeys, in.impKeys = make([]string, len(in.tests)), make([]string, len(in.imp))
+	for i, x := range in.tests {
+		in.testKeys[i] = RowKey("test", x.TestID, x.KnownAt, x.PctCenti)
+	}
+	for i, x := range in.imp {
+		in.impKeys[i] = RowKey("imp", x.MeasurementID, x.CorrectedMicroOhm)
+	}
+	return nil
 }
 
 // eachCapacityTest reads capacity_test_raw through Arrow (test_type is an
@@ -330,11 +416,21 @@ func daySegment(f lake.SegmentFile, lineage []lake.Input) lake.Segment {
 }
 
 // dayFiles lists ix's day segments of day d in bucket (or every bucket
-// for -1).
+// for -1), in partition order. The index by day is built on first use (a
+// year of days made the scan over every partition quadratic).
 func (ix *Index) dayFiles(d time.Time, bucket int) []lake.SegmentFile {
+	ix.byDayOnce.Do(func() {
+		ix.byDay = map[int64][]lake.SegmentFile{}
+		for _, f := range ix.All() {
+			if f.Segment.Name != lake.AsOfName {
+				k := f.Segment.From.Unix()
+				ix.byDay[k] = append(ix.byDay[k], f)
+			}
+		}
+	})
 	var out []lake.SegmentFile
-	for _, f := range ix.Overlapping(d, d.AddDate(0, 0, 1)) {
-		if f.Segment.Name != lake.AsOfName && f.Segment.From.Equal(d) && (bucket < 0 || f.Partition.Bucket == bucket) {
+	for _, f := range ix.byDay[d.Unix()] {
+		if bucket < 0 || f.Partition.Bucket == bucket {
 			out = append(out, f)
 		}
 	}
@@ -496,6 +592,17 @@ func (in *calcInputs) jarJob() pipeline.Job {
 				}
 			}
 			inBucket := func(b *Battery) bool { return strs[b.StringID] }
+			in.chainMu.Lock()
+			if in.chains == nil {
+				in.chains = map[int]bucketChains{}
+			}
+			bc, ok := in.chains[bucket]
+			if !ok { // the same for every month of the bucket
+				bc = bucketChains{in.master.DayInputs(inBucket), in.knownInputs(inBucket)}
+				in.chains[bucket] = bc
+			}
+			in.chainMu.Unlock()
+			masterIn, knownIn := bc.master, bc.known
 			type dayIn struct{ jar, str []lake.SegmentFile }
 			inputs := map[string]dayIn{}
 			var segs []lake.Segment
@@ -507,7 +614,7 @@ func (in *calcInputs) jarJob() pipeline.Job {
 				prev := raw.dayFiles(d.AddDate(0, 0, -1), bucket)
 				x := dayIn{jar: append(prev, f), str: append(strRaw.dayFiles(d.AddDate(0, 0, -1), -1), strRaw.dayFiles(d, -1)...)}
 				lin := append(Inputs(x.jar), Inputs(x.str)...)
-				lin = append(lin, in.master.DayInput(d, inBucket), in.knownInput(d, inBucket))
+				lin = append(lin, masterIn(d), knownIn(d))
 				s := daySegment(f, lin)
 				segs = append(segs, s)
 				inputs[s.Name] = x
@@ -515,18 +622,19 @@ func (in *calcInputs) jarJob() pipeline.Job {
 			tasks = append(tasks, pipeline.Task{Partition: dt.out, Meta: Meta(t.Name), Segments: segs, Weight: int64(len(segs)) * 4_000_000,
 				Run: func(ctx context.Context, o *lake.Output) error {
 					x := inputs[o.Segment().Name]
-					return in.writeJarCalc(ctx, o, t, x.jar, x.str)
+					d := o.Segment().From
+					return in.writeJarCalc(ctx, o, t, x.jar, x.str, holdFor(strRaw, d))
 				}})
 		}
 		return tasks, nil
 	}}
 }
 
-// knownInput is the lineage of the capacity tests and impedance readings
-// known by the end of day d for the jars in keep (whole strings): a test
-// or reading added later does not make earlier days stale.
-func (in *calcInputs) knownInput(d time.Time, keep func(*Battery) bool) lake.Input {
-	end := d.AddDate(0, 0, 1).UnixMicro()
+// knownInputs is the lineage of the capacity tests and impedance readings
+// known by the end of each day for the jars in keep (whole strings): a
+// test or reading added later does not make earlier days stale. One chain
+// serves every day of the plan (DayChain).
+func (in *calcInputs) knownInputs(keep func(*Battery) bool) func(d time.Time) lake.Input {
 	strs := map[uuid.UUID]bool{}
 	jars := map[uuid.UUID]bool{}
 	for i := range in.master.Batteries {
@@ -534,26 +642,51 @@ func (in *calcInputs) knownInput(d time.Time, keep func(*Battery) bool) lake.Inp
 			strs[b.StringID], jars[b.ID] = true, true
 		}
 	}
-	var parts []any
-	for _, x := range in.tests {
-		if strs[x.StringID] && x.KnownAt < end {
-			parts = append(parts, x.TestID, x.KnownAt, x.PctCenti)
+	var rows []ChainRow
+	for i, x := range in.tests {
+		if strs[x.StringID] {
+			rows = append(rows, ChainRow{At: x.KnownAt, Key: in.testKeys[i]})
 		}
 	}
-	for _, x := range in.imp {
-		if jars[x.BatteryID] && x.MeasuredAt < end {
-			parts = append(parts, x.MeasurementID, x.CorrectedMicroOhm)
+	for i, x := range in.imp {
+		if jars[x.BatteryID] {
+			rows = append(rows, ChainRow{At: x.MeasuredAt, Key: in.impKeys[i]})
 		}
 	}
-	return lake.Input{Table: "capacity_test_raw+impedance_measurement_raw", Segment: d.Format(time.DateOnly), SHA256: Digest(parts...)}
+	c := NewDayChain("capacity_test_raw+impedance_measurement_raw", rows)
+	return func(d time.Time) lake.Input { return c.Input(d, d.AddDate(0, 0, 1)) }
+}
+
+// holdFor is the kernel's MaxHold for day d: the default (5 min), or the
+// string telemetry's sample interval of d or the day before when longer. A
+// historian's sample stands for its whole interval (zero-order hold, the
+// usual reading of interval logs), so a day at 1 h integrates each current
+// for an hour instead of dropping it as unknown; a discharge shorter than
+// the interval is then missed or stretched, the price of the historian.
+func holdFor(strRaw *Index, d time.Time) int64 {
+	hold := calc.DefaultJarParams.MaxHold
+	for _, x := range []time.Time{d.AddDate(0, 0, -1), d} {
+		hold = max(hold, strRaw.Interval(x).Microseconds())
+	}
+	return hold
 }
 
 // writeJarCalc runs the SOC/SOH kernel over jar (the day before, if held,
 // then the day) with the string currents of str, and writes the day.
-func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schema.Table, jar, str []lake.SegmentFile) error {
+func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schema.Table, jar, str []lake.SegmentFile, maxHold int64) error {
 	cur := calc.NewStringCurrents()
 	var sb calc.StringBatch
 	for _, f := range str {
+		if f.Data.Rows <= smallStringFile {
+			b, err := in.smallStrings.get(ctx, in.l, f)
+			if err != nil {
+				return err
+			}
+			if err := cur.Add(b); err != nil {
+				return fmt.Errorf("read %s: %w", f.Data.Key, err)
+			}
+			continue
+		}
 		if err := EachSlice(ctx, in.l, f, parquetio.ReadOptions{Columns: []string{"ts", "string_id", "current_a"}}, func(b *parquetio.SliceBatch) error {
 			sb.TS, sb.StringID = b.Cols[0].Int64, b.Cols[1].UUID
 			sb.CurrentMA = nullable32(sb.CurrentMA[:0], &b.Cols[2])
@@ -562,10 +695,7 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 			return err
 		}
 	}
-	k, err := calc.NewJarCalc(calc.DefaultJarParams, in.jarBattery, cur, in.tests, in.imp)
-	if err != nil {
-		return err
-	}
+	k := in.kernel.With(maxHold, cur)
 	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), t)
 	if err != nil {
 		return err

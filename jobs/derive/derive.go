@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/battlake/battlake/pipeline/lake"
@@ -27,7 +29,7 @@ import (
 
 // CodeVersion enters every derived segment's fingerprint: bump it when a
 // derived job's output changes for the same inputs.
-const CodeVersion = "derive-2026.11.29-2"
+const CodeVersion = "derive-2026.11.29-3"
 
 // ErrInputChanged says an input file is not the one its manifest listed
 // when the derived job planned: rerun to derive from the new version.
@@ -37,6 +39,9 @@ var ErrInputChanged = errors.New("input changed since the plan")
 type Index struct {
 	Table *schema.Table
 	Parts []lake.Committed
+
+	byDayOnce sync.Once
+	byDay     map[int64][]lake.SegmentFile // dayFiles' index, built on first use
 }
 
 // Load lists t's committed partitions through their manifests.
@@ -78,6 +83,30 @@ func (ix *Index) Days() []time.Time {
 		out = append(out, d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+// Interval is the sample interval the writer recorded for day d of the
+// table (its day segments' "sample_interval=" input; the largest if
+// buckets disagree), or 0 when no segment of d records one. Raw telemetry
+// is downsampled on history days (a BMS historian), so derived jobs read
+// each day's rate rather than assume one.
+func (ix *Index) Interval(d time.Time) time.Duration {
+	var out time.Duration
+	for _, c := range ix.Parts {
+		for _, s := range c.Manifest.Segments {
+			if s.Name == lake.AsOfName || !s.From.Equal(d) {
+				continue
+			}
+			for _, in := range s.Inputs {
+				if v, ok := strings.CutPrefix(in, "sample_interval="); ok {
+					if x, err := time.ParseDuration(v); err == nil {
+						out = max(out, x)
+					}
+				}
+			}
+		}
+	}
 	return out
 }
 

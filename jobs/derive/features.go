@@ -3,6 +3,7 @@ package derive
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -20,6 +21,18 @@ import (
 // Stage features (phase 5): feature_store, every feature of section 5.5
 // for windows of 1, 24 and 168 h, every hour for every battery (the method
 // of each column is documented on package features).
+//
+// Cadence follows the raw rate. On a historian day (jar telemetry sampled
+// every HistorianCadenceFrom or coarser, per its manifest) an hourly row
+// would summarise one sample, so the day gets one row per battery, at its
+// first hour (feature_ts = 00:00, windows covering the days before it),
+// for the windows of 24 h and more: 2 rows a battery-day instead of 72,
+// a daily series for RUL training. The dt cap of integrals (time outside
+// the float band, Ah throughput) stretches to the sample interval of the
+// chunk's day and the day before, so each historian sample counts for its
+// interval. Means (v_mean, t_mean, ...) are over samples, as SQL AVG over
+// the rows: a 168 h window that spans the start of the detail days is
+// dominated by the detail days' samples.
 //
 // A month partition holds a file a day (140 K rows for the fleet: small
 // enough not to bucket). Day d's rows (feature_ts in [d, d+1)) depend on
@@ -57,12 +70,23 @@ func FeatureJobs(l *lake.Lake, windows ...int) []pipeline.Job {
 		var tasks []pipeline.Task
 		for _, m := range months {
 			ft := &featureTask{l: l, t: t, src: src, windows: windows}
+			var weight int64
+			for _, s := range byMonth[m] {
+				weight += 140_000 * int64(time.Minute) / int64(max(time.Minute, src.jar.Interval(s.From)))
+			}
 			tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(t, m, -1), Meta: meta, Segments: byMonth[m],
-				Weight: int64(len(byMonth[m])) * 140_000, Run: ft.run})
+				Weight: weight, Run: ft.run})
 		}
 		return tasks, nil
 	}}}
 }
+
+// HistorianCadenceFrom is the sample interval from which a day's features
+// are emitted daily rather than hourly (see the stage comment).
+const HistorianCadenceFrom = time.Hour
+
+// defaultMaxGap is the engine's default dt cap (features.Config.MaxGap).
+const defaultMaxGap = 10 * time.Minute
 
 // featureLookBack is how many whole days before a day its features read:
 // the 168 h window plus the hour of carried state, rounded up to days.
@@ -72,6 +96,29 @@ type featureSources struct {
 	master               *Master
 	jar, str, env, calcs *Index
 	fm                   features.Master
+	// interval is the jar telemetry's sample interval by day number
+	// (days since the epoch), from the manifests.
+	interval map[int64]time.Duration
+	masterIn func(time.Time) lake.Input // master lineage by day
+}
+
+// emitHour is the engine's cadence (features.Config.EmitHour): hourly on
+// detail days; on historian days only 00:00, for windows of 24 h and more.
+func (s *featureSources) emitHour(h int64) int64 {
+	if s.interval[h/24] < HistorianCadenceFrom {
+		return 0
+	}
+	if h%24 != 0 {
+		return math.MaxInt64
+	}
+	return 24
+}
+
+// maxGap is the dt cap of chunk day: the engine's default, or the longer
+// sample interval of the day or the day before.
+func (s *featureSources) maxGap(day time.Time) time.Duration {
+	n := day.Unix() / 86400
+	return max(defaultMaxGap, s.interval[n], s.interval[n-1])
 }
 
 func loadFeatureSources(ctx context.Context, l *lake.Lake) (*featureSources, error) {
@@ -79,7 +126,10 @@ func loadFeatureSources(ctx context.Context, l *lake.Lake) (*featureSources, err
 	if err != nil || len(jar.Parts) == 0 {
 		return nil, err
 	}
-	src := &featureSources{jar: jar}
+	src := &featureSources{jar: jar, interval: map[int64]time.Duration{}}
+	for _, d := range jar.Days() {
+		src.interval[d.Unix()/86400] = jar.Interval(d)
+	}
 	for _, x := range []struct {
 		ix   **Index
 		name string
@@ -116,7 +166,10 @@ func (s *featureSources) lineage(d time.Time) []lake.Input {
 		in = append(in, Inputs(env)...)
 		in = append(in, Inputs(thd)...)
 	}
-	return append(in, s.master.DayInput(d, nil))
+	if s.masterIn == nil {
+		s.masterIn = s.master.DayInputs(nil)
+	}
+	return append(in, s.masterIn(d))
 }
 
 type featureRow struct {
@@ -127,12 +180,12 @@ type featureRow struct {
 	VStd                 *int32   `parquet:"v_std,decimal(4:5),optional"`
 	VMin                 *int32   `parquet:"v_min,decimal(3:5),optional"`
 	VMax                 *int32   `parquet:"v_max,decimal(3:5),optional"`
-	VBalanceMean         *int32   `parquet:"v_balance_mean,decimal(4:5),optional"`
+	VBalanceMean         *int32   `parquet:"v_balance_mean,decimal(4:6),optional"`
 	TMean                *int32   `parquet:"t_mean,decimal(1:4),optional"`
 	TMax                 *int32   `parquet:"t_max,decimal(1:4),optional"`
 	TDeltaAmbientMean    *int32   `parquet:"t_delta_ambient_mean,decimal(2:4),optional"`
 	RInternalLatest      *int32   `parquet:"r_internal_latest,decimal(3:8),optional"`
-	RInternalBaselinePct *int32   `parquet:"r_internal_baseline_pct,decimal(2:5),optional"`
+	RInternalBaselinePct *int32   `parquet:"r_internal_baseline_pct,decimal(2:8),optional"`
 	DischargeCyclesCount *int32   `parquet:"discharge_cycles_count,optional"`
 	AhThroughput         *int32   `parquet:"ah_throughput,decimal(2:8),optional"`
 	TimeBelowFloatMin    *int32   `parquet:"time_below_float_min,optional"`
@@ -160,7 +213,7 @@ type featureTask struct {
 func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
 	d := o.Segment().From
 	if ft.eng == nil || !ft.next.Equal(d) {
-		eng, err := features.New(features.Config{Windows: ft.windows, EmitFrom: d}, ft.src.fm)
+		eng, err := features.New(features.Config{Windows: ft.windows, EmitFrom: d, MaxGap: defaultMaxGap, EmitHour: ft.src.emitHour}, ft.src.fm)
 		if err != nil {
 			return err
 		}
@@ -204,6 +257,9 @@ func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
 func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	e, l := ft.eng, ft.l
 	if err := e.BeginChunk(day, day.AddDate(0, 0, 1)); err != nil {
+		return err
+	}
+	if err := e.SetMaxGap(ft.src.maxGap(day)); err != nil {
 		return err
 	}
 	jar, str, env, thd := ft.src.dayInputs(day)

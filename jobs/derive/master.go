@@ -101,6 +101,30 @@ func (m *Master) DayInput(day time.Time, keep func(*Battery) bool) lake.Input {
 	return lake.Input{Table: "master", Partition: "", Segment: day.Format(time.DateOnly), SHA256: Digest(parts...)}
 }
 
+// DayInputs is DayInput for every day at once: a chain over the jars in
+// keep by install date (one pass), for jobs that plan many days. Its
+// digests differ from DayInput's but identify the same rows.
+func (m *Master) DayInputs(keep func(*Battery) bool) func(day time.Time) lake.Input {
+	rows := make([]ChainRow, 0, len(m.Batteries))
+	for i := range m.Batteries {
+		b := &m.Batteries[i]
+		if keep != nil && !keep(b) {
+			continue
+		}
+		at := int64(math.MinInt64)
+		if !b.Installed.IsZero() {
+			at = b.Installed.UnixMicro()
+		}
+		parts := []any{b.ID, b.StringID, b.Position, b.InitialCapacityAh, b.InitialResistanceMOhm, m.RoomSensor[b.StringID]}
+		if md := m.Models[b.ModelID]; md != nil {
+			parts = append(parts, *md)
+		}
+		rows = append(rows, ChainRow{At: at, Key: RowKey(parts...)})
+	}
+	c := NewDayChain("master", rows)
+	return func(day time.Time) lake.Input { return c.Input(day, day.AddDate(0, 0, 1)) }
+}
+
 // LoadMaster reads the master tables the derived jobs need.
 func LoadMaster(ctx context.Context, l *lake.Lake) (*Master, error) {
 	m := &Master{Strings: map[uuid.UUID]*String{}, Models: map[uuid.UUID]*Model{}, Systems: map[uuid.UUID]*System{}, battery: map[uuid.UUID]int{}}

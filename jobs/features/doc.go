@@ -95,6 +95,15 @@
 //     time, not on the sample interval (as long as the interval is below
 //     EpisodeGap), so telemetry at different rates gives the same counts.
 //
+// # Historian data
+//
+// Telemetry downsampled by a historian (1 h snapshots) has dt far above
+// the default MaxGap: the caller raises the cap per chunk with SetMaxGap
+// so each snapshot counts for its interval, and thins the output with
+// Config.EmitHour (the lake's feature stage emits one row a historian day,
+// at 00:00, for the 24 and 168 h windows). Means stay over samples, so a
+// window spanning a change of rate weights the finer days' samples.
+//
 // Decimal outputs are rounded half away from zero to the registry's scale;
 // a value that does not fit the column's precision is an error naming the
 // column, battery, feature_ts and value.

@@ -195,6 +195,12 @@ func (p *JarPass) emitUpTo(b *batState, limit int64) error {
 	st := &e.strs[b.str]
 	var a acc
 	for t := from; t <= to; t++ {
+		minW := int64(0)
+		if e.cfg.EmitHour != nil {
+			if minW = e.cfg.EmitHour(t); minW > e.maxW {
+				continue
+			}
+		}
 		a.reset()
 		wi := 0
 		for j := int64(1); j <= e.maxW; j++ {
@@ -206,7 +212,7 @@ func (p *JarPass) emitUpTo(b *batState, limit int64) error {
 				a.addString(sp)
 			}
 			if j == e.windows[wi] {
-				if a.rows > 0 {
+				if a.rows > 0 && j >= minW {
 					if err := p.emit(b, t, j, &a); err != nil {
 						return err
 					}

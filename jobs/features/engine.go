@@ -38,6 +38,11 @@ type Config struct {
 	EmitFrom, EmitTo time.Time
 	// MaxChunk is the longest chunk accepted (default 32 days).
 	MaxChunk time.Duration
+	// EmitHour, if set, is the cadence: the shortest window emitted at
+	// feature_ts hour h (hours since the Unix epoch). Shorter windows are
+	// skipped there, and a value above every window emits nothing at h.
+	// nil emits every window every hour. It must be a pure function of h.
+	EmitHour func(h int64) int64
 }
 
 func (c *Config) defaults() error {
@@ -274,6 +279,7 @@ func (e *Engine) BeginChunk(from, to time.Time) error {
 		return errors.New("chunk begun before the previous chunk ended")
 	}
 	e.from, e.to = f, t
+	e.maxGap = e.cfg.MaxGap.Microseconds()
 	e.chunk++
 	e.started = true
 	e.phase = phaseSeries
@@ -286,6 +292,21 @@ func (e *Engine) BeginChunk(from, to time.Time) error {
 	for i := range e.strs {
 		e.strs[i].slots.reset()
 	}
+	return nil
+}
+
+// SetMaxGap overrides Config.MaxGap for the current chunk's samples (data
+// whose sample interval exceeds the default, e.g. a historian's 1 h): call
+// it after BeginChunk, before the chunk's rows. The next BeginChunk
+// restores Config.MaxGap.
+func (e *Engine) SetMaxGap(d time.Duration) error {
+	if !e.started || e.phase != phaseSeries {
+		return errors.New("set max gap: only at the start of a chunk")
+	}
+	if d <= 0 {
+		return fmt.Errorf("max gap %s: must be positive", d)
+	}
+	e.maxGap = d.Microseconds()
 	return nil
 }
 

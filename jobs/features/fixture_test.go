@@ -48,6 +48,8 @@ type fixture struct {
 	str     map[uuid.UUID][]srow
 	thd     map[uuid.UUID][]vrow
 	env     map[uuid.UUID][]vrow
+	// gap, if set, is each chunk's max gap (Engine.SetMaxGap).
+	gap func(from time.Time) time.Duration
 }
 
 func fxID(kind string, n int) uuid.UUID {
@@ -278,6 +280,11 @@ func (fx *fixture) run(t testing.TB, cfg Config, chunkHours int) map[rowKey]Row 
 		in := func(ts int64) bool { return ts >= f && ts < tt }
 		if err := e.BeginChunk(from, to); err != nil {
 			t.Fatal(err)
+		}
+		if fx.gap != nil {
+			if err := e.SetMaxGap(fx.gap(from)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		for _, pair := range []struct {
 			m   map[uuid.UUID][]vrow

@@ -203,3 +203,86 @@ func TestMixedSampleRates(t *testing.T) {
 		}
 	}
 }
+
+// Historian days: two days of 1 h snapshots, then a day at 5 s. With the
+// dt cap stretched to the interval, each snapshot counts for its hour, so
+// the integrals of a 1 h day match the 5 s day's; the cadence emits one
+// row a historian day (00:00, windows of 24 h and more) and hourly rows on
+// the detail day.
+func TestHistorianDays(t *testing.T) {
+	day0 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	sid, bid, mid := fxID("s", 0), fxID("b", 0), fxID("m", 0)
+	m := Master{Batteries: []Battery{{ID: bid, StringID: sid, ModelID: mid, InitialResistanceMOhm: 3}}, Models: []Model{{mid, 13.5, 13.8}}}
+	// A 3 h discharge at 30 A from 03:00 (below the float band), float at
+	// 0.5 A otherwise: 90 + 10.5 Ah and 180 min below float a day.
+	profile := func(ts int64) (mA, mV int32) {
+		if tod := ts % (24 * hourUS); tod >= 3*hourUS && tod < 6*hourUS {
+			return -30000, 12300
+		}
+		return 500, 13620
+	}
+	detail := day0.Add(48 * time.Hour).UnixMicro()
+	var fx fixture
+	fx.start, fx.hours, fx.master = day0, 72, m
+	fx.bats, fx.strs = m.Batteries, []StringRef{{ID: sid}}
+	fx.jar, fx.str, fx.thd, fx.env = map[uuid.UUID][]jrow{}, map[uuid.UUID][]srow{}, map[uuid.UUID][]vrow{}, map[uuid.UUID][]vrow{}
+	for ts := day0.UnixMicro(); ts < day0.Add(72*time.Hour).UnixMicro(); {
+		c, v := profile(ts)
+		fx.str[sid] = append(fx.str[sid], srow{ts: ts, cur: c, rip: 100})
+		fx.jar[bid] = append(fx.jar[bid], jrow{ts: ts, v: v, t: 250, r: 3000})
+		if ts < detail {
+			ts += hourUS
+		} else {
+			ts += 5 * sec
+		}
+	}
+	historian := func(h int64) bool { return h*hourUS < detail }
+	fx.gap = func(from time.Time) time.Duration {
+		if from.UnixMicro() <= detail { // the detail day's first sample follows a 1 h one
+			return time.Hour
+		}
+		return 10 * time.Minute
+	}
+	cadence := func(h int64) int64 {
+		switch {
+		case !historian(h):
+			return 0
+		case h%24 == 0:
+			return 24
+		}
+		return math.MaxInt64
+	}
+	rows := fx.run(t, Config{Windows: []int{1, 24}, EmitHour: cadence}, 24)
+	base := day0.Unix() / 3600
+	for k := range rows {
+		h := k.t/hourUS - base
+		if historian(base+h) && (h%24 != 0 || k.w < 24) {
+			t.Errorf("historian hour %d window %d emitted", h, k.w)
+		}
+	}
+	for h := 49; h <= 72; h++ {
+		for _, w := range []int32{1, 24} {
+			if _, ok := rows[rowKey{bid, day0.Add(time.Duration(h) * time.Hour).UnixMicro(), w}]; !ok {
+				t.Errorf("detail hour %d window %d missing", h, w)
+			}
+		}
+	}
+	for _, c := range []struct {
+		hour       int
+		ah, below  float64
+		what       string
+		tolAh, tol float64
+	}{
+		{24, 100, 180, "first historian day (its first sample has no dt)", 1, 1},
+		{48, 100.5, 180, "second historian day", 0.5, 1},
+		{72, 101, 180, "detail day (its first sample stands for the hour before)", 0.5, 1},
+	} {
+		r, ok := rows[rowKey{bid, day0.Add(time.Duration(c.hour) * time.Hour).UnixMicro(), 24}]
+		if !ok {
+			t.Fatalf("no 24 h row at hour %d", c.hour)
+		}
+		if a, b := r.Float(AhThroughput), r.Float(TimeBelowFloatMin); math.Abs(a-c.ah) > c.tolAh || math.Abs(b-c.below) > c.tol {
+			t.Errorf("%s: ah_throughput %g (want %g), time_below_float_min %g (want %g)", c.what, a, c.ah, b, c.below)
+		}
+	}
+}
