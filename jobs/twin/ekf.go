@@ -33,6 +33,8 @@ type EKF struct {
 	p       [3][3]float64
 	lastT   float64
 	started bool
+	// The pairs' decay over the last interval (steps repeat: 1 min).
+	dt, a1, a2 float64
 }
 
 // NewEKF starts the filter at soc0 with relaxed pairs.
@@ -56,7 +58,10 @@ func (f *EKF) Step(t, i, v, tempC float64) {
 	if f.started {
 		dt := t - f.lastT
 		if dt > 0 {
-			a1, a2 := math.Exp(-dt/e.Tau1()), math.Exp(-dt/e.Tau2())
+			if dt != f.dt {
+				f.dt, f.a1, f.a2 = dt, math.Exp(-dt/e.Tau1()), math.Exp(-dt/e.Tau2())
+			}
+			a1, a2 := f.a1, f.a2
 			f.x[0] = clamp(f.x[0]+i*dt/(3600*f.cfg.CapacityAh), 0, 1)
 			f.x[1] = a1*f.x[1] + (1-a1)*e.R1*i
 			f.x[2] = a2*f.x[2] + (1-a2)*e.R2*i
