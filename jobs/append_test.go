@@ -29,7 +29,7 @@ import (
 // allStages are every stage built so far, raw and derived: the derived
 // tables must compose like the raw ones (their day files are pure
 // functions of their lineage).
-var allStages = []string{"master", "telemetry", "transactions", "calc", "features"}
+var allStages = []string{"master", "telemetry", "transactions", "calc", "features", "twin"}
 
 func window(start, end string) jobs.Scenario {
 	sc := smallScenario(start, 1, 2*time.Minute)
