@@ -480,6 +480,7 @@ type calibration struct {
 
 // twinRow is one digital_twin_state row before writing.
 type twinRow struct {
+	id       uuid.UUID // state_id
 	battery  uuid.UUID
 	at       time.Time
 	window   uuid.UUID // zero on daily rows
@@ -556,7 +557,8 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 		rows = append(rows, twinRow{battery: b.ID, at: at, soc: soc, cal: cals[b.ID], b: b})
 	}
 	for i := range rows {
-		rows[i].testDone = s.latestTest(rows[i].b, rows[i].at)
+		r := &rows[i]
+		r.testDone, r.id = s.latestTest(r.b, r.at), stateID(r)
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		a, b := &rows[i], &rows[j]
@@ -566,7 +568,7 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 		if !a.at.Equal(b.at) {
 			return a.at.Before(b.at)
 		}
-		return lessUUID(stateID(a), stateID(b))
+		return lessUUID(a.id, b.id)
 	})
 	return writeRows(o, t, len(rows), func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
 }
@@ -602,7 +604,7 @@ func (s *twinSources) latestTest(b *Battery, at time.Time) *capTest {
 }
 
 func (s *twinSources) setRow(rb *parquetio.RowBuilder, r *twinRow) {
-	rb.Set("state_id", stateID(r)).Set("battery_id", r.battery).Set("captured_at", r.at)
+	rb.Set("state_id", r.id).Set("battery_id", r.battery).Set("captured_at", r.at)
 	setDec := func(col string, v, lim float64) {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) <= lim {
 			rb.Set(col, v)
@@ -656,11 +658,7 @@ func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.U
 	const mins = 1440
 	d0 := d.UnixMicro()
 	minute := func(ts int64) int { return int((ts - d0) / (ekfStepS * 1e6)) }
-	type acc struct {
-		sum [mins]float64
-		n   [mins]int32
-	}
-	cur := map[uuid.UUID]*acc{}
+	cur := map[uuid.UUID]*minuteCurrent{}
 	for _, f := range s.str.dayFiles(d, -1) {
 		if err := EachSlice(ctx, s.l, f, parquetio.ReadOptions{Columns: []string{"string_id", "ts", "current_a"}}, func(b *parquetio.SliceBatch) error {
 			c := b.Cols
@@ -671,7 +669,7 @@ func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.U
 				}
 				x := cur[c[0].UUID[i]]
 				if x == nil {
-					x = &acc{}
+					x = &minuteCurrent{}
 					cur[c[0].UUID[i]] = x
 				}
 				x.sum[m] += float64(a) / 1000
@@ -682,13 +680,52 @@ func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.U
 			return nil, err
 		}
 	}
+	// One filter pass per bucket file, two at a time (the string
+	// currents and calibrations are read-only by now).
+	files := s.jar.dayFiles(d, -1)
+	outs := make([]map[uuid.UUID]float64, len(files))
+	errs := make([]error, len(files))
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for k, file := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			outs[k], errs[k] = s.filterFile(ctx, file, d0, cur, cals)
+		}()
+	}
+	wg.Wait()
+	out := map[uuid.UUID]float64{}
+	for k := range files {
+		if errs[k] != nil {
+			return nil, errs[k]
+		}
+		for id, soc := range outs[k] {
+			out[id] = soc
+		}
+	}
+	return out, nil
+}
+
+// minuteCurrent is a string's current summed per minute of a day.
+type minuteCurrent struct {
+	sum [1440]float64
+	n   [1440]int32
+}
+
+// filterFile runs the daily filter of every jar of one jar raw file
+// (sorted by battery, then time): per minute, the last reading.
+func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 int64, cur map[uuid.UUID]*minuteCurrent, cals map[uuid.UUID]*calibration) (map[uuid.UUID]float64, error) {
+	const mins = 1440
+	minute := func(ts int64) int { return int((ts - d0) / (ekfStepS * 1e6)) }
 	out := map[uuid.UUID]float64{}
 	var (
 		id      uuid.UUID
 		lastM   = -1
 		v, temp float64
 		f       *twin.EKF
-		str     *acc
+		str     *minuteCurrent
 	)
 	step := func() {
 		if f == nil || lastM < 0 {
@@ -707,45 +744,43 @@ func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.U
 		}
 		f, lastM = nil, -1
 	}
-	for _, file := range s.jar.dayFiles(d, -1) {
-		if err := EachSlice(ctx, s.l, file, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c"}}, func(b *parquetio.SliceBatch) error {
-			c := b.Cols
-			for i := 0; i < b.Rows; i++ {
-				bid := uuid.UUID(c[0].UUID[i])
-				if bid != id || f == nil {
-					if bid != id {
-						finish()
-					}
-					id = bid
-					jar, ok := s.master.Battery(bid)
-					if !ok {
-						continue
-					}
-					f, str = s.newDayFilter(jar, cals[bid], c, i), cur[jar.StringID]
+	if err := EachSlice(ctx, s.l, file, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c"}}, func(b *parquetio.SliceBatch) error {
+		c := b.Cols
+		for i := 0; i < b.Rows; i++ {
+			bid := uuid.UUID(c[0].UUID[i])
+			if bid != id || f == nil {
+				if bid != id {
+					finish()
 				}
-				m := minute(c[1].Int64[i])
-				if m < 0 || m >= mins {
+				id = bid
+				jar, ok := s.master.Battery(bid)
+				if !ok {
 					continue
 				}
-				if m != lastM {
-					step()
-					lastM = m
-				}
-				// The minute's last reading; a NULL voltage predicts only.
-				v, temp = math.NaN(), 25
-				if x := i32(&c[2], i); x != calc.Null32 && x > 0 {
-					v = float64(x) / 1000
-				}
-				if x := i32(&c[3], i); x != calc.Null32 {
-					temp = float64(x) / 10
-				}
+				f, str = s.newDayFilter(jar, cals[bid], c, i), cur[jar.StringID]
 			}
-			return nil
-		}); err != nil {
-			return nil, err
+			m := minute(c[1].Int64[i])
+			if m < 0 || m >= mins {
+				continue
+			}
+			if m != lastM {
+				step()
+				lastM = m
+			}
+			// The minute's last reading; a NULL voltage predicts only.
+			v, temp = math.NaN(), 25
+			if x := i32(&c[2], i); x != calc.Null32 && x > 0 {
+				v = float64(x) / 1000
+			}
+			if x := i32(&c[3], i); x != calc.Null32 {
+				temp = float64(x) / 10
+			}
 		}
-		finish()
+		return nil
+	}); err != nil {
+		return nil, err
 	}
+	finish()
 	return out, nil
 }
 

@@ -179,8 +179,8 @@ func Identify(w Window, o IdentOptions) (Fit, error) {
 			if r0 <= 0 {
 				return f, fmt.Errorf("corrected R0 %.3g Ω: %w", r0, ErrIllPosed)
 			}
-			if f.R0Step-r0 < 1e-3*f.R0Step {
-				break // below 0.1 %: the first pass stands
+			if f.R0Step-r0 < 5e-3*f.R0Step {
+				break // below 0.5 %: the first pass stands
 			}
 		}
 	}
@@ -246,7 +246,7 @@ func (p *problem) search(o IdentOptions) (b1, b2 float64, ok bool) {
 	if p.long {
 		t2s = logGrid(o.Tau2[0], o.Tau2[1], 12)
 	}
-	for _, t1 := range logGrid(o.Tau1[0], o.Tau1[1], 16) {
+	for _, t1 := range logGrid(o.Tau1[0], o.Tau1[1], 12) {
 		for _, t2 := range t2s {
 			if p.long && t2 <= t1*3 {
 				continue // keep the pairs ordered and apart
@@ -342,7 +342,7 @@ func (p *problem) solve(t1, t2 float64) ([maxCols]float64, float64, bool) {
 	for k := range p.y {
 		dt := p.dt[k]
 		if k > 0 {
-			if dt != lastDt {
+			if math.Abs(dt-lastDt) > 1e-9 { // sample times carry rounding
 				lastDt = dt
 				la1 = math.Exp(-dt / t1)
 				if p.long {
@@ -443,7 +443,8 @@ func logGrid(lo, hi float64, n int) []float64 {
 }
 
 // golden minimises f over [lo, hi] in log space (f unimodal near the grid
-// optimum): 20 iterations narrow the bracket to 1e-4 of its log width.
+// optimum): 14 iterations narrow the bracket to 1e-3 of its log width
+// (±0.1 % on τ from a ±50 % bracket).
 func golden(f func(float64) float64, lo, hi float64) float64 {
 	if hi <= lo {
 		return lo
@@ -452,7 +453,7 @@ func golden(f func(float64) float64, lo, hi float64) float64 {
 	a, b := math.Log(lo), math.Log(hi)
 	c, d := b-g*(b-a), a+g*(b-a)
 	fc, fd := f(math.Exp(c)), f(math.Exp(d))
-	for range 20 {
+	for range 14 {
 		if fc < fd {
 			b, d, fd = d, c, fc
 			c = b - g*(b-a)
