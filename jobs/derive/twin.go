@@ -39,7 +39,8 @@ import (
 //     of the day, inside its day segment and month), and one per jar after
 //     each event window of its string (captured_at = window end).
 //   - soc_pct: an EKF (twin.EKF) over the day's jar voltage decimated to
-//     1 min with the string's mean current per minute, on the latest
+//     1 min (the minute's last reading) with the string's mean current
+//     per minute, started from the day's first reading, on the latest
 //     calibration (priors where NULL) and the capacity rated × SOH; on a
 //     window row, over the window's samples.
 //   - soh_pct and capacity_fade_pct: the latest capacity test of the
@@ -70,7 +71,11 @@ const (
 	calibMaxRMSE  = 0.030 // V: pairs from a fit worse than this are not kept
 	decimateS     = 1.0   // s: identification samples (edges kept at full rate)
 	ekfStepS      = 60    // s: the daily filter's step
-	minStepA      = 5.0   // A: a current step (float currents are < 1 A)
+	// maxResponseS caps the response identified: 4 × the longest prior τ1
+	// (60 s); longer windows (15 min capacity tests) add cost, not
+	// information, as τ2 needs 30 min anyway.
+	maxResponseS = 240.0
+	minStepA     = 5.0 // A: a current step (float currents are < 1 A)
 	// minStepV: a calibration's voltage step must be ≥ 20 steps of a 5 mV
 	// BMS resolution, so R0 is within ~5 % (a 12 A surge moves a jar by
 	// ~50 mV: too little; a 200 A transfer by ~0.8 V).
@@ -409,6 +414,9 @@ func (s *twinSources) fitJar(id uuid.UUID, w twin.Window, temp []float64) *jarFi
 	jf.soc0 = startSOC(w.V[0], w.I[0], jf.tempC)
 	// Only a discharge step of minStepV or more is worth identifying.
 	if from, to, ok := twin.DischargeResponse(w.I, minStepA, chargeA); ok && math.Abs(w.V[from+1]-w.V[from]) >= minStepV {
+		for to > from+1 && w.T[to-1]-w.T[from] > maxResponseS {
+			to--
+		}
 		resp := twin.Window{T: w.T[from:to], I: w.I[from:to], V: w.V[from:to]}
 		if f, err := twin.Identify(twin.Decimate(resp, decimateS, chargeA), twin.DefaultIdent); err == nil {
 			// R0 stands on the step alone; the pairs only when the
@@ -744,7 +752,10 @@ func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 
 		}
 		f, lastM = nil, -1
 	}
-	if err := EachSlice(ctx, s.l, file, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c"}}, func(b *parquetio.SliceBatch) error {
+	// Temperature is not read: it moves the OCV by 1.5 mV/°C, a tenth of
+	// the filter's 20 mV measurement σ, and its column is a quarter of the
+	// decode; the filter takes the calibration window's (else 25 °C).
+	if err := EachSlice(ctx, s.l, file, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
 		c := b.Cols
 		for i := 0; i < b.Rows; i++ {
 			bid := uuid.UUID(c[0].UUID[i])
@@ -758,6 +769,10 @@ func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 
 					continue
 				}
 				f, str = s.newDayFilter(jar, cals[bid], c, i), cur[jar.StringID]
+				temp = 25
+				if cl := cals[bid]; cl != nil && cl.hasCal && !math.IsNaN(cl.tempC) {
+					temp = cl.tempC
+				}
 			}
 			m := minute(c[1].Int64[i])
 			if m < 0 || m >= mins {
@@ -768,12 +783,9 @@ func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 
 				lastM = m
 			}
 			// The minute's last reading; a NULL voltage predicts only.
-			v, temp = math.NaN(), 25
+			v = math.NaN()
 			if x := i32(&c[2], i); x != calc.Null32 && x > 0 {
 				v = float64(x) / 1000
-			}
-			if x := i32(&c[3], i); x != calc.Null32 {
-				temp = float64(x) / 10
 			}
 		}
 		return nil
@@ -806,8 +818,8 @@ func (s *twinSources) newDayFilter(b *Battery, c *calibration, cols []parquetio.
 	if x := i32(&cols[2], i); x != calc.Null32 {
 		v = float64(x) / 1000
 	}
-	if x := i32(&cols[3], i); x != calc.Null32 {
-		temp = float64(x) / 10
+	if c != nil && c.hasCal && !math.IsNaN(c.tempC) {
+		temp = c.tempC
 	}
 	soc0 := 1.0
 	if !math.IsNaN(v) {
