@@ -366,7 +366,8 @@ func (s *twinSources) fitWindow(ctx context.Context, w *twinWindow) (map[uuid.UU
 		if len(win.T) > 0 {
 			out[cur] = s.fitJar(cur, win, temp)
 		}
-		win, temp = twin.Window{}, nil
+		// The next jar reuses the buffers (fitJar keeps none of them).
+		win.T, win.I, win.V, temp = win.T[:0], win.I[:0], win.V[:0], temp[:0]
 	}
 	err := EachSlice(ctx, s.l, w.blob, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "current_a", "temperature_c"}}, func(b *parquetio.SliceBatch) error {
 		c := b.Cols
@@ -483,7 +484,7 @@ type calibration struct {
 	at      time.Time // the window's start
 	ocvPts  [3][]float64
 	hasCal  bool
-	windows int
+	ocvJSON string // cached encoding of the OCV fit of ocvPts
 }
 
 // twinRow is one digital_twin_state row before writing.
@@ -528,7 +529,7 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 				cals[id] = c
 			}
 			if jf.ok {
-				c.fit, c.tempC, c.at, c.hasCal = jf.fit, jf.tempC, w.start, true
+				c.fit, c.tempC, c.at, c.hasCal, c.ocvJSON = jf.fit, jf.tempC, w.start, true, ""
 				// The fitted OCV offset is an OCV point only when the fast
 				// pair's initial voltage (the float overpotential) decayed
 				// within the response: else the two are one unknown.
@@ -627,7 +628,7 @@ func (s *twinSources) setRow(rb *parquetio.RowBuilder, r *twinRow) {
 	}
 	c := r.cal
 	if c == nil || !c.hasCal {
-		rb.Set("ocv_params_json", ocvJSON(twin.OCVFit{OCVParams: twin.PriorOCV, Source: "prior"}))
+		rb.Set("ocv_params_json", priorOCVJSON)
 		return
 	}
 	e := c.fit.ECM
@@ -642,12 +643,16 @@ func (s *twinSources) setRow(rb *parquetio.RowBuilder, r *twinRow) {
 		r25 := calc.DefaultResistanceTemp.To25(1000*e.R0, c.tempC)
 		setDec("power_fade_pct", twin.PowerFadePct(r.b.InitialResistanceMOhm, r25), 999.99)
 	}
-	ocv, err := twin.FitOCV(c.ocvPts[0], c.ocvPts[1], c.ocvPts[2])
-	if err != nil {
-		ocv = twin.OCVFit{OCVParams: twin.PriorOCV, Source: "prior"}
+	if c.ocvJSON == "" { // once per calibration state, not per row
+		c.ocvJSON = priorOCVJSON
+		if ocv, err := twin.FitOCV(c.ocvPts[0], c.ocvPts[1], c.ocvPts[2]); err == nil {
+			c.ocvJSON = ocvJSON(ocv)
+		}
 	}
-	rb.Set("ocv_params_json", ocvJSON(ocv))
+	rb.Set("ocv_params_json", c.ocvJSON)
 }
+
+var priorOCVJSON = ocvJSON(twin.OCVFit{OCVParams: twin.PriorOCV, Source: "prior"})
 
 // ocvJSON encodes an OCV fit with 6 significant decimals (stable bytes).
 func ocvJSON(f twin.OCVFit) string {
