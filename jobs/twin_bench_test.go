@@ -13,9 +13,10 @@ import (
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/objstore"
+	"github.com/battlake/battlake/schema"
 )
 
-// BenchmarkTwin times stage twin alone (forced) over a lake of the raw and
+// BenchmarkTwin times stage twin alone (forced, wall clock) over a lake of the raw and
 // calc stages: by default DC-KKC-01 (its week from 2026-10-25 holds
 // transfer, surge and equalize windows), 7 days at 1 min. BENCH_SITES,
 // BENCH_DAYS, BENCH_INTERVAL and BENCH_START reshape it. Reports rows/s,
@@ -49,6 +50,14 @@ func BenchmarkTwin(b *testing.B) {
 		b.Fatal(err)
 	}
 	lk := lake.New(fs)
+	ix, err := derive.Load(context.Background(), lk, schema.MustLookup("telemetry_event_window"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var windows int64
+	for _, f := range ix.All() {
+		windows += f.Segment.Rows
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		r := &pipeline.Runner{Lake: lk, Workers: runtime.GOMAXPROCS(0), Force: true}
@@ -62,5 +71,6 @@ func BenchmarkTwin(b *testing.B) {
 		b.ReportMetric(d.Seconds(), "twin_s")
 		b.ReportMetric(float64(tot.Rows)/d.Seconds(), "rows/s")
 		b.ReportMetric(d.Seconds()/float64(days), "s/lake-day")
+		b.ReportMetric(float64(windows), "windows")
 	}
 }

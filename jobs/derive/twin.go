@@ -67,7 +67,7 @@ import (
 
 // Calibration settings.
 const (
-	calibLookBack = 90    // days a calibration stays current
+	calibLookBack = 30    // days a calibration stays current (and a daily append reads back)
 	calibMaxRMSE  = 0.030 // V: pairs from a fit worse than this are not kept
 	decimateS     = 1.0   // s: identification samples (edges kept at full rate)
 	ekfStepS      = 60    // s: the daily filter's step
