@@ -63,11 +63,15 @@ func TestTwinState(t *testing.T) {
 				count(sei_thickness_nm), count(r2_mohm) + count(c2_f),
 				count(r0_mohm), count(*) FILTER (WHERE r0_mohm IS NOT NULL AND (calibration_rmse_v IS NULL OR last_calibrated_at IS NULL)
 					OR r1_mohm IS NOT NULL AND calibration_rmse_v >= 0.03),
-				count(DISTINCT state_id), count(soh_pct), count(*) FILTER (WHERE abs(capacity_fade_pct - (100 - soh_pct)) > 20)
+				count(DISTINCT state_id), count(soh_pct), count(*) FILTER (WHERE abs(capacity_fade_pct - (100 - soh_pct)) > 20),
+				count(*) FILTER (WHERE NOT coalesce(CAST(json_extract(ocv_params_json, '$.e1_v') AS DOUBLE) BETWEEN 0.5 AND 2, false))
 			FROM %s`, tw)
-		var n, badSOC, lowFloat, sei, r2, r0, badCal, ids, soh, badFade int64
-		if err := db.QueryRow(q).Scan(&n, &badSOC, &lowFloat, &sei, &r2, &r0, &badCal, &ids, &soh, &badFade); err != nil {
+		var n, badSOC, lowFloat, sei, r2, r0, badCal, ids, soh, badFade, badOCV int64
+		if err := db.QueryRow(q).Scan(&n, &badSOC, &lowFloat, &sei, &r2, &r0, &badCal, &ids, &soh, &badFade, &badOCV); err != nil {
 			t.Fatal(err)
+		}
+		if badOCV != 0 {
+			t.Errorf("%d rows without an OCV curve of 0.5-2 V span", badOCV)
 		}
 		if badSOC != 0 || lowFloat != 0 {
 			t.Errorf("%d rows with SOC outside 0-100 %%, %d end-of-day rows below 90 %% on a float site", badSOC, lowFloat)

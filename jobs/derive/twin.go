@@ -3,12 +3,12 @@ package derive
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -138,7 +138,8 @@ type twinSources struct {
 	winIx      *Index
 	windows    []twinWindow // by (end, id)
 	winDigest  map[time.Time]string
-	tests      []capTest // by knownAt
+	tests      []capTest           // by knownAt
+	testsBy    map[uuid.UUID][]int // string → indexes into tests, by knownAt
 	testInputs []lake.Input
 
 	mu   sync.Mutex
@@ -298,6 +299,10 @@ func (s *twinSources) loadTests(ctx context.Context) error {
 		}
 		return lessUUID(a.stringID, b.stringID)
 	})
+	s.testsBy = map[uuid.UUID][]int{}
+	for i := range s.tests {
+		s.testsBy[s.tests[i].stringID] = append(s.testsBy[s.tests[i].stringID], i)
+	}
 	return nil
 }
 
@@ -484,7 +489,7 @@ type calibration struct {
 	at      time.Time // the window's start
 	ocvPts  [3][]float64
 	hasCal  bool
-	ocvJSON string // cached encoding of the OCV fit of ocvPts
+	ocvJSON []byte // cached encoding of the OCV fit of ocvPts
 }
 
 // twinRow is one digital_twin_state row before writing.
@@ -529,7 +534,7 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 				cals[id] = c
 			}
 			if jf.ok {
-				c.fit, c.tempC, c.at, c.hasCal, c.ocvJSON = jf.fit, jf.tempC, w.start, true, ""
+				c.fit, c.tempC, c.at, c.hasCal, c.ocvJSON = jf.fit, jf.tempC, w.start, true, nil
 				// The fitted OCV offset is an OCV point only when the fast
 				// pair's initial voltage (the float overpotential) decayed
 				// within the response: else the two are one unknown.
@@ -579,7 +584,10 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 		}
 		return lessUUID(a.id, b.id)
 	})
-	return s.writeTwin(o, t, rows)
+	// The row builder, not a typed writer: parquet-go v0.32 writes an
+	// optional JSON field of a typed row as NULL (*string) or panics in its
+	// level histograms (string, []byte).
+	return writeRows(o, t, len(rows), func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
 }
 
 // stateID is a uuid (version 5 layout) from a hash of the battery, the
@@ -599,119 +607,82 @@ var twinNS = uuid.MustParse("6f1d3c52-5a0e-4c35-9d7e-0b8f7d2a9e61") // digital_t
 // run after b was installed.
 func (s *twinSources) latestTest(b *Battery, at time.Time) *capTest {
 	lim := at.UnixMicro()
-	var best *capTest
-	for i := range s.tests {
-		x := &s.tests[i]
-		if x.knownAt > lim {
-			break
-		}
-		if x.stringID == b.StringID && (b.Installed.IsZero() || x.testDate >= b.Installed.UnixMicro()) {
-			best = x
+	idx := s.testsBy[b.StringID]
+	// The last test known by at, then back to one run after installation.
+	k := sort.Search(len(idx), func(i int) bool { return s.tests[idx[i]].knownAt > lim }) - 1
+	for ; k >= 0; k-- {
+		if x := &s.tests[idx[k]]; b.Installed.IsZero() || x.testDate >= b.Installed.UnixMicro() {
+			return x
 		}
 	}
-	return best
+	return nil
 }
 
-// twinVals holds one row's optional values; twinOut points into it.
-type twinVals struct {
-	i32  [9]int32
-	i64  [3]int64
-	json string
-}
-
-// outRow maps a row to the typed writer's layout. Decimals are scaled by
-// the registry's rule (schema.Column.ScaleDecimal, as the row builder
-// does); a value that is NaN or does not fit its DECIMAL is NULL.
-func (s *twinSources) outRow(t *schema.Table, r *twinRow, v *twinVals) twinOut {
-	out := twinOut{StateID: r.id, BatteryID: r.battery, CapturedAt: r.at.UnixMicro()}
-	n32, n64 := 0, 0
-	dec32 := func(col string, x float64) *int32 {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil
+func (s *twinSources) setRow(rb *parquetio.RowBuilder, r *twinRow) {
+	rb.Set("state_id", r.id).Set("battery_id", r.battery).Set("captured_at", r.at)
+	// A value that is NaN or does not fit its DECIMAL is NULL.
+	setDec := func(col string, v, lim float64) {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) <= lim {
+			rb.Set(col, v)
 		}
-		u, err := t.Column(col).ScaleDecimal(x)
-		if err != nil {
-			return nil
-		}
-		v.i32[n32] = int32(u)
-		n32++
-		return &v.i32[n32-1]
 	}
-	dec64 := func(col string, x float64) *int64 {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil
-		}
-		u, err := t.Column(col).ScaleDecimal(x)
-		if err != nil {
-			return nil
-		}
-		v.i64[n64] = u
-		n64++
-		return &v.i64[n64-1]
-	}
-	out.SOCPct = dec32("soc_pct", 100*r.soc)
+	setDec("soc_pct", 100*r.soc, 100)
 	if x := r.testDone; x != nil {
-		out.SOHPct = dec32("soh_pct", x.pct)
+		setDec("soh_pct", x.pct, 999.99)
 		if init := r.b.InitialCapacityAh; init > 0 {
-			out.CapacityFadePct = dec32("capacity_fade_pct", twin.CapacityFadePct(x.measuredAh, init))
+			setDec("capacity_fade_pct", twin.CapacityFadePct(x.measuredAh, init), 999.99)
 		}
 	}
-	v.json = priorOCVJSON
-	out.OCVParamsJSON = &v.json
 	c := r.cal
 	if c == nil || !c.hasCal {
-		return out
+		rb.Set("ocv_params_json", priorOCVJSON)
+		return
 	}
 	e := c.fit.ECM
-	out.R0MOhm = dec32("r0_mohm", 1000*e.R0)
-	out.R1MOhm = dec32("r1_mohm", 1000*e.R1)
-	out.C1F = dec64("c1_f", e.C1)
-	out.R2MOhm = dec32("r2_mohm", 1000*e.R2)
-	out.C2F = dec64("c2_f", e.C2)
-	out.CalibrationRMSEV = dec32("calibration_rmse_v", c.fit.RMSEV)
-	v.i64[n64] = c.at.UnixMicro()
-	out.LastCalibratedAt = &v.i64[n64]
+	setDec("r0_mohm", 1000*e.R0, 99999.999)
+	setDec("r1_mohm", 1000*e.R1, 99999.999)
+	setDec("c1_f", e.C1, 999999.9999)
+	setDec("r2_mohm", 1000*e.R2, 99999.999)
+	setDec("c2_f", e.C2, 999999.9999)
+	setDec("calibration_rmse_v", c.fit.RMSEV, 99.9999)
+	rb.Set("last_calibrated_at", c.at)
 	if r.b.InitialResistanceMOhm > 0 && !math.IsNaN(c.tempC) {
 		r25 := calc.DefaultResistanceTemp.To25(1000*e.R0, c.tempC)
-		out.PowerFadePct = dec32("power_fade_pct", twin.PowerFadePct(r.b.InitialResistanceMOhm, r25))
+		setDec("power_fade_pct", twin.PowerFadePct(r.b.InitialResistanceMOhm, r25), 999.99)
 	}
-	if c.ocvJSON == "" { // once per calibration state, not per row
+	if c.ocvJSON == nil { // once per calibration state, not per row
 		c.ocvJSON = priorOCVJSON
 		if ocv, err := twin.FitOCV(c.ocvPts[0], c.ocvPts[1], c.ocvPts[2]); err == nil {
 			c.ocvJSON = ocvJSON(ocv)
 		}
 	}
-	v.json = c.ocvJSON
-	return out
-}
-
-// writeTwin writes a day's rows through the typed writer (the row
-// builder cost ~20 µs a row).
-func (s *twinSources) writeTwin(o *lake.Output, t *schema.Table, rows []twinRow) error {
-	w, err := parquetio.NewTypedWriter[twinOut](o.Data(), t)
-	if err != nil {
-		return err
-	}
-	vals := make([]twinVals, len(rows))
-	out := make([]twinOut, len(rows))
-	for i := range rows {
-		out[i] = s.outRow(t, &rows[i], &vals[i])
-	}
-	if err := w.Write(out); err != nil {
-		return err
-	}
-	o.SetRows(w.Rows())
-	return w.Close()
+	rb.Set("ocv_params_json", c.ocvJSON)
 }
 
 var priorOCVJSON = ocvJSON(twin.OCVFit{OCVParams: twin.PriorOCV, Source: "prior"})
 
-// ocvJSON encodes an OCV fit with 6 significant decimals (stable bytes).
-func ocvJSON(f twin.OCVFit) string {
-	r := func(x float64) float64 { return math.Round(x*1e6) / 1e6 }
-	b, _ := json.Marshal(map[string]any{"model": "e0 + e1*soc + kt*(t_c - 25)", "e0_v": r(f.E0), "e1_v": r(f.E1), "kt_v_per_c": r(f.KT),
-		"rmse_v": r(f.RMSEV), "n": f.N, "source": f.Source})
-	return string(b)
+// ocvJSON encodes an OCV fit (keys sorted, numbers rounded to 1 µV:
+// stable bytes, and no reflection: it runs once per jar and day).
+func ocvJSON(f twin.OCVFit) []byte {
+	r := func(b []byte, x float64) []byte {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return append(b, "null"...)
+		}
+		return strconv.AppendFloat(b, math.Round(x*1e6)/1e6, 'f', -1, 64)
+	}
+	b := append(make([]byte, 0, 160), `{"e0_v":`...)
+	b = r(b, f.E0)
+	b = append(b, `,"e1_v":`...)
+	b = r(b, f.E1)
+	b = append(b, `,"kt_v_per_c":`...)
+	b = r(b, f.KT)
+	b = append(b, `,"model":"e0 + e1*soc + kt*(t_c - 25)","n":`...)
+	b = strconv.AppendInt(b, int64(f.N), 10)
+	b = append(b, `,"rmse_v":`...)
+	b = r(b, f.RMSEV)
+	b = append(b, `,"source":`...)
+	b = strconv.AppendQuote(b, f.Source)
+	return append(b, '}')
 }
 
 // --- daily filter -----------------------------------------------------------
@@ -883,25 +854,4 @@ func (s *twinSources) newDayFilter(b *Battery, c *calibration, cols []parquetio.
 		soc0 = startSOC(v, 0, temp)
 	}
 	return twin.NewEKF(twin.DefaultEKF(capAh, e, twin.PriorOCV), soc0)
-}
-
-// twinOut is a digital_twin_state row for the typed writer (pointers:
-// NULL is nil, a true zero stays a zero).
-type twinOut struct {
-	StateID          [16]byte `parquet:"state_id,uuid"`
-	BatteryID        [16]byte `parquet:"battery_id,uuid,optional"` // never zero
-	CapturedAt       int64    `parquet:"captured_at,timestamp(microsecond)"`
-	SOCPct           *int32   `parquet:"soc_pct,decimal(2:5),optional"`
-	SOHPct           *int32   `parquet:"soh_pct,decimal(2:5),optional"`
-	R0MOhm           *int32   `parquet:"r0_mohm,decimal(3:8),optional"`
-	R1MOhm           *int32   `parquet:"r1_mohm,decimal(3:8),optional"`
-	C1F              *int64   `parquet:"c1_f,decimal(4:10),optional"`
-	R2MOhm           *int32   `parquet:"r2_mohm,decimal(3:8),optional"`
-	C2F              *int64   `parquet:"c2_f,decimal(4:10),optional"`
-	OCVParamsJSON    *string  `parquet:"ocv_params_json,json,optional"`
-	SEIThicknessNm   *int32   `parquet:"sei_thickness_nm,decimal(3:8),optional"`
-	CapacityFadePct  *int32   `parquet:"capacity_fade_pct,decimal(2:5),optional"`
-	PowerFadePct     *int32   `parquet:"power_fade_pct,decimal(2:5),optional"`
-	CalibrationRMSEV *int32   `parquet:"calibration_rmse_v,decimal(4:6),optional"`
-	LastCalibratedAt *int64   `parquet:"last_calibrated_at,timestamp(microsecond),optional"`
 }
