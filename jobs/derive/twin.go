@@ -40,7 +40,8 @@ import (
 //     each event window of its string (captured_at = window end).
 //   - soc_pct: an EKF (twin.EKF) over the day's jar voltage decimated to
 //     1 min (the minute's last reading) with the string's mean current
-//     per minute, started from the day's first reading, on the latest
+//     per minute, started from the day's first reading (a day that
+//     opens in a recharge starts full: days are independent), on the latest
 //     calibration (priors where NULL) and the capacity rated × SOH; on a
 //     window row, over the window's samples.
 //   - soh_pct and capacity_fade_pct: the latest capacity test of the
@@ -51,9 +52,17 @@ import (
 //     R0 corrected to 25 °C (calc.DefaultResistanceTemp) against the
 //     battery's initial_resistance_mohm.
 //   - ocv_params_json: twin.FitOCV over the calibrations' fitted OCV
-//     offsets (points at their window's start SOC); windows start on float
-//     (SOC ≈ 1), so the SOC spread is nil and the fit keeps the literature
-//     slope through the jar's own offset ("source": "offset").
+//     offsets, points at their window's start SOC, taken only from fits
+//     that identified τ1 (else the float overpotential and the offset are
+//     one unknown). Windows start on float (SOC ≈ 1), so the SOC spread
+//     is nil and the fit keeps the literature slope through the jar's own
+//     offset ("source": "offset"); with no point, the literature curve
+//     ("source": "prior").
+//   - In practice on this lake: transfers (200 A, 30 s) give R0 within a
+//     few % of the BMS ohmic readings, but the circuit leaves ~57 mV RMSE
+//     (the coup de fouet and the float overpotential are not in it), so
+//     R1/C1 stay NULL; surges are mostly below minStepV. Hence R1/C1,
+//     R2/C2 NULL and the prior OCV curve on every row so far.
 //   - c1_f, c2_f: the seed's DECIMAL(10,4) holds < 10^6 F; a 30 min pair
 //     of a 2 mΩ block is ~10^6 F and would be written NULL, not wrapped
 //     (every value that does not fit its DECIMAL is NULL).
