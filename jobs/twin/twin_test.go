@@ -273,3 +273,59 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+// A transfer window as the telemetry job simulates it (physics.WindowBounds
+// and WindowStep: 100 ms from 10 s before the transfer to 60 s after the
+// string stops discharging, BuildStringSpan and JarSim with a CellSense-
+// class sensor), identified as the twin job does: R0 from the step is
+// within 5 % of the simulator's R0 at the step (coup de fouet and float
+// overpotential included), and τ2 is reported unidentifiable.
+func TestIdentifyPhysicsTransferWindow(t *testing.T) {
+	spec := physics.ModelSpec{Name: "T12-150", Manufacturer: "test", CapacityAh: 150, NominalV: 12,
+		FloatMinV: 13.5, FloatMaxV: 13.8, BoostMinV: 14.4, BoostMaxV: 14.7, MaxChargeA: 45,
+		TempWarnC: 45, TempCritC: 50, ExpectedLifeYears: 10, R0mOhm: 3.0, Peukert: 1.1}
+	cfg := physics.StringConfig{System: physics.SystemUPS, Jars: 24, Spec: spec, LoadA: physics.NominalLoadA(physics.SystemUPS)}
+	t0 := time.Date(2025, 6, 3, 10, 0, 0, 0, time.UTC)
+	ev := physics.Event{Kind: physics.EventTransfer, Start: t0, End: t0.Add(30 * time.Second), CurrentA: physics.NominalLoadA(physics.SystemUPS)}
+	from, to := physics.WindowBounds(ev)
+	step := physics.WindowStep(ev.Kind)
+	n := int(to.Sub(from) / step)
+	var span physics.StringSpan
+	physics.BuildStringSpan(&span, cfg, 3, from, step, n, []physics.Event{ev})
+	for seed := uint64(1); seed <= 4; seed++ {
+		life := physics.NewJarLife(seed, spec, physics.ProfileHealthy, t0.AddDate(-2-int(seed), 0, 0), 25)
+		life.Failure = physics.FailureNone
+		var sim physics.JarSim
+		sim.Sensor = physics.JarSensor{VoltSigmaV: 0.002, VoltResV: 0.001}
+		sim.Reset(&life, seed, &span, nil, 1)
+		var w Window
+		var xs []physics.JarSample
+		for i := range n {
+			x, ok := sim.Next()
+			if !ok {
+				t.Fatal("simulator ended early")
+			}
+			xs = append(xs, x)
+			w.T = append(w.T, float64(i)*step.Seconds())
+			w.I = append(w.I, float64(span.CurrentA[i]))
+			w.V = append(w.V, physics.Quantize(x.VoltageV, 0.001))
+		}
+		a, b, ok := DischargeResponse(w.I, 5, 0.5)
+		if !ok {
+			t.Fatalf("seed %d: no discharge step in the transfer window", seed)
+		}
+		f, err := Identify(Decimate(Window{T: w.T[a:b], I: w.I[a:b], V: w.V[a:b]}, 1, 0.5), DefaultIdent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := a + 1 // first sample on battery
+		truth := life.ECM(from.Add(time.Duration(k)*step), xs[k].SOC, xs[k].TempC)
+		t.Logf("seed %d: R0 %.4f / %.4f mΩ, span %.1f s, RMSE %.4f V, step %.1f A", seed, 1000*f.ECM.R0, 1000*truth.R0, f.SpanS, f.RMSEV, w.I[k]-w.I[k-1])
+		if e := relErr(f.ECM.R0, truth.R0); e > 0.05 {
+			t.Errorf("seed %d: R0 %.4f mΩ, simulator %.4f mΩ (%.1f %%)", seed, 1000*f.ECM.R0, 1000*truth.R0, 100*e)
+		}
+		if f.Tau2OK || !math.IsNaN(f.ECM.R2) {
+			t.Errorf("seed %d: τ2 reported from a %.0f s response", seed, f.SpanS)
+		}
+	}
+}
