@@ -74,8 +74,9 @@ import (
 // Lineage of day d: the jar and string raw segments of d, one digest of
 // the event-window segments and blobs of [d - calibLookBack, d], one of the
 // capacity tests known by the end of d, and the master rows of d. The
-// window fits are computed once per run (a shared cache), only when a
-// stale day asks for them: a rerun with nothing stale reads no blob.
+// window fits are computed once per run (a shared cache, evicted behind
+// the look-back), only when a stale day asks for them: a rerun with
+// nothing stale reads no blob.
 
 // Calibration settings.
 const (
@@ -366,6 +367,22 @@ func (s *twinSources) fitsOf(ctx context.Context, w *twinWindow) (map[uuid.UUID]
 	return wf.jars, wf.err
 }
 
+// evict drops the fits of windows that started before from: days derive
+// in order within a month task, so a fit older than the day's look-back
+// is not needed again (a concurrent task that still wants one recomputes
+// it, with the same result), and the cache holds a look-back and a month
+// of windows, not the run's date range.
+func (s *twinSources) evict(from time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.windows {
+		w := &s.windows[i]
+		if w.start.Before(from) {
+			delete(s.fits, w.id)
+		}
+	}
+}
+
 // fitWindow reads a window's blob (sorted by battery, then time) and
 // identifies every jar in it.
 func (s *twinSources) fitWindow(ctx context.Context, w *twinWindow) (map[uuid.UUID]*jarFit, error) {
@@ -563,6 +580,7 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 			}
 		}
 	}
+	s.evict(from)
 	socs, err := s.dailySOC(ctx, d, cals)
 	if err != nil {
 		return err
