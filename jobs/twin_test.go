@@ -46,14 +46,15 @@ func TestTwinState(t *testing.T) {
 				WHERE s.r0_mohm IS NOT NULL),
 			ohm AS (SELECT c.battery_id, c.r0_mohm, avg(j.resistance_mohm) r FROM cal c JOIN %s j
 				ON j.battery_id = c.battery_id AND j.ts BETWEEN c.start_ts - INTERVAL 1 HOUR AND c.start_ts GROUP BY ALL)
-			SELECT count(*), corr(r0_mohm, r), median(r0_mohm / r), count(DISTINCT battery_id) FROM ohm`, tw, win, jar)
+			SELECT count(*), corr(r0_mohm, r), median(r0_mohm / r), quantile_cont(r0_mohm / r, 0.05), quantile_cont(r0_mohm / r, 0.95),
+				count(DISTINCT battery_id) FROM ohm`, tw, win, jar)
 		var n, jars int64
-		var corr, ratio float64
-		if err := db.QueryRow(q).Scan(&n, &corr, &ratio, &jars); err != nil {
+		var corr, ratio, p05, p95 float64
+		if err := db.QueryRow(q).Scan(&n, &corr, &ratio, &p05, &p95, &jars); err != nil {
 			t.Fatal(err)
 		}
-		if n < 100 || corr < 0.9 || ratio < 0.93 || ratio > 1.07 {
-			t.Fatalf("%d calibrations (%d jars): corr(R0, ohmic) = %.3f, median ratio %.3f", n, jars, corr, ratio)
+		if n < 100 || corr < 0.9 || ratio < 0.95 || ratio > 1.05 || p05 < 0.9 || p95 > 1.1 {
+			t.Fatalf("%d calibrations (%d jars): corr(R0, ohmic) = %.3f, ratio median %.3f, 5-95 %% %.3f-%.3f", n, jars, corr, ratio, p05, p95)
 		}
 	})
 
