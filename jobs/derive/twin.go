@@ -367,11 +367,16 @@ func (s *twinSources) fitsOf(ctx context.Context, w *twinWindow) (map[uuid.UUID]
 	return wf.jars, wf.err
 }
 
+// evictSlack (days) keeps fits a month behind a day's look-back: month
+// tasks run two at a time, a month apart at most, so the other task
+// rarely needs a fit this one dropped (if it does, it recomputes it, with
+// the same result).
+const evictSlack = 31
+
 // evict drops the fits of windows that started before from: days derive
 // in order within a month task, so a fit older than the day's look-back
-// is not needed again (a concurrent task that still wants one recomputes
-// it, with the same result), and the cache holds a look-back and a month
-// of windows, not the run's date range.
+// is not needed by it again, and the cache holds a look-back and two
+// months of windows, not the run's date range.
 func (s *twinSources) evict(from time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -580,7 +585,7 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 			}
 		}
 	}
-	s.evict(from)
+	s.evict(from.AddDate(0, 0, -evictSlack))
 	socs, err := s.dailySOC(ctx, d, cals)
 	if err != nil {
 		return err
