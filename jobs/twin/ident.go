@@ -16,10 +16,9 @@ import (
 
 // Sentinel errors callers branch on (skip the window, keep the prior).
 var (
-	ErrNoStep     = errors.New("no current step")
-	ErrTooFew     = errors.New("too few samples")
-	ErrIllPosed   = errors.New("least squares ill-posed")
-	ErrNotDischar = errors.New("first step is not a discharge")
+	ErrNoStep   = errors.New("no current step")
+	ErrTooFew   = errors.New("too few samples")
+	ErrIllPosed = errors.New("least squares ill-posed")
 )
 
 // Window is one jar's samples: time (s, increasing), current (A, + charges)
