@@ -29,7 +29,7 @@ import (
 // allStages are every stage built so far, raw and derived: the derived
 // tables must compose like the raw ones (their day files are pure
 // functions of their lineage).
-var allStages = []string{"master", "telemetry", "transactions", "calc", "features"}
+var allStages = []string{"master", "telemetry", "transactions", "calc", "features", "twin"}
 
 // window is one site from start to end at 2 min, with a historian (1 h)
 // before 2026-03-02: 2026-03-01 is a history day, 2026-03-02 a detail day,

@@ -119,7 +119,7 @@ func BenchmarkDailyAppend(b *testing.B) {
 		}
 		return time.Since(start), sum.Totals()
 	}
-	raw, derived := []string{"master", "telemetry", "transactions"}, []string{"calc", "features"}
+	raw, derived := []string{"master", "telemetry", "transactions"}, []string{"calc", "features", "twin"}
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		lakeDir := b.TempDir()

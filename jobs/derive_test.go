@@ -19,12 +19,12 @@ import (
 	"github.com/battlake/battlake/schema"
 )
 
-// The derived stages (calc, features, alerts) read only the lake: never
+// The derived stages (calc, features, twin, alerts) read only the lake: never
 // _truth/, never the synthesizer's packages.
 
 var (
 	rawStages     = []string{"master", "telemetry", "transactions"}
-	derivedStages = []string{"calc", "features", "alerts"}
+	derivedStages = []string{"calc", "features", "twin", "alerts"}
 )
 
 var errTruthRead = errors.New("derived stage touched _truth/")
@@ -217,6 +217,9 @@ func TestDerivedStages(t *testing.T) {
 		for _, d := range []string{"2026-03-02", "2026-03-03"} {
 			want = append(want, "feature_store month=2026-03 "+d)
 		}
+		// The twin's day reads its own raw day only (windows and tests
+		// are unchanged by the sample rate).
+		want = append(want, "digital_twin_state month=2026-03 2026-03-02")
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Fatalf("re-derived\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
