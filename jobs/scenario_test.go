@@ -114,10 +114,14 @@ func TestRatesOnSplitsHistoryFromDetail(t *testing.T) {
 	}
 }
 
-// The default scenario gives the RUL set a year of history for every jar
-// and at least 100 true ends of service inside the telemetry.
-func TestDefaultScenarioHasAYearAndEndsOfService(t *testing.T) {
-	s := DefaultScenario()
+// The historian scenario gives the RUL set a year of history for every jar
+// and at least 100 true ends of service inside the telemetry; the default
+// is its last week.
+func TestHistoryScenarioHasAYearAndEndsOfService(t *testing.T) {
+	if d := DefaultScenario(); d.Start != d.DetailFrom || d.End.Sub(d.Start.Time) != 7*24*time.Hour {
+		t.Fatalf("default window %s..%s, detail from %s: want the 7 detail days", d.Start, d.End, d.DetailFrom)
+	}
+	s := HistoryScenario()
 	if s.DetailFrom.Sub(s.Start.Time) < 365*24*time.Hour || s.End.Sub(s.DetailFrom.Time) != 7*24*time.Hour {
 		t.Fatalf("window %s..%s, detail from %s: want a year of history and 7 detail days", s.Start, s.End, s.DetailFrom)
 	}
