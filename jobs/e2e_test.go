@@ -258,7 +258,7 @@ func TestRunOnS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tot := sum.Totals(); tot.Partitions != 9 || tot.Rows != lsum.Totals().Rows || tot.Bytes != lsum.Totals().Bytes {
+	if tot := sum.Totals(); tot.Partitions != 8 || tot.Rows != lsum.Totals().Rows || tot.Bytes != lsum.Totals().Bytes {
 		t.Fatalf("s3 summary %+v, filesystem %+v", tot, lsum.Totals())
 	}
 	local := fileHashes(t, dir)

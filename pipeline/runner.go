@@ -28,6 +28,10 @@ type Task struct {
 	Segments  []lake.Segment
 	// Weight estimates the rows the task writes (progress reporting).
 	Weight int64
+	// Pinned tasks run on shard 0 of a sharded run: their stage must run
+	// whole in one process (stage rul trains on its whole set, then
+	// predicts with what it trained, in sub-steps one process orders).
+	Pinned bool
 	Run    func(ctx context.Context, o *lake.Output) error
 }
 

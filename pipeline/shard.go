@@ -40,7 +40,7 @@ func (s Shard) String() string {
 // longest-processing-time first over the tasks sorted by weight, heaviest
 // first, then by partition key, each going to the least-loaded shard
 // (lowest index on ties). LPT keeps the heaviest shard within 4/3 of the
-// optimum makespan.
+// optimum makespan. Pinned tasks go to shard 0.
 func Assign(tasks []Task, n int) []int {
 	out := make([]int, len(tasks))
 	if n <= 1 {
@@ -59,6 +59,11 @@ func Assign(tasks []Task, n int) []int {
 	})
 	load := make([]int64, n)
 	for _, i := range idx {
+		if tasks[i].Pinned {
+			out[i] = 0
+			load[0] += max(tasks[i].Weight, 1)
+			continue
+		}
 		best := 0
 		for s := 1; s < n; s++ {
 			if load[s] < load[best] {

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/battlake/battlake/jobs"
+	"github.com/battlake/battlake/jobs/evaluate"
 	"github.com/battlake/battlake/jobs/rul"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/spf13/cobra"
@@ -21,12 +22,15 @@ func newEvaluateCmd(stdout io.Writer) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "evaluate",
-		Short: "Score the RUL and failure models on the test strings against the hidden truth",
+		Short: "Score the RUL and failure models and the alerts against the hidden truth",
 		Long: `Evaluate rebuilds the labelled set from the lake, loads the registered models
 (ml_model artifacts) and prints, on the test strings at every month end of the
 telemetry and the horizon: RUL MAE and RMSE by horizon bucket, 95 % interval
 coverage and width, AUROC and Brier score for failure within 30 and 90 days,
-alpha-lambda accuracy, three baselines and a truth-informed reference.`,
+alpha-lambda accuracy, three baselines and a truth-informed reference. Then the
+alerts' usefulness: the share of jars reaching end of service that were warned at
+least 30 days ahead, the share of critical alerts that matched a real condition,
+and the median lead time.`,
 		Example: `  battlake evaluate                  # the default lake in ./lake
   battlake evaluate --lake s3://bucket/lake --json`,
 		Args: cobra.NoArgs,
@@ -40,12 +44,16 @@ alpha-lambda accuracy, three baselines and a truth-informed reference.`,
 			if err != nil {
 				return fmt.Errorf("evaluate %s: %w", lakeURL, err)
 			}
+			al, err := evaluate.Alerts(cmd.Context(), lk)
+			if err != nil {
+				return fmt.Errorf("evaluate alerts %s: %w", lakeURL, err)
+			}
 			if asJSON {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(ev.RULMetrics())
+				return enc.Encode(map[string]any{"rul": ev.RULMetrics(), "failure_30d": ev.FailureMetrics(30), "failure_90d": ev.FailureMetrics(90), "alerts": al})
 			}
-			_, err = fmt.Fprint(stdout, ev.String())
+			_, err = fmt.Fprintf(stdout, "%s\n%s", ev, al)
 			return err
 		},
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/battlake/battlake/jobs"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/objstore"
 	"github.com/battlake/battlake/pipeline/objstore/faultproxy"
@@ -366,7 +367,7 @@ func TestShardedProcessesEqualOneProcessS3(t *testing.T) {
 	}
 	const n = 3
 	written := 0
-	for _, stage := range []string{"master", "telemetry", "transactions", "calc", "features"} {
+	for _, stage := range jobs.StageNames() {
 		var cmds []*exec.Cmd
 		for i := range n {
 			c := child(t, env, slices.Concat([]string{"run", "--stages", stage, "--shard", fmt.Sprintf("%d/%d", i, n),

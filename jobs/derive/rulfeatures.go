@@ -138,11 +138,17 @@ func LoadRULSources(ctx context.Context, l *lake.Lake) (*RULSources, error) {
 	}
 	s.Lineage = append(Inputs(in.testFiles), Inputs(in.impFiles)...)
 	s.Lineage = append(s.Lineage, in.master.DayInput(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), nil))
-	bf, err := masterFile(ctx, l, "battery")
-	if err != nil {
-		return nil, err
+	// Replacement dates decide which jars are in service on each as-of
+	// day: a digest of them, not of the battery file (its daily as-of
+	// rewrite changes status columns the features do not read).
+	var repl []any
+	for _, b := range s.Master.Batteries {
+		if r, ok := s.replaced[b.ID]; ok {
+			repl = append(repl, b.ID, r)
+		}
 	}
-	s.Lineage = append(s.Lineage, bf.Input(), lake.Input{Table: "telemetry_days", Segment: "span", SHA256: Digest(days[0], days[len(days)-1])})
+	s.Lineage = append(s.Lineage, lake.Input{Table: "master", Segment: "replaced_date", SHA256: Digest(repl...)},
+		lake.Input{Table: "telemetry_days", Segment: "span", SHA256: Digest(days[0], days[len(days)-1])})
 	return s, nil
 }
 

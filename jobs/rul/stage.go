@@ -106,7 +106,7 @@ func (sh *shared) trainJob() pipeline.Job {
 		meta.Inputs = append(meta.Inputs, "hyper="+derive.Digest(string(hp)))
 		seg := lake.AsOfSegment(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), s.Horizon.AddDate(0, 0, 1))
 		seg.Lineage = s.Lineage
-		return []pipeline.Task{{Partition: lake.MustPartition(t, "", -1), Meta: meta, Segments: []lake.Segment{seg}, Weight: int64(len(s.Labels)),
+		return []pipeline.Task{{Pinned: true, Partition: lake.MustPartition(t, "", -1), Meta: meta, Segments: []lake.Segment{seg}, Weight: int64(len(s.Labels)),
 			Run: func(ctx context.Context, o *lake.Output) error { return sh.train(ctx, o, t, s) }}}, nil
 	}}
 }
@@ -333,7 +333,7 @@ func PredictJob(l *lake.Lake) pipeline.Job {
 				}
 			}
 			for _, mo := range months {
-				tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(tb, mo, -1), Meta: meta(tb.Name), Segments: byMonth[mo], Weight: 2000,
+				tasks = append(tasks, pipeline.Task{Pinned: true, Partition: lake.MustPartition(tb, mo, -1), Meta: meta(tb.Name), Segments: byMonth[mo], Weight: 2000,
 					Run: func(ctx context.Context, o *lake.Output) error {
 						if err := prepare(ctx); err != nil {
 							return err

@@ -173,7 +173,7 @@ func TrainingSetJob(l *lake.Lake, sh *shared) pipeline.Job {
 			from, _ := time.Parse("2006-01", m)
 			seg := lake.AsOfSegment(from, s.Horizon.AddDate(0, 0, 1))
 			seg.Lineage = s.Lineage
-			tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(t, m, -1), Meta: meta, Segments: []lake.Segment{seg},
+			tasks = append(tasks, pipeline.Task{Pinned: true, Partition: lake.MustPartition(t, m, -1), Meta: meta, Segments: []lake.Segment{seg},
 				Weight: int64(len(rows)), Run: func(ctx context.Context, o *lake.Output) error { return writeSet(o, t, s, rows) }})
 		}
 		return tasks, nil

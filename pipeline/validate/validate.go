@@ -320,6 +320,9 @@ func (v *validator) window(tables []*schema.Table) {
 	}
 	var lo, hi time.Time
 	for _, t := range tables {
+		if sparseDays[t.Name] {
+			continue
+		}
 		for _, c := range v.inv[t.Name].parts {
 			for _, s := range c.m.Segments {
 				if s.Name == lake.AsOfName {
@@ -354,6 +357,16 @@ func (v *validator) inScope(s lake.SegmentEntry) bool {
 	return s.From.Before(v.to) && s.To.After(v.from)
 }
 
+// sparseDays are tables with a day segment only on some days by design:
+// predictions and anomaly scores exist at month ends and at the run date
+// (the day after the as-of day), not on every telemetry day.
+var sparseDays = map[string]bool{"rul_prediction": true, "anomaly_score": true}
+
+// optionalSnapshot are unpartitioned tables of a later stage that may
+// rightly be absent: the model registry is written by stage rul, and only
+// when the lake holds enough ends of service to train on.
+var optionalSnapshot = map[string]bool{"ml_model": true}
+
 // completeness reports missing master snapshots, tables, partitions and
 // day segments of the window.
 func (v *validator) completeness(tables []*schema.Table, explicit bool) {
@@ -362,6 +375,9 @@ func (v *validator) completeness(tables []*schema.Table, explicit bool) {
 	}
 	for _, t := range tables {
 		inv := v.inv[t.Name]
+		if optionalSnapshot[t.Name] || sparseDays[t.Name] {
+			continue
+		}
 		if t.Class == schema.ClassMaster {
 			ok := false
 			for _, c := range inv.parts {
@@ -423,6 +439,12 @@ func (v *validator) lineage(ctx context.Context, tables []*schema.Table) error {
 					continue
 				}
 				for _, in := range s.Lineage {
+					if in.Partition == "*" {
+						// A digest over a whole table's files (the alerts
+						// stage's lineage): only that job can recompute it.
+						unverifiable[in.Table+" (all partitions)"]++
+						continue
+					}
 					it, ok := schema.Lookup(in.Table)
 					if !ok {
 						// Digests the derived jobs compute over master rows
