@@ -12,6 +12,7 @@ import (
 
 	"github.com/battlake/battlake/jobs"
 	"github.com/battlake/battlake/jobs/derive"
+	"github.com/battlake/battlake/jobs/rul"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -34,7 +35,7 @@ func TestGoldenLakeChecksums(t *testing.T) {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# generator %s %s %s\n", jobs.GeneratorVersion, derive.CodeVersion, derive.AlertsVersion)
+	fmt.Fprintf(&b, "# generator %s %s %s %s\n", jobs.GeneratorVersion, derive.CodeVersion, derive.AlertsVersion, rul.CodeVersion)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s  %s\n", hashes[k], filepath.ToSlash(k))
 	}

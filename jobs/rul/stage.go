@@ -37,7 +37,7 @@ import (
 
 // CodeVersion enters the fingerprint of every rul segment: bump it when
 // the set, the training or the predictions change for the same inputs.
-const CodeVersion = "rul-2026.11.29-6"
+const CodeVersion = "rul-2026.11.29-7"
 
 func meta(table string) lake.Meta {
 	m := derive.Meta(table)
