@@ -208,6 +208,11 @@ func (r *Runner) run(ctx context.Context, tasks []Task) error {
 				}
 				d := done.Add(1)
 				rd := rowsDone.Add(tasks[i].Weight)
+				// A finished task's closure may hold its working state
+				// (a month's feature engine is ~115 MB): drop it now, not
+				// when the whole stage ends, so memory follows the
+				// running tasks rather than the planned ones.
+				tasks[i] = Task{}
 				if r.Progress != nil {
 					r.Progress(int(d), len(tasks), rd, total)
 				}
