@@ -370,6 +370,32 @@ func TestFlippedByteFailsChecksum(t *testing.T) {
 	}
 }
 
+// A model artifact (opaque JSON behind ml_model) is checked by its hash:
+// one changed byte, same size, is one checksum violation on ml_model.
+func TestFlippedByteInModelArtifact(t *testing.T) {
+	dir, lk := copyLake(t)
+	keys, err := filepath.Glob(filepath.Join(dir, "_blobs", "ml_model", "*.json"))
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("no model artifact in the test lake (%v): stage rul trained nothing", err)
+	}
+	b, err := os.ReadFile(keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.IndexByte(b, '1')
+	if i < 0 {
+		t.Fatal("no digit to change")
+	}
+	b[i] = '2'
+	if err := os.WriteFile(keys[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ex := only(t, run(t, lk, validate.Options{}), validate.CheckChecksum, "ml_model", 1)
+	if rel, _ := filepath.Rel(dir, keys[0]); ex[0].File != filepath.ToSlash(rel) {
+		t.Errorf("violation %+v, want file %s", ex[0], rel)
+	}
+}
+
 func TestMissingDaySegment(t *testing.T) {
 	dir, lk := copyLake(t)
 	ctx := context.Background()
