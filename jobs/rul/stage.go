@@ -153,38 +153,33 @@ func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s 
 	}
 	first := s.Days[0]
 	trained := s.Horizon.AddDate(0, 0, 1) // the run's data horizon, not the wall clock: same bytes
-	w, err := parquetio.NewRowWriter(o.Data(), t)
-	if err != nil {
-		return err
-	}
-	sink := parquetio.NewRowSink(w, t)
-	for _, r := range rows {
-		key := o.Partition().BlobPrefix() + "/" + r.name + "-" + r.version + ".json"
-		art := r.artifact
-		if err := o.WriteBlob(key, func(w io.Writer) (int64, error) { _, err := w.Write(art); return 0, err }); err != nil {
-			return err
-		}
-		hyper, _ := json.Marshal(r.hyper)
-		metrics, err := json.Marshal(r.metrics)
-		if err != nil {
-			return fmt.Errorf("metrics of %s: %w", r.name, err)
-		}
-		feats, _ := json.Marshal(r.features)
-		if err := sink.Add(func(b *parquetio.RowBuilder) {
-			b.Set("model_id", ModelID(r.name, r.version)).Set("model_name", r.name).Set("model_type", r.typ).Set("version", r.version).
-				Set("status", r.status).Set("trained_at", trained).Set("artifact_url", key).
-				Set("hyperparameters_json", string(hyper)).Set("metrics_json", string(metrics)).Set("feature_list", string(feats)).
-				Set("training_data_start", first).Set("training_data_end", s.Horizon.AddDate(0, 0, 1))
-			if r.status == "production" {
-				b.Set("promoted_at", trained)
+	return writeSink(o, t, func(sink *parquetio.RowSink) error {
+		for _, r := range rows {
+			key := o.Partition().BlobPrefix() + "/" + r.name + "-" + r.version + ".json"
+			art := r.artifact
+			if err := o.WriteBlob(key, func(w io.Writer) (int64, error) { _, err := w.Write(art); return 0, err }); err != nil {
+				return err
 			}
-		}); err != nil {
-			return fmt.Errorf("ml_model row %s: %w", r.name, err)
+			hyper, _ := json.Marshal(r.hyper)
+			metrics, err := json.Marshal(r.metrics)
+			if err != nil {
+				return fmt.Errorf("metrics of %s: %w", r.name, err)
+			}
+			feats, _ := json.Marshal(r.features)
+			if err := sink.Add(func(b *parquetio.RowBuilder) {
+				b.Set("model_id", ModelID(r.name, r.version)).Set("model_name", r.name).Set("model_type", r.typ).Set("version", r.version).
+					Set("status", r.status).Set("trained_at", trained).Set("artifact_url", key).
+					Set("hyperparameters_json", string(hyper)).Set("metrics_json", string(metrics)).Set("feature_list", string(feats)).
+					Set("training_data_start", first).Set("training_data_end", s.Horizon.AddDate(0, 0, 1))
+				if r.status == "production" {
+					b.Set("promoted_at", trained)
+				}
+			}); err != nil {
+				return fmt.Errorf("ml_model row %s: %w", r.name, err)
+			}
 		}
-	}
-	n, err := sink.Close()
-	o.SetRows(n)
-	return err
+		return nil
+	})
 }
 
 // --- predictions -------------------------------------------------------------
@@ -390,45 +385,40 @@ func jsonNum(v float64) string {
 
 func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Models, ids map[string]uuid.UUID, day time.Time) error {
 	at := day.AddDate(0, 0, 1)
-	w, err := parquetio.NewRowWriter(o.Data(), t)
-	if err != nil {
-		return err
-	}
-	sink := parquetio.NewRowSink(w, t)
-	for _, i := range frameRows(f, day) {
-		r, x := f.Rows[i], f.Row(i)
-		p := m.Predict(x)
-		ex := m.Point.Explain(rulView(nil, x), 8)
-		for k := range ex.Top {
-			if math.IsNaN(ex.Top[k].Value) {
-				ex.Top[k].Value = -1 // JSON has no NaN: missing inputs read -1 with "missing"
+	return writeSink(o, t, func(sink *parquetio.RowSink) error {
+		for _, i := range frameRows(f, day) {
+			r, x := f.Rows[i], f.Row(i)
+			p := m.Predict(x)
+			ex := m.Point.Explain(rulView(nil, x), 8)
+			for k := range ex.Top {
+				if math.IsNaN(ex.Top[k].Value) {
+					ex.Top[k].Value = -1 // JSON has no NaN: missing inputs read -1 with "missing"
+				}
 			}
-		}
-		expl, _ := json.Marshal(map[string]any{"method": "TreeSHAP (path-dependent, exact) of the point model, days", "expected_value": ex.Expected, "prediction": ex.Margin, "top": ex.Top})
-		snap := snapshot(x)
-		if err := sink.Add(func(b *parquetio.RowBuilder) {
-			b.Set("prediction_id", predictionID(r.Battery, at, "ml_model")).Set("battery_id", r.Battery).Set("model_id", ids[NameRUL]).
-				Set("predicted_at", at).Set("rul_days", clampDays(p.RUL)).Set("rul_lower_ci_days", clampDays(p.Lo)).Set("rul_upper_ci_days", clampDays(p.Hi)).
-				Set("failure_probability_30d", p.P30).Set("failure_probability_90d", p.P90).Set("confidence_score", p.Confidence).
-				Set("source", "ml_model").Set("feature_snapshot_json", snap).Set("explanation_json", string(expl))
-		}); err != nil {
-			return fmt.Errorf("rul_prediction battery %s at %s: %w", r.Battery, at.Format(time.DateOnly), err)
-		}
-		// The twin's physics view: its capacity fade so far, extrapolated
-		// at the jar's mean rate to 20 % fade (80 % SOH).
-		if tw := twinRUL(x); !math.IsNaN(tw) {
+			expl, _ := json.Marshal(map[string]any{"method": "TreeSHAP (path-dependent, exact) of the point model, days", "expected_value": ex.Expected, "prediction": ex.Margin, "top": ex.Top})
+			snap := snapshot(x)
 			if err := sink.Add(func(b *parquetio.RowBuilder) {
-				b.Set("prediction_id", predictionID(r.Battery, at, "digital_twin")).Set("battery_id", r.Battery).
-					Set("predicted_at", at).Set("rul_days", clampDays(tw)).Set("source", "digital_twin").Set("feature_snapshot_json", snap).
-					Set("explanation_json", `{"method":"linear extrapolation of the twin's capacity fade since installation to 20 % fade"}`)
+				b.Set("prediction_id", predictionID(r.Battery, at, "ml_model")).Set("battery_id", r.Battery).Set("model_id", ids[NameRUL]).
+					Set("predicted_at", at).Set("rul_days", clampDays(p.RUL)).Set("rul_lower_ci_days", clampDays(p.Lo)).Set("rul_upper_ci_days", clampDays(p.Hi)).
+					Set("failure_probability_30d", p.P30).Set("failure_probability_90d", p.P90).Set("confidence_score", p.Confidence).
+					Set("source", "ml_model").Set("feature_snapshot_json", snap).Set("explanation_json", string(expl))
 			}); err != nil {
-				return err
+				return fmt.Errorf("rul_prediction battery %s at %s: %w", r.Battery, at.Format(time.DateOnly), err)
+			}
+			// The twin's physics view: its capacity fade so far, extrapolated
+			// at the jar's mean rate to 20 % fade (80 % SOH).
+			if tw := twinRUL(x); !math.IsNaN(tw) {
+				if err := sink.Add(func(b *parquetio.RowBuilder) {
+					b.Set("prediction_id", predictionID(r.Battery, at, "digital_twin")).Set("battery_id", r.Battery).
+						Set("predicted_at", at).Set("rul_days", clampDays(tw)).Set("source", "digital_twin").Set("feature_snapshot_json", snap).
+						Set("explanation_json", `{"method":"linear extrapolation of the twin's capacity fade since installation to 20 % fade"}`)
+				}); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	n, err := sink.Close()
-	o.SetRows(n)
-	return err
+		return nil
+	})
 }
 
 // twinRUL extrapolates the twin's capacity fade at its mean rate since
@@ -452,26 +442,21 @@ func clampDays(v float64) float64 { return math.Min(99999, math.Max(0, math.Roun
 
 func writeAnomalies(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Models, id uuid.UUID, day time.Time) error {
 	at := day.AddDate(0, 0, 1)
-	w, err := parquetio.NewRowWriter(o.Data(), t)
-	if err != nil {
-		return err
-	}
-	sink := parquetio.NewRowSink(w, t)
-	for _, i := range frameRows(f, day) {
-		r, x := f.Rows[i], f.Row(i)
-		p := m.Predict(x)
-		if math.IsNaN(p.Anomaly) {
-			continue
+	return writeSink(o, t, func(sink *parquetio.RowSink) error {
+		for _, i := range frameRows(f, day) {
+			r, x := f.Rows[i], f.Row(i)
+			p := m.Predict(x)
+			if math.IsNaN(p.Anomaly) {
+				continue
+			}
+			top, _ := json.Marshal(m.Forest.TopFeatures(x, 3))
+			if err := sink.Add(func(b *parquetio.RowBuilder) {
+				b.Set("scored_at", at).Set("battery_id", r.Battery).Set("model_id", id).Set("score", p.Anomaly).
+					Set("threshold", m.AnomalyThreshold).Set("is_anomaly", p.Anomaly > m.AnomalyThreshold).Set("top_features_json", string(top))
+			}); err != nil {
+				return fmt.Errorf("anomaly_score battery %s at %s: %w", r.Battery, at.Format(time.DateOnly), err)
+			}
 		}
-		top, _ := json.Marshal(m.Forest.TopFeatures(x, 3))
-		if err := sink.Add(func(b *parquetio.RowBuilder) {
-			b.Set("scored_at", at).Set("battery_id", r.Battery).Set("model_id", id).Set("score", p.Anomaly).
-				Set("threshold", m.AnomalyThreshold).Set("is_anomaly", p.Anomaly > m.AnomalyThreshold).Set("top_features_json", string(top))
-		}); err != nil {
-			return fmt.Errorf("anomaly_score battery %s at %s: %w", r.Battery, at.Format(time.DateOnly), err)
-		}
-	}
-	n, err := sink.Close()
-	o.SetRows(n)
-	return err
+		return nil
+	})
 }

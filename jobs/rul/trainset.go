@@ -181,36 +181,46 @@ func TrainingSetJob(l *lake.Lake, sh *shared) pipeline.Job {
 }
 
 func writeSet(o *lake.Output, t *schema.Table, s *Set, rows []int) error {
+	return writeSink(o, t, func(sink *parquetio.RowSink) error {
+		for _, i := range rows {
+			r, lb, x := s.Frame.Rows[i], s.Labels[i], s.Frame.Row(i)
+			if err := sink.Add(func(b *parquetio.RowBuilder) {
+				b.Set("as_of_date", r.AsOf).Set("battery_id", r.Battery).Set("string_id", r.String).Set("split", s.Splits[i])
+				if r.Location != (uuid.UUID{}) {
+					b.Set("location_id", r.Location)
+				}
+				if r.Model != (uuid.UUID{}) {
+					b.Set("model_id", r.Model)
+				}
+				for j, name := range derive.RULFeatureNames {
+					if !math.IsNaN(x[j]) && !math.IsInf(x[j], 0) {
+						b.Set(name, x[j])
+					}
+				}
+				b.Set("rul_days", lb.RULDays).Set("event_observed", lb.Observed).Set("true_rul_days_uncensored", lb.TrueRULDays).Set("horizon_date", s.Horizon)
+				if lb.Fail30 >= 0 {
+					b.Set("fail_within_30d", lb.Fail30 == 1)
+				}
+				if lb.Fail90 >= 0 {
+					b.Set("fail_within_90d", lb.Fail90 == 1)
+				}
+			}); err != nil {
+				return fmt.Errorf("rul_training_set row %d (battery %s, as of %s): %w", i, r.Battery, r.AsOf.Format(time.DateOnly), err)
+			}
+		}
+		return nil
+	})
+}
+
+// writeSink writes the rows fill adds as the segment's data file.
+func writeSink(o *lake.Output, t *schema.Table, fill func(sink *parquetio.RowSink) error) error {
 	w, err := parquetio.NewRowWriter(o.Data(), t)
 	if err != nil {
 		return err
 	}
 	sink := parquetio.NewRowSink(w, t)
-	for _, i := range rows {
-		r, lb, x := s.Frame.Rows[i], s.Labels[i], s.Frame.Row(i)
-		if err := sink.Add(func(b *parquetio.RowBuilder) {
-			b.Set("as_of_date", r.AsOf).Set("battery_id", r.Battery).Set("string_id", r.String).Set("split", s.Splits[i])
-			if r.Location != (uuid.UUID{}) {
-				b.Set("location_id", r.Location)
-			}
-			if r.Model != (uuid.UUID{}) {
-				b.Set("model_id", r.Model)
-			}
-			for j, name := range derive.RULFeatureNames {
-				if !math.IsNaN(x[j]) && !math.IsInf(x[j], 0) {
-					b.Set(name, x[j])
-				}
-			}
-			b.Set("rul_days", lb.RULDays).Set("event_observed", lb.Observed).Set("true_rul_days_uncensored", lb.TrueRULDays).Set("horizon_date", s.Horizon)
-			if lb.Fail30 >= 0 {
-				b.Set("fail_within_30d", lb.Fail30 == 1)
-			}
-			if lb.Fail90 >= 0 {
-				b.Set("fail_within_90d", lb.Fail90 == 1)
-			}
-		}); err != nil {
-			return fmt.Errorf("rul_training_set row %d (battery %s, as of %s): %w", i, r.Battery, r.AsOf.Format(time.DateOnly), err)
-		}
+	if err := fill(sink); err != nil {
+		return err
 	}
 	n, err := sink.Close()
 	o.SetRows(n)
