@@ -103,6 +103,10 @@ func TestRULStage(t *testing.T) {
 		t.Errorf("%v models with test metrics, want the RUL and both failure models", n)
 	}
 
+	if n := q1(t, db, "SELECT min(json_extract(metrics_json, '$.train_rows')::INT) FROM "+models+" WHERE model_type = 'anomaly_iforest'"); !(n > 0) {
+		t.Errorf("anomaly model registered with %v training rows", n)
+	}
+
 	// A rerun writes nothing; a forced one (training again from the same
 	// lake and seed) writes the same bytes.
 	if again := runOn(t, dir, "", sc, "rul"); len(again) != 0 {

@@ -128,6 +128,7 @@ func calcTables() []*Table {
 				{Name: "feature_snapshot_json", Type: JSON(), Description: "Input features at prediction time"},
 				{Name: "explanation_json", Type: JSON(), Description: "SHAP/feature importance"},
 			},
+			Sparse:    true,
 			Partition: Partitioning{MonthOf: "predicted_at"},
 			SortBy:    []string{"battery_id", "predicted_at", "prediction_id"},
 			Indexes:   []Index{{Name: "idx_rul_prediction_battery_ts", Columns: []string{"battery_id", "predicted_at DESC"}}},

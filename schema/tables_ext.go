@@ -160,6 +160,7 @@ func extensionTables() []*Table {
 				{Name: "is_anomaly", Type: Boolean(), NotNull: true, Description: "score > threshold"},
 				{Name: "top_features_json", Type: JSON(), Description: "Features that contributed most to the score, with their values"},
 			},
+			Sparse:    true,
 			Partition: Partitioning{MonthOf: "scored_at"},
 			SortBy:    []string{"battery_id", "scored_at"},
 		},

@@ -156,7 +156,10 @@ func masterTables() []*Table {
 				{Name: "training_data_end", Type: Timestamptz(), Description: "Training data range end"},
 				{Name: "created_by", Type: UUID(), FK: fk("user", "user_id")},
 			},
-			SortBy: []string{"model_id"},
+			// Written by stage rul (its registry of trained models), not by
+			// the master stage, and only when there is enough to train on.
+			Optional: true,
+			SortBy:   []string{"model_id"},
 		},
 	}
 }

@@ -178,6 +178,14 @@ type Table struct {
 	Partition   Partitioning
 	SortBy      []string // row order inside each file
 	Indexes     []Index
+	// Sparse tables have rows on some days only, by design (predictions
+	// and anomaly scores exist at month ends and run dates): completeness
+	// checks expect no segment for every telemetry day.
+	Sparse bool
+	// Optional tables may rightly be absent from a complete lake: the
+	// model registry is written only when the lake holds enough ends of
+	// service to train on.
+	Optional bool
 
 	// blob is set for tables stored as one object per parent row (see Blob).
 	blob *Blob

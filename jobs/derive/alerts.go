@@ -2,9 +2,7 @@ package derive
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"sort"
@@ -176,38 +174,9 @@ func (s *alertSources) lineage() []lake.Input {
 	}
 	out := make([]lake.Input, 0, len(names)+1)
 	for _, n := range names {
-		out = append(out, lake.Input{Table: n, Partition: "*", Segment: fmt.Sprintf("%d files", len(by[n])), SHA256: Digest(by[n]...)})
+		out = append(out, lake.Input{Table: n, Partition: lake.AllPartitions, Segment: fmt.Sprintf("%d files", len(by[n])), SHA256: Digest(by[n]...)})
 	}
 	return append(out, s.master.DayInput(s.asOf, nil))
-}
-
-// EachRecord streams f through the Arrow reader (string, enum and JSON
-// columns).
-func EachRecord(ctx context.Context, l *lake.Lake, f lake.SegmentFile, cols []string, fn func(rec arrow.RecordBatch) error) error {
-	obj, err := open(ctx, l, f)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	r, err := parquetio.NewReader(ctx, obj, obj.Size(), f.Partition.Table, parquetio.ReadOptions{Columns: cols})
-	if err != nil {
-		return fmt.Errorf("read %s: %w", f.Data.Key, err)
-	}
-	defer r.Close()
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Data.Key, err)
-		}
-		err = fn(rec)
-		rec.Release()
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Data.Key, err)
-		}
-	}
 }
 
 func (s *alertSources) masterRecords(ctx context.Context, table string, cols []string, fn func(rec arrow.RecordBatch) error) error {

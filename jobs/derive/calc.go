@@ -2,14 +2,13 @@ package derive
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/battlake/battlake/jobs/calc"
 	"github.com/battlake/battlake/jobs/features"
@@ -50,6 +49,7 @@ type calcInputs struct {
 	testFiles  []lake.SegmentFile
 	impFiles   []lake.SegmentFile
 	tests      []calc.CapacityTestCalc // by test_id
+	ambient    map[uuid.UUID]float64   // test_id → ambient_temp_c (the RUL features' climate)
 	imp        []calc.ImpedanceCalcRow // by (battery_id, measured_at)
 	jarBattery []calc.JarBattery
 	kernel     *calc.JarCalc // static part of the jar kernel
@@ -162,8 +162,12 @@ func (in *calcInputs) loadOnce(ctx context.Context) error {
 			rated[b.StringID] = md.CapacityAh
 		}
 	}
+	in.ambient = map[uuid.UUID]float64{}
 	for _, f := range in.testFiles {
 		if err := eachCapacityTest(ctx, in.l, f, func(t calc.CapacityTestRaw) error {
+			if t.AmbientDeciC != calc.Null32 {
+				in.ambient[t.TestID] = float64(t.AmbientDeciC) / 10
+			}
 			c, err := calc.DefaultCapacityParams.Compute(t, rated[t.StringID])
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.Data.Key, err)
@@ -228,25 +232,8 @@ func (in *calcInputs) loadOnce(ctx context.Context) error {
 // eachCapacityTest reads capacity_test_raw through Arrow (test_type is an
 // enum).
 func eachCapacityTest(ctx context.Context, l *lake.Lake, f lake.SegmentFile, fn func(calc.CapacityTestRaw) error) error {
-	obj, err := open(ctx, l, f)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	r, err := parquetio.NewReader(ctx, obj, obj.Size(), f.Partition.Table, parquetio.ReadOptions{
-		Columns: []string{"test_id", "string_id", "test_date", "test_type", "discharge_rate_a", "discharge_duration_min", "ambient_temp_c"}})
-	if err != nil {
-		return fmt.Errorf("read %s: %w", f.Data.Key, err)
-	}
-	defer r.Close()
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Data.Key, err)
-		}
+	cols := []string{"test_id", "string_id", "test_date", "test_type", "discharge_rate_a", "discharge_duration_min", "ambient_temp_c"}
+	return EachRecord(ctx, l, f, cols, func(rec arrow.RecordBatch) error {
 		ts := rec.Column(2).(*array.Timestamp)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			id, _ := uuidAt(rec.Column(0), i)
@@ -254,12 +241,11 @@ func eachCapacityTest(ctx context.Context, l *lake.Lake, f lake.SegmentFile, fn 
 			t := calc.CapacityTestRaw{TestID: id, StringID: sid, TestDate: int64(ts.Value(i)), TestType: str(rec.Column(3), i),
 				DischargeRateCentiA: dec128(rec.Column(4), i), DurationDeciMin: dec128(rec.Column(5), i), AmbientDeciC: dec128(rec.Column(6), i)}
 			if err := fn(t); err != nil {
-				rec.Release()
 				return err
 			}
 		}
-		rec.Release()
-	}
+		return nil
+	})
 }
 
 // dec128 is an Arrow decimal's unscaled value, calc.Null32 when NULL.

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/objstore"
 	"github.com/battlake/battlake/pipeline/parquetio"
@@ -149,6 +150,35 @@ func EachSlice(ctx context.Context, l *lake.Lake, f lake.SegmentFile, o parqueti
 	}
 }
 
+// EachRecord streams f through the Arrow reader (string, enum and JSON
+// columns).
+func EachRecord(ctx context.Context, l *lake.Lake, f lake.SegmentFile, cols []string, fn func(rec arrow.RecordBatch) error) error {
+	obj, err := open(ctx, l, f)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	r, err := parquetio.NewReader(ctx, obj, obj.Size(), f.Partition.Table, parquetio.ReadOptions{Columns: cols})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Data.Key, err)
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f.Data.Key, err)
+		}
+		err = fn(rec)
+		rec.Release()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f.Data.Key, err)
+		}
+	}
+}
+
 // open opens f's data file for ranged reads. The lineage records the
 // manifest's digest: bytes replaced since the plan (another writer) must
 // not be derived under it.
@@ -188,6 +218,23 @@ func Digest(parts ...any) string {
 		fmt.Fprintf(h, "%v\x00", p)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// DaySegmentsByMonth groups a day segment per day (ascending), with its
+// lineage, by month partition: the plan of a derived table whose days
+// follow its inputs' days.
+func DaySegmentsByMonth(days []time.Time, lineage func(time.Time) []lake.Input) (months []string, byMonth map[string][]lake.Segment) {
+	byMonth = map[string][]lake.Segment{}
+	for _, d := range days {
+		m := lake.Month(d)
+		if _, ok := byMonth[m]; !ok {
+			months = append(months, m)
+		}
+		s := lake.DaySegment(d)
+		s.Lineage = lineage(d)
+		byMonth[m] = append(byMonth[m], s)
+	}
+	return months, byMonth
 }
 
 // BucketOf is the bucket of id in t's partitioning.

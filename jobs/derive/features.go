@@ -56,17 +56,7 @@ func FeatureJobs(l *lake.Lake, windows ...int) []pipeline.Job {
 		if err != nil || src == nil {
 			return nil, err
 		}
-		byMonth := map[string][]lake.Segment{}
-		var months []string
-		for _, d := range src.jar.Days() {
-			m := lake.Month(d)
-			if _, ok := byMonth[m]; !ok {
-				months = append(months, m)
-			}
-			s := lake.DaySegment(d)
-			s.Lineage = src.lineage(d)
-			byMonth[m] = append(byMonth[m], s)
-		}
+		months, byMonth := DaySegmentsByMonth(src.jar.Days(), src.lineage)
 		var tasks []pipeline.Task
 		for _, m := range months {
 			ft := &featureTask{l: l, t: t, src: src, windows: windows}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"time"
@@ -216,25 +215,8 @@ func loadSensors(ctx context.Context, l *lake.Lake) ([]sensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj, err := open(ctx, l, f)
-	if err != nil {
-		return nil, err
-	}
-	defer obj.Close()
-	r, err := parquetio.NewReader(ctx, obj, obj.Size(), f.Partition.Table, parquetio.ReadOptions{Columns: []string{"sensor_id", "location_id", "sensor_code", "sensor_type", "zone", "is_active"}})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Data.Key, err)
-	}
-	defer r.Close()
 	var out []sensor
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f.Data.Key, err)
-		}
+	err = EachRecord(ctx, l, f, []string{"sensor_id", "location_id", "sensor_code", "sensor_type", "zone", "is_active"}, func(rec arrow.RecordBatch) error {
 		for i := 0; i < int(rec.NumRows()); i++ {
 			id, _ := uuidAt(rec.Column(0), i)
 			loc, _ := uuidAt(rec.Column(1), i)
@@ -244,8 +226,9 @@ func loadSensors(ctx context.Context, l *lake.Lake) ([]sensor, error) {
 			}
 			out = append(out, s)
 		}
-		rec.Release()
-	}
+		return nil
+	})
+	return out, err
 }
 
 // uuidAt reads a UUID value (the UUID extension type or its storage);

@@ -196,17 +196,7 @@ func (s *RULSources) loadJarTests(ctx context.Context) error {
 		}
 		byID[t.TestID] = t
 	}
-	ambient := map[uuid.UUID]float64{}
-	for _, f := range s.in.testFiles {
-		if err := eachCapacityTest(ctx, s.l, f, func(t calc.CapacityTestRaw) error {
-			if t.AmbientDeciC != calc.Null32 {
-				ambient[t.TestID] = float64(t.AmbientDeciC) / 10
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
+	ambient := s.in.ambient // read with the tests, once
 	curve := schema.MustLookup("capacity_test_curve")
 	parts, err := s.l.Partitions(ctx, schema.MustLookup("capacity_test_raw"))
 	if err != nil {
@@ -525,10 +515,7 @@ var twinColumns = []string{"r0_mohm", "soh_pct", "capacity_fade_pct", "power_fad
 
 // dayStore reads the latest 168 h feature row of day d per battery.
 func (s *RULSources) dayStore(ctx context.Context, d time.Time) (map[uuid.UUID][]float64, error) {
-	return s.latestRows(ctx, s.fs, d, "feature_ts", fsColumns, func(b *parquetio.SliceBatch, i int) bool {
-		c, _ := Col(b, "feature_window_hours")
-		return c != nil && c.Int32[i] == 168
-	}, "feature_window_hours")
+	return s.latestRows(ctx, s.fs, d, "feature_ts", fsColumns, &intEq{"feature_window_hours", 168})
 }
 
 // dayTwin reads the twin's latest state of day d per battery.
@@ -536,14 +523,29 @@ func (s *RULSources) dayTwin(ctx context.Context, d time.Time) (map[uuid.UUID][]
 	return s.latestRows(ctx, s.twin, d, "captured_at", twinColumns, nil)
 }
 
-func (s *RULSources) latestRows(ctx context.Context, ix *Index, d time.Time, tsCol string, cols []string, keep func(*parquetio.SliceBatch, int) bool, extra ...string) (map[uuid.UUID][]float64, error) {
+// intEq keeps the rows whose INT column equals a value.
+type intEq struct {
+	col string
+	val int32
+}
+
+// latestRows reads, per battery, cols of its latest row with tsCol in
+// [d, d+1 day] (and where, if set), as floats.
+func (s *RULSources) latestRows(ctx context.Context, ix *Index, d time.Time, tsCol string, cols []string, where *intEq) (map[uuid.UUID][]float64, error) {
 	out := map[uuid.UUID][]float64{}
 	if ix == nil || len(ix.Parts) == 0 {
 		return out, nil
 	}
 	from, to := d, d.AddDate(0, 0, 1)
+	lo, hi := from.UnixMicro(), to.UnixMicro()
 	at := map[uuid.UUID]int64{}
-	read := append(append([]string{"battery_id", tsCol}, extra...), cols...)
+	// Projection order fixes each column's place in a batch.
+	read := []string{"battery_id", tsCol}
+	if where != nil {
+		read = append(read, where.col)
+	}
+	first := len(read)
+	read = append(read, cols...)
 	scales := make([]int, len(cols))
 	for j, c := range cols {
 		col := ix.Table.Column(c)
@@ -554,17 +556,10 @@ func (s *RULSources) latestRows(ctx context.Context, ix *Index, d time.Time, tsC
 	}
 	for _, f := range ix.Overlapping(from, to.Add(time.Microsecond)) {
 		err := EachSlice(ctx, s.l, f, parquetio.ReadOptions{Columns: read, From: from, To: to.Add(time.Microsecond)}, func(b *parquetio.SliceBatch) error {
-			ts, err := Col(b, tsCol)
-			if err != nil {
-				return err
-			}
-			ids, err := Col(b, "battery_id")
-			if err != nil {
-				return err
-			}
+			ids, ts := &b.Cols[0], &b.Cols[1]
 			for i := 0; i < b.Rows; i++ {
 				t := ts.Int64[i]
-				if t < from.UnixMicro() || t > to.UnixMicro() || (keep != nil && !keep(b, i)) {
+				if t < lo || t > hi || (where != nil && b.Cols[2].Int32[i] != where.val) {
 					continue
 				}
 				id := uuid.UUID(ids.UUID[i])
@@ -573,12 +568,8 @@ func (s *RULSources) latestRows(ctx context.Context, ix *Index, d time.Time, tsC
 				}
 				at[id] = t
 				v := make([]float64, len(cols))
-				for j, c := range cols {
-					col, err := Col(b, c)
-					if err != nil {
-						return err
-					}
-					v[j] = numeric(col, i, scales[j])
+				for j := range cols {
+					v[j] = numeric(&b.Cols[first+j], i, scales[j])
 				}
 				out[id] = v
 			}

@@ -3,15 +3,14 @@ package derive
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/battlake/battlake/jobs/calc"
 	"github.com/battlake/battlake/jobs/twin"
@@ -104,17 +103,7 @@ func TwinJobs(l *lake.Lake) []pipeline.Job {
 		if err != nil || src == nil {
 			return nil, err
 		}
-		byMonth := map[string][]lake.Segment{}
-		var months []string
-		for _, d := range src.jar.Days() {
-			m := lake.Month(d)
-			if _, ok := byMonth[m]; !ok {
-				months = append(months, m)
-			}
-			s := lake.DaySegment(d)
-			s.Lineage = src.lineage(d)
-			byMonth[m] = append(byMonth[m], s)
-		}
+		months, byMonth := DaySegmentsByMonth(src.jar.Days(), src.lineage)
 		var tasks []pipeline.Task
 		for _, m := range months {
 			tasks = append(tasks, pipeline.Task{Partition: lake.MustPartition(t, m, -1), Meta: Meta(t.Name), Segments: byMonth[m],
@@ -233,36 +222,18 @@ func (s *twinSources) loadWindows(ctx context.Context) error {
 // eachWindowRow reads telemetry_event_window through Arrow (the URL is a
 // string).
 func eachWindowRow(ctx context.Context, l *lake.Lake, f lake.SegmentFile, fn func(twinWindow, string) error) error {
-	obj, err := open(ctx, l, f)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	r, err := parquetio.NewReader(ctx, obj, obj.Size(), f.Partition.Table, parquetio.ReadOptions{Columns: []string{"window_id", "string_id", "start_ts", "end_ts", "data_blob_url"}})
-	if err != nil {
-		return fmt.Errorf("read %s: %w", f.Data.Key, err)
-	}
-	defer r.Close()
-	for {
-		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Data.Key, err)
-		}
+	return EachRecord(ctx, l, f, []string{"window_id", "string_id", "start_ts", "end_ts", "data_blob_url"}, func(rec arrow.RecordBatch) error {
 		from, to := rec.Column(2).(*array.Timestamp), rec.Column(3).(*array.Timestamp)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			id, _ := uuidAt(rec.Column(0), i)
 			sid, _ := uuidAt(rec.Column(1), i)
 			w := twinWindow{id: id, stringID: sid, start: time.UnixMicro(int64(from.Value(i))).UTC(), end: time.UnixMicro(int64(to.Value(i))).UTC()}
 			if err := fn(w, str(rec.Column(4), i)); err != nil {
-				rec.Release()
 				return err
 			}
 		}
-		rec.Release()
-	}
+		return nil
+	})
 }
 
 // loadTests joins capacity_test_calc (results) to capacity_test_raw

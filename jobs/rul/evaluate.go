@@ -30,25 +30,23 @@ import (
 //     state but no future event (sudden failures, rate changes): it bounds
 //     what a model of the observations could reach.
 type Evaluation struct {
-	Rows        int                `json:"test_rows"`
-	Batteries   int                `json:"test_batteries"`
-	Days        []string           `json:"as_of_days"`
-	Methods     []MethodScore      `json:"methods"`
-	Coverage95  float64            `json:"interval_coverage_95"`
-	MeanWidth   float64            `json:"interval_mean_width_days"`
-	AUROC30     float64            `json:"auroc_30d"`
-	AUROC90     float64            `json:"auroc_90d"`
-	Brier30     float64            `json:"brier_30d"`
-	Brier90     float64            `json:"brier_90d"`
-	Positives30 int                `json:"positives_30d"`
-	Positives90 int                `json:"positives_90d"`
-	AlphaLambda float64            `json:"alpha_lambda_accuracy_0_2"`
-	ByHorizon   []ml.HorizonError  `json:"rul_by_horizon"`
-	BestBase    string             `json:"best_baseline"`
-	GapClosed   float64            `json:"gap_closed_share"`
-	RMSEGain    float64            `json:"rmse_reduction_vs_best_baseline"`
-	AnomalyRows int                `json:"anomaly_train_rows"`
-	Extra       map[string]float64 `json:"validation,omitempty"`
+	Rows        int               `json:"test_rows"`
+	Batteries   int               `json:"test_batteries"`
+	Days        []string          `json:"as_of_days"`
+	Methods     []MethodScore     `json:"methods"`
+	Coverage95  float64           `json:"interval_coverage_95"`
+	MeanWidth   float64           `json:"interval_mean_width_days"`
+	AUROC30     float64           `json:"auroc_30d"`
+	AUROC90     float64           `json:"auroc_90d"`
+	Brier30     float64           `json:"brier_30d"`
+	Brier90     float64           `json:"brier_90d"`
+	Positives30 int               `json:"positives_30d"`
+	Positives90 int               `json:"positives_90d"`
+	AlphaLambda float64           `json:"alpha_lambda_accuracy_0_2"`
+	ByHorizon   []ml.HorizonError `json:"rul_by_horizon"`
+	BestBase    string            `json:"best_baseline"`
+	GapClosed   float64           `json:"gap_closed_share"`
+	RMSEGain    float64           `json:"rmse_reduction_vs_best_baseline"`
 }
 
 // MethodScore is one method's RUL error on the test rows.

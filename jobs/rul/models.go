@@ -83,6 +83,8 @@ type Models struct {
 	Forest   *ml.IsolationForest
 	// AnomalyThreshold is the score above which a battery is anomalous.
 	AnomalyThreshold float64
+	// ForestRows is how many rows the forest was fitted on.
+	ForestRows int
 	// TrainMean is the IPCW mean of the observed training labels (the
 	// "training mean" baseline).
 	TrainMean float64
@@ -142,44 +144,20 @@ func (s *Set) matrix(rows []int, rulOnly bool) ml.Matrix {
 // ipcw weights the observed rows by 1/G(T-), G the Kaplan-Meier survival
 // of the censoring times of rows (censoring is the event there).
 func (s *Set) ipcw(rows []int) map[int]float64 {
-	type obs struct {
-		t        float64
-		censored bool
-	}
-	xs := make([]obs, len(rows))
+	dur := make([]float64, len(rows))
+	censored := make([]bool, len(rows))
 	for k, i := range rows {
-		xs[k] = obs{s.Labels[i].RULDays, !s.Labels[i].Observed}
+		dur[k], censored[k] = s.Labels[i].RULDays, !s.Labels[i].Observed
 	}
-	sort.SliceStable(xs, func(a, b int) bool { return xs[a].t < xs[b].t })
-	// G(t) just before each distinct time.
-	times, surv := []float64{}, []float64{}
-	g, atRisk := 1.0, float64(len(xs))
-	for k := 0; k < len(xs); {
-		t := xs[k].t
-		var c, n float64
-		for ; k < len(xs) && xs[k].t == t; k++ {
-			n++
-			if xs[k].censored {
-				c++
-			}
-		}
-		times, surv = append(times, t), append(surv, g)
-		if atRisk > 0 {
-			g *= 1 - c/atRisk
-		}
-		atRisk -= n
-	}
+	g, err := ml.FitKaplanMeier(dur, censored)
 	w := map[int]float64{}
+	if err != nil {
+		return w // no rows: nothing to weight
+	}
 	for _, i := range rows {
-		if !s.Labels[i].Observed {
-			continue
+		if s.Labels[i].Observed {
+			w[i] = math.Min(maxIPCW, 1/math.Max(g.Before(s.Labels[i].RULDays), 1e-9))
 		}
-		j := sort.SearchFloat64s(times, s.Labels[i].RULDays)
-		gi := 1.0
-		if j < len(surv) {
-			gi = surv[j]
-		}
-		w[i] = math.Min(maxIPCW, 1/math.Max(gi, 1e-9))
 	}
 	return w
 }
@@ -261,6 +239,7 @@ func Train(s *Set, h Hyper) (*Models, error) {
 	// Anomaly model: rows with telemetry-era features.
 	tel := s.rowsOf("train", func(i int) bool { return !math.IsNaN(s.Frame.Row(i)[derive.RULFeatureIndex("fs_v_mean")]) })
 	if len(tel) > 0 {
+		m.ForestRows = len(tel)
 		if m.Forest, err = ml.FitIsolationForest(s.matrix(tel, false), names, h.Forest); err != nil {
 			return nil, fmt.Errorf("train anomaly forest: %w", err)
 		}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"path"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +36,7 @@ import (
 
 // CodeVersion enters the fingerprint of every rul segment: bump it when
 // the set, the training or the predictions change for the same inputs.
-const CodeVersion = "rul-2026.11.29-7"
+const CodeVersion = "rul-2026.11.29-8"
 
 func meta(table string) lake.Meta {
 	m := derive.Meta(table)
@@ -149,7 +148,7 @@ func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s 
 		art, _ := json.Marshal(Bundle{Forest: fj, AnomalyThreshold: m.AnomalyThreshold})
 		rows = append(rows, registryRow{NameAnomaly, "anomaly_iforest", version, "production", art,
 			map[string]any{"forest": sh.hyper.Forest, "contamination": sh.hyper.Contamination, "threshold": m.AnomalyThreshold},
-			map[string]any{"train_rows": ev.AnomalyRows}, derive.RULFeatureNames})
+			map[string]any{"train_rows": m.ForestRows}, derive.RULFeatureNames})
 	}
 	first := s.Days[0]
 	trained := s.Horizon.AddDate(0, 0, 1) // the run's data horizon, not the wall clock: same bytes
@@ -306,19 +305,15 @@ func PredictJob(l *lake.Lake) pipeline.Job {
 			})
 			return lerr
 		}
-		byMonth := map[string][]lake.Segment{}
-		var months []string
-		for _, d := range days {
-			at := d.AddDate(0, 0, 1)
-			mo := lake.Month(at)
-			if _, ok := byMonth[mo]; !ok {
-				months = append(months, mo)
-			}
-			seg := lake.DaySegment(at)
-			seg.Lineage = append(append(append([]lake.Input{}, regLineage...), src.Lineage...), src.DayLineage(d)...)
-			byMonth[mo] = append(byMonth[mo], seg)
+		// A prediction as of day d is made at the end of d: its segment is
+		// day d+1, in the month of d+1.
+		ends := make([]time.Time, len(days))
+		for k, d := range days {
+			ends[k] = d.AddDate(0, 0, 1)
 		}
-		sort.Strings(months)
+		months, byMonth := derive.DaySegmentsByMonth(ends, func(day time.Time) []lake.Input {
+			return append(append(append([]lake.Input{}, regLineage...), src.Lineage...), src.DayLineage(day.AddDate(0, 0, -1))...)
+		})
 		var tasks []pipeline.Task
 		for _, tb := range []*schema.Table{pt, at} {
 			tb := tb

@@ -121,6 +121,11 @@ type Segment struct {
 	Lineage  []Input
 }
 
+// AllPartitions in Input.Partition marks a digest over every file of the
+// input table (a stage that reads a whole table at once): no single
+// segment can be checked against it.
+const AllPartitions = "*"
+
 // Input is one upstream segment a derived segment was computed from,
 // identified by its fingerprint and data file digest: when either changes,
 // the derived segment is stale.

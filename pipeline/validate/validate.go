@@ -320,7 +320,7 @@ func (v *validator) window(tables []*schema.Table) {
 	}
 	var lo, hi time.Time
 	for _, t := range tables {
-		if sparseDays[t.Name] {
+		if t.Sparse {
 			continue
 		}
 		for _, c := range v.inv[t.Name].parts {
@@ -357,16 +357,6 @@ func (v *validator) inScope(s lake.SegmentEntry) bool {
 	return s.From.Before(v.to) && s.To.After(v.from)
 }
 
-// sparseDays are tables with a day segment only on some days by design:
-// predictions and anomaly scores exist at month ends and at the run date
-// (the day after the as-of day), not on every telemetry day.
-var sparseDays = map[string]bool{"rul_prediction": true, "anomaly_score": true}
-
-// optionalSnapshot are unpartitioned tables of a later stage that may
-// rightly be absent: the model registry is written by stage rul, and only
-// when the lake holds enough ends of service to train on.
-var optionalSnapshot = map[string]bool{"ml_model": true}
-
 // completeness reports missing master snapshots, tables, partitions and
 // day segments of the window.
 func (v *validator) completeness(tables []*schema.Table, explicit bool) {
@@ -375,7 +365,7 @@ func (v *validator) completeness(tables []*schema.Table, explicit bool) {
 	}
 	for _, t := range tables {
 		inv := v.inv[t.Name]
-		if optionalSnapshot[t.Name] || sparseDays[t.Name] {
+		if t.Optional || t.Sparse {
 			continue
 		}
 		if t.Class == schema.ClassMaster {
@@ -439,7 +429,7 @@ func (v *validator) lineage(ctx context.Context, tables []*schema.Table) error {
 					continue
 				}
 				for _, in := range s.Lineage {
-					if in.Partition == "*" {
+					if in.Partition == lake.AllPartitions {
 						// A digest over a whole table's files (the alerts
 						// stage's lineage): only that job can recompute it.
 						unverifiable[in.Table+" (all partitions)"]++
