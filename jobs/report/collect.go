@@ -411,20 +411,28 @@ func (d *data) countByDay(ctx context.Context, l *lake.Lake, idx map[string]*der
 	if !d.have[table] {
 		return nil
 	}
-	return each(ctx, l, idx[table], []string{col, "severity"}, func(rec arrow.RecordBatch) error {
-		for i := range int(rec.NumRows()) {
-			day := derive.TimeAt(rec.Column(0), i).Unix() / 86400
-			k := indexOf(sevs, derive.StrAt(rec.Column(1), i))
-			if k < 0 {
-				return fmt.Errorf("table %s: row %d: severity %q not in %v", table, i, derive.StrAt(rec.Column(1), i), sevs)
+	for _, f := range idx[table].All() {
+		row := 0 // of the file, for the error
+		if err := derive.EachRecord(ctx, l, f, []string{col, "severity"}, func(rec arrow.RecordBatch) error {
+			for i := range int(rec.NumRows()) {
+				day := derive.TimeAt(rec.Column(0), i).Unix() / 86400
+				sev := derive.StrAt(rec.Column(1), i)
+				k := indexOf(sevs, sev)
+				if k < 0 {
+					return fmt.Errorf("row %d, column severity: %q is not one of %v", row+i, sev, sevs)
+				}
+				if out[day] == nil {
+					out[day] = make([]int, len(sevs))
+				}
+				out[day][k]++
 			}
-			if out[day] == nil {
-				out[day] = make([]int, len(sevs))
-			}
-			out[day][k]++
+			row += int(rec.NumRows())
+			return nil
+		}); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // pickWorst chooses the in-service jars of lowest SOH: the truth's where

@@ -341,7 +341,12 @@ func (r rulErrs) YError(i int) (float64, float64) {
 // the truth, the predictions in order with their intervals.
 func rulPlot(d *data) ([]byte, error) {
 	truth := d.hasRULTruth()
-	pts := append([]rulPoint(nil), d.preds...)
+	var pts []rulPoint
+	for _, q := range d.preds {
+		if !truth || q.truth >= 0 { // a jar the truth does not know has no x
+			pts = append(pts, q)
+		}
+	}
 	sort.SliceStable(pts, func(a, b int) bool {
 		if truth {
 			return pts[a].truth < pts[b].truth
