@@ -106,8 +106,8 @@ type page struct {
 	Total    volume
 }
 
-func render(d *data, location string) ([]byte, []image, error) {
-	var imgs []image
+func render(d *data, location string) ([]byte, []*image, error) {
+	var imgs []*image
 	add := func(name, alt string, b []byte, err error) (*image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plot %s: %w", name, err)
@@ -116,8 +116,9 @@ func render(d *data, location string) ([]byte, []image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plot %s: %w", name, err)
 		}
-		imgs = append(imgs, image{Name: name, Alt: alt, PNG: b, W: w, H: h})
-		return &imgs[len(imgs)-1], nil
+		im := &image{Name: name, Alt: alt, PNG: b, W: w, H: h}
+		imgs = append(imgs, im)
+		return im, nil
 	}
 	var secs []section
 	var errs []error
@@ -125,8 +126,6 @@ func render(d *data, location string) ([]byte, []image, error) {
 		errs = append(errs, err)
 		secs = append(secs, s)
 	}
-	// Images are appended to imgs, whose backing array moves: sections
-	// keep copies.
 	build(d.sohSection(add))
 	build(d.worstSection(add))
 	build(d.rulSection(add))
@@ -147,7 +146,7 @@ func render(d *data, location string) ([]byte, []image, error) {
 		pg.Total.Bytes += v.Bytes
 	}
 	pg.Meta, pg.Key = d.header(pg.Total)
-	secs = append(secs, section{ID: "volume", Title: "Data volume per table", Img: copyImg(vi),
+	secs = append(secs, section{ID: "volume", Title: "Data volume per table", Img: vi,
 		Notes: []string{"From the partition manifests (_manifest.json): committed partitions, files (data files and the blob objects their rows reference), rows of the data files, and bytes of all those files."}})
 	pg.Sections = secs
 	var b bytes.Buffer
@@ -155,14 +154,6 @@ func render(d *data, location string) ([]byte, []image, error) {
 		return nil, nil, fmt.Errorf("render page: %w", err)
 	}
 	return b.Bytes(), imgs, nil
-}
-
-func copyImg(im *image) *image {
-	if im == nil {
-		return nil
-	}
-	c := *im
-	return &c
 }
 
 type adder func(name, alt string, b []byte, err error) (*image, error)
@@ -184,7 +175,7 @@ func (d *data) sohSection(add adder) (section, error) {
 	}
 	b, err := sohBySite(d)
 	im, err := add("soh_by_site.png", "Box plots of SOH per site: observed and truth", b, err)
-	s.Img = copyImg(im)
+	s.Img = im
 	if len(d.obsSOH) > 0 {
 		s.Notes = append(s.Notes, fmt.Sprintf("Observed: the digital twin's latest SOH estimate of each jar in service (digital_twin_state, latest %s).", d.obsAt.Format(time.RFC3339)))
 	} else {
@@ -207,7 +198,7 @@ func (d *data) worstSection(add adder) (section, error) {
 	}
 	b, err := worstJars(d)
 	im, err := add("worst_jars.png", "SOH over time of the worst jars in service", b, err)
-	s.Img = copyImg(im)
+	s.Img = im
 	if len(d.truthSOH) > 0 {
 		s.Notes = append(s.Notes, fmt.Sprintf("The %d jars in service with the lowest true SOH on the truth's last day. Lines: the hidden daily truth (TRUTH) over the jar's life; dots: the digital twin's estimates.", len(d.worst)))
 	} else {
@@ -248,7 +239,7 @@ func (d *data) rulSection(add adder) (section, error) {
 	}
 	b, err := rulPlot(d)
 	im, err := add("rul_pred_vs_true.png", "Predicted RUL against true RUL with 95 % intervals", b, err)
-	s.Img = copyImg(im)
+	s.Img = im
 	s.Notes = append(s.Notes, fmt.Sprintf("The %d predictions of source %s made on %s, the last prediction day.", len(d.preds), d.predSource, d.predAt.Format(time.DateOnly)))
 	if len(d.predOther) > 0 {
 		var o []string
@@ -314,7 +305,7 @@ func (d *data) alertSection(add adder) (section, error) {
 		if err != nil {
 			return s, err
 		}
-		s.Imgs = append(s.Imgs, copyImg(im))
+		s.Imgs = append(s.Imgs, im)
 		s.Notes = append(s.Notes, fmt.Sprintf("%s: %d in all, by %s of %s (UTC).", x.title, total, unit, map[string]string{"alert": "triggered_at", "incident": "created_at"}[x.table]))
 	}
 	if len(miss) > 0 {
