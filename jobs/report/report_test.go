@@ -55,6 +55,28 @@ func writeReport(t *testing.T, dir, out string) report.Result {
 	return res
 }
 
+// reportWithout reports a copy of the lake at full without the named
+// top-level folders; it returns the output folder and the page.
+func reportWithout(t *testing.T, full string, drop ...string) (string, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(full)); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range drop {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := t.TempDir()
+	writeReport(t, dir, out)
+	html, err := os.ReadFile(filepath.Join(out, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, html
+}
+
 var (
 	imgRe = regexp.MustCompile(`<img src="([^"]+)" alt="[^"]*" width="(\d+)" height="(\d+)">`)
 	rowRe = regexp.MustCompile(`<tr data-table="([^"]+)">(.*?)</tr>`)
@@ -157,19 +179,7 @@ func TestReport(t *testing.T) {
 // A lake without _truth/ (an ingested fleet): every plot from observed
 // data, and the page says the truth is absent.
 func noTruth(t *testing.T, full string) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(full)); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.RemoveAll(filepath.Join(dir, "_truth")); err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	writeReport(t, dir, out)
-	html, err := os.ReadFile(filepath.Join(out, "index.html"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, html := reportWithout(t, full, "_truth")
 	page := string(html)
 	for _, s := range []string{"No hidden truth in this lake (_truth/truth_battery_daily)", "No hidden truth in this lake (_truth/truth_battery)", "lowest latest twin SOH (no truth in this lake)"} {
 		if !strings.Contains(page, s) {
@@ -269,21 +279,7 @@ func everyStage(t *testing.T, dir string) {
 // A lake of the first stages only: the later sections say what is
 // missing, and the page still renders.
 func partialLake(t *testing.T, full string) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(full)); err != nil {
-		t.Fatal(err)
-	}
-	for _, table := range []string{"digital_twin_state", "rul_prediction", "alert", "incident"} {
-		if err := os.RemoveAll(filepath.Join(dir, table)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out := t.TempDir()
-	writeReport(t, dir, out)
-	html, err := os.ReadFile(filepath.Join(out, "index.html"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, html := reportWithout(t, full, "digital_twin_state", "rul_prediction", "alert", "incident")
 	page := string(html)
 	for _, s := range []string{"no rul_prediction (run the rul stage)", "no alert, incident (run the alerts stage)", "no digital_twin_state (run the twin stage)"} {
 		if !strings.Contains(page, s) {
