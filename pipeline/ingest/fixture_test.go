@@ -300,3 +300,34 @@ func TestCorrectedFileReplacesCoveredRows(t *testing.T) {
 		t.Errorf("lineage %v does not name the source file and its SHA-256", se.Lineage)
 	}
 }
+
+// TestMappingUnitsCodesTimeZone: a BMS export with its own names, jar
+// codes instead of ids, millivolts, Fahrenheit, micro-ohms and local
+// Bangkok time without an offset.
+func TestMappingUnitsCodesTimeZone(t *testing.T) {
+	dir := copyLake(t)
+	s := ingestOK(t, Config{Lake: dir, Table: "telemetry_jar_raw", Source: fixtures + "telemetry_jar_raw_bms.csv", Mapping: fixtures + "bms-mapping.json", Now: pinnedNow})
+	if s.Rows != 3 || s.Accepted != 2 || s.Rejected != 1 || s.ByReason[ReasonReference] != 1 {
+		t.Fatalf("summary %+v", s)
+	}
+	got := rowsOf(t, dir, "telemetry_jar_raw", "2026-10-27")
+	want := []string{
+		// 07:00 in Bangkok is 00:00 UTC; 13680 mV = 13.680 V; 73.4 °F = 23.0 °C; 3146 µΩ = 3.146 mΩ
+		"2026-10-27T00:00:00Z,102c7af1-4f7f-51de-963a-f1e38dd3ba09,13.680,23.0,3.146,",
+		"2026-10-27T00:00:05Z,102c7af1-4f7f-51de-963a-f1e38dd3ba09,13.675,23.1,3.150,",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, r := range readRejects(t, dir) {
+		if r.line == 4 && (r.column != "Jar" || !strings.Contains(r.reason, "DC-BKK-UPS-01-S1-J99")) {
+			t.Errorf("unknown jar code reject: %+v", r)
+		}
+	}
+	if _, err := ParseMapping([]byte(`{"timezone": "Mars/Olympus"}`), schema.MustLookup("telemetry_jar_raw")); !errors.Is(err, ErrConfig) {
+		t.Errorf("bad mapping time zone: %v, want ErrConfig", err)
+	}
+	if _, err := ParseMapping([]byte(`{"units": {"voltage_v": "furlong"}}`), schema.MustLookup("telemetry_jar_raw")); !errors.Is(err, ErrConfig) {
+		t.Errorf("unknown unit: %v, want ErrConfig", err)
+	}
+}
