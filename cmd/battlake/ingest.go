@@ -20,6 +20,7 @@ const exitRejected = 4
 
 type ingestFlags struct {
 	lake, endpoint, table, file, format, mapping, output, from, to, tempDir string
+	memoryLimit                                                             string
 	strict                                                                  bool
 	workers                                                                 int
 }
@@ -64,6 +65,7 @@ Exit codes:
 	fl.IntVar(&f.workers, "workers", 0, "parse and validate workers (default: number of CPUs)")
 	fl.StringVar(&f.tempDir, "temp-dir", "", "local folder for sorted runs and staged files (default: the system's)")
 	fl.StringVar(&f.output, "output", "table", "summary format on stdout: table or json")
+	fl.StringVar(&f.memoryLimit, "memory-limit", "400MiB", "soft limit of the Go heap (GOMEMLIMIT syntax; off to disable; GOMEMLIMIT in the environment wins)")
 	return cmd
 }
 
@@ -87,6 +89,9 @@ func runIngest(cmd *cobra.Command, f ingestFlags, stdout io.Writer) error {
 	}
 	if f.output != "table" && f.output != "json" {
 		return withCode(exitUsage, fmt.Errorf("--output %q: want table or json", f.output))
+	}
+	if err := setMemoryLimit(f.memoryLimit); err != nil {
+		return withCode(exitUsage, err)
 	}
 	from, err := parseWhen("--from", f.from)
 	if err != nil {

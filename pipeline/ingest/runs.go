@@ -106,7 +106,9 @@ func (s *spiller) add(b *segBuf, enc func(dst []byte) []byte) error {
 	start := len(b.arena)
 	if cap(b.arena)-start < 4<<10 {
 		// A new arena chunk; records already taken keep the old one.
-		b.arena = make([]byte, 0, max(256<<10, 2*cap(b.arena)))
+		// Fixed-size chunks: doubling would leave up to half of the
+		// buffered bytes as slack.
+		b.arena = make([]byte, 0, 1<<20)
 		start = 0
 	}
 	b.arena = enc(b.arena)
