@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"runtime"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
-	"github.com/battlake/battlake/pipeline/objstore"
 	"github.com/battlake/battlake/schema"
 )
 
@@ -676,6 +674,3 @@ func unionInputs(a, b []lake.Input) []lake.Input {
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out
 }
-
-var _ hash.Hash = sha256.New()
-var _ = objstore.ErrNotFound
