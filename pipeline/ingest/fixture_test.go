@@ -331,3 +331,59 @@ func TestMappingUnitsCodesTimeZone(t *testing.T) {
 		t.Errorf("unknown unit: %v, want ErrConfig", err)
 	}
 }
+
+// TestCorrectedTransactionalRow: a maintenance event (key event_id, sorted
+// by location and date) corrected in its month replaces the lake's row; the
+// same event moved to another month is a duplicate_key reject, not a copy.
+func TestCorrectedTransactionalRow(t *testing.T) {
+	dir := copyLake(t)
+	tb := schema.MustLookup("maintenance_event")
+	var month string
+	var row []val
+	count := map[string]int{}
+	sched, notes := tb.ColumnIndex("scheduled_date"), tb.ColumnIndex("notes")
+	err := readTable(t.Context(), openLake(t, dir), tb, func(p lake.Partition, _ string, v []val) error {
+		count[p.Month]++
+		if row == nil && !v[sched].null && !v[notes].null {
+			month, row = p.Month, append([]val(nil), v...)
+			for i := range row {
+				row[i].b = append([]byte(nil), row[i].b...)
+			}
+		}
+		return nil
+	})
+	if err != nil || row == nil {
+		t.Fatal(err, "no maintenance event with notes")
+	}
+	var hdr []string
+	for _, c := range tb.Columns {
+		hdr = append(hdr, c.Name)
+	}
+	row[notes].b = []byte("corrected by the CMMS, with a \"quote\", a comma\nand a line break")
+	fixed := formatRecord(tb, row)
+	moved := append([]val(nil), row...)
+	moved[sched].i += 40 * 86400e6 // scheduled 40 days later: another month
+	path := filepath.Join(t.TempDir(), "cmms.csv")
+	os.WriteFile(path, []byte(strings.Join(hdr, ",")+"\n"+fixed+"\n"), 0o644)
+	s := ingestOK(t, Config{Lake: dir, Table: tb.Name, Source: path, Now: pinnedNow})
+	if s.Accepted != 1 || s.Rejected != 0 {
+		t.Fatalf("correction: %+v", s)
+	}
+	after := map[string]int{}
+	found := false
+	readTable(t.Context(), openLake(t, dir), tb, func(p lake.Partition, _ string, v []val) error {
+		after[p.Month]++
+		if p.Month == month && formatRecord(tb, v) == fixed {
+			found = true
+		}
+		return nil
+	})
+	if !found || after[month] != count[month] {
+		t.Errorf("month %s: corrected row found %v, %d rows after, %d before", month, found, after[month], count[month])
+	}
+	os.WriteFile(path, []byte(strings.Join(hdr, ",")+"\n"+formatRecord(tb, moved)+"\n"), 0o644)
+	s = ingestOK(t, Config{Lake: dir, Table: tb.Name, Source: path, Now: pinnedNow})
+	if s.Rejected != 1 || s.ByReason[ReasonDuplicate] != 1 {
+		t.Errorf("moved event: %+v, want one %s", s, ReasonDuplicate)
+	}
+}
