@@ -25,7 +25,7 @@ type ingestFlags struct {
 	workers, bufferRows                                                     int
 }
 
-func newIngestCmd(stdout, stderr io.Writer) *cobra.Command {
+func newIngestCmd(stdout io.Writer) *cobra.Command {
 	var f ingestFlags
 	cmd := &cobra.Command{
 		Use:   "ingest",

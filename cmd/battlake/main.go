@@ -42,9 +42,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.AddCommand(newIngestCmd(stdout))
 	root.AddCommand(newRunCmd(stdout, stderr), newSchemaCmd(stdout), newEvaluateCmd(stdout))
 	root.AddCommand(newBackfillCmd(stdout, stderr), newPlanCmd(stdout, stderr), newValidateCmd(stdout, stderr))
-	root.AddCommand(newIngestCmd(stdout, stderr))
 	usageErrors(root)
 	return root
 }
