@@ -1,0 +1,397 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/objstore"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+	"github.com/parquet-go/parquet-go"
+)
+
+// intervalInput names the rate input a time-series table's day segments
+// record, as the telemetry jobs do (derived stages read sample_interval
+// back: derive.Index.Interval).
+var intervalInput = map[string]string{
+	"telemetry_jar_raw":    "sample_interval",
+	"telemetry_string_raw": "sample_interval",
+	"telemetry_env":        "env_interval",
+}
+
+// typedWriter lists the tables the synthesizer writes with its typed
+// writers, whose footers declare the sort order; the others are written
+// by the row writer, which does not. Ingest writes the same footers so an
+// ingested export is byte for byte the synthesizer's file.
+var typedWriter = map[string]bool{"telemetry_jar_raw": true, "telemetry_string_raw": true, "ripple_capture": true}
+
+// mergeAll merges every segment of rs with the lake's current rows of that
+// segment into staged Parquet files.
+func (e *engine) mergeAll(ctx context.Context, t *schema.Table, c *codec, rs *runs, mode int, daySeg bool) ([]*segOut, error) {
+	keys := rs.keys()
+	outs := make([]*segOut, len(keys))
+	errs := make([]error, len(keys))
+	// Segments merge in parallel: each is independent, and one fleet-day
+	// of jar telemetry is 8 bucket files.
+	sem := make(chan struct{}, e.cfg.Workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var mws []*worker
+	for i, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return
+			}
+			mw := e.newWorker(0, nil)
+			outs[i], errs[i] = e.mergeSegment(ctx, t, c, rs, k, mode, daySeg, mw)
+			mu.Lock()
+			mws = append(mws, mw)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, mw := range mws {
+		errs = append(errs, mw.finish())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs *runs, k skey, mode int, daySeg bool, mw *worker) (*segOut, error) {
+	p, segName, from, to, err := e.partOf(t, k, daySeg)
+	if err != nil {
+		return nil, err
+	}
+	o := &segOut{k: k, part: p}
+	old, _, err := e.lk.ReadManifest(ctx, p)
+	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		return nil, err
+	}
+	if err == nil {
+		o.old = old
+	}
+	seg := lake.Segment{Name: segName, From: from, To: to}
+	if k.day == noDay {
+		// Master data: an as-of snapshot known up to now.
+		seg.From = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+		seg.To = time.UnixMicro(e.now).UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	}
+	var lakeKeys map[string]bool
+	if old != nil {
+		if se, ok := old.Segment(segName); ok {
+			// Keep the committed span (an as-of segment is never rolled
+			// back) and its lineage.
+			if se.From.Before(seg.From) {
+				seg.From = se.From
+			}
+			if se.To.After(seg.To) {
+				seg.To = se.To
+			}
+			seg.Lineage = se.Lineage
+		}
+		if f, ok := dataFile(old, segName); ok {
+			sp := newSpiller(rs, max(1024, e.cfg.MemoryRows/e.cfg.Workers)) // merges run Workers at a time
+			var key []byte
+			if mode == modeRejects {
+				lakeKeys = map[string]bool{}
+			}
+			b := sp.buf(k)
+			err := readFileRows(ctx, e.lk, c, f.Key, func(vals []val) error {
+				if lakeKeys != nil {
+					key = c.appendKey(key[:0], vals, c.pkIdx)
+					lakeKeys[string(key)] = true
+				}
+				err := sp.add(b, func(dst []byte) []byte { return c.appendRecord(dst, vals, originLake, 0) })
+				b = sp.buf(k)
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("ingest %s: read the lake's %s segment %s: %w", e.t.Name, p, segName, err)
+			}
+			sp.finish()
+		}
+	}
+
+	f, err := os.CreateTemp(e.cfg.TempDir, "ingest-out-*.parquet")
+	if err != nil {
+		return nil, err
+	}
+	o.path = f.Name()
+	h := sha256.New()
+	sink, err := newSink(io.MultiWriter(f, h), t, c)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	m, err := rs.openMerge(k)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	defer m.close()
+
+	vals := make([]val, len(t.Columns))
+	files := map[int]bool{}
+	var prevKey []byte
+	havePrev := false
+	var prevPos int64
+	scratch := make([]val, len(t.Columns))
+	var key []byte
+
+	// Interval detection: the most common positive gap between samples of
+	// one entity.
+	ivName := intervalInput[t.Name]
+	var entCol, tsCol int = -1, -1
+	if ivName != "" && len(t.SortBy) >= 2 && t.Partition.MonthOf != "" {
+		entCol, tsCol = t.ColumnIndex(t.SortBy[0]), t.ColumnIndex(t.SortBy[1])
+	}
+	gaps := map[int64]int64{}
+	var runGap, runN int64
+	var lastEnt [16]byte
+	var lastTS int64
+	haveLast := false
+
+	for {
+		r, err := m.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		origin := r.origin()
+		switch mode {
+		case modeAdjacent:
+			sk := r.sortKey()
+			if havePrev && string(sk) == string(prevKey) {
+				if origin == originInput {
+					c.decode(r, scratch)
+					fi, line := splitPos(r.line())
+					_, fline := splitPos(prevPos)
+					mw.fi = fi
+					if err := mw.rejectCounted(line, t.PrimaryKey()[0], ReasonDuplicate,
+						fmt.Sprintf("duplicate key %s (first at line %d)", keyString(t, c, scratch), fline), []byte(formatRecord(t, scratch))); err != nil {
+						return nil, err
+					}
+				}
+				continue // a duplicate, or the lake's row replaced by the input's
+			}
+			prevKey = append(prevKey[:0], sk...)
+			havePrev = true
+			prevPos = r.line()
+		case modeMap:
+			c.decode(r, scratch)
+			key = c.appendKey(key[:0], scratch, c.pkIdx)
+			first, inInput := e.inPK[string(key)]
+			if origin == originLake && inInput {
+				continue // replaced by the input's row
+			}
+			if origin == originInput && r.line() != first {
+				fi, line := splitPos(r.line())
+				_, fline := splitPos(first)
+				mw.fi = fi
+				if err := mw.rejectCounted(line, t.PrimaryKey()[0], ReasonDuplicate,
+					fmt.Sprintf("duplicate key %s (first at %s line %d)", keyString(t, c, scratch), e.fileName(first), fline), []byte(formatRecord(t, scratch))); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		case modeRejects:
+			if origin == originInput && lakeKeys != nil {
+				c.decode(r, scratch)
+				key = c.appendKey(key[:0], scratch, c.pkIdx)
+				if lakeKeys[string(key)] {
+					continue // already recorded
+				}
+			}
+		}
+		c.decode(r, vals)
+		if origin == originInput {
+			o.accepted++
+			fi, _ := splitPos(r.line())
+			files[fi] = true
+		}
+		if entCol >= 0 {
+			ent, ts := vals[entCol].u, vals[tsCol].i
+			if haveLast && ent == lastEnt && ts > lastTS {
+				// Runs of one gap are the rule: count them before the map.
+				if g := ts - lastTS; g == runGap {
+					runN++
+				} else {
+					gaps[runGap] += runN
+					runGap, runN = g, 1
+				}
+			}
+			lastEnt, lastTS, haveLast = ent, ts, true
+		}
+		if err := sink.add(vals); err != nil {
+			f.Close()
+			return nil, err
+		}
+		o.rows++
+	}
+	if err := sink.close(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("ingest %s: write %s segment %s: %w", e.t.Name, p, segName, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	o.sha = hex.EncodeToString(h.Sum(nil))
+	if ivName != "" {
+		gaps[runGap] += runN
+		delete(gaps, 0)
+		var best, bestN int64
+		for g, n := range gaps {
+			if n > bestN || (n == bestN && g < best) {
+				best, bestN = g, n
+			}
+		}
+		if best > 0 {
+			seg.Inputs = append(seg.Inputs, ivName+"="+(time.Duration(best)*time.Microsecond).String())
+		}
+	}
+	seg.Inputs = append(seg.Inputs, "content="+o.sha[:32])
+	seg.Lineage = unionInputs(seg.Lineage, e.sourceInputs(files))
+	o.seg = seg
+	return o, nil
+}
+
+func keyString(t *schema.Table, c *codec, vals []val) string {
+	s := ""
+	for n, i := range c.pkIdx {
+		if n > 0 {
+			s += ","
+		}
+		s += t.Columns[i].Name + "=" + string(formatVal(nil, &t.Columns[i], &vals[i]))
+	}
+	return s
+}
+
+// sink writes merged rows into a segment's Parquet file.
+type sink interface {
+	add(vals []val) error
+	close() error
+}
+
+// newSink returns the writer the synthesizer uses for t: the typed writer
+// (sort order declared in the footer) for jar telemetry, the hot path of
+// every fleet-day, and the registry row writer for the other tables.
+func newSink(w io.Writer, t *schema.Table, c *codec) (sink, error) {
+	if t.Name == "telemetry_jar_raw" {
+		tw, err := parquetio.NewTypedWriter[jarRow](w, t)
+		if err != nil {
+			return nil, err
+		}
+		return &jarSink{w: tw, batch: make([]jarRow, 0, sinkBatch), opt: make([]int32, 0, 4*sinkBatch)}, nil
+	}
+	newWriter := parquetio.NewRowWriter
+	if typedWriter[t.Name] {
+		newWriter = parquetio.NewSortedRowWriter
+	}
+	pw, err := newWriter(w, t)
+	if err != nil {
+		return nil, err
+	}
+	s := &rowSink{w: pw, c: c, vals: make([][]val, sinkBatch), bufs: make([]parquet.Row, sinkBatch), batch: make([]parquet.Row, 0, sinkBatch)}
+	return s, nil
+}
+
+const sinkBatch = 1024
+
+type rowSink struct {
+	w     *parquetio.RowWriter
+	c     *codec
+	vals  [][]val
+	bufs  []parquet.Row
+	batch []parquet.Row
+}
+
+func (s *rowSink) add(vals []val) error {
+	n := len(s.batch)
+	// Parquet values point into their val (UUID bytes): each row of the
+	// batch keeps its own copy until the batch is written.
+	if s.vals[n] == nil {
+		s.vals[n] = make([]val, len(vals))
+	}
+	copy(s.vals[n], vals)
+	s.bufs[n] = s.c.toParquet(s.vals[n], s.bufs[n])
+	s.batch = append(s.batch, s.bufs[n])
+	if len(s.batch) == sinkBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *rowSink) flush() error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	err := s.w.WriteRows(s.batch)
+	s.batch = s.batch[:0]
+	return err
+}
+
+func (s *rowSink) close() error { return errors.Join(s.flush(), s.w.Close()) }
+
+// jarRow is telemetry_jar_raw's Parquet row (checked against the registry
+// when the writer opens). Optional decimals are pointers: unlike the
+// synthesizer, an export may hold a real zero.
+type jarRow struct {
+	TS             int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID      [16]byte `parquet:"battery_id,uuid"`
+	VoltageV       *int32   `parquet:"voltage_v,decimal(3:5),optional"`
+	TemperatureC   *int32   `parquet:"temperature_c,decimal(1:4),optional"`
+	ResistanceMOhm *int32   `parquet:"resistance_mohm,decimal(3:8),optional"`
+	ConductanceS   *int32   `parquet:"conductance_s,decimal(5:8),optional"`
+}
+
+type jarSink struct {
+	w     *parquetio.TypedWriter[jarRow]
+	batch []jarRow
+	opt   []int32 // backs the optional fields of one batch (copied by Write)
+}
+
+func (s *jarSink) ptr(v *val) *int32 {
+	if v.null {
+		return nil
+	}
+	s.opt = append(s.opt, int32(v.i))
+	return &s.opt[len(s.opt)-1]
+}
+
+func (s *jarSink) add(v []val) error {
+	s.batch = append(s.batch, jarRow{TS: v[0].i, BatteryID: v[1].u,
+		VoltageV: s.ptr(&v[2]), TemperatureC: s.ptr(&v[3]), ResistanceMOhm: s.ptr(&v[4]), ConductanceS: s.ptr(&v[5])})
+	if len(s.batch) == sinkBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *jarSink) flush() error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	err := s.w.Write(s.batch)
+	s.batch, s.opt = s.batch[:0], s.opt[:0]
+	return err
+}
+
+func (s *jarSink) close() error { return errors.Join(s.flush(), s.w.Close()) }
