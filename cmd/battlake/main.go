@@ -42,7 +42,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(stdout, stderr), newSchemaCmd(stdout), newEvaluateCmd(stdout))
+	root.AddCommand(newRunCmd(stdout, stderr), newSchemaCmd(stdout), newEvaluateCmd(stdout), newExportCmd(stdout, stderr))
 	root.AddCommand(newBackfillCmd(stdout, stderr), newPlanCmd(stdout, stderr), newValidateCmd(stdout, stderr))
 	usageErrors(root)
 	return root
