@@ -92,4 +92,3 @@ func runExport(cmd *cobra.Command, f exportFlags, stdout, stderr io.Writer) erro
 		t.Name, st.Rows, st.Files, float64(st.Bytes)/1e6, sec, float64(st.Rows)/max(sec, 1e-9))
 	return nil
 }
-

@@ -16,8 +16,9 @@
 //   - NULL is an empty unquoted field; an empty string is "" (quoted);
 //   - TIMESTAMPTZ as RFC 3339 in UTC (2026-10-25T00:00:05Z), sub-second
 //     digits only when non-zero (trailing zeros trimmed); TIMESTAMP (wall
-//     clock, master data's created_at/updated_at) the same way, its wall
-//     clock written with Z; DATE as YYYY-MM-DD;
+//     clock, master data's created_at/updated_at) the same without an
+//     offset (2016-04-17T09:01:48): it is a reading, not an instant;
+//     DATE as YYYY-MM-DD;
 //   - DECIMAL(p,s) as plain decimal text with exactly s fractional digits
 //     (13.620, -0.005); INT and BIGINT as integers; DOUBLE in Go's shortest
 //     round-trip form (strconv 'g', -1);
@@ -326,8 +327,10 @@ func sliceFmt(c *schema.Column, s *parquetio.ColumnSlice) colFmt {
 		} else {
 			f = func(dst []byte, i int) []byte { return appendDecimal(dst, s.Int64[i], scale) }
 		}
-	case schema.KindTimestamptz, schema.KindTimestamp:
+	case schema.KindTimestamptz:
 		f = func(dst []byte, i int) []byte { return appendTimestamp(dst, s.Int64[i]) }
+	case schema.KindTimestamp:
+		f = func(dst []byte, i int) []byte { return appendWallClock(dst, s.Int64[i]) }
 	case schema.KindDate:
 		f = func(dst []byte, i int) []byte { return appendDate(dst, int64(s.Int32[i])) }
 	case schema.KindInt:
@@ -405,6 +408,9 @@ func arrowFmt(c *schema.Column, a arrow.Array) (colFmt, error) {
 		}
 	case *array.Timestamp:
 		f = func(dst []byte, i int) []byte { return appendTimestamp(dst, int64(x.Value(i))) }
+		if c.Type.Kind == schema.KindTimestamp {
+			f = func(dst []byte, i int) []byte { return appendWallClock(dst, int64(x.Value(i))) }
+		}
 	case *array.Date32:
 		f = func(dst []byte, i int) []byte { return appendDate(dst, int64(x.Value(i))) }
 	case *array.Int32:

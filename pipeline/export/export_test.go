@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -248,6 +249,29 @@ func TestExportSpellsTheContract(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `,"",`) {
 		t.Errorf("no quoted empty string in\n%s", buf.String())
+	}
+
+	// TIMESTAMP (wall clock) has no offset; DATE and BOOLEAN as spelled.
+	buf.Reset()
+	loc := schema.MustLookup("location")
+	if _, err := export.CSV(t.Context(), lk, loc, &buf, export.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err = csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$`)
+	for _, r := range recs[1:] {
+		if c := r[loc.ColumnIndex("created_at")]; !wall.MatchString(c) {
+			t.Errorf("location created_at %q: want a wall clock without offset", c)
+		}
+		if c := r[loc.ColumnIndex("is_active")]; c != "true" && c != "false" {
+			t.Errorf("location is_active %q", c)
+		}
+		if c := r[loc.ColumnIndex("commissioned_date")]; !regexp.MustCompile(`^\d{4}-\d\d-\d\d$`).MatchString(c) {
+			t.Errorf("location commissioned_date %q", c)
+		}
 	}
 
 	buf.Reset()

@@ -70,7 +70,11 @@ const usPerDay = 86_400_000_000
 // appendTimestamp appends RFC 3339 in UTC (suffix Z) for microseconds since
 // the epoch, with sub-second digits only when non-zero (trailing zeros
 // trimmed, as time.RFC3339Nano does).
-func appendTimestamp(dst []byte, us int64) []byte {
+func appendTimestamp(dst []byte, us int64) []byte { return append(appendWallClock(dst, us), 'Z') }
+
+// appendWallClock is appendTimestamp without the zone: a TIMESTAMP column
+// holds a wall-clock reading, not an instant.
+func appendWallClock(dst []byte, us int64) []byte {
 	days := us / usPerDay
 	rem := us % usPerDay
 	if rem < 0 {
@@ -99,7 +103,7 @@ func appendTimestamp(dst []byte, us int64) []byte {
 		dst = append(dst, '.')
 		dst = append(dst, digits[:n]...)
 	}
-	return append(dst, 'Z')
+	return dst
 }
 
 var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}

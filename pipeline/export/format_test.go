@@ -26,6 +26,9 @@ func TestFormattersAgreeWithStdlib(t *testing.T) {
 		if got := string(appendTimestamp(nil, v)); got != want {
 			t.Fatalf("appendTimestamp(%d) = %s, want %s", v, got, want)
 		}
+		if got, want := string(appendWallClock(nil, v)), strings.TrimSuffix(want, "Z"); got != want {
+			t.Fatalf("appendWallClock(%d) = %s, want %s", v, got, want)
+		}
 		days := v / 86400e6
 		if v%86400e6 < 0 {
 			days--
