@@ -124,6 +124,9 @@ func constraintDocs(c *Column) string {
 	if c.FK != nil {
 		parts = append(parts, "FK → "+c.FK.Table+"."+c.FK.Column)
 	}
+	if c.Range != nil {
+		parts = append(parts, "range "+c.Range.String())
+	}
 	return strings.Join(parts, ", ")
 }
 

@@ -6,6 +6,7 @@ package schema
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -142,10 +143,44 @@ type Column struct {
 	Description string
 	Method      string // synthesis or calculation method from the seed
 	Encoding    Encoding
+	// Range is the physically plausible interval of a measurement: ingest
+	// rejects values outside it (a 12 V jar read at 250 V). It is
+	// documentation and validation only, not part of the stored type, so it
+	// does not enter the table's Version.
+	Range *Range
 
 	// table is the owning table's name, set when the registry is built, so
 	// value errors can name it without the hot path passing it around.
 	table string
+}
+
+// Range bounds a numeric column: Min <= v <= Max, or Min < v when MinOpen
+// (a resistance or conductance is never zero).
+type Range struct {
+	Min, Max float64
+	MinOpen  bool
+}
+
+// rng keeps range declarations on one line.
+func rng(min, max float64) *Range { return &Range{Min: min, Max: max} }
+
+// positive is (0, max].
+func positive(max float64) *Range { return &Range{Min: 0, Max: max, MinOpen: true} }
+
+// Contains reports whether v lies in the range.
+func (r *Range) Contains(v float64) bool {
+	if r.MinOpen {
+		return v > r.Min && v <= r.Max
+	}
+	return v >= r.Min && v <= r.Max
+}
+
+func (r *Range) String() string {
+	lo := "["
+	if r.MinOpen {
+		lo = "("
+	}
+	return lo + strconv.FormatFloat(r.Min, 'g', -1, 64) + ", " + strconv.FormatFloat(r.Max, 'g', -1, 64) + "]"
 }
 
 // Partitioning says how a table's rows are split into partitions (Hive
@@ -288,6 +323,10 @@ func (t *Table) Clone() *Table {
 		if col.FK != nil {
 			fk := *col.FK
 			col.FK = &fk
+		}
+		if col.Range != nil {
+			r := *col.Range
+			col.Range = &r
 		}
 		c.Columns[i] = col
 	}
