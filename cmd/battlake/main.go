@@ -44,6 +44,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newSchemaCmd(stdout), newEvaluateCmd(stdout), newExportCmd(stdout, stderr))
 	root.AddCommand(newBackfillCmd(stdout, stderr), newPlanCmd(stdout, stderr), newValidateCmd(stdout, stderr))
+	root.AddCommand(newIngestCmd(stdout, stderr))
 	usageErrors(root)
 	return root
 }

@@ -1,0 +1,280 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/pipeline/objstore"
+	"github.com/battlake/battlake/pipeline/parquetio"
+	"github.com/battlake/battlake/schema"
+	"github.com/parquet-go/parquet-go"
+)
+
+// intervalInput names the rate input a time-series table's day segments
+// record, as the telemetry jobs do (derived stages read sample_interval
+// back: derive.Index.Interval).
+var intervalInput = map[string]string{
+	"telemetry_jar_raw":    "sample_interval",
+	"telemetry_string_raw": "sample_interval",
+	"telemetry_env":        "env_interval",
+}
+
+// typedWriter lists the tables the synthesizer writes with its typed
+// writers, whose footers declare the sort order; the others are written
+// by the row writer, which does not. Ingest writes the same footers so an
+// ingested export is byte for byte the synthesizer's file.
+var typedWriter = map[string]bool{"telemetry_jar_raw": true, "telemetry_string_raw": true, "ripple_capture": true}
+
+// mergeAll merges every segment of rs with the lake's current rows of that
+// segment into staged Parquet files.
+func (e *engine) mergeAll(ctx context.Context, t *schema.Table, c *codec, rs *runs, mode int, daySeg bool) ([]*segOut, error) {
+	var outs []*segOut
+	mw := e.newWorker(0, nil)
+	for _, k := range rs.keys() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		o, err := e.mergeSegment(ctx, t, c, rs, k, mode, daySeg, mw)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+	}
+	if err := mw.finish(); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs *runs, k skey, mode int, daySeg bool, mw *worker) (*segOut, error) {
+	p, segName, from, to, err := e.partOf(t, k, daySeg)
+	if err != nil {
+		return nil, err
+	}
+	o := &segOut{k: k, part: p}
+	old, _, err := e.lk.ReadManifest(ctx, p)
+	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		return nil, err
+	}
+	if err == nil {
+		o.old = old
+	}
+	seg := lake.Segment{Name: segName, From: from, To: to}
+	if k.day == noDay {
+		// Master data: an as-of snapshot known up to now.
+		seg.From = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+		seg.To = time.UnixMicro(e.now).UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	}
+	var lakeKeys map[string]bool
+	if old != nil {
+		if se, ok := old.Segment(segName); ok {
+			// Keep the committed span (an as-of segment is never rolled
+			// back) and its lineage.
+			if se.From.Before(seg.From) {
+				seg.From = se.From
+			}
+			if se.To.After(seg.To) {
+				seg.To = se.To
+			}
+			seg.Lineage = se.Lineage
+		}
+		if f, ok := dataFile(old, segName); ok {
+			sp := newSpiller(rs, max(1024, e.cfg.MemoryRows))
+			var key []byte
+			if mode == modeRejects {
+				lakeKeys = map[string]bool{}
+			}
+			b := sp.buf(k)
+			err := readFileRows(ctx, e.lk, c, f.Key, func(vals []val) error {
+				if lakeKeys != nil {
+					key = c.appendKey(key[:0], vals, c.pkIdx)
+					lakeKeys[string(key)] = true
+				}
+				err := sp.add(b, func(dst []byte) []byte { return c.appendRecord(dst, vals, originLake, 0) })
+				b = sp.buf(k)
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("ingest %s: read the lake's %s segment %s: %w", e.t.Name, p, segName, err)
+			}
+			sp.finish()
+		}
+	}
+
+	f, err := os.CreateTemp(e.cfg.TempDir, "ingest-out-*.parquet")
+	if err != nil {
+		return nil, err
+	}
+	o.path = f.Name()
+	h := sha256.New()
+	newWriter := parquetio.NewRowWriter
+	if typedWriter[t.Name] {
+		newWriter = parquetio.NewSortedRowWriter
+	}
+	pw, err := newWriter(io.MultiWriter(f, h), t)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	m, err := rs.openMerge(k)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	defer m.close()
+
+	const batchN = 1024
+	batchVals := make([][]val, batchN)
+	for i := range batchVals {
+		batchVals[i] = make([]val, len(t.Columns))
+	}
+	batch := make([]parquet.Row, 0, batchN)
+	rowBufs := make([]parquet.Row, batchN)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := pw.WriteRows(batch)
+		batch = batch[:0]
+		return err
+	}
+	files := map[int]bool{}
+	var prevKey []byte
+	havePrev := false
+	var prevPos int64
+	scratch := make([]val, len(t.Columns))
+	var key []byte
+
+	// Interval detection: the most common positive gap between samples of
+	// one entity.
+	ivName := intervalInput[t.Name]
+	var entCol, tsCol int = -1, -1
+	if ivName != "" && len(t.SortBy) >= 2 && t.Partition.MonthOf != "" {
+		entCol, tsCol = t.ColumnIndex(t.SortBy[0]), t.ColumnIndex(t.SortBy[1])
+	}
+	gaps := map[int64]int64{}
+	var lastEnt [16]byte
+	var lastTS int64
+	haveLast := false
+
+	for {
+		r, err := m.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		origin := r.origin()
+		switch mode {
+		case modeAdjacent:
+			sk := r.sortKey()
+			if havePrev && string(sk) == string(prevKey) {
+				if origin == originInput {
+					c.decode(r, scratch)
+					fi, line := splitPos(r.line())
+					_, fline := splitPos(prevPos)
+					mw.fi = fi
+					if err := mw.rejectCounted(line, t.PrimaryKey()[0], ReasonDuplicate,
+						fmt.Sprintf("duplicate key %s (first at line %d)", keyString(t, c, scratch), fline), []byte(formatRecord(t, scratch))); err != nil {
+						return nil, err
+					}
+				}
+				continue // a duplicate, or the lake's row replaced by the input's
+			}
+			prevKey = append(prevKey[:0], sk...)
+			havePrev = true
+			prevPos = r.line()
+		case modeMap:
+			c.decode(r, scratch)
+			key = c.appendKey(key[:0], scratch, c.pkIdx)
+			first, inInput := e.inPK[string(key)]
+			if origin == originLake && inInput {
+				continue // replaced by the input's row
+			}
+			if origin == originInput && r.line() != first {
+				fi, line := splitPos(r.line())
+				_, fline := splitPos(first)
+				mw.fi = fi
+				if err := mw.rejectCounted(line, t.PrimaryKey()[0], ReasonDuplicate,
+					fmt.Sprintf("duplicate key %s (first at %s line %d)", keyString(t, c, scratch), e.fileName(first), fline), []byte(formatRecord(t, scratch))); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		case modeRejects:
+			if origin == originInput && lakeKeys != nil {
+				c.decode(r, scratch)
+				key = c.appendKey(key[:0], scratch, c.pkIdx)
+				if lakeKeys[string(key)] {
+					continue // already recorded
+				}
+			}
+		}
+		vals := batchVals[len(batch)]
+		c.decode(r, vals)
+		if origin == originInput {
+			o.accepted++
+			fi, _ := splitPos(r.line())
+			files[fi] = true
+		}
+		if entCol >= 0 {
+			ent, ts := vals[entCol].u, vals[tsCol].i
+			if haveLast && ent == lastEnt && ts > lastTS {
+				gaps[ts-lastTS]++
+			}
+			lastEnt, lastTS, haveLast = ent, ts, true
+		}
+		rowBufs[len(batch)] = c.toParquet(vals, rowBufs[len(batch)])
+		batch = append(batch, rowBufs[len(batch)])
+		o.rows++
+		if len(batch) == batchN {
+			if err := flush(); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
+	}
+	if err := errors.Join(flush(), pw.Close()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("ingest %s: write %s segment %s: %w", e.t.Name, p, segName, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	o.sha = hex.EncodeToString(h.Sum(nil))
+	if ivName != "" {
+		var best, bestN int64
+		for g, n := range gaps {
+			if n > bestN || (n == bestN && g < best) {
+				best, bestN = g, n
+			}
+		}
+		if best > 0 {
+			seg.Inputs = append(seg.Inputs, ivName+"="+(time.Duration(best)*time.Microsecond).String())
+		}
+	}
+	seg.Inputs = append(seg.Inputs, "content="+o.sha[:32])
+	seg.Lineage = unionInputs(seg.Lineage, e.sourceInputs(files))
+	o.seg = seg
+	return o, nil
+}
+
+func keyString(t *schema.Table, c *codec, vals []val) string {
+	s := ""
+	for n, i := range c.pkIdx {
+		if n > 0 {
+			s += ","
+		}
+		s += t.Columns[i].Name + "=" + string(formatVal(nil, &t.Columns[i], &vals[i]))
+	}
+	return s
+}
