@@ -75,7 +75,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func openLake(t *testing.T, dir string) *lake.Lake {
+func openLake(t testing.TB, dir string) *lake.Lake {
 	t.Helper()
 	fs, err := objstore.NewFS(dir)
 	if err != nil {
