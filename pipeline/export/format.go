@@ -106,29 +106,39 @@ func appendWallClock(dst []byte, us int64) []byte {
 	return dst
 }
 
-var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
-
 // appendDecimal appends an unscaled value at scale as plain decimal text
-// with exactly scale fractional digits (13621 at scale 3 is 13.621).
+// with exactly scale fractional digits (13621 at scale 3 is 13.621). One
+// backward pass over a stack buffer: decimals are most of telemetry's
+// fields.
 func appendDecimal(dst []byte, unscaled int64, scale int) []byte {
-	if scale == 0 {
-		return strconv.AppendInt(dst, unscaled, 10)
-	}
+	var buf [48]byte
+	i := len(buf)
 	u := uint64(unscaled)
 	if unscaled < 0 {
-		dst = append(dst, '-')
 		u = -u // two's complement: also right for MinInt64
 	}
-	p := pow10[scale]
-	dst = strconv.AppendUint(dst, u/p, 10)
-	dst = append(dst, '.')
-	f := u % p
-	var digits [19]byte
-	for i := scale - 1; i >= 0; i-- {
-		digits[i] = byte('0' + f%10)
-		f /= 10
+	if scale > 0 {
+		for range scale {
+			i--
+			buf[i] = byte('0' + u%10)
+			u /= 10
+		}
+		i--
+		buf[i] = '.'
 	}
-	return append(dst, digits[:scale]...)
+	for {
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			break
+		}
+	}
+	if unscaled < 0 {
+		i--
+		buf[i] = '-'
+	}
+	return append(dst, buf[i:]...)
 }
 
 // appendText appends s as one CSV field, quoted by encoding/csv's rules
