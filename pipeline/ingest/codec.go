@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"hash"
 	"encoding/binary"
 	"encoding/hex"
 	"math"
@@ -353,3 +355,5 @@ func formatRecord(t *schema.Table, vals []val) string {
 	}
 	return string(b)
 }
+
+func newSHA() hash.Hash { return sha256.New() }

@@ -180,3 +180,11 @@ func checkSameData(t *testing.T, a, b, table string) {
 		}
 	}
 }
+
+func mustUUID(s string) [16]byte {
+	u, fe := parseUUID([]byte(s))
+	if fe != nil {
+		panic(fe.msg)
+	}
+	return u
+}

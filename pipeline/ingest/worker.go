@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -146,6 +147,13 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 				return w.reject(line, p.header[j], fe.reason, fe.msg, raw)
 			}
 		} else if fe := parseValue(c, fields[j], e.mapping.loc, v); fe != nil {
+			if fe.reason == ReasonDecimal && c.Range != nil {
+				// A 12 V jar read at 250 V does not fit DECIMAL(5,3) either,
+				// but the reason that helps is the physical one.
+				if x, err := strconv.ParseFloat(string(fields[j]), 64); err == nil && !c.Range.Contains(x) {
+					return w.reject(line, p.header[j], ReasonRange, fmt.Sprintf("value %s is outside the physical range %s of %s (and does not fit %s)", fmtNum(x), c.Range, c.Name, c.Type.SQL()), raw)
+				}
+			}
 			return w.reject(line, p.header[j], fe.reason, fe.msg, raw)
 		}
 		src := c.Name
