@@ -9,42 +9,19 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/battlake/battlake/internal/benchutil"
 	"github.com/battlake/battlake/jobs"
 	"github.com/battlake/battlake/pipeline/export"
 	"github.com/battlake/battlake/pipeline/ingest"
 	"github.com/battlake/battlake/pipeline/lakecheck"
 	"github.com/battlake/battlake/schema"
 )
-
-// peakRSS reads the process's peak resident set (VmHWM) in bytes.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// resetPeakRSS returns freed Go memory to the OS and restarts VmHWM
-// (Linux clear_refs 5), so each phase reports its own peak.
-func resetPeakRSS() {
-	debug.FreeOSMemory()
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
 
 // cpuTime is the process's user + system CPU time so far.
 func cpuTime() time.Duration {
@@ -58,7 +35,7 @@ func cpuTime() time.Duration {
 // busy), rows per CPU second and the phase's peak RSS. CPU time is the
 // whole process's: run the phases alone (no -cpu list, no other test).
 func measure(b *testing.B, fn func() int64) {
-	resetPeakRSS()
+	benchutil.ResetPeakRSS()
 	cpu0 := cpuTime()
 	var rows int64
 	b.ResetTimer()
@@ -71,7 +48,7 @@ func measure(b *testing.B, fn func() int64) {
 	cpu := (cpuTime() - cpu0).Seconds() / float64(b.N)
 	b.ReportMetric(cpu/sec, "cpu/wall")
 	b.ReportMetric(float64(rows)/cpu, "rows/cpu_s") // steadier than rows/s on a shared machine
-	b.ReportMetric(float64(peakRSS())/(1<<20), "peakRSS_MB")
+	b.ReportMetric(float64(benchutil.PeakRSS())/(1<<20), "peakRSS_MB")
 	b.ReportMetric(float64(rows), "rows")
 }
 
