@@ -39,17 +39,19 @@ partitions (month, bucket), days and the table's sort order. The summary goes to
 	fl := cmd.Flags()
 	fl.StringVar(&f.lake, "lake", "./lake", "lake location: a directory or s3://bucket/prefix")
 	fl.StringVar(&f.endpoint, "endpoint", "", "S3 endpoint URL (default: $AWS_ENDPOINT_URL_S3 or AWS)")
-	fl.StringVar(&f.table, "table", "", "table to export (battlake schema list)")
+	fl.StringVar(&f.table, "table", "", "table to export (required; battlake schema list)")
 	fl.StringVar(&f.format, "format", "csv", "output format: csv")
 	fl.StringVar(&f.out, "out", "-", "output file, or - for stdout (a file appears only when complete)")
 	fl.StringVar(&f.month, "month", "", "only this month's partitions, YYYY-MM")
 	fl.IntVar(&f.workers, "workers", 0, "files formatted in parallel (default: number of CPUs)")
-	cmd.MarkFlagRequired("table")
 	return cmd
 }
 
 func runExport(cmd *cobra.Command, f exportFlags, stdout, stderr io.Writer) error {
 	ctx := cmd.Context()
+	if f.table == "" {
+		return withCode(exitUsage, fmt.Errorf("--table: required (battlake schema list)"))
+	}
 	t, ok := schema.Lookup(f.table)
 	if !ok {
 		return withCode(exitUsage, fmt.Errorf("--table %q: no such table (battlake schema list)", f.table))
