@@ -103,8 +103,11 @@ func BenchmarkIngestFleetDayCSV(b *testing.B) {
 			return st.Rows
 		})
 	})
-	if st.Rows == 0 {
-		b.Fatal("nothing exported")
+	if st.Rows == 0 { // -bench filtered the export out: make the file untimed
+		var err error
+		if st, err = export.CSVFile(ctx, src, jar, full, export.Options{}); err != nil || st.Rows == 0 {
+			b.Fatalf("export: %d rows, %v", st.Rows, err)
+		}
 	}
 	csvPath, rows := full, st.Rows
 	if hours < 24 {
