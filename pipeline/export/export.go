@@ -116,8 +116,8 @@ func Files(ctx context.Context, lk *lake.Lake, t *schema.Table, month string) ([
 
 // chunkBytes is the size at which a worker hands formatted rows to the
 // writer: large enough to amortise the channel, small enough that a few
-// per worker stay cheap.
-const chunkBytes = 1 << 20
+// per worker stay cheap. A variable for tests.
+var chunkBytes = 1 << 20
 
 // queued is how many chunks a worker may format ahead of the writer.
 const queued = 4
@@ -157,7 +157,6 @@ func CSV(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o Opt
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	out := make([]chan *[]byte, len(files))
 	for i := range out {
 		out[i] = make(chan *[]byte, queued)
@@ -165,7 +164,10 @@ func CSV(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o Opt
 	errs := make([]error, len(files))
 	rows := make([]int64, len(files))
 	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel (deferred later, runs first): workers see ctx done
+	defer func() {
+		cancel() // on an early return, workers blocked on their queue give up
+		wg.Wait()
+	}()
 	sem := make(chan struct{}, workers)
 	wg.Go(func() {
 		for i, f := range files {

@@ -342,7 +342,7 @@ func TestExportOptionsAndIntegrity(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := lakecheck.Files(cp, jar)
-	f, err := os.OpenFile(files[len(files)-1], os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(files[0], os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,11 +350,33 @@ func TestExportOptionsAndIntegrity(t *testing.T) {
 	f.Close()
 	out := filepath.Join(t.TempDir(), "jar.csv")
 	_, err = export.CSVFile(t.Context(), openLake(t, cp), jar, out, export.Options{})
-	rel, _ := filepath.Rel(cp, files[len(files)-1])
+	rel, _ := filepath.Rel(cp, files[0])
 	if !errors.Is(err, export.ErrFileChanged) || !strings.Contains(err.Error(), filepath.ToSlash(rel)) {
 		t.Errorf("tampered file: err %v, want ErrFileChanged naming %s", err, rel)
 	}
 	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 0 {
 		t.Errorf("failed export left %v", ents)
 	}
+
+	// A failing writer stops the export with its error while workers are
+	// blocked on full queues (1 KiB chunks: dozens per file), and none is
+	// left running (the test would hang).
+	defer export.SetChunkBytes(1 << 10)()
+	w := &failAfter{n: 2}
+	if _, err := export.CSV(t.Context(), lk, jar, w, export.Options{Workers: 2}); !errors.Is(err, errDiskFull) {
+		t.Errorf("failing writer: err %v, want %v", err, errDiskFull)
+	}
+}
+
+var errDiskFull = errors.New("disk full")
+
+// failAfter accepts n writes, then fails.
+type failAfter struct{ n int }
+
+func (w *failAfter) Write(p []byte) (int, error) {
+	if w.n == 0 {
+		return 0, errDiskFull
+	}
+	w.n--
+	return len(p), nil
 }
