@@ -49,9 +49,12 @@ var truthLabelledTables = []string{"rul_training_set", "ml_model", "rul_predicti
 func roundTripScenario() jobs.Scenario {
 	sc := jobs.DefaultScenario()
 	sc.Sites = []string{"DC-BKK-01"}
-	d, _ := jobs.ParseDate("2026-03-31") // two detail days across a month end (an RUL as-of day)
-	sc.Start, sc.End, sc.DetailFrom = d, jobs.Date{Time: d.AddDate(0, 0, 2)}, jobs.Date{}
-	sc.SampleInterval = jobs.Duration{Duration: 5 * time.Minute}
+	// A historian day (1 h samples) then a detail day (5 min), across a
+	// month end (an RUL as-of day): the derived stages read each day's
+	// rate from the raw manifests, which ingest infers from the rows.
+	d, _ := jobs.ParseDate("2026-03-31")
+	sc.Start, sc.End, sc.DetailFrom = d, jobs.Date{Time: d.AddDate(0, 0, 2)}, jobs.Date{Time: d.AddDate(0, 0, 1)}
+	sc.SampleInterval, sc.HistoryInterval = jobs.Duration{Duration: 5 * time.Minute}, jobs.Duration{Duration: time.Hour}
 	return sc
 }
 
