@@ -64,8 +64,6 @@ Exit codes:
 	fl.IntVar(&f.workers, "workers", 0, "parse and validate workers (default: number of CPUs)")
 	fl.StringVar(&f.tempDir, "temp-dir", "", "local folder for sorted runs and staged files (default: the system's)")
 	fl.StringVar(&f.output, "output", "table", "summary format on stdout: table or json")
-	_ = cmd.MarkFlagRequired("table")
-	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
 
@@ -84,6 +82,9 @@ func parseWhen(flag, s string) (time.Time, error) {
 }
 
 func runIngest(cmd *cobra.Command, f ingestFlags, stdout io.Writer) error {
+	if f.table == "" || f.file == "" {
+		return withCode(exitUsage, errors.New("--table and --file are required"))
+	}
 	if f.output != "table" && f.output != "json" {
 		return withCode(exitUsage, fmt.Errorf("--output %q: want table or json", f.output))
 	}
@@ -124,30 +125,36 @@ func writeIngestSummary(w io.Writer, format string, s ingest.Summary) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "table\t%s\n", s.Table)
-	fmt.Fprintf(tw, "files\t%d\n", s.Files)
-	fmt.Fprintf(tw, "rows\t%d\n", s.Rows)
-	fmt.Fprintf(tw, "accepted\t%d\n", s.Accepted)
-	fmt.Fprintf(tw, "rejected\t%d\n", s.Rejected)
+	var b strings.Builder
+	fmt.Fprintf(&b, "table     %s\n", s.Table)
+	fmt.Fprintf(&b, "files     %d\n", s.Files)
+	fmt.Fprintf(&b, "rows      %d\n", s.Rows)
+	fmt.Fprintf(&b, "accepted  %d\n", s.Accepted)
+	fmt.Fprintf(&b, "rejected  %d\n", s.Rejected)
 	reasons := make([]string, 0, len(s.ByReason))
 	for r := range s.ByReason {
 		reasons = append(reasons, r)
 	}
 	sort.Strings(reasons)
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	for _, r := range reasons {
 		fmt.Fprintf(tw, "  %s\t%d\n", r, s.ByReason[r])
 	}
-	if s.Unchanged {
-		fmt.Fprintf(tw, "written\tnothing (the lake already holds this content)\n")
-	} else {
-		fmt.Fprintf(tw, "written\t%d files\n", len(s.Partitions))
+	tw.Flush()
+	switch {
+	case s.Unchanged:
+		b.WriteString("written   nothing (the lake already holds this content)\n")
+	case len(s.Partitions) == 0:
+		b.WriteString("written   nothing\n")
+	default:
+		fmt.Fprintf(&b, "written   %d files\n", len(s.Partitions))
 		for _, p := range s.Partitions {
-			fmt.Fprintf(tw, "  %s\t\n", p)
+			fmt.Fprintf(&b, "  %s\n", p)
 		}
 	}
 	for _, x := range s.Warnings {
-		fmt.Fprintf(tw, "warning\t%s\n", strings.ReplaceAll(x, "\t", " "))
+		fmt.Fprintf(&b, "warning   %s\n", x)
 	}
-	return tw.Flush()
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -3,9 +3,9 @@ package ingest
 import (
 	"bytes"
 	"crypto/sha256"
-	"hash"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"math"
 	"strconv"
 	"time"

@@ -39,6 +39,10 @@ const DefaultMemoryRows = 1 << 20
 // ErrConfig marks an invalid configuration.
 var ErrConfig = errors.New("invalid ingest configuration")
 
+// ErrHeader marks a file whose header cannot be used (bad quoting, two
+// columns mapped to one): the whole file fails, nothing is written.
+var ErrHeader = errors.New("unusable header")
+
 // ErrRejected is returned by a strict ingest that found bad rows.
 var ErrRejected = errors.New("input has rejected rows")
 

@@ -24,7 +24,7 @@ var (
 
 // synthLake is a tiny synthetic lake (one site, one day at 1 min, master
 // and telemetry), built once per test binary.
-func synthLake(t *testing.T) string {
+func synthLake(t testing.TB) string {
 	t.Helper()
 	synthOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ingest-synth-")
@@ -47,7 +47,7 @@ func synthLake(t *testing.T) string {
 	return synthDir
 }
 
-func openLake(t *testing.T, dir string) *lake.Lake {
+func openLake(t testing.TB, dir string) *lake.Lake {
 	t.Helper()
 	lk, err := pipeline.OpenLake(t.Context(), dir, pipeline.LakeOptions{})
 	if err != nil {
@@ -59,7 +59,7 @@ func openLake(t *testing.T, dir string) *lake.Lake {
 
 // exportCSV writes every row of table from the lake at dir as CSV per the
 // package contract (header in schema order).
-func exportCSV(t *testing.T, dir, table, out string) int {
+func exportCSV(t testing.TB, dir, table, out string) int {
 	t.Helper()
 	tb := schema.MustLookup(table)
 	var b strings.Builder

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/battlake/battlake/pipeline/lake"
@@ -35,19 +36,37 @@ var typedWriter = map[string]bool{"telemetry_jar_raw": true, "telemetry_string_r
 // mergeAll merges every segment of rs with the lake's current rows of that
 // segment into staged Parquet files.
 func (e *engine) mergeAll(ctx context.Context, t *schema.Table, c *codec, rs *runs, mode int, daySeg bool) ([]*segOut, error) {
-	var outs []*segOut
-	mw := e.newWorker(0, nil)
-	for _, k := range rs.keys() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		o, err := e.mergeSegment(ctx, t, c, rs, k, mode, daySeg, mw)
-		if err != nil {
-			return nil, err
-		}
-		outs = append(outs, o)
+	keys := rs.keys()
+	outs := make([]*segOut, len(keys))
+	errs := make([]error, len(keys))
+	// Segments merge in parallel: each is independent, and one fleet-day
+	// of jar telemetry is 8 bucket files.
+	sem := make(chan struct{}, e.cfg.Workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var mws []*worker
+	for i, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return
+			}
+			mw := e.newWorker(0, nil)
+			outs[i], errs[i] = e.mergeSegment(ctx, t, c, rs, k, mode, daySeg, mw)
+			mu.Lock()
+			mws = append(mws, mw)
+			mu.Unlock()
+		}()
 	}
-	if err := mw.finish(); err != nil {
+	wg.Wait()
+	for _, mw := range mws {
+		errs = append(errs, mw.finish())
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return outs, nil

@@ -106,7 +106,9 @@ func pqRenderer(f parquet.Field) (func(dst []byte, v parquet.Value) []byte, erro
 	case parquet.Int64:
 		return func(dst []byte, v parquet.Value) []byte { return strconv.AppendInt(dst, v.Int64(), 10) }, nil
 	case parquet.Float:
-		return func(dst []byte, v parquet.Value) []byte { return strconv.AppendFloat(dst, float64(v.Float()), 'g', -1, 32) }, nil
+		return func(dst []byte, v parquet.Value) []byte {
+			return strconv.AppendFloat(dst, float64(v.Float()), 'g', -1, 32)
+		}, nil
 	case parquet.Double:
 		return func(dst []byte, v parquet.Value) []byte { return strconv.AppendFloat(dst, v.Double(), 'g', -1, 64) }, nil
 	case parquet.ByteArray, parquet.FixedLenByteArray:

@@ -357,7 +357,7 @@ func (e *engine) readFile(ctx context.Context, fi int) error {
 	hdrRec := trimEOL(data[:n])
 	hdrFields, _, herr := splitFields(hdrRec, nil, nil)
 	if herr != nil {
-		return fmt.Errorf("ingest: file %s line 1: header: %w", f.name, herr)
+		return fmt.Errorf("ingest: file %s line 1: %w: %w", f.name, ErrHeader, herr)
 	}
 	header := make([]string, len(hdrFields))
 	for i, h := range hdrFields {
@@ -487,7 +487,7 @@ func (e *engine) plan(fi int, header []string) (*filePlan, error) {
 			name = m
 		}
 		if prev, dup := seen[name]; dup {
-			return nil, fmt.Errorf("ingest: file %s: columns %d and %d both map to %s", f.name, prev+1, j+1, name)
+			return nil, fmt.Errorf("ingest: file %s: %w: columns %d and %d both map to %s", f.name, ErrHeader, prev+1, j+1, name)
 		}
 		seen[name] = j
 		if i := t.ColumnIndex(name); i >= 0 {
@@ -507,7 +507,7 @@ func (e *engine) plan(fi int, header []string) (*filePlan, error) {
 	for i := range t.Columns {
 		c := &t.Columns[i]
 		if p.src[i] >= 0 && p.code[i] >= 0 {
-			return nil, fmt.Errorf("ingest: file %s: column %s is given both as an id (%s) and as a code (%s)", f.name, c.Name, header[p.src[i]], header[p.code[i]])
+			return nil, fmt.Errorf("ingest: file %s: %w: column %s is given both as an id (%s) and as a code (%s)", f.name, ErrHeader, c.Name, header[p.src[i]], header[p.code[i]])
 		}
 		if u, ok := e.mapping.Units[c.Name]; ok {
 			cv, err := unitConversion(c, u)
@@ -547,9 +547,8 @@ type segOut struct {
 }
 
 func (e *engine) finish(ctx context.Context) (Summary, error) {
-	if e.cfg.Strict && e.rejected.Load() > 0 {
-		return e.summary(), e.strictError()
-	}
+	// Under --strict the merge still runs (into local files only) so the
+	// summary counts the duplicates it finds too.
 	outs, err := e.mergeAll(ctx, e.t, e.c, e.out, e.mode, e.daySeg)
 	if err != nil {
 		return e.summary(), err
