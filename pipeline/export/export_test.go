@@ -50,12 +50,7 @@ func tinyLake(t *testing.T) string {
 		if lakeErr != nil {
 			return
 		}
-		sc := jobs.DefaultScenario()
-		sc.Sites = []string{"DC-BKK-01"}
-		d, _ := jobs.ParseDate("2026-03-01")
-		sc.Start, sc.End, sc.DetailFrom = d, jobs.Date{Time: d.AddDate(0, 0, 1)}, jobs.Date{}
-		sc.SampleInterval = jobs.Duration{Duration: 10 * time.Minute}
-		if _, lakeErr = jobs.Run(context.Background(), jobs.RunConfig{Lake: lakeDir, Scenario: sc, Seed: 8,
+		if _, lakeErr = jobs.Run(context.Background(), jobs.RunConfig{Lake: lakeDir, Scenario: tinyScenario(), Seed: 8,
 			Stages: []string{"master", "telemetry", "transactions"}, Workers: 2}); lakeErr != nil {
 			return
 		}
@@ -65,6 +60,16 @@ func tinyLake(t *testing.T) string {
 		t.Fatal(lakeErr)
 	}
 	return lakeDir
+}
+
+// tinyScenario is one site over one detail day at 10 min.
+func tinyScenario() jobs.Scenario {
+	sc := jobs.DefaultScenario()
+	sc.Sites = []string{"DC-BKK-01"}
+	d, _ := jobs.ParseDate("2026-03-01")
+	sc.Start, sc.End, sc.DetailFrom = d, jobs.Date{Time: d.AddDate(0, 0, 1)}, jobs.Date{}
+	sc.SampleInterval = jobs.Duration{Duration: 10 * time.Minute}
+	return sc
 }
 
 func TestMain(m *testing.M) {
