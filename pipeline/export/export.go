@@ -174,6 +174,11 @@ func CSV(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o Opt
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
+				// The writer may still be waiting on these files.
+				for k := i; k < len(files); k++ {
+					errs[k] = ctx.Err()
+					close(out[k])
+				}
 				return
 			}
 			wg.Go(func() {

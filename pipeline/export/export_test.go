@@ -366,6 +366,16 @@ func TestExportOptionsAndIntegrity(t *testing.T) {
 	// A failing writer stops the export with its error while workers are
 	// blocked on full queues (1 KiB chunks: dozens per file), and none is
 	// left running (the test would hang).
+	// So does a cancelled context (an interrupted command), whichever
+	// file the workers had reached.
+	for range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		w := &cancelOnWrite{cancel: cancel} // cancels as the header is written
+		if _, err := export.CSV(ctx, lk, jar, w, export.Options{Workers: 1}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled export: err %v, want context.Canceled", err)
+		}
+	}
+
 	defer export.SetChunkBytes(1 << 10)()
 	w := &failAfter{n: 2}
 	if _, err := export.CSV(t.Context(), lk, jar, w, export.Options{Workers: 2}); !errors.Is(err, errDiskFull) {
@@ -374,6 +384,13 @@ func TestExportOptionsAndIntegrity(t *testing.T) {
 }
 
 var errDiskFull = errors.New("disk full")
+
+type cancelOnWrite struct{ cancel func() }
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	w.cancel()
+	return len(p), nil
+}
 
 // failAfter accepts n writes, then fails.
 type failAfter struct{ n int }
