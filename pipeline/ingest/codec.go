@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"hash"
 	"math"
 	"strconv"
@@ -282,17 +281,7 @@ func formatVal(dst []byte, col *schema.Column, v *val) []byte {
 	}
 	switch col.Type.Kind {
 	case schema.KindUUID:
-		var b [36]byte
-		hex.Encode(b[0:8], v.u[0:4])
-		b[8] = '-'
-		hex.Encode(b[9:13], v.u[4:6])
-		b[13] = '-'
-		hex.Encode(b[14:18], v.u[6:8])
-		b[18] = '-'
-		hex.Encode(b[19:23], v.u[8:10])
-		b[23] = '-'
-		hex.Encode(b[24:], v.u[10:])
-		return append(dst, b[:]...)
+		return formatUUID(dst, v.u)
 	case schema.KindDecimal:
 		return appendDecimal(dst, v.i, col.Type.Scale)
 	case schema.KindTimestamptz:

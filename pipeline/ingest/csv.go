@@ -105,18 +105,22 @@ func (s *splitter) fill() error {
 			s.inQuote = false
 			continue
 		}
-		j := bytes.IndexAny(b[i:], "\"\n")
-		if j < 0 {
+		// Outside quotes: the last newline before the next quote is the
+		// latest record end (two memchr scans beat a per-byte set test).
+		q := bytes.IndexByte(b[i:], '"')
+		end := len(b)
+		if q >= 0 {
+			end = i + q
+		}
+		if k := bytes.LastIndexByte(b[i:end], '\n'); k >= 0 {
+			s.lastNL = i + k + 1
+		}
+		if q < 0 {
 			i = len(b)
 			break
 		}
-		i += j
-		if b[i] == '"' {
-			s.inQuote = true
-		} else {
-			s.lastNL = i + 1
-		}
-		i++
+		s.inQuote = true
+		i = end + 1
 	}
 	s.scanned = len(b)
 	return nil
@@ -125,6 +129,10 @@ func (s *splitter) fill() error {
 // recordEnd returns the length of the record at the start of b, including
 // its newline (len(b) when none), and whether its quotes are balanced.
 func recordEnd(b []byte) (int, bool) {
+	// Fast path: no quote before the first newline.
+	if j := bytes.IndexByte(b, '\n'); j >= 0 && bytes.IndexByte(b[:j], '"') < 0 {
+		return j + 1, true
+	}
 	q := false
 	i := 0
 	for i < len(b) {

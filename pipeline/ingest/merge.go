@@ -133,11 +133,7 @@ func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs
 	}
 	o.path = f.Name()
 	h := sha256.New()
-	newWriter := parquetio.NewRowWriter
-	if typedWriter[t.Name] {
-		newWriter = parquetio.NewSortedRowWriter
-	}
-	pw, err := newWriter(io.MultiWriter(f, h), t)
+	sink, err := newSink(io.MultiWriter(f, h), t, c)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -149,21 +145,7 @@ func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs
 	}
 	defer m.close()
 
-	const batchN = 1024
-	batchVals := make([][]val, batchN)
-	for i := range batchVals {
-		batchVals[i] = make([]val, len(t.Columns))
-	}
-	batch := make([]parquet.Row, 0, batchN)
-	rowBufs := make([]parquet.Row, batchN)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := pw.WriteRows(batch)
-		batch = batch[:0]
-		return err
-	}
+	vals := make([]val, len(t.Columns))
 	files := map[int]bool{}
 	var prevKey []byte
 	havePrev := false
@@ -179,6 +161,7 @@ func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs
 		entCol, tsCol = t.ColumnIndex(t.SortBy[0]), t.ColumnIndex(t.SortBy[1])
 	}
 	gaps := map[int64]int64{}
+	var runGap, runN int64
 	var lastEnt [16]byte
 	var lastTS int64
 	haveLast := false
@@ -238,7 +221,6 @@ func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs
 				}
 			}
 		}
-		vals := batchVals[len(batch)]
 		c.decode(r, vals)
 		if origin == originInput {
 			o.accepted++
@@ -248,21 +230,23 @@ func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs
 		if entCol >= 0 {
 			ent, ts := vals[entCol].u, vals[tsCol].i
 			if haveLast && ent == lastEnt && ts > lastTS {
-				gaps[ts-lastTS]++
+				// Runs of one gap are the rule: count them before the map.
+				if g := ts - lastTS; g == runGap {
+					runN++
+				} else {
+					gaps[runGap] += runN
+					runGap, runN = g, 1
+				}
 			}
 			lastEnt, lastTS, haveLast = ent, ts, true
 		}
-		rowBufs[len(batch)] = c.toParquet(vals, rowBufs[len(batch)])
-		batch = append(batch, rowBufs[len(batch)])
-		o.rows++
-		if len(batch) == batchN {
-			if err := flush(); err != nil {
-				f.Close()
-				return nil, err
-			}
+		if err := sink.add(vals); err != nil {
+			f.Close()
+			return nil, err
 		}
+		o.rows++
 	}
-	if err := errors.Join(flush(), pw.Close()); err != nil {
+	if err := sink.close(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("ingest %s: write %s segment %s: %w", e.t.Name, p, segName, err)
 	}
@@ -271,6 +255,8 @@ func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs
 	}
 	o.sha = hex.EncodeToString(h.Sum(nil))
 	if ivName != "" {
+		gaps[runGap] += runN
+		delete(gaps, 0)
 		var best, bestN int64
 		for g, n := range gaps {
 			if n > bestN || (n == bestN && g < best) {
@@ -297,3 +283,115 @@ func keyString(t *schema.Table, c *codec, vals []val) string {
 	}
 	return s
 }
+
+// sink writes merged rows into a segment's Parquet file.
+type sink interface {
+	add(vals []val) error
+	close() error
+}
+
+// newSink returns the writer the synthesizer uses for t: the typed writer
+// (sort order declared in the footer) for jar telemetry, the hot path of
+// every fleet-day, and the registry row writer for the other tables.
+func newSink(w io.Writer, t *schema.Table, c *codec) (sink, error) {
+	if t.Name == "telemetry_jar_raw" {
+		tw, err := parquetio.NewTypedWriter[jarRow](w, t)
+		if err != nil {
+			return nil, err
+		}
+		return &jarSink{w: tw, batch: make([]jarRow, 0, sinkBatch), opt: make([]int32, 0, 4*sinkBatch)}, nil
+	}
+	newWriter := parquetio.NewRowWriter
+	if typedWriter[t.Name] {
+		newWriter = parquetio.NewSortedRowWriter
+	}
+	pw, err := newWriter(w, t)
+	if err != nil {
+		return nil, err
+	}
+	s := &rowSink{w: pw, c: c, vals: make([][]val, sinkBatch), bufs: make([]parquet.Row, sinkBatch), batch: make([]parquet.Row, 0, sinkBatch)}
+	return s, nil
+}
+
+const sinkBatch = 1024
+
+type rowSink struct {
+	w     *parquetio.RowWriter
+	c     *codec
+	vals  [][]val
+	bufs  []parquet.Row
+	batch []parquet.Row
+}
+
+func (s *rowSink) add(vals []val) error {
+	n := len(s.batch)
+	// Parquet values point into their val (UUID bytes): each row of the
+	// batch keeps its own copy until the batch is written.
+	if s.vals[n] == nil {
+		s.vals[n] = make([]val, len(vals))
+	}
+	copy(s.vals[n], vals)
+	s.bufs[n] = s.c.toParquet(s.vals[n], s.bufs[n])
+	s.batch = append(s.batch, s.bufs[n])
+	if len(s.batch) == sinkBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *rowSink) flush() error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	err := s.w.WriteRows(s.batch)
+	s.batch = s.batch[:0]
+	return err
+}
+
+func (s *rowSink) close() error { return errors.Join(s.flush(), s.w.Close()) }
+
+// jarRow is telemetry_jar_raw's Parquet row (checked against the registry
+// when the writer opens). Optional decimals are pointers: unlike the
+// synthesizer, an export may hold a real zero.
+type jarRow struct {
+	TS             int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID      [16]byte `parquet:"battery_id,uuid"`
+	VoltageV       *int32   `parquet:"voltage_v,decimal(3:5),optional"`
+	TemperatureC   *int32   `parquet:"temperature_c,decimal(1:4),optional"`
+	ResistanceMOhm *int32   `parquet:"resistance_mohm,decimal(3:8),optional"`
+	ConductanceS   *int32   `parquet:"conductance_s,decimal(5:8),optional"`
+}
+
+type jarSink struct {
+	w     *parquetio.TypedWriter[jarRow]
+	batch []jarRow
+	opt   []int32 // backs the optional fields of one batch (copied by Write)
+}
+
+func (s *jarSink) ptr(v *val) *int32 {
+	if v.null {
+		return nil
+	}
+	s.opt = append(s.opt, int32(v.i))
+	return &s.opt[len(s.opt)-1]
+}
+
+func (s *jarSink) add(v []val) error {
+	s.batch = append(s.batch, jarRow{TS: v[0].i, BatteryID: v[1].u,
+		VoltageV: s.ptr(&v[2]), TemperatureC: s.ptr(&v[3]), ResistanceMOhm: s.ptr(&v[4]), ConductanceS: s.ptr(&v[5])})
+	if len(s.batch) == sinkBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *jarSink) flush() error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	err := s.w.Write(s.batch)
+	s.batch, s.opt = s.batch[:0], s.opt[:0]
+	return err
+}
+
+func (s *jarSink) close() error { return errors.Join(s.flush(), s.w.Close()) }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/big"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -174,42 +173,7 @@ func (e *engine) readParquet(ctx context.Context, fi int) error {
 		return err
 	}
 
-	ch := make(chan pqBatch, e.cfg.Workers)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, e.cfg.Workers)
-	for w := 0; w < e.cfg.Workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			wk := e.newWorker(fi, plan)
-			var raw []byte
-			for b := range ch {
-				if errs[w] != nil {
-					continue
-				}
-				for i, fs := range b.fields {
-					raw = raw[:0]
-					for j, x := range fs {
-						if j > 0 {
-							raw = append(raw, ',')
-						}
-						raw = appendQuoted(raw, x)
-					}
-					if err := wk.row(fs, b.first+int64(i), raw); err != nil {
-						errs[w] = err
-						cancel()
-						break
-					}
-				}
-			}
-			if errs[w] == nil {
-				errs[w] = wk.finish()
-			}
-		}(w)
-	}
-	perr := func() error {
+	return parallel(ctx, e, fi, plan, func(ctx context.Context, yield func(pqBatch) error) error {
 		var rowNum int64 = 1
 		buf := make([]parquet.Row, 1024)
 		for _, rg := range pf.RowGroups() {
@@ -236,11 +200,9 @@ func (e *engine) readParquet(ctx context.Context, fi int) error {
 						b.fields[i] = fs
 					}
 					rowNum += int64(n)
-					select {
-					case ch <- b:
-					case <-ctx.Done():
+					if err := yield(b); err != nil {
 						rows.Close()
-						return ctx.Err()
+						return err
 					}
 				}
 				if errors.Is(err, io.EOF) {
@@ -254,11 +216,20 @@ func (e *engine) readParquet(ctx context.Context, fi int) error {
 			rows.Close()
 		}
 		return nil
-	}()
-	close(ch)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return perr
+	}, func(wk *worker, b pqBatch) error {
+		var raw []byte
+		for i, fs := range b.fields {
+			raw = raw[:0]
+			for j, x := range fs {
+				if j > 0 {
+					raw = append(raw, ',')
+				}
+				raw = appendQuoted(raw, x)
+			}
+			if err := wk.row(fs, b.first+int64(i), raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -372,7 +372,7 @@ func (e *engine) readFile(ctx context.Context, fi int) error {
 	if first.last && n == len(data) {
 		first.data = nil
 	}
-	return e.parallel(ctx, fi, plan, func(yield func(chunk) error) error {
+	return parallel(ctx, e, fi, plan, func(_ context.Context, yield func(chunk) error) error {
 		if len(first.data) > 0 {
 			if err := yield(first); err != nil {
 				return err
@@ -391,7 +391,7 @@ func (e *engine) readFile(ctx context.Context, fi int) error {
 				return err
 			}
 		}
-	})
+	}, (*worker).chunk)
 }
 
 func trimBOM(b []byte) []byte {
@@ -411,9 +411,10 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-// parallel runs workers over the chunks produce yields.
-func (e *engine) parallel(ctx context.Context, fi int, plan *filePlan, produce func(yield func(chunk) error) error) error {
-	ch := make(chan chunk, e.cfg.Workers)
+// parallel runs e.cfg.Workers workers over the items produce yields, each
+// handled by consume with the worker's own state; the first error cancels.
+func parallel[T any](ctx context.Context, e *engine, fi int, plan *filePlan, produce func(ctx context.Context, yield func(T) error) error, consume func(wk *worker, item T) error) error {
+	ch := make(chan T, e.cfg.Workers)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -423,11 +424,11 @@ func (e *engine) parallel(ctx context.Context, fi int, plan *filePlan, produce f
 		go func(w int) {
 			defer wg.Done()
 			wk := e.newWorker(fi, plan)
-			for c := range ch {
+			for it := range ch {
 				if errs[w] != nil {
 					continue
 				}
-				if err := wk.chunk(c); err != nil {
+				if err := consume(wk, it); err != nil {
 					errs[w] = err
 					cancel()
 				}
@@ -437,9 +438,9 @@ func (e *engine) parallel(ctx context.Context, fi int, plan *filePlan, produce f
 			}
 		}(w)
 	}
-	perr := produce(func(c chunk) error {
+	perr := produce(ctx, func(it T) error {
 		select {
-		case ch <- c:
+		case ch <- it:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

@@ -33,6 +33,8 @@ type worker struct {
 	lastID     [16]byte
 	lastBucket int
 	lastOK     map[int][16]byte
+	lastText   [][]byte // per column: the last UUID text parsed
+	lastUUID   [][16]byte
 
 	rows    int64
 	nrej    int64
@@ -44,7 +46,8 @@ func (e *engine) newWorker(fi int, plan *filePlan) *worker {
 	limit := max(1024, e.cfg.MemoryRows/e.cfg.Workers)
 	return &worker{e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
 		vals: make([]val, len(e.t.Columns)), rvals: make([]val, len(e.rc.t.Columns)), lastBucket: -2,
-		lastOK: map[int][16]byte{}, reasons: map[string]int64{}}
+		lastOK: map[int][16]byte{}, reasons: map[string]int64{},
+		lastText: make([][]byte, len(e.t.Columns)), lastUUID: make([][16]byte, len(e.t.Columns))}
 }
 
 // chunk parses every record of c.
@@ -146,6 +149,9 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			if fe := w.converted(c, fields[j], p.conv[i], v); fe != nil {
 				return w.reject(line, p.header[j], fe.reason, fe.msg, raw)
 			}
+		} else if c.Type.Kind == schema.KindUUID && bytes.Equal(fields[j], w.lastText[i]) {
+			// Exports repeat an entity's id row after row: skip the hex.
+			v.u = w.lastUUID[i]
 		} else if fe := parseValue(c, fields[j], e.mapping.loc, v); fe != nil {
 			if fe.reason == ReasonDecimal && c.Range != nil {
 				// A 12 V jar read at 250 V does not fit DECIMAL(5,3) either,
@@ -155,6 +161,10 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 				}
 			}
 			return w.reject(line, p.header[j], fe.reason, fe.msg, raw)
+		}
+		if c.Type.Kind == schema.KindUUID && j >= 0 && !v.null && !bytes.Equal(fields[j], w.lastText[i]) {
+			w.lastText[i] = append(w.lastText[i][:0], fields[j]...)
+			w.lastUUID[i] = v.u
 		}
 		src := c.Name
 		if j >= 0 {
