@@ -20,8 +20,9 @@ const exitRejected = 4
 
 type ingestFlags struct {
 	lake, endpoint, table, file, format, mapping, output, from, to, tempDir string
+	memoryLimit                                                             string
 	strict                                                                  bool
-	workers                                                                 int
+	workers, bufferRows                                                     int
 }
 
 func newIngestCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -62,8 +63,10 @@ Exit codes:
 	fl.StringVar(&f.from, "from", "", "reject rows whose partition time is before this, YYYY-MM-DD or RFC 3339")
 	fl.StringVar(&f.to, "to", "", "reject rows whose partition time is at or after this, YYYY-MM-DD or RFC 3339")
 	fl.IntVar(&f.workers, "workers", 0, "parse and validate workers (default: number of CPUs)")
+	fl.IntVar(&f.bufferRows, "buffer-rows", ingest.DefaultMemoryRows, "records buffered in memory before sorted runs spill to --temp-dir")
 	fl.StringVar(&f.tempDir, "temp-dir", "", "local folder for sorted runs and staged files (default: the system's)")
 	fl.StringVar(&f.output, "output", "table", "summary format on stdout: table or json")
+	fl.StringVar(&f.memoryLimit, "memory-limit", "400MiB", "soft limit of the Go heap (GOMEMLIMIT syntax; off to disable; GOMEMLIMIT in the environment wins)")
 	return cmd
 }
 
@@ -88,6 +91,9 @@ func runIngest(cmd *cobra.Command, f ingestFlags, stdout io.Writer) error {
 	if f.output != "table" && f.output != "json" {
 		return withCode(exitUsage, fmt.Errorf("--output %q: want table or json", f.output))
 	}
+	if err := setMemoryLimit(f.memoryLimit); err != nil {
+		return withCode(exitUsage, err)
+	}
 	from, err := parseWhen("--from", f.from)
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -98,7 +104,7 @@ func runIngest(cmd *cobra.Command, f ingestFlags, stdout io.Writer) error {
 	}
 	cfg := ingest.Config{Lake: f.lake, LakeOptions: pipeline.LakeOptions{Endpoint: f.endpoint, Retries: 4, Concurrency: 64},
 		Table: f.table, Source: f.file, Format: f.format, Mapping: f.mapping, Strict: f.strict, Workers: f.workers,
-		From: from, To: to, TempDir: f.tempDir}
+		From: from, To: to, TempDir: f.tempDir, MemoryRows: f.bufferRows}
 	if err := cfg.Validate(); err != nil {
 		return withCode(exitUsage, err)
 	}

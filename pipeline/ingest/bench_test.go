@@ -41,3 +41,23 @@ func copyDir(t testing.TB, src, dst, sub string) {
 		t.Fatalf("%v: %s", err, out)
 	}
 }
+
+// BenchmarkIngestFile ingests $INGEST_BENCH_CSV (jar telemetry) into a
+// fresh copy of $INGEST_BENCH_LAKE's battery table (for profiling at scale).
+func BenchmarkIngestFile(b *testing.B) {
+	csv, src := os.Getenv("INGEST_BENCH_CSV"), os.Getenv("INGEST_BENCH_LAKE")
+	if csv == "" || src == "" {
+		b.Skip("INGEST_BENCH_CSV and INGEST_BENCH_LAKE not set")
+	}
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dst := filepath.Join(b.TempDir(), "lake")
+		copyDir(b, src, dst, "battery")
+		b.StartTimer()
+		s, err := Run(b.Context(), Config{Lake: dst, Table: "telemetry_jar_raw", Source: csv})
+		if err != nil || s.Rejected != 0 {
+			b.Fatal(err, s)
+		}
+		b.ReportMetric(float64(s.Rows)/b.Elapsed().Seconds(), "rows/s")
+	}
+}

@@ -33,4 +33,41 @@
 //
 // Parquet input is read by column name with any compatible logical type;
 // each value goes through the same checks as its CSV text.
+//
+// # Rows, rejects and commits
+//
+// Every input record is either accepted or rejected, never dropped:
+// accepted + rejected = input rows (blank lines are not records). A reject
+// is one row of the rejects table (file, line of the record's start,
+// column, "reason_code: message" naming file, line and column, the record
+// as read); Summary.ByReason counts them by the Reason* codes. Decisions:
+//
+//   - a file whose header lacks a required (NOT NULL) column rejects every
+//     row as missing_column (the file is not skipped silently, and the
+//     invariant holds); a missing nullable column is NULL, with a warning;
+//     a record with the wrong number of fields is field_count, or
+//     truncated when it is the last one and has no final newline;
+//   - of rows sharing a primary key in the input, the first in file order
+//     is kept and the others are duplicate_key; a key the lake holds in
+//     the same segment is replaced (a correction), a key the lake holds in
+//     another partition is duplicate_key (a row cannot move);
+//   - a value that overflows DECIMAL(p,s) but parses as a number outside
+//     the column's physical range is out_of_range (the useful reason);
+//   - --strict (Config.Strict) writes nothing if any row is rejected and
+//     returns ErrRejected.
+//
+// Accepted rows are merged per output segment (a UTC day of a month and
+// bucket partition for time series, the month's as-of history for
+// transactions, part-00000 for master data) with the segment's current
+// rows, input rows replacing lake rows of the same key, sorted by the
+// table's SortBy and written with the synthesizer's writer settings; a
+// segment whose bytes come out unchanged is not rewritten, so ingesting a
+// file twice writes nothing. Rejects of the same file, line, column and
+// reason already recorded in the day's rejects segment are not repeated.
+// Each segment is published atomically through lake.WritePartition; an
+// ingest touching several segments is not atomic as a whole (as a run).
+//
+// Memory is bounded by Config.MemoryRows buffered records: the stream is
+// cut into chunks at record ends, parsed by Workers goroutines, buffered
+// per segment and spilled as sorted runs to TempDir, then k-way merged.
 package ingest

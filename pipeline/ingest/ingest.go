@@ -28,13 +28,15 @@ type Config struct {
 	From, To time.Time
 	// TempDir holds sorted runs and staged output files ("" = os.TempDir).
 	TempDir string
-	// MemoryRows bounds the rows buffered per worker before a sorted run is
-	// spilled to TempDir (0 = DefaultMemoryRows).
+	// MemoryRows bounds the records buffered in memory, shared by the
+	// workers, before sorted runs spill to TempDir (0 = DefaultMemoryRows).
 	MemoryRows int
 }
 
-// DefaultMemoryRows is the per-worker buffer before a spill.
-const DefaultMemoryRows = 1 << 20
+// DefaultMemoryRows bounds the records buffered in memory (~110 bytes each
+// for jar telemetry) across the parse workers, and again across the
+// merges reading the lake's rows, before sorted runs spill to TempDir.
+const DefaultMemoryRows = 1 << 19
 
 // ErrConfig marks an invalid configuration.
 var ErrConfig = errors.New("invalid ingest configuration")

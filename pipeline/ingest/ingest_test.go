@@ -1,11 +1,12 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,28 +63,47 @@ func openLake(t testing.TB, dir string) *lake.Lake {
 func exportCSV(t testing.TB, dir, table, out string) int {
 	t.Helper()
 	tb := schema.MustLookup(table)
-	var b strings.Builder
-	for i, c := range tb.Columns {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(c.Name)
-	}
-	b.WriteByte('\n')
-	n := 0
-	err := readTable(t.Context(), openLake(t, dir), tb, func(_ lake.Partition, _ string, vals []val) error {
-		b.WriteString(formatRecord(tb, vals))
-		b.WriteByte('\n')
-		n++
-		return nil
-	})
+	f, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i, c := range tb.Columns {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString(c.Name)
+	}
+	w.WriteByte('\n')
+	n := 0
+	var line []byte
+	err = readTable(t.Context(), openLake(t, dir), tb, func(_ lake.Partition, _ string, vals []val) error {
+		line = line[:0]
+		for i := range vals {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = formatVal(line, &tb.Columns[i], &vals[i])
+		}
+		line = append(line, '\n')
+		_, err := w.Write(line)
+		n++
+		return err
+	})
+	if err := errors.Join(err, w.Flush(), f.Close()); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestExportForMeasurement writes a table of the lake at $INGEST_EXPORT_LAKE
+// to $INGEST_EXPORT_CSV (a helper for measuring the command by hand).
+func TestExportForMeasurement(t *testing.T) {
+	dir, out := os.Getenv("INGEST_EXPORT_LAKE"), os.Getenv("INGEST_EXPORT_CSV")
+	if dir == "" || out == "" {
+		t.Skip("INGEST_EXPORT_LAKE and INGEST_EXPORT_CSV not set")
+	}
+	t.Logf("%d rows", exportCSV(t, dir, "telemetry_jar_raw", out))
 }
 
 var masterOrder = []string{"location", "battery_model", "battery_system", "string", "battery", "environmental_sensor", "user"}
@@ -112,7 +132,7 @@ func TestRoundTripBytes(t *testing.T) {
 	}
 	t.Logf("src %s dst %s", src, dst)
 	csvDir := t.TempDir()
-	for _, table := range append(append([]string{}, masterOrder...), "telemetry_jar_raw", "telemetry_string_raw", "telemetry_env", "maintenance_event", "capacity_test_raw", "impedance_measurement_raw") {
+	for _, table := range append(append([]string{}, masterOrder...), "telemetry_jar_raw", "telemetry_string_raw", "telemetry_env", "telemetry_event_window", "ripple_capture", "maintenance_event", "capacity_test_raw", "impedance_measurement_raw", "audit_log") {
 		path := filepath.Join(csvDir, table+".csv")
 		n := exportCSV(t, src, table, path)
 		s := ingestOK(t, Config{Lake: dst, Table: table, Source: path})
@@ -163,7 +183,7 @@ func checkSameData(t *testing.T, a, b, table string) {
 		m := map[string]string{}
 		for _, p := range ps {
 			for _, f := range p.Manifest.Files {
-				if f.Rows > 0 {
+				if f.Rows > 0 && f.Role == "data" { // blobs are not ingested
 					m[f.Key] = f.SHA256
 				}
 			}

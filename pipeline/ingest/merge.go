@@ -105,7 +105,7 @@ func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs
 			seg.Lineage = se.Lineage
 		}
 		if f, ok := dataFile(old, segName); ok {
-			sp := newSpiller(rs, max(1024, e.cfg.MemoryRows))
+			sp := newSpiller(rs, max(1024, e.cfg.MemoryRows/e.cfg.Workers)) // merges run Workers at a time
 			var key []byte
 			if mode == modeRejects {
 				lakeKeys = map[string]bool{}

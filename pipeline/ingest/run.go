@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"runtime"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
-	"github.com/battlake/battlake/pipeline/objstore"
 	"github.com/battlake/battlake/schema"
 )
 
@@ -147,32 +145,11 @@ func run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	defer os.RemoveAll(tmp)
 	cfg.TempDir = tmp
 
-	e := &engine{cfg: cfg, t: t, c: newCodec(t, dedupeKey(t)), mode: mergeMode(t), now: cfg.Now.UTC().Truncate(time.Microsecond).UnixMicro(),
-		out: newRuns(tmp), rej: newRuns(tmp), byReason: map[string]int64{}, inPK: map[string]int64{}}
-	rt := schema.MustLookup("rejects")
-	e.rc = newCodec(rt, dedupeKey(rt))
-	e.monthCol, e.bucketCol, e.buckets = -1, -1, 0
-	if t.Partition.MonthOf != "" {
-		e.monthCol = t.ColumnIndex(t.Partition.MonthOf)
-		e.daySeg = daySegmented(t)
-	}
-	if t.Partition.BucketOf != "" && t.Partition.Buckets > 1 {
-		e.bucketCol, e.buckets = t.ColumnIndex(t.Partition.BucketOf), t.Partition.Buckets
-	}
-	e.lo = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
-	e.hi = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
-	if !cfg.From.IsZero() {
-		e.lo = max(e.lo, cfg.From.UnixMicro())
-	}
-	if !cfg.To.IsZero() {
-		e.hi = min(e.hi, cfg.To.UnixMicro())
-	}
+	e := newEngine(cfg, t)
 	if cfg.Mapping != "" {
 		if e.mapping, err = LoadMapping(cfg.Mapping, t); err != nil {
 			return sum, err
 		}
-	} else {
-		e.mapping = &Mapping{}
 	}
 	defer e.out.cleanup()
 	defer e.rej.cleanup()
@@ -202,6 +179,32 @@ func run(ctx context.Context, cfg Config) (sum Summary, err error) {
 		}
 	}
 	return e.finish(ctx)
+}
+
+// newEngine sets up an ingest of cfg (defaults applied) into t.
+func newEngine(cfg Config, t *schema.Table) *engine {
+	tmp := cfg.TempDir
+	e := &engine{cfg: cfg, t: t, c: newCodec(t, dedupeKey(t)), mode: mergeMode(t), now: cfg.Now.UTC().Truncate(time.Microsecond).UnixMicro(),
+		out: newRuns(tmp), rej: newRuns(tmp), byReason: map[string]int64{}, inPK: map[string]int64{}, mapping: &Mapping{}}
+	rt := schema.MustLookup("rejects")
+	e.rc = newCodec(rt, dedupeKey(rt))
+	e.monthCol, e.bucketCol, e.buckets = -1, -1, 0
+	if t.Partition.MonthOf != "" {
+		e.monthCol = t.ColumnIndex(t.Partition.MonthOf)
+		e.daySeg = daySegmented(t)
+	}
+	if t.Partition.BucketOf != "" && t.Partition.Buckets > 1 {
+		e.bucketCol, e.buckets = t.ColumnIndex(t.Partition.BucketOf), t.Partition.Buckets
+	}
+	e.lo = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	e.hi = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	if !cfg.From.IsZero() {
+		e.lo = max(e.lo, cfg.From.UnixMicro())
+	}
+	if !cfg.To.IsZero() {
+		e.hi = min(e.hi, cfg.To.UnixMicro())
+	}
+	return e
 }
 
 func (e *engine) summary() Summary {
@@ -671,6 +674,3 @@ func unionInputs(a, b []lake.Input) []lake.Input {
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out
 }
-
-var _ hash.Hash = sha256.New()
-var _ = objstore.ErrNotFound

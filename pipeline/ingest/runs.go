@@ -106,7 +106,9 @@ func (s *spiller) add(b *segBuf, enc func(dst []byte) []byte) error {
 	start := len(b.arena)
 	if cap(b.arena)-start < 4<<10 {
 		// A new arena chunk; records already taken keep the old one.
-		b.arena = make([]byte, 0, max(256<<10, 2*cap(b.arena)))
+		// Fixed-size chunks: doubling would leave up to half of the
+		// buffered bytes as slack.
+		b.arena = make([]byte, 0, 1<<20)
 		start = 0
 	}
 	b.arena = enc(b.arena)
@@ -190,7 +192,7 @@ func openFileSource(name string) (*fileSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read sorted run: %w", err)
 	}
-	return &fileSource{f: f, r: bufio.NewReaderSize(f, 256<<10)}, nil
+	return &fileSource{f: f, r: bufio.NewReaderSize(f, 64<<10)}, nil
 }
 
 func (s *fileSource) next() (rec, error) {
@@ -205,14 +207,20 @@ func (s *fileSource) next() (rec, error) {
 	if n < 4 {
 		return nil, fmt.Errorf("read sorted run %s: corrupt record", s.f.Name())
 	}
-	// A fresh buffer per record when the previous one may still be
-	// referenced (the merge keeps one record per source).
-	s.buf = make([]byte, n)
-	copy(s.buf, hdr[:])
-	if _, err := io.ReadFull(s.r, s.buf[4:]); err != nil {
+	// Records are carved from slabs that are never reused: a record handed
+	// out may still be referenced (the merge's previous top, a batch of
+	// rows not yet written), and the GC frees a slab with its last one.
+	if cap(s.buf)-len(s.buf) < n {
+		s.buf = make([]byte, 0, max(64<<10, n))
+	}
+	start := len(s.buf)
+	s.buf = append(s.buf, hdr[:]...)
+	s.buf = s.buf[:start+n]
+	r := s.buf[start : start+n : start+n]
+	if _, err := io.ReadFull(s.r, r[4:]); err != nil {
 		return nil, fmt.Errorf("read sorted run: %w", err)
 	}
-	return rec(s.buf), nil
+	return rec(r), nil
 }
 func (s *fileSource) close() { s.f.Close() }
 
