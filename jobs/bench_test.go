@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/battlake/battlake/internal/benchutil"
 	"github.com/battlake/battlake/jobs/derive"
 	"github.com/battlake/battlake/jobs/features/featuresql"
 	"github.com/battlake/battlake/pipeline"
@@ -20,25 +21,9 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 )
 
-// peakRSS reads the process's peak resident set (VmHWM) in bytes.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func peakRSS() int64 { return benchutil.PeakRSS() }
 
-// resetPeakRSS restarts VmHWM (Linux clear_refs 5) so each sub-benchmark
-// reports its own peak.
-func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+func resetPeakRSS() { benchutil.ResetPeakRSS() }
 
 // BenchmarkTelemetryJarFleetDay writes one fleet-day of telemetry_jar_raw
 // at 5 s (1,944 jars x 17,280 samples = 33.6 M rows), physics included, to

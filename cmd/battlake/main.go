@@ -43,7 +43,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newIngestCmd(stdout))
-	root.AddCommand(newRunCmd(stdout, stderr), newSchemaCmd(stdout), newEvaluateCmd(stdout))
+	root.AddCommand(newRunCmd(stdout, stderr), newSchemaCmd(stdout), newEvaluateCmd(stdout), newExportCmd(stdout, stderr))
 	root.AddCommand(newBackfillCmd(stdout, stderr), newPlanCmd(stdout, stderr), newValidateCmd(stdout, stderr))
 	root.AddCommand(newReportCmd(stdout))
 	usageErrors(root)
