@@ -334,7 +334,9 @@ func (s *twinSources) lineage(d time.Time) []lake.Input {
 
 // chainStart is the first day of d's month: the daily filters chain within
 // a month and start cold on its first day (see stateAfter).
-func chainStart(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC) }
+func chainStart(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
 
 // ownDigest is the digest of day d's own inputs, once per run.
 func (s *twinSources) ownDigest(d time.Time) string {

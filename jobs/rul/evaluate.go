@@ -72,13 +72,13 @@ type MethodScore struct {
 
 // evalRow is one test row's estimates: what the summaries aggregate.
 type evalRow struct {
-	model                        int // index of the day's model set
-	battery                      uuid.UUID
-	day                          time.Time
-	truth, pred, lo, hi          float64
-	p30, p90                     float64
-	fused, flo, fhi, twin, ref   float64
-	trainMean, captest, ageOnly  float64
+	model                       int // index of the day's model set
+	battery                     uuid.UUID
+	day                         time.Time
+	truth, pred, lo, hi         float64
+	p30, p90                    float64
+	fused, flo, fhi, twin, ref  float64
+	trainMean, captest, ageOnly float64
 }
 
 // Evaluate scores the model sets ms (in cutoff order) on s's test split,
