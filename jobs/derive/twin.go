@@ -34,15 +34,20 @@ import (
 //     only when the fit's RMSE is below calibMaxRMSE (the RMSE is written
 //     either way). Later rows carry the latest calibration of the last
 //     calibLookBack days (last_calibrated_at = that window's start).
-//   - Rows: one per battery per day at 23:59:59 UTC (captured_at: the end
-//     of the day, inside its day segment and month), and one per jar after
-//     each event window of its string (captured_at = window end).
+//   - Rows: one per battery in service per day at 23:59:59 UTC
+//     (captured_at: the end of the day, inside its day segment and month),
+//     and one per jar after each event window of its string (captured_at =
+//     window end). A jar removed from service (battery.replaced_date, the
+//     raw master data) has no daily row from that day on.
 //   - soc_pct: an EKF (twin.EKF) over the day's jar voltage decimated to
 //     1 min (the minute's last reading) with the string's mean current
-//     per minute, started from the day's first reading (a day that
-//     opens in a recharge starts full: days are independent), on the latest
-//     calibration (priors where NULL) and the capacity rated × SOH; on a
-//     window row, over the window's samples.
+//     per minute, on the latest calibration (priors where NULL) and the
+//     capacity rated × SOH, resumed from the jar's state at the end of the
+//     day before (SOC, the pairs' voltages and their covariance); on the
+//     first day of a month, or of a jar's telemetry, it starts from the
+//     day's first reading (a day that opens in a recharge starts full).
+//     The chain restarts monthly so month tasks stay independent (see
+//     stateAfter). On a window row, over the window's samples.
 //   - soh_pct and capacity_fade_pct: the latest capacity test of the
 //     jar's string known by captured_at and run after the jar was
 //     installed (capacity_test_calc joined to capacity_test_raw):
@@ -72,7 +77,9 @@ import (
 //
 // Lineage of day d: the jar and string raw segments of d, one digest of
 // the event-window segments and blobs of [d - calibLookBack, d], one of the
-// capacity tests known by the end of d, and the master rows of d. The
+// capacity tests known by the end of d, the master rows of d, the removals
+// known by d, and a digest of the same inputs of the month's earlier days
+// (the filter chain d resumes). The
 // window fits are computed once per run (a shared cache, evicted behind
 // the look-back), only when a stale day asks for them: a rerun with
 // nothing stale reads no blob.
