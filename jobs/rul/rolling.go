@@ -132,28 +132,44 @@ func modelAt(ms []*Models, d time.Time) *Models {
 // --- fused ------------------------------------------------------------------
 
 // Fuse is the fused estimate: a stacked combination of the ML estimate m and
-// the twin's extrapolation t, fitted on the validation strings (never set
-// by hand):
+// the twin's extrapolation t (capped at 20 years), fitted on the validation
+// strings (never set by hand), by stratum of the twin's estimate:
 //
-//	fused = W·m + (1 - W)·t      (fused = m where the twin has no estimate)
+//	fused = W_k·m + (1 - W_k)·t      (fused = m where the twin has no estimate)
 //
-// W minimizes the IPCW-weighted squared error over the validation rows
-// whose end of service was observed by the cutoff and which have both
-// estimates (t capped at 20 years), clipped to [0, 1]; with fewer than
-// minFuseRows such rows W = 1. The 95 % interval scales the ML interval's
-// two half-widths around the fused estimate by Scale, the weighted
-// conformal quantile (as the CQR widening) of the normalized validation
-// scores max((fused - y)/(m - lo), (y - fused)/(hi - m)): calibrated on
-// the validation strings, so its coverage holds there by construction.
+// In stratum k (t in [Edges[k], Edges[k+1])), W_k minimizes the
+// IPCW-weighted squared error over the stratum's validation rows whose end
+// of service was observed by the cutoff, clipped to [0, 1], and the 95 %
+// interval scales the ML interval's two half-widths around the fused
+// estimate by Scale_k, the weighted conformal quantile (as the CQR
+// widening) of the stratum's normalized validation scores
+// max((fused - y)/(m - lo), (y - fused)/(hi - m)). A stratum with fewer than
+// minFuseRows such rows keeps the ML estimate and interval (W 1, Scale 1).
+//
+// Why strata: the twin exists only in the telemetry era, where an end of
+// service is observable only within the months to the cutoff, so the rows a
+// weight can be fitted on are the jars that ended soon. A single weight
+// fitted there is the weight for short-lived jars, applied to every jar
+// (on the historian lake it gave the twin 60-90 % and doubled the RMSE on
+// the test strings); by the twin's own estimate, a jar it calls far from
+// its end is fused only as far as such jars' observed ends support.
 type Fuse struct {
-	W     float64 `json:"weight_ml"`
-	Scale float64 `json:"interval_scale"`
-	Rows  int     `json:"weight_rows"`
-	Calib int     `json:"calibration_rows"`
+	Edges  []float64     `json:"twin_edges_days"`
+	Strata []FuseStratum `json:"strata"`
 }
 
-// minFuseRows is the fewest validation rows with both estimates the weight
-// is fitted on.
+// FuseStratum is one stratum's weight and interval scale.
+type FuseStratum struct {
+	W     float64 `json:"weight_ml"`
+	Scale float64 `json:"interval_scale"`
+	Rows  int     `json:"rows"`
+}
+
+// fuseEdges are the strata of the twin's estimate: within a year, one to
+// three years, beyond.
+var fuseEdges = []float64{0, 365, 1095}
+
+// minFuseRows is the fewest validation rows a stratum is fitted on.
 const minFuseRows = 30
 
 // minHalfDays floors an interval half-width in the normalized scores.
@@ -169,72 +185,82 @@ func twinCapped(x []float64) float64 {
 	return math.Min(t, maxRULDays)
 }
 
+// stratum is the index of tw's stratum (-1 without a twin estimate or
+// strata).
+func (f *Fuse) stratum(tw float64) int {
+	if math.IsNaN(tw) || len(f.Strata) == 0 {
+		return -1
+	}
+	k := sort.Search(len(f.Edges), func(i int) bool { return f.Edges[i] > tw }) - 1
+	return min(max(k, 0), len(f.Strata)-1)
+}
+
 func fitFuse(s *Set, m *Models, val []int, vw map[int]float64) Fuse {
 	type obs struct{ y, w, ml, lo, hi, tw float64 }
-	var rows []obs
+	f := Fuse{Edges: fuseEdges, Strata: make([]FuseStratum, len(fuseEdges))}
+	by := make([][]obs, len(fuseEdges))
 	for _, i := range val {
 		wi, ok := vw[i]
 		if !ok {
 			continue
 		}
 		x := s.Frame.Row(i)
-		p := m.predictRUL(x)
-		rows = append(rows, obs{s.Labels[i].RULDays, wi, p.RUL, p.Lo, p.Hi, twinCapped(x)})
-	}
-	f := Fuse{W: 1}
-	var num, den float64
-	for _, r := range rows {
-		if math.IsNaN(r.tw) {
+		tw := twinCapped(x)
+		if math.IsNaN(tw) {
 			continue
 		}
-		f.Rows++
-		num += r.w * (r.y - r.tw) * (r.ml - r.tw)
-		den += r.w * (r.ml - r.tw) * (r.ml - r.tw)
+		p := m.predictRUL(x)
+		k := f.stratum(tw)
+		by[k] = append(by[k], obs{s.Labels[i].RULDays, wi, p.RUL, p.Lo, p.Hi, tw})
 	}
-	if f.Rows >= minFuseRows && den > 0 {
-		f.W = math.Min(1, math.Max(0, num/den))
-	} else {
-		f.Rows = 0
-	}
-	scores, sw := make([]float64, 0, len(rows)), make([]float64, 0, len(rows))
-	for _, r := range rows {
-		c := f.combine(r.ml, r.tw)
-		scores = append(scores, math.Max((c-r.y)/math.Max(r.ml-r.lo, minHalfDays), (r.y-c)/math.Max(r.hi-r.ml, minHalfDays)))
-		sw = append(sw, r.w)
-	}
-	f.Calib = len(scores)
-	f.Scale = math.Max(0, weightedConformal(scores, sw, hiQ-loQ))
-	if len(scores) == 0 {
-		f.Scale = 1 // no calibration rows: the ML interval's own widths
+	for k, rows := range by {
+		st := &f.Strata[k]
+		st.W, st.Scale, st.Rows = 1, 1, len(rows)
+		if len(rows) < minFuseRows {
+			continue
+		}
+		var num, den float64
+		for _, r := range rows {
+			num += r.w * (r.y - r.tw) * (r.ml - r.tw)
+			den += r.w * (r.ml - r.tw) * (r.ml - r.tw)
+		}
+		if den > 0 {
+			st.W = math.Min(1, math.Max(0, num/den))
+		}
+		scores, sw := make([]float64, len(rows)), make([]float64, len(rows))
+		for j, r := range rows {
+			c := combine(st.W, r.ml, r.tw)
+			scores[j] = math.Max((c-r.y)/math.Max(r.ml-r.lo, minHalfDays), (r.y-c)/math.Max(r.hi-r.ml, minHalfDays))
+			sw[j] = r.w
+		}
+		st.Scale = math.Max(0, weightedConformal(scores, sw, hiQ-loQ))
 	}
 	return f
 }
 
-// combine is the fused point of ML estimate ml and twin estimate tw (NaN:
-// none).
-func (f Fuse) combine(ml, tw float64) float64 {
-	if math.IsNaN(tw) {
-		return ml
-	}
-	return math.Max(0, f.W*ml+(1-f.W)*tw)
-}
+// combine is the fused point of ML estimate ml and twin estimate tw.
+func combine(w, ml, tw float64) float64 { return math.Max(0, w*ml+(1-w)*tw) }
 
 // Fused is one fused estimate with its interval.
 type Fused struct {
 	RUL, Lo, Hi float64
 	Twin        float64 // NaN without a twin estimate
 	WeightML    float64 // the weight the ML estimate got (1 without the twin)
+	Scale       float64 // the interval scale used
+	Stratum     int     // -1 without the twin
 }
 
 // fused combines prediction p (of x) with the twin's estimate.
 func (m *Models) fused(p Prediction, x []float64) Fused {
 	tw := twinCapped(x)
-	c := m.Fuse.combine(p.RUL, tw)
-	out := Fused{RUL: c, Twin: tw, WeightML: 1}
-	if !math.IsNaN(tw) {
-		out.WeightML = m.Fuse.W
+	out := Fused{RUL: p.RUL, Lo: p.Lo, Hi: p.Hi, Twin: tw, WeightML: 1, Scale: 1, Stratum: m.Fuse.stratum(tw)}
+	if out.Stratum < 0 {
+		return out // the ML estimate and its interval
 	}
-	out.Lo = math.Max(0, c-m.Fuse.Scale*math.Max(p.RUL-p.Lo, minHalfDays))
-	out.Hi = math.Max(out.Lo, c+m.Fuse.Scale*math.Max(p.Hi-p.RUL, minHalfDays))
+	st := m.Fuse.Strata[out.Stratum]
+	c := combine(st.W, p.RUL, tw)
+	out.RUL, out.WeightML, out.Scale = c, st.W, st.Scale
+	out.Lo = math.Max(0, c-st.Scale*math.Max(p.RUL-p.Lo, minHalfDays))
+	out.Hi = math.Max(out.Lo, c+st.Scale*math.Max(p.Hi-p.RUL, minHalfDays))
 	return out
 }

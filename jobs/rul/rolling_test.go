@@ -130,21 +130,28 @@ func TestLifecycle(t *testing.T) {
 }
 
 // The fused interval brackets its estimate; without a twin estimate the
-// fused point is the ML one.
+// fused prediction is the ML one; with one, its stratum's weight and scale.
 func TestFusedCombination(t *testing.T) {
-	m := &Models{Fuse: Fuse{W: 0.75, Scale: 1.2}}
+	m := &Models{Fuse: Fuse{Edges: fuseEdges, Strata: []FuseStratum{{W: 0.75, Scale: 1.2}, {W: 1, Scale: 1}, {W: 0.9, Scale: 1.1}}}}
 	x := make([]float64, len(derive.RULFeatureNames))
 	for j := range x {
 		x[j] = math.NaN()
 	}
 	p := Prediction{RUL: 400, Lo: 300, Hi: 600}
 	f := m.fused(p, x)
-	if f.RUL != 400 || f.WeightML != 1 || f.Lo != 400-1.2*100 || f.Hi != 400+1.2*200 {
+	if f.RUL != 400 || f.WeightML != 1 || f.Lo != 300 || f.Hi != 600 || f.Stratum != -1 {
 		t.Fatalf("without the twin: %+v", f)
 	}
 	x[derive.RULFeatureIndex("age_days")], x[derive.RULFeatureIndex("twin_capacity_fade_pct")] = 1000, 10 // twin: 1000 days
 	f = m.fused(p, x)
-	if f.Twin != 1000 || math.Abs(f.RUL-(0.75*400+0.25*1000)) > 1e-9 || f.WeightML != 0.75 || !(f.Lo <= f.RUL && f.RUL <= f.Hi) {
-		t.Fatalf("with the twin: %+v", f)
+	if f.Twin != 1000 || f.Stratum != 1 || f.RUL != 400 || f.WeightML != 1 {
+		t.Fatalf("twin in the 1-3 year stratum: %+v", f)
+	}
+	x[derive.RULFeatureIndex("twin_capacity_fade_pct")] = 18 // twin: 111 days
+	f = m.fused(p, x)
+	tw := 1000 * 2 / 18.0
+	if f.Stratum != 0 || math.Abs(f.RUL-(0.75*400+0.25*tw)) > 1e-9 || f.WeightML != 0.75 ||
+		math.Abs(f.Lo-(f.RUL-1.2*100)) > 1e-9 || math.Abs(f.Hi-(f.RUL+1.2*200)) > 1e-9 {
+		t.Fatalf("twin within a year: %+v", f)
 	}
 }

@@ -328,7 +328,6 @@ func loadedSet(reg map[string]registered) (*Models, map[string]uuid.UUID, error)
 		return g
 	}
 	m.Point, m.Lo, m.Hi, m.CQR, m.TrainMean = load(r.artifact.Point), load(r.artifact.Lo), load(r.artifact.Hi), r.artifact.CQR, r.artifact.TrainMean
-	m.Fuse = Fuse{W: 1, Scale: 1}
 	if r.artifact.Fuse != nil {
 		m.Fuse = *r.artifact.Fuse
 	}
@@ -504,9 +503,10 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, ms []
 				}
 			}
 			fu := m.fused(p, x)
-			fex := map[string]any{"method": "stacked: weight_ml × ML estimate + weight_twin × twin extrapolation (capped at 20 years), weight fitted on the validation strings; " +
-				"interval: the ML interval's half-widths around the fused estimate × interval_scale, conformal on the validation strings",
-				"training_cutoff": cut, "weight_ml": jsonRound(fu.WeightML), "weight_twin": jsonRound(1 - fu.WeightML), "interval_scale": jsonRound(m.Fuse.Scale),
+			fex := map[string]any{"method": "stacked: weight_ml × ML estimate + weight_twin × twin extrapolation (capped at 20 years), weights fitted on the validation strings " +
+				"by stratum of the twin estimate (twin_stratum; -1: no twin estimate, the ML estimate); interval: the ML interval's half-widths around the fused estimate × interval_scale, " +
+				"conformal on the stratum's validation rows",
+				"training_cutoff": cut, "weight_ml": jsonRound(fu.WeightML), "weight_twin": jsonRound(1 - fu.WeightML), "interval_scale": jsonRound(fu.Scale), "twin_stratum": fu.Stratum,
 				"ml_rul_days": jsonRound(p.RUL)}
 			if !math.IsNaN(fu.Twin) {
 				fex["twin_rul_days"] = jsonRound(fu.Twin)
