@@ -225,7 +225,7 @@ func train(s *Set, h Hyper, forest bool) (*Models, error) {
 		sw = append(sw, wi)
 	}
 	m.CQR = weightedConformal(scores, sw, 1-(loQ+1-hiQ))
-	m.Fuse = fitFuse(s, m, val, vw)
+	m.Fuse = fitFuse(s, m, val)
 	for _, fc := range []struct {
 		dst  **ml.GBM
 		days int

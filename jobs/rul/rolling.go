@@ -137,32 +137,37 @@ func modelAt(ms []*Models, d time.Time) *Models {
 //
 //	fused = W_k·m + (1 - W_k)·t      (fused = m where the twin has no estimate)
 //
-// In stratum k (t in [Edges[k], Edges[k+1])), W_k minimizes the
-// IPCW-weighted squared error over the stratum's validation rows whose end
-// of service was observed by the cutoff, clipped to [0, 1], and the 95 %
-// interval scales the ML interval's two half-widths around the fused
-// estimate by Scale_k, the weighted conformal quantile (as the CQR
-// widening) of the stratum's normalized validation scores
-// max((fused - y)/(m - lo), (y - fused)/(hi - m)). A stratum with fewer than
-// minFuseRows such rows keeps the ML estimate and interval (W 1, Scale 1).
+// In stratum k (t in [Edges[k], Edges[k+1])), W_k minimizes a censoring-aware
+// squared error over the stratum's validation rows known at the cutoff
+// (W on a 0.01 grid in [0, 1]): (y - fused)² for a row whose end of service
+// was observed, max(0, L - fused)² for a row censored at L days (its jar
+// lives at least L more days: only an estimate below L is known to be
+// wrong). A stratum with fewer than minFuseRows rows keeps the ML estimate
+// (W 1).
 //
-// Why strata: the twin exists only in the telemetry era, where an end of
-// service is observable only within the months to the cutoff, so the rows a
-// weight can be fitted on are the jars that ended soon. A single weight
-// fitted there is the weight for short-lived jars, applied to every jar
-// (on the historian lake it gave the twin 60-90 % and doubled the RMSE on
-// the test strings); by the twin's own estimate, a jar it calls far from
-// its end is fused only as far as such jars' observed ends support.
+// Why censoring-aware, and not IPCW as the ML model: the twin exists only in
+// the telemetry era, where an end of service is observable only within the
+// months before the cutoff. The rows observed there are mostly jars already
+// past their end (0 days left, the twin's fade beyond 20 % says 0 too): a
+// least-squares fit on them alone gave the twin 60-90 % of the weight and
+// doubled the RMSE on the historian's test strings, as the twin calls many
+// long-lived jars short. Their censored rows are what say so.
+//
+// The 95 % interval is the hull of the ML interval (conformalized on the
+// validation strings, CQR) and the fused point: its coverage is at least
+// the ML interval's, calibrated there. A conformal scale on the fused
+// scores would need the scores of censored rows, which censoring hides.
 type Fuse struct {
 	Edges  []float64     `json:"twin_edges_days"`
 	Strata []FuseStratum `json:"strata"`
 }
 
-// FuseStratum is one stratum's weight and interval scale.
+// FuseStratum is one stratum's weight and the validation rows it was
+// fitted on.
 type FuseStratum struct {
-	W     float64 `json:"weight_ml"`
-	Scale float64 `json:"interval_scale"`
-	Rows  int     `json:"rows"`
+	W        float64 `json:"weight_ml"`
+	Observed int     `json:"observed_rows"`
+	Censored int     `json:"censored_rows"`
 }
 
 // fuseEdges are the strata of the twin's estimate: within a year, one to
@@ -171,9 +176,6 @@ var fuseEdges = []float64{0, 365, 1095}
 
 // minFuseRows is the fewest validation rows a stratum is fitted on.
 const minFuseRows = 30
-
-// minHalfDays floors an interval half-width in the normalized scores.
-const minHalfDays = 1.0
 
 // twinCapped is the twin's estimate for fusing: NaN without one, capped at
 // 20 years (a jar with almost no fade extrapolates to centuries).
@@ -195,45 +197,54 @@ func (f *Fuse) stratum(tw float64) int {
 	return min(max(k, 0), len(f.Strata)-1)
 }
 
-func fitFuse(s *Set, m *Models, val []int, vw map[int]float64) Fuse {
-	type obs struct{ y, w, ml, lo, hi, tw float64 }
+func fitFuse(s *Set, m *Models, val []int) Fuse {
+	type obs struct {
+		y, ml, tw float64
+		observed  bool
+	}
 	f := Fuse{Edges: fuseEdges, Strata: make([]FuseStratum, len(fuseEdges))}
 	by := make([][]obs, len(fuseEdges))
 	for _, i := range val {
-		wi, ok := vw[i]
-		if !ok {
-			continue
-		}
 		x := s.Frame.Row(i)
 		tw := twinCapped(x)
 		if math.IsNaN(tw) {
 			continue
 		}
-		p := m.predictRUL(x)
+		lb := s.Labels[i]
 		k := f.stratum(tw)
-		by[k] = append(by[k], obs{s.Labels[i].RULDays, wi, p.RUL, p.Lo, p.Hi, tw})
+		by[k] = append(by[k], obs{lb.RULDays, m.predictRUL(x).RUL, tw, lb.Observed})
 	}
 	for k, rows := range by {
 		st := &f.Strata[k]
-		st.W, st.Scale, st.Rows = 1, 1, len(rows)
+		st.W = 1
+		for _, r := range rows {
+			if r.observed {
+				st.Observed++
+			} else {
+				st.Censored++
+			}
+		}
 		if len(rows) < minFuseRows {
 			continue
 		}
-		var num, den float64
-		for _, r := range rows {
-			num += r.w * (r.y - r.tw) * (r.ml - r.tw)
-			den += r.w * (r.ml - r.tw) * (r.ml - r.tw)
+		best := math.Inf(1)
+		// From W = 1 down, strict improvements only: among equal losses
+		// (censored rows bound the error on one side) the ML estimate,
+		// the validated default, keeps the most weight.
+		for g := 100; g >= 0; g-- {
+			w := float64(g) / 100
+			var loss float64
+			for _, r := range rows {
+				e := r.y - combine(w, r.ml, r.tw)
+				if !r.observed {
+					e = math.Max(0, e)
+				}
+				loss += e * e
+			}
+			if loss < best {
+				best, st.W = loss, w
+			}
 		}
-		if den > 0 {
-			st.W = math.Min(1, math.Max(0, num/den))
-		}
-		scores, sw := make([]float64, len(rows)), make([]float64, len(rows))
-		for j, r := range rows {
-			c := combine(st.W, r.ml, r.tw)
-			scores[j] = math.Max((c-r.y)/math.Max(r.ml-r.lo, minHalfDays), (r.y-c)/math.Max(r.hi-r.ml, minHalfDays))
-			sw[j] = r.w
-		}
-		st.Scale = math.Max(0, weightedConformal(scores, sw, hiQ-loQ))
 	}
 	return f
 }
@@ -246,21 +257,18 @@ type Fused struct {
 	RUL, Lo, Hi float64
 	Twin        float64 // NaN without a twin estimate
 	WeightML    float64 // the weight the ML estimate got (1 without the twin)
-	Scale       float64 // the interval scale used
 	Stratum     int     // -1 without the twin
 }
 
 // fused combines prediction p (of x) with the twin's estimate.
 func (m *Models) fused(p Prediction, x []float64) Fused {
 	tw := twinCapped(x)
-	out := Fused{RUL: p.RUL, Lo: p.Lo, Hi: p.Hi, Twin: tw, WeightML: 1, Scale: 1, Stratum: m.Fuse.stratum(tw)}
+	out := Fused{RUL: p.RUL, Lo: p.Lo, Hi: p.Hi, Twin: tw, WeightML: 1, Stratum: m.Fuse.stratum(tw)}
 	if out.Stratum < 0 {
 		return out // the ML estimate and its interval
 	}
-	st := m.Fuse.Strata[out.Stratum]
-	c := combine(st.W, p.RUL, tw)
-	out.RUL, out.WeightML, out.Scale = c, st.W, st.Scale
-	out.Lo = math.Max(0, c-st.Scale*math.Max(p.RUL-p.Lo, minHalfDays))
-	out.Hi = math.Max(out.Lo, c+st.Scale*math.Max(p.Hi-p.RUL, minHalfDays))
+	w := m.Fuse.Strata[out.Stratum].W
+	out.RUL, out.WeightML = combine(w, p.RUL, tw), w
+	out.Lo, out.Hi = math.Min(p.Lo, out.RUL), math.Max(p.Hi, out.RUL)
 	return out
 }

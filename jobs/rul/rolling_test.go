@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/battlake/battlake/jobs/derive"
+	"github.com/battlake/battlake/jobs/ml"
 	"github.com/google/uuid"
 )
 
@@ -129,10 +130,11 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-// The fused interval brackets its estimate; without a twin estimate the
-// fused prediction is the ML one; with one, its stratum's weight and scale.
+// The fused interval brackets its estimate and the ML interval; without a
+// twin estimate the fused prediction is the ML one; with one, its stratum's
+// weight.
 func TestFusedCombination(t *testing.T) {
-	m := &Models{Fuse: Fuse{Edges: fuseEdges, Strata: []FuseStratum{{W: 0.75, Scale: 1.2}, {W: 1, Scale: 1}, {W: 0.9, Scale: 1.1}}}}
+	m := &Models{Fuse: Fuse{Edges: fuseEdges, Strata: []FuseStratum{{W: 0.75}, {W: 1}, {W: 0.9}}}}
 	x := make([]float64, len(derive.RULFeatureNames))
 	for j := range x {
 		x[j] = math.NaN()
@@ -147,11 +149,69 @@ func TestFusedCombination(t *testing.T) {
 	if f.Twin != 1000 || f.Stratum != 1 || f.RUL != 400 || f.WeightML != 1 {
 		t.Fatalf("twin in the 1-3 year stratum: %+v", f)
 	}
-	x[derive.RULFeatureIndex("twin_capacity_fade_pct")] = 18 // twin: 111 days
+	x[derive.RULFeatureIndex("twin_capacity_fade_pct")] = 19.9 // twin: ~5 days
 	f = m.fused(p, x)
-	tw := 1000 * 2 / 18.0
-	if f.Stratum != 0 || math.Abs(f.RUL-(0.75*400+0.25*tw)) > 1e-9 || f.WeightML != 0.75 ||
-		math.Abs(f.Lo-(f.RUL-1.2*100)) > 1e-9 || math.Abs(f.Hi-(f.RUL+1.2*200)) > 1e-9 {
+	tw := 1000 * 0.1 / 19.9
+	if f.Stratum != 0 || math.Abs(f.RUL-(0.75*400+0.25*tw)) > 1e-9 || f.WeightML != 0.75 || f.Lo != 300 || f.Hi != 600 {
 		t.Fatalf("twin within a year: %+v", f)
 	}
+	m.Fuse.Strata[0].W = 0.2 // the fused point leaves the ML interval: the hull holds it
+	if f = m.fused(p, x); !(f.Lo == f.RUL && f.RUL < 300 && f.Hi == 600) {
+		t.Fatalf("fused point below the ML interval: %+v", f)
+	}
+}
+
+// The weight is fitted from the validation rows: a twin that is right on
+// the observed rows and never contradicted by the censored ones gets all
+// the weight; one that calls censored long-lived jars short loses it.
+func TestFitFuseCensoringAware(t *testing.T) {
+	s, _, _ := twoJarSet()
+	fit := func(twin func(i int) float64, label func(i int) Label) Fuse {
+		v := *s
+		v.Frame = &derive.RULFrame{Rows: s.Frame.Rows, X: append([]float64(nil), s.Frame.X...)}
+		v.Labels = make([]Label, len(s.Labels))
+		var val []int
+		for i := range s.Labels {
+			x := v.Frame.Row(i)
+			for j := range x {
+				x[j] = math.NaN()
+			}
+			// age 1000 and a fade that extrapolates to twin(i) days
+			tw := twin(i)
+			x[derive.RULFeatureIndex("age_days")], x[derive.RULFeatureIndex("twin_capacity_fade_pct")] = 1000, 20*1000/(1000+tw)
+			v.Labels[i] = label(i)
+			val = append(val, i, i) // twice: above minFuseRows
+		}
+		m := &Models{Point: constGBM(t, 300), Lo: constGBM(t, 0), Hi: constGBM(t, 1000)}
+		return fitFuse(&v, m, val)
+	}
+	// Observed ends 100 days out; the twin says 100, the ML model 300.
+	f := fit(func(int) float64 { return 100 }, func(int) Label { return Label{RULDays: 100, Observed: true} })
+	if f.Strata[0].W != 0 || f.Strata[0].Observed != 2*len(s.Labels) {
+		t.Fatalf("a twin right on every observed row: %+v", f.Strata)
+	}
+	// Censored 250 days out (the jars live longer): the twin's 100 is
+	// known wrong, the ML model's 300 is not.
+	f = fit(func(int) float64 { return 100 }, func(int) Label { return Label{RULDays: 250} })
+	if f.Strata[0].W != 1 || f.Strata[0].Censored != 2*len(s.Labels) {
+		t.Fatalf("a twin that calls censored jars short: %+v", f.Strata)
+	}
+}
+
+// constGBM predicts v everywhere (over RULFeatures).
+func constGBM(t *testing.T, v float64) *ml.GBM {
+	t.Helper()
+	const n = 50
+	X := ml.NewMatrix(n, len(RULFeatures))
+	y := make([]float64, n)
+	for i := range y {
+		y[i] = v
+	}
+	p := ml.DefaultParams()
+	p.Trees = 2
+	g, err := ml.Fit(X, y, nil, RULFeatures, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

@@ -504,9 +504,9 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, ms []
 			}
 			fu := m.fused(p, x)
 			fex := map[string]any{"method": "stacked: weight_ml × ML estimate + weight_twin × twin extrapolation (capped at 20 years), weights fitted on the validation strings " +
-				"by stratum of the twin estimate (twin_stratum; -1: no twin estimate, the ML estimate); interval: the ML interval's half-widths around the fused estimate × interval_scale, " +
-				"conformal on the stratum's validation rows",
-				"training_cutoff": cut, "weight_ml": jsonRound(fu.WeightML), "weight_twin": jsonRound(1 - fu.WeightML), "interval_scale": jsonRound(fu.Scale), "twin_stratum": fu.Stratum,
+				"by stratum of the twin estimate (twin_stratum; -1: no twin estimate, the ML estimate) with a censoring-aware squared error; " +
+				"interval: the hull of the ML model's conformalized 95 % interval and the fused estimate",
+				"training_cutoff": cut, "weight_ml": jsonRound(fu.WeightML), "weight_twin": jsonRound(1 - fu.WeightML), "twin_stratum": fu.Stratum,
 				"ml_rul_days": jsonRound(p.RUL)}
 			if !math.IsNaN(fu.Twin) {
 				fex["twin_rul_days"] = jsonRound(fu.Twin)
