@@ -137,21 +137,25 @@ func modelAt(ms []*Models, d time.Time) *Models {
 //
 //	fused = W_k·m + (1 - W_k)·t      (fused = m where the twin has no estimate)
 //
-// In stratum k (t in [Edges[k], Edges[k+1])), W_k minimizes a censoring-aware
-// squared error over the stratum's validation rows known at the cutoff
-// (W on a 0.01 grid in [0, 1]): (y - fused)² for a row whose end of service
-// was observed, max(0, L - fused)² for a row censored at L days (its jar
-// lives at least L more days: only an estimate below L is known to be
-// wrong). A stratum with fewer than minFuseRows rows keeps the ML estimate
-// (W 1).
+// In stratum k (t in [Edges[k], Edges[k+1]); the last stratum up to 20
+// years), W_k minimizes a censoring-aware squared error (W on a 0.01 grid
+// in [0, 1]) over the stratum's validation rows whose follow-up to the
+// cutoff spans the stratum (cutoff - as-of day >= its upper edge):
+// (y - fused)² for a row whose end of service was observed,
+// max(0, L - fused)² for a row censored at L days (the jar lives at least L
+// more days: only an estimate below L is known to be wrong). A stratum with
+// fewer than minFuseRows such rows keeps the ML estimate (W 1); so does a
+// tie (the ML estimate is the validated default).
 //
-// Why censoring-aware, and not IPCW as the ML model: the twin exists only in
-// the telemetry era, where an end of service is observable only within the
-// months before the cutoff. The rows observed there are mostly jars already
-// past their end (0 days left, the twin's fade beyond 20 % says 0 too): a
-// least-squares fit on them alone gave the twin 60-90 % of the weight and
-// doubled the RMSE on the historian's test strings, as the twin calls many
-// long-lived jars short. Their censored rows are what say so.
+// Why the follow-up rule, and not IPCW as the ML model: the twin exists
+// only in the telemetry era, where an end of service is observable only
+// within the months before the cutoff. The rows observed there are jars
+// that ended soon, mostly already past their end (0 days left; the twin's
+// fade beyond 20 % says 0 too): a least-squares fit on them gave the twin
+// 60-90 % of the weight and doubled the RMSE on the historian's test
+// strings, as the twin calls most long-lived jars short. Rows followed for
+// the stratum's whole range are observed or censored beyond it whatever
+// their outcome, so they show both kinds of error without that selection.
 //
 // The 95 % interval is the hull of the ML interval (conformalized on the
 // validation strings, CQR) and the fused point: its coverage is at least
@@ -210,8 +214,15 @@ func fitFuse(s *Set, m *Models, val []int) Fuse {
 		if math.IsNaN(tw) {
 			continue
 		}
-		lb := s.Labels[i]
 		k := f.stratum(tw)
+		upper := maxRULDays
+		if k+1 < len(f.Edges) {
+			upper = f.Edges[k+1]
+		}
+		if s.Horizon.Sub(s.Frame.Rows[i].AsOf).Hours()/24 < upper {
+			continue // followed for less than the stratum's range
+		}
+		lb := s.Labels[i]
 		by[k] = append(by[k], obs{lb.RULDays, m.predictRUL(x).RUL, tw, lb.Observed})
 	}
 	for k, rows := range by {

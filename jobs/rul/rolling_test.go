@@ -166,8 +166,9 @@ func TestFusedCombination(t *testing.T) {
 // the weight; one that calls censored long-lived jars short loses it.
 func TestFitFuseCensoringAware(t *testing.T) {
 	s, _, _ := twoJarSet()
-	fit := func(twin func(i int) float64, label func(i int) Label) Fuse {
+	fit := func(follow int, twin func(i int) float64, label func(i int) Label) Fuse {
 		v := *s
+		v.Horizon = s.Horizon.AddDate(follow, 0, 0) // the cutoff: rows followed that many more years
 		v.Frame = &derive.RULFrame{Rows: s.Frame.Rows, X: append([]float64(nil), s.Frame.X...)}
 		v.Labels = make([]Label, len(s.Labels))
 		var val []int
@@ -186,15 +187,22 @@ func TestFitFuseCensoringAware(t *testing.T) {
 		return fitFuse(&v, m, val)
 	}
 	// Observed ends 100 days out; the twin says 100, the ML model 300.
-	f := fit(func(int) float64 { return 100 }, func(int) Label { return Label{RULDays: 100, Observed: true} })
+	f := fit(1, func(int) float64 { return 100 }, func(int) Label { return Label{RULDays: 100, Observed: true} })
 	if f.Strata[0].W != 0 || f.Strata[0].Observed != 2*len(s.Labels) {
 		t.Fatalf("a twin right on every observed row: %+v", f.Strata)
 	}
 	// Censored 250 days out (the jars live longer): the twin's 100 is
 	// known wrong, the ML model's 300 is not.
-	f = fit(func(int) float64 { return 100 }, func(int) Label { return Label{RULDays: 250} })
+	f = fit(1, func(int) float64 { return 100 }, func(int) Label { return Label{RULDays: 250} })
 	if f.Strata[0].W != 1 || f.Strata[0].Censored != 2*len(s.Labels) {
 		t.Fatalf("a twin that calls censored jars short: %+v", f.Strata)
+	}
+	// Rows followed for less than a year do not fit the twin's first
+	// stratum: at the set's own horizon only the oldest day's rows qualify,
+	// too few to move the weight.
+	f = fit(0, func(int) float64 { return 100 }, func(int) Label { return Label{RULDays: 100, Observed: true} })
+	if f.Strata[0].W != 1 || f.Strata[0].Observed != 4 {
+		t.Fatalf("short follow-up: %+v", f.Strata)
 	}
 }
 
