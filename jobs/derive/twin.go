@@ -331,12 +331,14 @@ func (s *twinSources) lineage(d time.Time) []lake.Input {
 			rm = append(rm, b.ID, r)
 		}
 	}
-	in = append(in, lake.Input{Table: "master", Segment: "removed_by_" + d.Format(time.DateOnly), SHA256: Digest(rm...)})
+	in = append(in, lake.Input{Table: "master_removals", Segment: d.Format(time.DateOnly), SHA256: Digest(rm...)})
 	var chain []any
 	for e := chainStart(d); e.Before(d); e = e.AddDate(0, 0, 1) {
 		chain = append(chain, e.Format(time.DateOnly), s.ownDigest(e))
 	}
-	return append(in, lake.Input{Table: "digital_twin_state", Segment: "filter_chain_" + d.Format(time.DateOnly), SHA256: Digest(chain...)})
+	// Not a table name: a digest only this job recomputes (validate
+	// does not look for a partition behind it).
+	return append(in, lake.Input{Table: "twin_filter_chain", Segment: d.Format(time.DateOnly), SHA256: Digest(chain...)})
 }
 
 // chainStart is the first day of d's month: the daily filters chain within
