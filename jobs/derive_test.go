@@ -217,9 +217,10 @@ func TestDerivedStages(t *testing.T) {
 		for _, d := range []string{"2026-03-02", "2026-03-03"} {
 			want = append(want, "feature_store month=2026-03 "+d)
 		}
-		// The twin's day reads its own raw day only (windows and tests
-		// are unchanged by the sample rate).
-		want = append(want, "digital_twin_state month=2026-03 2026-03-02")
+		// The twin's day reads its own raw day (windows and tests are
+		// unchanged by the sample rate) and resumes the filter state of
+		// the day before: days 2 and 3.
+		want = append(want, "digital_twin_state month=2026-03 2026-03-02", "digital_twin_state month=2026-03 2026-03-03")
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Fatalf("re-derived\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

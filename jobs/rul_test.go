@@ -94,11 +94,38 @@ func TestRULStage(t *testing.T) {
 		OR json_extract(explanation_json, '$.top[0].feature') IS NULL)`); n != 0 {
 		t.Errorf("%v predictions with an inconsistent interval, probabilities or explanation", n)
 	}
-	if n := q1(t, db, "SELECT count(DISTINCT model_id) FROM "+pred+" WHERE source = 'ml_model'"); n != 1 {
-		t.Errorf("predictions from %v models, want 1", n)
+	// Rolling retraining: cutoffs 2026-09-30 (the quarter end) and the
+	// horizon 2026-10-31; each day is predicted by the model trained at
+	// the latest cutoff on or before it, so never with later labels.
+	models := fmt.Sprintf("read_parquet('%s')", filepath.Join(dir, "ml_model", "**", "*.parquet"))
+	if n := q1(t, db, "SELECT count(DISTINCT model_id) FROM "+pred+" WHERE source = 'ml_model'"); n != 2 {
+		t.Errorf("predictions from %v models, want 2 (one per cutoff)", n)
+	}
+	if n := q1(t, db, `SELECT count(*) FROM `+pred+` p JOIN `+models+` m USING (model_id) WHERE p.source IN ('ml_model', 'fused')
+		AND (m.training_data_end > p.predicted_at OR EXISTS (SELECT 1 FROM `+models+` m2 WHERE m2.model_name = m.model_name
+			AND m2.training_data_end <= p.predicted_at AND m2.training_data_end > m.training_data_end))`); n != 0 {
+		t.Errorf("%v predictions not made by the latest model trained by their day", n)
+	}
+	if n := q1(t, db, "SELECT count(*) FROM "+models+" WHERE model_name = 'rul-gbt-quantile-cqr' AND training_data_end IN (DATE '2026-10-01', DATE '2026-11-01')"); n != 2 {
+		t.Errorf("%v RUL models at the cutoffs 2026-09-30 and 2026-10-31, want 2", n)
+	}
+	if n := q1(t, db, "SELECT max(c) FROM (SELECT model_name, count(*) FILTER (WHERE status = 'production') c FROM "+models+" GROUP BY 1)"); n > 1 {
+		t.Errorf("%v production versions of one model", n)
+	}
+	if n := q1(t, db, `SELECT count(*) FROM `+models+` m WHERE status = 'production' AND EXISTS (SELECT 1 FROM `+models+` m2
+		WHERE m2.model_name = m.model_name AND m2.trained_at > m.trained_at AND m2.status <> 'staging')`); n != 0 {
+		t.Errorf("%v production models with a newer promoted version", n)
+	}
+	// The fused estimate: beside every ML prediction, inside its interval,
+	// with the weights it used.
+	if n := q1(t, db, `SELECT count(*) FROM `+pred+` p WHERE p.source = 'ml_model' AND NOT EXISTS (SELECT 1 FROM `+pred+` f
+		WHERE f.source = 'fused' AND f.battery_id = p.battery_id AND f.predicted_at = p.predicted_at AND f.model_id = p.model_id
+		AND f.rul_lower_ci_days <= f.rul_days AND f.rul_days <= f.rul_upper_ci_days
+		AND abs(json_extract(f.explanation_json, '$.weight_ml')::DOUBLE + json_extract(f.explanation_json, '$.weight_twin')::DOUBLE - 1) < 1e-6
+		AND json_extract(f.explanation_json, '$.weight_ml')::DOUBLE BETWEEN 0 AND 1)`); n != 0 {
+		t.Errorf("%v ML predictions without a consistent fused one", n)
 	}
 	// The registry: every model with metrics on the test split.
-	models := fmt.Sprintf("read_parquet('%s')", filepath.Join(dir, "ml_model", "**", "*.parquet"))
 	if n := q1(t, db, "SELECT count(*) FROM "+models+" WHERE json_extract_string(metrics_json, '$.split') = 'test'"); n < 3 {
 		t.Errorf("%v models with test metrics, want the RUL and both failure models", n)
 	}
@@ -154,8 +181,11 @@ func TestRULStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Rows == 0 || math.IsNaN(ev.Coverage95) || len(ev.Methods) != 5 || math.IsNaN(ev.AUROC90) && ev.Positives90 > 0 {
-		t.Fatalf("evaluation: %d rows, coverage %v, %d methods", ev.Rows, ev.Coverage95, len(ev.Methods))
+	if ev.Rows == 0 || math.IsNaN(ev.Coverage95) || math.IsNaN(ev.FusedCov95) || len(ev.Methods) != 6 || ev.Methods[1].Name != "fused" || math.IsNaN(ev.AUROC90) && ev.Positives90 > 0 {
+		t.Fatalf("evaluation: %d rows, coverage %v, fused coverage %v, %d methods", ev.Rows, ev.Coverage95, ev.FusedCov95, len(ev.Methods))
+	}
+	if ev.Cutoffs["2026-09-30"] != "2026-09-30" || ev.Cutoffs["2026-10-31"] != "2026-10-31" {
+		t.Fatalf("evaluation cutoffs %v, want each month end by its own cutoff", ev.Cutoffs)
 	}
 	t.Logf("\n%s", ev)
 }

@@ -24,10 +24,13 @@ func newEvaluateCmd(stdout io.Writer) *cobra.Command {
 		Use:   "evaluate",
 		Short: "Score the RUL and failure models and the alerts against the hidden truth",
 		Long: `Evaluate rebuilds the labelled set from the lake, loads the registered models
-(ml_model artifacts) and prints, on the test strings at every month end of the
-telemetry and the horizon: RUL MAE and RMSE by horizon bucket, 95 % interval
-coverage and width, AUROC and Brier score for failure within 30 and 90 days,
-alpha-lambda accuracy, three baselines and a truth-informed reference. Then the
+(ml_model artifacts: one model set per training cutoff) and prints, on the test
+strings at every month end of the telemetry and the horizon, each day predicted
+point in time by the model set of its cutoff (the latest on or before it): RUL
+MAE and RMSE of the ML model, the fused estimate and the twin's extrapolation,
+by horizon bucket, 95 % interval coverage and width (ML and fused), AUROC and
+Brier score for failure within 30 and 90 days, alpha-lambda accuracy, three
+baselines (trained at the same cutoffs) and a truth-informed reference. Then the
 alerts' usefulness: the share of jars reaching end of service that were warned at
 least 30 days ahead, the share of critical alerts that matched a real condition,
 and the median lead time.`,

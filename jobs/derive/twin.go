@@ -34,15 +34,20 @@ import (
 //     only when the fit's RMSE is below calibMaxRMSE (the RMSE is written
 //     either way). Later rows carry the latest calibration of the last
 //     calibLookBack days (last_calibrated_at = that window's start).
-//   - Rows: one per battery per day at 23:59:59 UTC (captured_at: the end
-//     of the day, inside its day segment and month), and one per jar after
-//     each event window of its string (captured_at = window end).
+//   - Rows: one per battery in service per day at 23:59:59 UTC
+//     (captured_at: the end of the day, inside its day segment and month),
+//     and one per jar after each event window of its string (captured_at =
+//     window end). A jar removed from service (battery.replaced_date, the
+//     raw master data) has no daily row from that day on.
 //   - soc_pct: an EKF (twin.EKF) over the day's jar voltage decimated to
 //     1 min (the minute's last reading) with the string's mean current
-//     per minute, started from the day's first reading (a day that
-//     opens in a recharge starts full: days are independent), on the latest
-//     calibration (priors where NULL) and the capacity rated × SOH; on a
-//     window row, over the window's samples.
+//     per minute, on the latest calibration (priors where NULL) and the
+//     capacity rated × SOH, resumed from the jar's state at the end of the
+//     day before (SOC, the pairs' voltages and their covariance); on the
+//     first day of a month, or of a jar's telemetry, it starts from the
+//     day's first reading (a day that opens in a recharge starts full).
+//     The chain restarts monthly so month tasks stay independent (see
+//     stateAfter). On a window row, over the window's samples.
 //   - soh_pct and capacity_fade_pct: the latest capacity test of the
 //     jar's string known by captured_at and run after the jar was
 //     installed (capacity_test_calc joined to capacity_test_raw):
@@ -72,7 +77,9 @@ import (
 //
 // Lineage of day d: the jar and string raw segments of d, one digest of
 // the event-window segments and blobs of [d - calibLookBack, d], one of the
-// capacity tests known by the end of d, and the master rows of d. The
+// capacity tests known by the end of d, the master rows of d, the removals
+// known by d, and a digest of the same inputs of the month's earlier days
+// (the filter chain d resumes). The
 // window fits are computed once per run (a shared cache, evicted behind
 // the look-back), only when a stale day asks for them: a rerun with
 // nothing stale reads no blob.
@@ -143,6 +150,23 @@ type twinSources struct {
 
 	mu   sync.Mutex
 	fits map[uuid.UUID]*windowFit // by window id
+
+	// removed is when each jar left service (battery.replaced_date):
+	// no daily row from that day on.
+	removed map[uuid.UUID]time.Time
+
+	// The daily filters' end states, by day (see stateAfter), and each
+	// day's own lineage digest (the chain's links).
+	chainMu sync.Mutex
+	ends    map[time.Time]*dayEnd
+	own     map[time.Time]string
+}
+
+// dayEnd is every jar's filter state at the end of one day.
+type dayEnd struct {
+	once   sync.Once
+	err    error
+	states map[uuid.UUID]twin.EKFState
 }
 
 func loadTwinSources(ctx context.Context, l *lake.Lake) (*twinSources, error) {
@@ -150,11 +174,15 @@ func loadTwinSources(ctx context.Context, l *lake.Lake) (*twinSources, error) {
 	if err != nil || len(jar.Parts) == 0 {
 		return nil, err
 	}
-	src := &twinSources{l: l, jar: jar, fits: map[uuid.UUID]*windowFit{}, winDigest: map[time.Time]string{}}
+	src := &twinSources{l: l, jar: jar, fits: map[uuid.UUID]*windowFit{}, winDigest: map[time.Time]string{},
+		ends: map[time.Time]*dayEnd{}, own: map[time.Time]string{}}
 	if src.str, err = Load(ctx, l, schema.MustLookup("telemetry_string_raw")); err != nil {
 		return nil, err
 	}
 	if src.master, err = LoadMaster(ctx, l); err != nil {
+		return nil, err
+	}
+	if src.removed, err = loadReplaced(ctx, l); err != nil {
 		return nil, err
 	}
 	if err := src.loadWindows(ctx); err != nil {
@@ -292,7 +320,56 @@ func (s *twinSources) loadTests(ctx context.Context) error {
 	return nil
 }
 
+// lineage of day d: its own inputs, the removals known by its end, and
+// the chain of the month's earlier days (the filter state it starts from).
 func (s *twinSources) lineage(d time.Time) []lake.Input {
+	in := s.ownLineage(d)
+	var rm []any
+	for i := range s.master.Batteries {
+		b := &s.master.Batteries[i]
+		if r, ok := s.removed[b.ID]; ok && !r.After(d) {
+			rm = append(rm, b.ID, r)
+		}
+	}
+	in = append(in, lake.Input{Table: "master_removals", Segment: d.Format(time.DateOnly), SHA256: Digest(rm...)})
+	var chain []any
+	for e := chainStart(d); e.Before(d); e = e.AddDate(0, 0, 1) {
+		chain = append(chain, e.Format(time.DateOnly), s.ownDigest(e))
+	}
+	// Not a table name: a digest only this job recomputes (validate
+	// does not look for a partition behind it).
+	return append(in, lake.Input{Table: "twin_filter_chain", Segment: d.Format(time.DateOnly), SHA256: Digest(chain...)})
+}
+
+// chainStart is the first day of d's month: the daily filters chain within
+// a month and start cold on its first day (see stateAfter).
+func chainStart(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// ownDigest is the digest of day d's own inputs, once per run.
+func (s *twinSources) ownDigest(d time.Time) string {
+	s.chainMu.Lock()
+	dg, ok := s.own[d]
+	s.chainMu.Unlock()
+	if ok {
+		return dg
+	}
+	var parts []any
+	for _, in := range s.ownLineage(d) {
+		parts = append(parts, in.Table, in.Segment, in.SHA256)
+	}
+	dg = Digest(parts...)
+	s.chainMu.Lock()
+	s.own[d] = dg
+	s.chainMu.Unlock()
+	return dg
+}
+
+// ownLineage is what day d's rows read themselves: the jar and string raw
+// segments of d, the event windows of its look-back, the capacity tests
+// known by its end and the master rows of d.
+func (s *twinSources) ownLineage(d time.Time) []lake.Input {
 	in := append(Inputs(s.jar.dayFiles(d, -1)), Inputs(s.str.dayFiles(d, -1))...)
 	var parts []any
 	for k := calibLookBack; k >= 0; k-- {
@@ -514,9 +591,57 @@ type twinRow struct {
 func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Table) error {
 	d := o.Segment().From
 	end := d.AddDate(0, 0, 1)
+	cals, rows, err := s.calibrations(ctx, d, true)
+	if err != nil {
+		return err
+	}
+	states, err := s.stateAfter(ctx, d)
+	if err != nil {
+		return err
+	}
+	at := end.Add(-time.Second)
+	for i := range s.master.Batteries {
+		b := &s.master.Batteries[i]
+		if !b.Installed.IsZero() && !b.Installed.Before(end) {
+			continue
+		}
+		// A jar removed from service (replaced_date on or before d) has
+		// no state any more.
+		if r, ok := s.removed[b.ID]; ok && !r.After(d) {
+			continue
+		}
+		soc := math.NaN()
+		if st, ok := states[b.ID]; ok {
+			soc = st.X[0]
+		}
+		rows = append(rows, twinRow{battery: b.ID, at: at, soc: soc, cal: cals[b.ID], b: b})
+	}
+	for i := range rows {
+		r := &rows[i]
+		r.testDone, r.id = s.latestTest(r.b, r.at), stateID(r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := &rows[i], &rows[j]
+		if a.battery != b.battery {
+			return lessUUID(a.battery, b.battery)
+		}
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		return lessUUID(a.id, b.id)
+	})
+	// The row builder, not a typed writer: parquet-go v0.32 writes an
+	// optional JSON field of a typed row as NULL (*string) or panics in its
+	// level histograms (string, []byte).
+	return writeRows(o, t, len(rows), func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
+}
+
+// calibrations are the jars' calibrations current at the end of day d
+// (windows of the look-back, in window-end order) and, when rows, the
+// window rows of d.
+func (s *twinSources) calibrations(ctx context.Context, d time.Time, withRows bool) (map[uuid.UUID]*calibration, []twinRow, error) {
+	end := d.AddDate(0, 0, 1)
 	from := d.AddDate(0, 0, -calibLookBack)
-	// Calibrations of the look-back, in window-end order; window rows of
-	// the day as they come.
 	cals := map[uuid.UUID]*calibration{}
 	var rows []twinRow
 	for i := range s.windows {
@@ -526,7 +651,7 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 		}
 		fits, err := s.fitsOf(ctx, w)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		ids := make([]uuid.UUID, 0, len(fits))
 		for id := range fits {
@@ -551,7 +676,7 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 					c.ocvPts[2] = append(c.ocvPts[2], jf.fit.OCV0)
 				}
 			}
-			if !w.end.Before(d) {
+			if withRows && !w.end.Before(d) {
 				b, ok := s.master.Battery(id)
 				if !ok {
 					continue // a jar the register does not know
@@ -562,40 +687,48 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 		}
 	}
 	s.evict(from.AddDate(0, 0, -evictSlack))
-	socs, err := s.dailySOC(ctx, d, cals)
-	if err != nil {
-		return err
+	return cals, rows, nil
+}
+
+// stateAfter is every jar's filter state at the end of day d: the day's
+// filter resumed from the state at the end of d-1 (SOC, the pairs'
+// voltages and their covariance, clock shifted by a day), or started cold
+// from the day's first reading on the first day of a month or of the jar.
+// Months stay independent tasks (they run in parallel; a stale day
+// recomputes at most its month): the chain restarts on each month's first
+// day. Within a month, days derive in order and each end state is kept
+// until the next day used it; a day derived alone (a rerun) rebuilds its
+// month's chain up to it, with the same result.
+func (s *twinSources) stateAfter(ctx context.Context, d time.Time) (map[uuid.UUID]twin.EKFState, error) {
+	s.chainMu.Lock()
+	e, ok := s.ends[d]
+	if !ok {
+		e = &dayEnd{}
+		s.ends[d] = e
 	}
-	at := end.Add(-time.Second)
-	for i := range s.master.Batteries {
-		b := &s.master.Batteries[i]
-		if !b.Installed.IsZero() && !b.Installed.Before(end) {
-			continue
+	s.chainMu.Unlock()
+	e.once.Do(func() {
+		var prev map[uuid.UUID]twin.EKFState
+		if p := d.AddDate(0, 0, -1); !p.Before(chainStart(d)) && len(s.jar.dayFiles(p, -1)) > 0 {
+			if prev, e.err = s.stateAfter(ctx, p); e.err != nil {
+				return
+			}
 		}
-		soc, ok := socs[b.ID]
-		if !ok {
-			soc = math.NaN()
+		var cals map[uuid.UUID]*calibration
+		if cals, _, e.err = s.calibrations(ctx, d, false); e.err != nil {
+			return
 		}
-		rows = append(rows, twinRow{battery: b.ID, at: at, soc: soc, cal: cals[b.ID], b: b})
-	}
-	for i := range rows {
-		r := &rows[i]
-		r.testDone, r.id = s.latestTest(r.b, r.at), stateID(r)
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := &rows[i], &rows[j]
-		if a.battery != b.battery {
-			return lessUUID(a.battery, b.battery)
+		e.states, e.err = s.dailySOC(ctx, d, cals, prev)
+		// The previous day's states are not needed again, nor a month's
+		// last day's (the next month starts cold).
+		s.chainMu.Lock()
+		delete(s.ends, d.AddDate(0, 0, -1))
+		if d.AddDate(0, 0, 1).Day() == 1 {
+			delete(s.ends, d)
 		}
-		if !a.at.Equal(b.at) {
-			return a.at.Before(b.at)
-		}
-		return lessUUID(a.id, b.id)
+		s.chainMu.Unlock()
 	})
-	// The row builder, not a typed writer: parquet-go v0.32 writes an
-	// optional JSON field of a typed row as NULL (*string) or panics in its
-	// level histograms (string, []byte).
-	return writeRows(o, t, len(rows), func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
+	return e.states, e.err
 }
 
 // stateID is a uuid (version 5 layout) from a hash of the battery, the
@@ -698,7 +831,7 @@ func ocvJSON(f twin.OCVFit) []byte {
 // dailySOC runs the EKF of every jar over day d at 1 min steps: voltage
 // and temperature the minute's last reading, current the string's mean
 // over the minute (series string: every jar carries it).
-func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.UUID]*calibration) (map[uuid.UUID]float64, error) {
+func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.UUID]*calibration, prev map[uuid.UUID]twin.EKFState) (map[uuid.UUID]twin.EKFState, error) {
 	const mins = 1440
 	d0 := d.UnixMicro()
 	minute := func(ts int64) int { return int((ts - d0) / (ekfStepS * 1e6)) }
@@ -727,7 +860,7 @@ func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.U
 	// One filter pass per bucket file, two at a time (the string
 	// currents and calibrations are read-only by now).
 	files := s.jar.dayFiles(d, -1)
-	outs := make([]map[uuid.UUID]float64, len(files))
+	outs := make([]map[uuid.UUID]twin.EKFState, len(files))
 	errs := make([]error, len(files))
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
@@ -736,11 +869,11 @@ func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.U
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			outs[k], errs[k] = s.filterFile(ctx, file, d0, cur, cals)
+			outs[k], errs[k] = s.filterFile(ctx, file, d0, cur, cals, prev)
 		}()
 	}
 	wg.Wait()
-	out := map[uuid.UUID]float64{}
+	out := map[uuid.UUID]twin.EKFState{}
 	for k := range files {
 		if errs[k] != nil {
 			return nil, errs[k]
@@ -760,10 +893,10 @@ type minuteCurrent struct {
 
 // filterFile runs the daily filter of every jar of one jar raw file
 // (sorted by battery, then time): per minute, the last reading.
-func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 int64, cur map[uuid.UUID]*minuteCurrent, cals map[uuid.UUID]*calibration) (map[uuid.UUID]float64, error) {
+func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 int64, cur map[uuid.UUID]*minuteCurrent, cals map[uuid.UUID]*calibration, prev map[uuid.UUID]twin.EKFState) (map[uuid.UUID]twin.EKFState, error) {
 	const mins = 1440
 	minute := func(ts int64) int { return int((ts - d0) / (ekfStepS * 1e6)) }
-	out := map[uuid.UUID]float64{}
+	out := map[uuid.UUID]twin.EKFState{}
 	var (
 		id      uuid.UUID
 		lastM   = -1
@@ -784,7 +917,7 @@ func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 
 	finish := func() {
 		step()
 		if f != nil {
-			out[id] = f.SOC()
+			out[id] = f.State()
 		}
 		f, lastM = nil, -1
 	}
@@ -804,7 +937,8 @@ func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 
 				if !ok {
 					continue
 				}
-				f, str = s.newDayFilter(jar, cals[bid], c, i), cur[jar.StringID]
+				st, carried := prev[bid]
+				f, str = s.newDayFilter(jar, cals[bid], c, i, st, carried), cur[jar.StringID]
 				temp = 25
 				if cl := cals[bid]; cl != nil && cl.hasCal && !math.IsNaN(cl.tempC) {
 					temp = cl.tempC
@@ -833,9 +967,10 @@ func (s *twinSources) filterFile(ctx context.Context, file lake.SegmentFile, d0 
 }
 
 // newDayFilter starts a jar's daily filter on its calibration (priors
-// where NULL; R0 from the register's baseline before any calibration) and
-// the first reading of the day.
-func (s *twinSources) newDayFilter(b *Battery, c *calibration, cols []parquetio.ColumnSlice, i int) *twin.EKF {
+// where NULL; R0 from the register's baseline before any calibration):
+// from the previous day's end state when carried, else from the first
+// reading of the day.
+func (s *twinSources) newDayFilter(b *Battery, c *calibration, cols []parquetio.ColumnSlice, i int, prev twin.EKFState, carried bool) *twin.EKF {
 	e := twin.ECM{R0: b.InitialResistanceMOhm / 1000, R1: math.NaN(), C1: math.NaN(), R2: math.NaN(), C2: math.NaN()}
 	if c != nil && c.hasCal {
 		e = c.fit.ECM
@@ -857,9 +992,13 @@ func (s *twinSources) newDayFilter(b *Battery, c *calibration, cols []parquetio.
 	if c != nil && c.hasCal && !math.IsNaN(c.tempC) {
 		temp = c.tempC
 	}
+	cfg := twin.DefaultEKF(capAh, e, twin.PriorOCV)
+	if carried {
+		return twin.Resume(cfg, prev.Shift(86400)) // the day before's clock
+	}
 	soc0 := 1.0
 	if !math.IsNaN(v) {
 		soc0 = startSOC(v, 0, temp)
 	}
-	return twin.NewEKF(twin.DefaultEKF(capAh, e, twin.PriorOCV), soc0)
+	return twin.NewEKF(cfg, soc0)
 }

@@ -50,7 +50,7 @@ func BenchmarkRULDefaultFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		m, err := rul.Train(set, rul.DefaultHyper(jobs.DefaultSeed))
+		ms, err := rul.TrainRolling(set, rul.DefaultHyper(jobs.DefaultSeed))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -60,6 +60,7 @@ func BenchmarkRULDefaultFleet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		m := ms[len(ms)-1]
 		for r := range f.Rows {
 			m.Predict(f.Row(r))
 		}
@@ -69,6 +70,7 @@ func BenchmarkRULDefaultFleet(b *testing.B) {
 		b.ReportMetric(t1.Sub(t0).Seconds(), "set_s")
 		b.ReportMetric(n/t1.Sub(t0).Seconds(), "set_rows/s")
 		b.ReportMetric(t2.Sub(t1).Seconds(), "train_s")
+		b.ReportMetric(float64(len(ms)), "model_sets")
 		b.ReportMetric(float64(len(f.Rows)), "predict_rows")
 		b.ReportMetric(t3.Sub(t2).Seconds(), "predict_s")
 	}

@@ -18,24 +18,35 @@ import (
 
 // Evaluation scores the models on the test strings against the hidden,
 // uncensored truth, at the prediction days (every month end of the
-// telemetry and the horizon), next to three baselines and a
-// truth-informed reference:
+// telemetry and the horizon), point in time: each day is predicted by the
+// model set of its cutoff (the latest on or before it, see TrainRolling),
+// next to three baselines and a truth-informed reference:
 //
-//   - train-mean: the IPCW mean of the observed training labels;
+//   - train-mean: the IPCW mean of the observed training labels of the
+//     day's cutoff;
 //   - captest-linear: each jar's capacity tests fitted linearly and
 //     extrapolated to 80 % (the training mean when the fit does not fall);
-//   - age-only: gradient-boosted trees on age alone, trained like the model;
+//   - age-only: gradient-boosted trees on age alone, trained like the model
+//     at the same cutoff;
 //   - truth-reference: the jar's true SOH on the day, extrapolated to 80 %
 //     at its true rate over the previous 90 days. It knows the hidden
 //     state but no future event (sudden failures, rate changes): it bounds
 //     what a model of the observations could reach.
+//
+// The fused estimate (Fuse) and the twin's own extrapolation are scored
+// too; the twin on the rows where it has an estimate (TwinRows), where the
+// model and the fused estimate are also scored for comparison.
 type Evaluation struct {
 	Rows        int               `json:"test_rows"`
 	Batteries   int               `json:"test_batteries"`
 	Days        []string          `json:"as_of_days"`
+	Cutoffs     map[string]string `json:"cutoff_of_day"`
 	Methods     []MethodScore     `json:"methods"`
 	Coverage95  float64           `json:"interval_coverage_95"`
 	MeanWidth   float64           `json:"interval_mean_width_days"`
+	FusedCov95  float64           `json:"fused_interval_coverage_95"`
+	FusedWidth  float64           `json:"fused_interval_mean_width_days"`
+	TwinRows    []MethodScore     `json:"on_twin_rows"`
 	AUROC30     float64           `json:"auroc_30d"`
 	AUROC90     float64           `json:"auroc_90d"`
 	Brier30     float64           `json:"brier_30d"`
@@ -47,90 +58,172 @@ type Evaluation struct {
 	BestBase    string            `json:"best_baseline"`
 	GapClosed   float64           `json:"gap_closed_share"`
 	RMSEGain    float64           `json:"rmse_reduction_vs_best_baseline"`
+	FusedGap    float64           `json:"fused_gap_closed_share"`
+	FusedGain   float64           `json:"fused_rmse_reduction_vs_best_baseline"`
 }
 
 // MethodScore is one method's RUL error on the test rows.
 type MethodScore struct {
 	Name string  `json:"name"`
+	N    int     `json:"n"`
 	MAE  float64 `json:"mae_days"`
 	RMSE float64 `json:"rmse_days"`
 }
 
-// Evaluate scores m on s's test split.
-func Evaluate(ctx context.Context, l *lake.Lake, s *Set, m *Models, h Hyper) (*Evaluation, error) {
+// evalRow is one test row's estimates: what the summaries aggregate.
+type evalRow struct {
+	model                       int // index of the day's model set
+	battery                     uuid.UUID
+	day                         time.Time
+	truth, pred, lo, hi         float64
+	p30, p90                    float64
+	fused, flo, fhi, twin, ref  float64
+	trainMean, captest, ageOnly float64
+}
+
+// Evaluate scores the model sets ms (in cutoff order) on s's test split,
+// point in time: the rolling evaluation, and each model set's own on the
+// days it served (its gates).
+func Evaluate(ctx context.Context, l *lake.Lake, s *Set, ms []*Models, h Hyper) (*Evaluation, []*Evaluation, error) {
 	days := map[time.Time]bool{}
-	ev := &Evaluation{}
 	for _, d := range s.Days {
-		if !d.Before(s.telemetryStart()) {
+		if !d.Before(s.telemetryStart()) && modelAt(ms, d) != nil {
 			days[d] = true
-			ev.Days = append(ev.Days, d.Format(time.DateOnly))
 		}
 	}
 	rows := s.rowsOf("test", func(i int) bool { return days[s.Frame.Rows[i].AsOf] })
+	per := make([]*Evaluation, len(ms))
 	if len(rows) == 0 {
-		return ev, nil
+		for k := range per {
+			per[k] = &Evaluation{}
+		}
+		return &Evaluation{}, per, nil
 	}
-	ev.Rows = len(rows)
-	bats := map[uuid.UUID]bool{}
-	for _, i := range rows {
-		bats[s.Frame.Rows[i].Battery] = true
-	}
-	ev.Batteries = len(bats)
 	ref, err := referenceRUL(ctx, l, s, rows, 90)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	age, err := ageModel(s, h)
-	if err != nil {
-		return nil, err
-	}
-	truth := make([]float64, len(rows))
-	pred, lo, hi, p30, p90 := make([]float64, len(rows)), make([]float64, len(rows)), make([]float64, len(rows)), make([]float64, len(rows)), make([]float64, len(rows))
-	base := map[string][]float64{"train-mean": make([]float64, len(rows)), "captest-linear": make([]float64, len(rows)), "age-only": make([]float64, len(rows))}
-	y30, y90 := make([]float64, len(rows)), make([]float64, len(rows))
-	ic, ia := derive.RULFeatureIndex("captest_days_to_80"), derive.RULFeatureIndex("age_days")
-	for k, i := range rows {
-		x := s.Frame.Row(i)
-		truth[k] = s.Labels[i].TrueRULDays
-		p := m.Predict(x)
-		pred[k], lo[k], hi[k], p30[k], p90[k] = p.RUL, p.Lo, p.Hi, p.P30, p.P90
-		base["train-mean"][k] = m.TrainMean
-		base["captest-linear"][k] = m.TrainMean
-		if v := x[ic]; !math.IsNaN(v) {
-			base["captest-linear"][k] = math.Min(v, maxRULDays)
+	// The age-only baseline of each cutoff, as the model was trained.
+	ages := make([]*ml.GBM, len(ms))
+	for k, m := range ms {
+		if ages[k], err = ageModel(s.At(m.Cutoff), h); err != nil {
+			return nil, nil, err
 		}
-		base["age-only"][k] = math.Max(0, age.Predict(x[ia:ia+1]))
-		if truth[k] <= 30 {
+	}
+	idx := map[*Models]int{}
+	for k, m := range ms {
+		idx[m] = k
+	}
+	ic, ia := derive.RULFeatureIndex("captest_days_to_80"), derive.RULFeatureIndex("age_days")
+	ev := make([]evalRow, len(rows))
+	for k, i := range rows {
+		x, r := s.Frame.Row(i), s.Frame.Rows[i]
+		m := modelAt(ms, r.AsOf)
+		p := m.Predict(x)
+		f := m.fused(p, x)
+		e := evalRow{model: idx[m], battery: r.Battery, day: r.AsOf, truth: s.Labels[i].TrueRULDays, pred: p.RUL, lo: p.Lo, hi: p.Hi, p30: p.P30, p90: p.P90,
+			fused: f.RUL, flo: f.Lo, fhi: f.Hi, twin: f.Twin, ref: ref[k], trainMean: m.TrainMean, captest: m.TrainMean}
+		if v := x[ic]; !math.IsNaN(v) {
+			e.captest = math.Min(v, maxRULDays)
+		}
+		e.ageOnly = math.Max(0, ages[e.model].Predict(x[ia:ia+1]))
+		ev[k] = e
+	}
+	for k := range ms {
+		var sub []evalRow
+		for _, e := range ev {
+			if e.model == k {
+				sub = append(sub, e)
+			}
+		}
+		per[k] = summarize(sub, ms)
+	}
+	return summarize(ev, ms), per, nil
+}
+
+// summarize computes the scores of rows.
+func summarize(rows []evalRow, ms []*Models) *Evaluation {
+	ev := &Evaluation{Rows: len(rows), Cutoffs: map[string]string{}}
+	if len(rows) == 0 {
+		return ev
+	}
+	n := len(rows)
+	col := func(get func(e *evalRow) float64) []float64 {
+		out := make([]float64, n)
+		for k := range rows {
+			out[k] = get(&rows[k])
+		}
+		return out
+	}
+	truth := col(func(e *evalRow) float64 { return e.truth })
+	pred, lo, hi := col(func(e *evalRow) float64 { return e.pred }), col(func(e *evalRow) float64 { return e.lo }), col(func(e *evalRow) float64 { return e.hi })
+	fused, flo, fhi := col(func(e *evalRow) float64 { return e.fused }), col(func(e *evalRow) float64 { return e.flo }), col(func(e *evalRow) float64 { return e.fhi })
+	p30, p90 := col(func(e *evalRow) float64 { return e.p30 }), col(func(e *evalRow) float64 { return e.p90 })
+	y30, y90 := make([]float64, n), make([]float64, n)
+	bats, days := map[uuid.UUID]bool{}, map[time.Time]bool{}
+	for k := range rows {
+		e := &rows[k]
+		bats[e.battery] = true
+		if !days[e.day] {
+			days[e.day] = true
+			ev.Days = append(ev.Days, e.day.Format(time.DateOnly))
+			ev.Cutoffs[e.day.Format(time.DateOnly)] = ms[e.model].Cutoff.Format(time.DateOnly)
+		}
+		if e.truth <= 30 {
 			y30[k] = 1
 			ev.Positives30++
 		}
-		if truth[k] <= 90 {
+		if e.truth <= 90 {
 			y90[k] = 1
 			ev.Positives90++
 		}
 	}
-	ev.Methods = append(ev.Methods, MethodScore{"model", ml.MAE(pred, truth), ml.RMSE(pred, truth)})
-	ev.BestBase = ""
+	sort.Strings(ev.Days)
+	ev.Batteries = len(bats)
+	score := func(name string, p []float64) MethodScore {
+		return MethodScore{name, len(p), ml.MAE(p, truth), ml.RMSE(p, truth)}
+	}
+	ev.Methods = append(ev.Methods, score("model", pred), score("fused", fused))
 	best := math.Inf(1)
-	for _, name := range []string{"train-mean", "captest-linear", "age-only"} {
-		sc := MethodScore{name, ml.MAE(base[name], truth), ml.RMSE(base[name], truth)}
+	for _, b := range []struct {
+		name string
+		get  func(e *evalRow) float64
+	}{{"train-mean", func(e *evalRow) float64 { return e.trainMean }}, {"captest-linear", func(e *evalRow) float64 { return e.captest }}, {"age-only", func(e *evalRow) float64 { return e.ageOnly }}} {
+		sc := score(b.name, col(b.get))
 		ev.Methods = append(ev.Methods, sc)
 		if sc.RMSE < best {
-			best, ev.BestBase = sc.RMSE, name
+			best, ev.BestBase = sc.RMSE, b.name
 		}
 	}
-	refSc := MethodScore{"truth-reference", ml.MAE(ref, truth), ml.RMSE(ref, truth)}
+	refSc := score("truth-reference", col(func(e *evalRow) float64 { return e.ref }))
 	ev.Methods = append(ev.Methods, refSc)
-	model := ev.Methods[0].RMSE
-	ev.RMSEGain = 1 - model/best
-	ev.GapClosed = (best - model) / (best - refSc.RMSE)
-	ev.Coverage95 = ml.Coverage(lo, hi, truth)
-	ev.MeanWidth = ml.MeanWidth(lo, hi)
+	// The twin where it has an estimate, with the model and the fused
+	// estimate on the same rows.
+	var tw, tm, tf, tt []float64
+	for _, e := range rows {
+		if !math.IsNaN(e.twin) {
+			tw, tm, tf, tt = append(tw, e.twin), append(tm, e.pred), append(tf, e.fused), append(tt, e.truth)
+		}
+	}
+	if len(tw) > 0 {
+		for _, m := range []struct {
+			name string
+			p    []float64
+		}{{"digital-twin", tw}, {"model", tm}, {"fused", tf}} {
+			ev.TwinRows = append(ev.TwinRows, MethodScore{m.name, len(tt), ml.MAE(m.p, tt), ml.RMSE(m.p, tt)})
+		}
+	}
+	ev.RMSEGain = 1 - ev.Methods[0].RMSE/best
+	ev.GapClosed = (best - ev.Methods[0].RMSE) / (best - refSc.RMSE)
+	ev.FusedGain = 1 - ev.Methods[1].RMSE/best
+	ev.FusedGap = (best - ev.Methods[1].RMSE) / (best - refSc.RMSE)
+	ev.Coverage95, ev.MeanWidth = ml.Coverage(lo, hi, truth), ml.MeanWidth(lo, hi)
+	ev.FusedCov95, ev.FusedWidth = ml.Coverage(flo, fhi, truth), ml.MeanWidth(flo, fhi)
 	ev.AUROC30, ev.AUROC90 = ml.AUROC(p30, y30, nil), ml.AUROC(p90, y90, nil)
 	ev.Brier30, ev.Brier90 = ml.Brier(p30, y30, nil), ml.Brier(p90, y90, nil)
 	ev.AlphaLambda, _ = ml.AlphaLambdaAccuracy(pred, truth, 0.2)
 	ev.ByHorizon = ml.ErrorsByHorizon(pred, truth, []float64{0, 30, 90, 180, 365, 730, 1e9})
-	return ev, nil
+	return ev
 }
 
 func (s *Set) telemetryStart() time.Time { return s.telemetry }
@@ -239,14 +332,38 @@ func trueSOH(ctx context.Context, l *lake.Lake, days map[time.Time]bool) (map[so
 	return out, nil
 }
 
-// status gates promotion: a model set goes to production when its test
-// interval coverage is within [0.90, 0.99] and it beats the best baseline;
-// otherwise it stays in staging for a person to look at.
-func (ev *Evaluation) status() string {
-	if ev.Rows > 0 && ev.Coverage95 >= 0.90 && ev.Coverage95 <= 0.99 && ev.RMSEGain > 0 {
-		return "production"
+// passes is the promotion gate: test interval coverage within
+// [0.90, 0.99] on the days the model set served, and an RMSE below the
+// best baseline's there.
+func (ev *Evaluation) passes() bool {
+	return ev.Rows > 0 && ev.Coverage95 >= 0.90 && ev.Coverage95 <= 0.99 && ev.RMSEGain > 0
+}
+
+// lifecycle assigns the ml_model status of each model set (cutoff order)
+// from its own evaluation: the newest set that passes the gate is
+// `production`; an older one that passed is `retired` (it was production
+// until a newer cutoff replaced it); a set that failed its gate stays in
+// `staging` for a person to look at (never promoted).
+func lifecycle(per []*Evaluation) []string {
+	prod := -1
+	for k := len(per) - 1; k >= 0; k-- {
+		if per[k].passes() {
+			prod = k
+			break
+		}
 	}
-	return "staging"
+	out := make([]string, len(per))
+	for k, ev := range per {
+		switch {
+		case k == prod:
+			out[k] = "production"
+		case k < prod && ev.passes():
+			out[k] = "retired"
+		default:
+			out[k] = "staging"
+		}
+	}
+	return out
 }
 
 // RULMetrics is metrics_json of the RUL model.
@@ -255,13 +372,18 @@ func (ev *Evaluation) RULMetrics() map[string]any {
 	for k, b := range ev.ByHorizon {
 		by[k] = map[string]any{"lo_days": b.Lo, "hi_days": b.Hi, "n": b.N, "mae": nz(b.MAE), "rmse": nz(b.RMSE), "bias": nz(b.Bias)}
 	}
-	methods := map[string]any{}
-	for _, m := range ev.Methods {
-		methods[m.Name] = map[string]float64{"mae_days": nz(m.MAE), "rmse_days": nz(m.RMSE)}
+	methods := func(ms []MethodScore) map[string]any {
+		out := map[string]any{}
+		for _, m := range ms {
+			out[m.Name] = map[string]any{"n": m.N, "mae_days": nz(m.MAE), "rmse_days": nz(m.RMSE)}
+		}
+		return out
 	}
-	return map[string]any{"split": "test", "rows": ev.Rows, "batteries": ev.Batteries, "as_of_days": ev.Days,
-		"methods": methods, "best_baseline": ev.BestBase, "rmse_reduction_vs_best_baseline": nz(ev.RMSEGain),
+	return map[string]any{"split": "test", "rows": ev.Rows, "batteries": ev.Batteries, "as_of_days": ev.Days, "cutoff_of_day": ev.Cutoffs,
+		"methods": methods(ev.Methods), "on_twin_rows": methods(ev.TwinRows), "best_baseline": ev.BestBase, "rmse_reduction_vs_best_baseline": nz(ev.RMSEGain),
 		"gap_closed_share": nz(ev.GapClosed), "interval_coverage_95": nz(ev.Coverage95), "interval_mean_width_days": nz(ev.MeanWidth),
+		"fused": map[string]any{"rmse_reduction_vs_best_baseline": nz(ev.FusedGain), "gap_closed_share": nz(ev.FusedGap),
+			"interval_coverage_95": nz(ev.FusedCov95), "interval_mean_width_days": nz(ev.FusedWidth)},
 		"alpha_lambda_accuracy_0_2": nz(ev.AlphaLambda), "rul_by_horizon": by}
 }
 
@@ -284,19 +406,34 @@ func nz(v float64) float64 {
 // String prints the evaluation as a table.
 func (ev *Evaluation) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "RUL evaluation on the test strings: %d rows, %d batteries, as of %d days (%s .. %s)\n",
+	fmt.Fprintf(&b, "RUL evaluation on the test strings, point in time: %d rows, %d batteries, as of %d days (%s .. %s)\n",
 		ev.Rows, ev.Batteries, len(ev.Days), first(ev.Days), last(ev.Days))
-	fmt.Fprintf(&b, "\n%-18s %12s %12s\n", "method", "MAE (days)", "RMSE (days)")
+	var cuts []string
+	for _, d := range ev.Days {
+		cuts = append(cuts, d+" <- "+ev.Cutoffs[d])
+	}
+	fmt.Fprintf(&b, "model set of each day (as-of day <- training cutoff): %s\n", strings.Join(cuts, ", "))
+	fmt.Fprintf(&b, "\n%-18s %7s %12s %12s\n", "method", "n", "MAE (days)", "RMSE (days)")
 	for _, m := range ev.Methods {
-		fmt.Fprintf(&b, "%-18s %12.1f %12.1f\n", m.Name, m.MAE, m.RMSE)
+		fmt.Fprintf(&b, "%-18s %7d %12.1f %12.1f\n", m.Name, m.N, m.MAE, m.RMSE)
 	}
-	gap := fmt.Sprintf("%.1f %%", 100*ev.GapClosed)
-	if ev.refRMSE() >= ev.bestRMSE() {
-		gap = "n/a: the truth reference is no better than the best baseline"
+	if len(ev.TwinRows) > 0 {
+		fmt.Fprintf(&b, "on the rows with a twin estimate:\n")
+		for _, m := range ev.TwinRows {
+			fmt.Fprintf(&b, "  %-16s %7d %12.1f %12.1f\n", m.Name, m.N, m.MAE, m.RMSE)
+		}
 	}
-	fmt.Fprintf(&b, "\nbest baseline %s; RMSE reduction %.1f %% (target >= 30 %%); gap to the truth reference closed: %s (target >= 60 %%)\n",
-		ev.BestBase, 100*ev.RMSEGain, gap)
-	fmt.Fprintf(&b, "95 %% interval coverage %.3f (target 0.93-0.97), mean width %.0f days\n", ev.Coverage95, ev.MeanWidth)
+	gap := func(v float64) string {
+		if ev.refRMSE() >= ev.bestRMSE() {
+			return "n/a: the truth reference is no better than the best baseline"
+		}
+		return fmt.Sprintf("%.1f %%", 100*v)
+	}
+	fmt.Fprintf(&b, "\nbest baseline %s; model: RMSE reduction %.1f %% (target >= 30 %%), gap to the truth reference closed: %s (target >= 60 %%)\n",
+		ev.BestBase, 100*ev.RMSEGain, gap(ev.GapClosed))
+	fmt.Fprintf(&b, "fused: RMSE reduction %.1f %%, gap closed: %s\n", 100*ev.FusedGain, gap(ev.FusedGap))
+	fmt.Fprintf(&b, "95 %% interval coverage: model %.3f, mean width %.0f days; fused %.3f, mean width %.0f days (target 0.93-0.97)\n",
+		ev.Coverage95, ev.MeanWidth, ev.FusedCov95, ev.FusedWidth)
 	fmt.Fprintf(&b, "failure within 30 d: AUROC %.3f, Brier %.4f (%d positives); within 90 d: AUROC %.3f (target >= 0.90), Brier %.4f (%d positives)\n",
 		ev.AUROC30, ev.Brier30, ev.Positives30, ev.AUROC90, ev.Brier90, ev.Positives90)
 	fmt.Fprintf(&b, "alpha-lambda accuracy (alpha 0.2, all as-of days pooled): %.3f\n", ev.AlphaLambda)
@@ -355,9 +492,10 @@ func EvaluateLake(ctx context.Context, l *lake.Lake, seed uint64) (*Evaluation, 
 	if reg == nil {
 		return nil, fmt.Errorf("evaluate: no ml_model in the lake: run the rul stage first")
 	}
-	m, _, err := loaded(reg)
+	ms, _, err := loaded(reg)
 	if err != nil {
 		return nil, err
 	}
-	return Evaluate(ctx, l, s, m, sh.hyper)
+	ev, _, err := Evaluate(ctx, l, s, ms, sh.hyper)
+	return ev, err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/battlake/battlake/jobs/derive"
 	"github.com/battlake/battlake/jobs/ml"
@@ -75,6 +76,9 @@ const maxIPCW = 20
 
 // Models is a trained model set.
 type Models struct {
+	// Cutoff is the training cutoff: the models know the labels of rows as
+	// of that day or earlier, right-censored there.
+	Cutoff        time.Time
 	Point, Lo, Hi *ml.GBM
 	// CQR widens [Lo, Hi] by this many days on each side (Romano et al.
 	// 2019), the finite-sample conformal quantile of the validation scores.
@@ -88,6 +92,9 @@ type Models struct {
 	// TrainMean is the IPCW mean of the observed training labels (the
 	// "training mean" baseline).
 	TrainMean float64
+	// Fuse combines the ML estimate with the twin's extrapolation (see
+	// fitFuse).
+	Fuse Fuse
 }
 
 // Hyper are the hyperparameters of every model, fixed for a seed.
@@ -111,11 +118,12 @@ func DefaultHyper(seed uint64) Hyper {
 	return Hyper{RUL: p, Quantile: q, Failure: f, Forest: fp, Contamination: 0.02}
 }
 
-// rowsOf lists the rows of split (all splits when "").
+// rowsOf lists the rows of split (all splits when ""); rows a cutoff view
+// excludes (split "") are never listed.
 func (s *Set) rowsOf(split string, keep func(i int) bool) []int {
 	var out []int
 	for i := range s.Labels {
-		if (split == "" || s.Splits[i] == split) && (keep == nil || keep(i)) {
+		if s.Splits[i] != "" && (split == "" || s.Splits[i] == split) && (keep == nil || keep(i)) {
 			out = append(out, i)
 		}
 	}
@@ -163,8 +171,10 @@ func (s *Set) ipcw(rows []int) map[int]float64 {
 }
 
 // Train fits every model on the set's train strings and calibrates on its
-// validation strings.
-func Train(s *Set, h Hyper) (*Models, error) {
+// validation strings, at the set's horizon.
+func Train(s *Set, h Hyper) (*Models, error) { return train(s, h, true) }
+
+func train(s *Set, h Hyper, forest bool) (*Models, error) {
 	train := s.rowsOf("train", nil)
 	if len(train) == 0 {
 		return nil, fmt.Errorf("train rul models: no training rows")
@@ -187,7 +197,7 @@ func Train(s *Set, h Hyper) (*Models, error) {
 	}
 	X := s.matrix(obs, true)
 	names := derive.RULFeatureNames
-	m := &Models{TrainMean: sumWY / sumW}
+	m := &Models{TrainMean: sumWY / sumW, Cutoff: s.Horizon}
 	var err error
 	if m.Point, err = ml.Fit(X, y, wt, RULFeatures, h.RUL); err != nil {
 		return nil, fmt.Errorf("train rul point model: %w", err)
@@ -215,6 +225,7 @@ func Train(s *Set, h Hyper) (*Models, error) {
 		sw = append(sw, wi)
 	}
 	m.CQR = weightedConformal(scores, sw, 1-(loQ+1-hiQ))
+	m.Fuse = fitFuse(s, m, val)
 	for _, fc := range []struct {
 		dst  **ml.GBM
 		days int
@@ -238,7 +249,7 @@ func Train(s *Set, h Hyper) (*Models, error) {
 	}
 	// Anomaly model: rows with telemetry-era features.
 	tel := s.rowsOf("train", func(i int) bool { return !math.IsNaN(s.Frame.Row(i)[derive.RULFeatureIndex("fs_v_mean")]) })
-	if len(tel) > 0 {
+	if forest && len(tel) > 0 {
 		m.ForestRows = len(tel)
 		if m.Forest, err = ml.FitIsolationForest(s.matrix(tel, false), names, h.Forest); err != nil {
 			return nil, fmt.Errorf("train anomaly forest: %w", err)
@@ -284,13 +295,19 @@ type Prediction struct {
 	Anomaly                           float64 // NaN without the forest or features
 }
 
-// Predict applies the models to one feature row.
-func (m *Models) Predict(x []float64) Prediction {
+// predictRUL is the RUL estimate and its interval alone.
+func (m *Models) predictRUL(x []float64) Prediction {
 	v := rulView(nil, x)
 	p := Prediction{RUL: math.Max(0, m.Point.Predict(v)), Anomaly: math.NaN()}
 	p.Lo = math.Max(0, m.Lo.Predict(v)-m.CQR)
 	p.Hi = math.Max(p.Lo, m.Hi.Predict(v)+m.CQR)
 	p.RUL = math.Min(math.Max(p.RUL, p.Lo), p.Hi)
+	return p
+}
+
+// Predict applies the models to one feature row.
+func (m *Models) Predict(x []float64) Prediction {
+	p := m.predictRUL(x)
 	p.P30 = m.P30.Predict(x)
 	p.P90 = math.Max(p.P30, m.P90.Predict(x)) // within 90 days includes within 30
 	// Confidence: how narrow the 95 % interval is next to the estimate
@@ -304,6 +321,8 @@ func (m *Models) Predict(x []float64) Prediction {
 
 // Bundle is the serialized model set (one artifact per registry model).
 type Bundle struct {
+	Cutoff           string          `json:"cutoff,omitempty"`
+	Fuse             *Fuse           `json:"fuse,omitempty"`
 	Point, Lo, Hi    json.RawMessage `json:",omitempty"`
 	CQR              float64         `json:"cqr_days"`
 	TrainMean        float64         `json:"train_mean_days"`

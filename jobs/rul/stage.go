@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"path"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +38,7 @@ import (
 
 // CodeVersion enters the fingerprint of every rul segment: bump it when
 // the set, the training or the predictions change for the same inputs.
-const CodeVersion = "rul-2026.11.29-8"
+const CodeVersion = "rul-2026.11.29-9"
 
 func meta(table string) lake.Meta {
 	m := derive.Meta(table)
@@ -119,39 +121,64 @@ type registryRow struct {
 }
 
 func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s *Set) error {
-	m, err := Train(s, sh.hyper)
+	ms, err := TrainRolling(s, sh.hyper)
 	if err != nil {
 		return err
 	}
-	ev, err := Evaluate(ctx, sh.l, s, m, sh.hyper)
+	ev, per, err := Evaluate(ctx, sh.l, s, ms, sh.hyper)
 	if err != nil {
 		return err
 	}
-	// A version is the digest of the training data and hyperparameters:
-	// the same lake and seed give the same version and the same bytes.
+	status := lifecycle(per)
+	// A version is the cutoff and a digest of the training data and
+	// hyperparameters: the same lake and seed give the same versions and
+	// the same bytes.
 	hp, _ := json.Marshal(sh.hyper)
-	version := "1." + derive.Digest(fmt.Sprint(s.Lineage), string(hp))[:10]
+	digest := derive.Digest(fmt.Sprint(s.Lineage), string(hp))[:8] // version is VARCHAR(20)
 	mj := func(g *ml.GBM) json.RawMessage { b, _ := g.MarshalJSON(); return b }
-	rulArt, _ := json.Marshal(Bundle{Point: mj(m.Point), Lo: mj(m.Lo), Hi: mj(m.Hi), CQR: m.CQR, TrainMean: m.TrainMean})
-	f30, _ := json.Marshal(Bundle{P30: mj(m.P30)})
-	f90, _ := json.Marshal(Bundle{P90: mj(m.P90)})
-	rows := []registryRow{
-		{NameRUL, "catboost_rul", version, ev.status(), rulArt, map[string]any{"point": m.Point.Hyperparameters(), "quantile": m.Lo.Hyperparameters(), "quantiles": []float64{loQ, hiQ}, "cqr_days": m.CQR, "ipcw_cap": maxIPCW}, ev.RULMetrics(), RULFeatures},
-		{NameFail30, "survival", version, ev.status(), f30, m.P30.Hyperparameters(), ev.FailureMetrics(30), derive.RULFeatureNames},
-		{NameFail90, "survival", version, ev.status(), f90, m.P90.Hyperparameters(), ev.FailureMetrics(90), derive.RULFeatureNames},
+	type versioned struct {
+		registryRow
+		cutoff time.Time
 	}
-	if m.Forest != nil {
-		fj, err := m.Forest.MarshalJSON()
-		if err != nil {
-			return err
+	var rows []versioned
+	for k, m := range ms {
+		version := "1." + m.Cutoff.Format("20060102") + "." + digest
+		cut := m.Cutoff.Format(time.DateOnly)
+		fuse := m.Fuse
+		rulArt, _ := json.Marshal(Bundle{Cutoff: cut, Fuse: &fuse, Point: mj(m.Point), Lo: mj(m.Lo), Hi: mj(m.Hi), CQR: m.CQR, TrainMean: m.TrainMean})
+		f30, _ := json.Marshal(Bundle{Cutoff: cut, P30: mj(m.P30)})
+		f90, _ := json.Marshal(Bundle{Cutoff: cut, P90: mj(m.P90)})
+		rm := per[k].RULMetrics()
+		rm["cutoff"], rm["evaluated_on"] = cut, "the test strings on the as-of days this model set served"
+		if k == len(ms)-1 {
+			// The newest set also carries the rolling evaluation: every
+			// prediction day by its own cutoff's set (battlake evaluate).
+			rm["rolling"] = ev.RULMetrics()
 		}
-		art, _ := json.Marshal(Bundle{Forest: fj, AnomalyThreshold: m.AnomalyThreshold})
-		rows = append(rows, registryRow{NameAnomaly, "anomaly_iforest", version, "production", art,
-			map[string]any{"forest": sh.hyper.Forest, "contamination": sh.hyper.Contamination, "threshold": m.AnomalyThreshold},
-			map[string]any{"train_rows": m.ForestRows}, derive.RULFeatureNames})
+		fm := func(days int) map[string]any {
+			x := per[k].FailureMetrics(days)
+			x["cutoff"] = cut
+			if k == len(ms)-1 {
+				x["rolling"] = ev.FailureMetrics(days)
+			}
+			return x
+		}
+		rows = append(rows,
+			versioned{registryRow{NameRUL, "catboost_rul", version, status[k], rulArt, map[string]any{"point": m.Point.Hyperparameters(), "quantile": m.Lo.Hyperparameters(), "quantiles": []float64{loQ, hiQ}, "cqr_days": m.CQR, "ipcw_cap": maxIPCW, "fuse": fuse}, rm, RULFeatures}, m.Cutoff},
+			versioned{registryRow{NameFail30, "survival", version, status[k], f30, m.P30.Hyperparameters(), fm(30), derive.RULFeatureNames}, m.Cutoff},
+			versioned{registryRow{NameFail90, "survival", version, status[k], f90, m.P90.Hyperparameters(), fm(90), derive.RULFeatureNames}, m.Cutoff})
+		if m.Forest != nil {
+			fj, err := m.Forest.MarshalJSON()
+			if err != nil {
+				return err
+			}
+			art, _ := json.Marshal(Bundle{Cutoff: cut, Forest: fj, AnomalyThreshold: m.AnomalyThreshold})
+			rows = append(rows, versioned{registryRow{NameAnomaly, "anomaly_iforest", version, "production", art,
+				map[string]any{"forest": sh.hyper.Forest, "contamination": sh.hyper.Contamination, "threshold": m.AnomalyThreshold},
+				map[string]any{"train_rows": m.ForestRows}, derive.RULFeatureNames}, m.Cutoff})
+		}
 	}
 	first := s.Days[0]
-	trained := s.Horizon.AddDate(0, 0, 1) // the run's data horizon, not the wall clock: same bytes
 	return writeSink(o, t, func(sink *parquetio.RowSink) error {
 		for _, r := range rows {
 			key := o.Partition().BlobPrefix() + "/" + r.name + "-" + r.version + ".json"
@@ -165,16 +192,19 @@ func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s 
 				return fmt.Errorf("metrics of %s: %w", r.name, err)
 			}
 			feats, _ := json.Marshal(r.features)
+			// Trained at the end of its cutoff day (the data's time, not
+			// the wall clock: same bytes).
+			trained := r.cutoff.AddDate(0, 0, 1)
 			if err := sink.Add(func(b *parquetio.RowBuilder) {
 				b.Set("model_id", ModelID(r.name, r.version)).Set("model_name", r.name).Set("model_type", r.typ).Set("version", r.version).
 					Set("status", r.status).Set("trained_at", trained).Set("artifact_url", key).
 					Set("hyperparameters_json", string(hyper)).Set("metrics_json", string(metrics)).Set("feature_list", string(feats)).
-					Set("training_data_start", first).Set("training_data_end", s.Horizon.AddDate(0, 0, 1))
-				if r.status == "production" {
+					Set("training_data_start", first).Set("training_data_end", trained)
+				if r.status == "production" || r.status == "retired" {
 					b.Set("promoted_at", trained)
 				}
 			}); err != nil {
-				return fmt.Errorf("ml_model row %s: %w", r.name, err)
+				return fmt.Errorf("ml_model row %s %s: %w", r.name, r.version, err)
 			}
 		}
 		return nil
@@ -185,18 +215,18 @@ func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s 
 
 // registered is a model of the registry, with its artifact.
 type registered struct {
-	id       uuid.UUID
-	name     string
-	artifact Bundle
+	id            uuid.UUID
+	name, version string
+	artifact      Bundle
 }
 
-// loadRegistry reads ml_model and its artifacts.
-func loadRegistry(ctx context.Context, l *lake.Lake) (map[string]registered, []lake.Input, error) {
+// loadRegistry reads ml_model's artifacts, in key order.
+func loadRegistry(ctx context.Context, l *lake.Lake) ([]registered, []lake.Input, error) {
 	parts, err := l.Partitions(ctx, schema.MustLookup("ml_model"))
 	if err != nil || len(parts) == 0 {
 		return nil, nil, err
 	}
-	out := map[string]registered{}
+	var out []registered
 	var lineage []lake.Input
 	for _, c := range parts {
 		for _, f := range c.SegmentsOverlapping(time.Time{}, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)) {
@@ -228,21 +258,67 @@ func loadRegistry(ctx context.Context, l *lake.Lake) (map[string]registered, []l
 				return nil, nil, fmt.Errorf("model artifact %s: no version in the name", fe.Key)
 			}
 			name, version := base[:k], base[k+1:]
-			out[name] = registered{id: ModelID(name, version), name: name, artifact: bu}
+			out = append(out, registered{id: ModelID(name, version), name: name, version: version, artifact: bu})
 		}
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].version != out[j].version {
+			return out[i].version < out[j].version
+		}
+		return out[i].name < out[j].name
+	})
 	return out, lineage, nil
 }
 
-// Loaded rebuilds a model set from registry artifacts.
-func loaded(reg map[string]registered) (*Models, map[string]uuid.UUID, error) {
+// loaded rebuilds the model sets of the registry artifacts, in cutoff
+// order, with each set's registry ids by model name. The anomaly forest
+// comes with the newest set.
+func loaded(reg []registered) ([]*Models, []map[string]uuid.UUID, error) {
+	byVersion := map[string]map[string]registered{}
+	var versions []string
+	for _, r := range reg {
+		if byVersion[r.version] == nil {
+			byVersion[r.version] = map[string]registered{}
+			versions = append(versions, r.version)
+		}
+		byVersion[r.version][r.name] = r
+	}
+	var ms []*Models
+	var ids []map[string]uuid.UUID
+	for _, v := range versions {
+		m, id, err := loadedSet(byVersion[v])
+		if err != nil {
+			return nil, nil, fmt.Errorf("ml_model version %s: %w", v, err)
+		}
+		ms, ids = append(ms, m), append(ids, id)
+	}
+	order := make([]int, len(ms))
+	for k := range order {
+		order[k] = k
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ms[order[a]].Cutoff.Before(ms[order[b]].Cutoff) })
+	sm, sid := make([]*Models, len(ms)), make([]map[string]uuid.UUID, len(ms))
+	for k, o := range order {
+		sm[k], sid[k] = ms[o], ids[o]
+	}
+	if len(sm) == 0 {
+		return nil, nil, fmt.Errorf("ml_model: no %s artifact", NameRUL)
+	}
+	return sm, sid, nil
+}
+
+// loadedSet rebuilds one version's model set.
+func loadedSet(reg map[string]registered) (*Models, map[string]uuid.UUID, error) {
 	m := &Models{}
 	ids := map[string]uuid.UUID{}
 	r, ok := reg[NameRUL]
 	if !ok {
-		return nil, nil, fmt.Errorf("ml_model: no %s artifact", NameRUL)
+		return nil, nil, fmt.Errorf("no %s artifact", NameRUL)
 	}
 	var err error
+	if m.Cutoff, err = time.Parse(time.DateOnly, r.artifact.Cutoff); err != nil {
+		return nil, nil, fmt.Errorf("%s artifact: cutoff %q: %w", NameRUL, r.artifact.Cutoff, err)
+	}
 	load := func(raw json.RawMessage) *ml.GBM {
 		if err != nil {
 			return nil
@@ -252,6 +328,9 @@ func loaded(reg map[string]registered) (*Models, map[string]uuid.UUID, error) {
 		return g
 	}
 	m.Point, m.Lo, m.Hi, m.CQR, m.TrainMean = load(r.artifact.Point), load(r.artifact.Lo), load(r.artifact.Hi), r.artifact.CQR, r.artifact.TrainMean
+	if r.artifact.Fuse != nil {
+		m.Fuse = *r.artifact.Fuse
+	}
 	ids[NameRUL] = r.id
 	m.P30, ids[NameFail30] = load(reg[NameFail30].artifact.P30), reg[NameFail30].id
 	m.P90, ids[NameFail90] = load(reg[NameFail90].artifact.P90), reg[NameFail90].id
@@ -290,15 +369,15 @@ func PredictJob(l *lake.Lake) pipeline.Job {
 		}
 		var (
 			once  sync.Once
-			m     *Models
-			ids   map[string]uuid.UUID
+			ms    []*Models
+			ids   []map[string]uuid.UUID
 			frame *derive.RULFrame
 			lerr  error
 		)
 		days := PredictDays(src)
 		prepare := func(ctx context.Context) error {
 			once.Do(func() {
-				if m, ids, lerr = loaded(reg); lerr != nil {
+				if ms, ids, lerr = loaded(reg); lerr != nil {
 					return
 				}
 				frame, lerr = src.Frame(ctx, days, nil)
@@ -317,10 +396,8 @@ func PredictJob(l *lake.Lake) pipeline.Job {
 		var tasks []pipeline.Task
 		for _, tb := range []*schema.Table{pt, at} {
 			tb := tb
-			if tb == at {
-				if _, ok := reg[NameAnomaly]; !ok {
-					continue
-				}
+			if tb == at && !slices.ContainsFunc(reg, func(r registered) bool { return r.name == NameAnomaly }) {
+				continue
 			}
 			for _, mo := range months {
 				tasks = append(tasks, pipeline.Task{Pinned: true, Partition: lake.MustPartition(tb, mo, -1), Meta: meta(tb.Name), Segments: byMonth[mo], Weight: 2000,
@@ -330,9 +407,12 @@ func PredictJob(l *lake.Lake) pipeline.Job {
 						}
 						day := o.Segment().From.AddDate(0, 0, -1)
 						if tb == pt {
-							return writePredictions(o, tb, frame, m, ids, day)
+							return writePredictions(o, tb, frame, ms, ids, day)
 						}
-						return writeAnomalies(o, tb, frame, m, ids[NameAnomaly], day)
+						// The forest is fitted at the horizon only (it
+						// learns no label): the newest set's.
+						last := len(ms) - 1
+						return writeAnomalies(o, tb, frame, ms[last], ids[last][NameAnomaly], day)
 					}})
 			}
 		}
@@ -378,9 +458,19 @@ func jsonNum(v float64) string {
 	return string(b)
 }
 
-func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Models, ids map[string]uuid.UUID, day time.Time) error {
+// writePredictions writes day's predictions by the model set of its
+// cutoff (the latest on or before it): per battery an ml_model row, a
+// digital_twin row when the twin has an estimate, and a fused row. A day
+// before the first cutoff gets none.
+func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, ms []*Models, ids []map[string]uuid.UUID, day time.Time) error {
 	at := day.AddDate(0, 0, 1)
+	k := sort.Search(len(ms), func(i int) bool { return ms[i].Cutoff.After(day) }) - 1
 	return writeSink(o, t, func(sink *parquetio.RowSink) error {
+		if k < 0 {
+			return nil
+		}
+		m, rulID := ms[k], ids[k][NameRUL]
+		cut := m.Cutoff.Format(time.DateOnly)
 		for _, i := range frameRows(f, day) {
 			r, x := f.Rows[i], f.Row(i)
 			p := m.Predict(x)
@@ -390,10 +480,11 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Mo
 					ex.Top[k].Value = -1 // JSON has no NaN: missing inputs read -1 with "missing"
 				}
 			}
-			expl, _ := json.Marshal(map[string]any{"method": "TreeSHAP (path-dependent, exact) of the point model, days", "expected_value": ex.Expected, "prediction": ex.Margin, "top": ex.Top})
+			expl, _ := json.Marshal(map[string]any{"method": "TreeSHAP (path-dependent, exact) of the point model, days", "training_cutoff": cut,
+				"expected_value": ex.Expected, "prediction": ex.Margin, "top": ex.Top})
 			snap := snapshot(x)
 			if err := sink.Add(func(b *parquetio.RowBuilder) {
-				b.Set("prediction_id", predictionID(r.Battery, at, "ml_model")).Set("battery_id", r.Battery).Set("model_id", ids[NameRUL]).
+				b.Set("prediction_id", predictionID(r.Battery, at, "ml_model")).Set("battery_id", r.Battery).Set("model_id", rulID).
 					Set("predicted_at", at).Set("rul_days", clampDays(p.RUL)).Set("rul_lower_ci_days", clampDays(p.Lo)).Set("rul_upper_ci_days", clampDays(p.Hi)).
 					Set("failure_probability_30d", p.P30).Set("failure_probability_90d", p.P90).Set("confidence_score", p.Confidence).
 					Set("source", "ml_model").Set("feature_snapshot_json", snap).Set("explanation_json", string(expl))
@@ -411,10 +502,31 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Mo
 					return err
 				}
 			}
+			fu := m.fused(p, x)
+			fex := map[string]any{"method": "stacked: weight_ml × ML estimate + weight_twin × twin extrapolation (capped at 20 years), weights fitted on the validation strings " +
+				"by stratum of the twin estimate (twin_stratum; -1: no twin estimate, the ML estimate) with a censoring-aware squared error; " +
+				"interval: the hull of the ML model's conformalized 95 % interval and the fused estimate",
+				"training_cutoff": cut, "weight_ml": jsonRound(fu.WeightML), "weight_twin": jsonRound(1 - fu.WeightML), "twin_stratum": fu.Stratum,
+				"ml_rul_days": jsonRound(p.RUL)}
+			if !math.IsNaN(fu.Twin) {
+				fex["twin_rul_days"] = jsonRound(fu.Twin)
+			}
+			fexJSON, _ := json.Marshal(fex)
+			if err := sink.Add(func(b *parquetio.RowBuilder) {
+				b.Set("prediction_id", predictionID(r.Battery, at, "fused")).Set("battery_id", r.Battery).Set("model_id", rulID).
+					Set("predicted_at", at).Set("rul_days", clampDays(fu.RUL)).Set("rul_lower_ci_days", clampDays(fu.Lo)).Set("rul_upper_ci_days", clampDays(fu.Hi)).
+					Set("failure_probability_30d", p.P30).Set("failure_probability_90d", p.P90).Set("confidence_score", 1/(1+(fu.Hi-fu.Lo)/(fu.RUL+30))).
+					Set("source", "fused").Set("feature_snapshot_json", snap).Set("explanation_json", string(fexJSON))
+			}); err != nil {
+				return fmt.Errorf("rul_prediction (fused) battery %s at %s: %w", r.Battery, at.Format(time.DateOnly), err)
+			}
 		}
 		return nil
 	})
 }
+
+// jsonRound rounds to 4 decimals (stable, short JSON).
+func jsonRound(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
 // twinRUL extrapolates the twin's capacity fade at its mean rate since
 // installation to 20 %: NaN without a twin state.

@@ -113,6 +113,7 @@ type Set struct {
 	// telemetry is the first day of jar telemetry: the evaluation's
 	// as-of days start there.
 	telemetry time.Time
+	truth     *Truth // labels at other cutoffs (At)
 }
 
 // BuildSet computes the training set over the as-of days: every month end
@@ -127,7 +128,7 @@ func BuildSet(ctx context.Context, src *derive.RULSources, truth *Truth) (*Set, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{Frame: &derive.RULFrame{}, Horizon: src.Horizon, Days: days, telemetry: src.Telemetry}
+	s := &Set{Frame: &derive.RULFrame{}, Horizon: src.Horizon, Days: days, telemetry: src.Telemetry, truth: truth}
 	nf := len(derive.RULFeatureNames)
 	for i, r := range f.Rows {
 		lb, ok := truth.LabelOf(r.Battery, r.AsOf, src.Horizon)

@@ -112,3 +112,30 @@ func (f *EKF) Step(t, i, v, tempC float64) {
 		}
 	}
 }
+
+// EKFState is the filter's state and covariance, carried from one day's
+// filter to the next (State, Resume).
+type EKFState struct {
+	X       [3]float64
+	P       [3][3]float64
+	LastT   float64 // time of the last step, on the clock of the filter it came from
+	Started bool
+}
+
+// State is the filter's current state.
+func (f *EKF) State() EKFState { return EKFState{X: f.x, P: f.p, LastT: f.lastT, Started: f.started} }
+
+// Shift moves the state's clock back by dt seconds: a state at 86,340 s of
+// one day continues at -60 s on the next day's clock.
+func (s EKFState) Shift(dt float64) EKFState {
+	s.LastT -= dt
+	return s
+}
+
+// Resume continues a filter from st with cfg (a new day's calibration and
+// capacity): the next Step predicts over the gap since st.LastT.
+func Resume(cfg EKFConfig, st EKFState) *EKF {
+	f := &EKF{cfg: cfg, x: st.X, p: st.P, lastT: st.LastT, started: st.Started}
+	f.x[0] = clamp(f.x[0], 0, 1)
+	return f
+}

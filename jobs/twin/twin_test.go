@@ -329,3 +329,48 @@ func TestIdentifyPhysicsTransferWindow(t *testing.T) {
 		}
 	}
 }
+
+// A filter resumed from the state of the previous "day" (clock shifted by
+// the split) is the filter that never stopped: same SOC and variance; one
+// restarted cold at full charge instead is less sure of its SOC.
+func TestEKFResumeCarriesStateAcrossDays(t *testing.T) {
+	e := ECM{R0: 0.004, R1: 0.0016, C1: 30 / 0.0016, R2: 0.002, C2: 1800 / 0.002}
+	var ts, is []float64
+	for x := 0.0; x < 4*3600; x += 60 {
+		c := 0.0
+		if x >= 1800 && x < 1800+5400 {
+			c = -20 // a 90 min discharge at C/6, then rest
+		}
+		ts, is = append(ts, x), append(is, c)
+	}
+	w := exactResponse(e, ts, is, 1, 120, 0.003, 0.005, 11)
+	cfg := DefaultEKF(120, e, PriorOCV)
+	whole := NewEKF(cfg, 1)
+	for k := range ts {
+		whole.Step(ts[k], is[k], w.V[k], 25)
+	}
+	split := 2 * 3600.0 // mid-discharge
+	first := NewEKF(cfg, 1)
+	k := 0
+	for ; ts[k] < split; k++ {
+		first.Step(ts[k], is[k], w.V[k], 25)
+	}
+	st := first.State()
+	if v := st.P[0][0]; v >= cfg.P0SOC || !st.Started {
+		t.Fatalf("state after the first part: %+v", st)
+	}
+	resumed := Resume(cfg, st.Shift(split))
+	for j := k; j < len(ts); j++ {
+		resumed.Step(ts[j]-split, is[j], w.V[j], 25)
+	}
+	if math.Abs(resumed.SOC()-whole.SOC()) > 1e-12 || math.Abs(resumed.Var()-whole.Var()) > 1e-15 {
+		t.Fatalf("resumed SOC %.6f var %.3g, continuous %.6f var %.3g", resumed.SOC(), resumed.Var(), whole.SOC(), whole.Var())
+	}
+	restarted := NewEKF(cfg, 1)
+	for j := k; j < len(ts); j++ {
+		restarted.Step(ts[j]-split, is[j], w.V[j], 25)
+	}
+	if restarted.Var() <= resumed.Var() {
+		t.Fatalf("a restarted filter is as sure (%.3g) as the resumed one (%.3g)", restarted.Var(), resumed.Var())
+	}
+}
