@@ -99,12 +99,22 @@ func TestAlertStageOnTinyLake(t *testing.T) {
 				"predicted_at": day(d), "rul_days": v, "source": "ml_model"})
 		}
 	}
+	// jar 2 also has twin and fused rows far under both thresholds every
+	// day: the rules act on the ML model's rows only, so they stay quiet.
+	for d := range ruls[2] {
+		preds = append(preds,
+			map[string]any{"prediction_id": uuid.NewSHA1(uuid.Nil, []byte(fmt.Sprint("twin", d))), "battery_id": jars[2], "predicted_at": day(d), "rul_days": 10.0, "source": "digital_twin"},
+			map[string]any{"prediction_id": uuid.NewSHA1(uuid.Nil, []byte(fmt.Sprint("fused", d))), "battery_id": jars[2], "model_id": modelID, "predicted_at": day(d), "rul_days": 12.0, "source": "fused"})
+	}
 	sort.Slice(preds, func(i, k int) bool {
 		a, b := preds[i]["battery_id"].(uuid.UUID), preds[k]["battery_id"].(uuid.UUID)
 		if a != b {
 			return a.String() < b.String()
 		}
-		return preds[i]["predicted_at"].(time.Time).Before(preds[k]["predicted_at"].(time.Time))
+		if ta, tb := preds[i]["predicted_at"].(time.Time), preds[k]["predicted_at"].(time.Time); !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
+		return preds[i]["prediction_id"].(uuid.UUID).String() < preds[k]["prediction_id"].(uuid.UUID).String()
 	})
 	plantRows(t, dir, "rul_prediction", "2026-10", preds)
 	// jar 0: two anomalous scores in a row; jar 2: one isolated (near miss).
@@ -134,7 +144,7 @@ func TestAlertStageOnTinyLake(t *testing.T) {
 		jar  int
 		typ  string
 		want int
-	}{{0, "rul_warning", 1}, {1, "rul_critical", 1}, {1, "rul_warning", 1}, {2, "rul_warning", 0}, {0, "rul_critical", 0},
+	}{{0, "rul_warning", 1}, {1, "rul_critical", 1}, {1, "rul_warning", 1}, {2, "rul_warning", 0}, {2, "rul_critical", 0}, {0, "rul_critical", 0},
 		{0, "anomaly_detected", 1}, {2, "anomaly_detected", 0}, {1, "anomaly_detected", 0}} {
 		got := count(`SELECT count(*) FROM %s WHERE battery_id = '%s' AND alert_type = '%s' AND source = 'ml_model' AND model_id = '%s'`, alert, jars[c.jar], c.typ, modelID)
 		if got != c.want {

@@ -74,7 +74,7 @@ import (
 
 // AlertsVersion enters the stage's fingerprints beside CodeVersion: bump
 // it when a rule, level or lifecycle step changes.
-const AlertsVersion = "alerts=6"
+const AlertsVersion = "alerts=7"
 
 // alertSeed seeds acknowledgement delays and assignments; derived content
 // is a function of the inputs and this constant.
@@ -922,21 +922,27 @@ func (s *alertSources) capacityAlerts(ctx context.Context, d *detectors) error {
 // predictionAlerts: rul_warning and rul_critical from rul_prediction,
 // anomaly_detected from anomaly_score (either table may be absent).
 func (s *alertSources) predictionAlerts(ctx context.Context, d *detectors) error {
+	// Only the ML model's rows: the twin's and the fused rows of the same
+	// day are other estimates of one quantity, and counting them would
+	// make one day look like consecutive predictions.
 	for _, f := range s.ix["rul_prediction"].All() {
-		if err := EachSlice(ctx, s.l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "predicted_at", "rul_days", "model_id"}}, func(b *parquetio.SliceBatch) error {
-			c := b.Cols
-			for i := 0; i < b.Rows; i++ {
-				bt, ok := s.master.Battery(uuidOr(&c[0], i))
-				v, okV := dec(&c[2], i, 1)
+		if err := EachRecord(ctx, s.l, f, []string{"battery_id", "predicted_at", "rul_days", "model_id", "source"}, func(rec arrow.RecordBatch) error {
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if str(rec.Column(4), i) != "ml_model" {
+					continue
+				}
+				id, _ := uuidAt(rec.Column(0), i)
+				bt, ok := s.master.Battery(id)
+				v, okV := NumAt(rec.Column(2), i)
 				if !ok || !okV {
 					continue
 				}
-				bb, model := *bt, uuid.UUID(uuidOr(&c[3], i))
-				ts := time.UnixMicro(c[1].Int64[i]).UTC()
+				model, _ := uuidAt(rec.Column(3), i)
+				bb, ts := *bt, tsAt(rec.Column(1), i)
 				for _, r := range []alerts.Rule{alerts.RULWarningRule(), alerts.RULCriticalRule()} {
 					st := d.get(streamKey{t: r.Type, id: bb.ID}, func() *stream {
 						return &stream{rule: r, battery: bb.ID, str: bb.StringID, location: s.locationOf(bb.StringID), source: "ml_model", model: model,
-							ctx: map[string]any{"position": bb.Position, "value": "rul_prediction.rul_days"}}
+							ctx: map[string]any{"position": bb.Position, "value": "rul_prediction.rul_days (source ml_model)"}}
 					})
 					st.add(ts, v)
 				}

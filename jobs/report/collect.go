@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/battlake/battlake/jobs"
 	"github.com/battlake/battlake/jobs/derive"
 	"github.com/battlake/battlake/pipeline/lake"
@@ -361,9 +360,9 @@ func (d *data) readPredictions(ctx context.Context, l *lake.Lake, idx map[string
 				}
 				id, _ := derive.UUIDAt(rec.Column(0), i)
 				r := row{id: id, at: at, source: derive.StrAt(rec.Column(5), i)}
-				r.rul, _ = numAt(rec.Column(2), i)
-				r.lo, r.hasLo = numAt(rec.Column(3), i)
-				r.hi, r.hasHi = numAt(rec.Column(4), i)
+				r.rul, _ = derive.NumAt(rec.Column(2), i)
+				r.lo, r.hasLo = derive.NumAt(rec.Column(3), i)
+				r.hi, r.hasHi = derive.NumAt(rec.Column(4), i)
 				sources[r.source]++
 				rows = append(rows, r)
 			}
@@ -526,19 +525,6 @@ func indexOf(s []string, v string) int {
 }
 
 // numAt reads a DECIMAL or floating value; false when NULL.
-func numAt(a arrow.Array, i int) (float64, bool) {
-	if a.IsNull(i) {
-		return 0, false
-	}
-	switch x := a.(type) {
-	case *array.Decimal128:
-		return x.Value(i).ToFloat64(x.DataType().(*arrow.Decimal128Type).Scale), true
-	case *array.Float64:
-		return x.Value(i), true
-	}
-	return 0, false
-}
-
 // label is a jar's display name.
 func (d *data) label(id uuid.UUID) string {
 	if j, ok := d.jars[id]; ok && j.code != "" {
