@@ -258,11 +258,12 @@ func byModelName(dir string, tb *schema.Table, col string) string {
 	return q + ")"
 }
 
-// artifacts maps each ml_model artifact blob, named without its version,
-// to its SHA-256.
+// artifacts maps each ml_model artifact blob, named without the lineage
+// digest that ends its version (name-1.<cutoff>.<digest>.json), to its
+// SHA-256.
 func artifacts(t *testing.T, lk *lake.Lake) map[string]string {
 	t.Helper()
-	version := regexp.MustCompile(`-1\.[0-9a-f]{10}\.json$`)
+	version := regexp.MustCompile(`\.[0-9a-f]{8}\.json$`)
 	out := map[string]string{}
 	for k, v := range files(t, lk, "ml_model") {
 		if strings.HasPrefix(k, lake.BlobArea+"/") {
