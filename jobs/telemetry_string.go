@@ -51,8 +51,8 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 	ds := &daySim{e: e}
 	var sumV []float64
 	var faults []physics.SensorFault
-	buf := make([]stringRawRow, 0, jarBatch)
-	vals := newArena32(3 * jarBatch)
+	buf := make([]stringRawRow, 0, e.batchRows(len(strs), ms))
+	vals := newArena32(3 * cap(buf))
 	for _, s := range strs {
 		seed := physics.Mix(e.stringSeed(s), physics.HashString("string-sensor"))
 		for _, day := range Days(ms.From, ms.To) {
