@@ -526,10 +526,10 @@ func (s *JarSim) loadKnots(t int64) {
 	if h == s.knotEnd {
 		r0, c0, h0, d0 = s.k1R, s.k1C, s.k1Heat, s.k1Dr
 	} else {
-		r0, c0 = l.ResistanceMOhm(t0), l.CapacityAh(t0)
+		r0, c0 = l.ResistanceAndCapacity(t0)
 		h0, d0 = l.Precursor(t0)
 	}
-	r1, c1 := l.ResistanceMOhm(t1), l.CapacityAh(t1)
+	r1, c1 := l.ResistanceAndCapacity(t1)
 	h1, d1 := l.Precursor(t1)
 	s.k1R, s.k1C, s.k1Heat, s.k1Dr = r1, c1, h1, d1
 	s.knotStart, s.knotEnd = h, h+hourNs

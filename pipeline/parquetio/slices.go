@@ -286,6 +286,9 @@ func fillPage(c *ColumnSlice, p parquet.Page, row int, kind schema.Kind, phys pa
 	// at maps the k-th stored value to its row; identity without NULLs.
 	at := func(k int) int { return row + k }
 	if def != nil {
+		if cap(idx) < len(def) {
+			idx = make([]int, 0, len(def)) // once, not by doubling per reader
+		}
 		idx = idx[:0]
 		for i, d := range def {
 			c.Valid[row+i] = d > 0
