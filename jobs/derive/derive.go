@@ -132,22 +132,44 @@ func EachSlice(ctx context.Context, l *lake.Lake, f lake.SegmentFile, o parqueti
 	if err != nil {
 		return fmt.Errorf("read %s: %w", f.Data.Key, err)
 	}
-	var b parquetio.SliceBatch
+	// A batch's slices are reused from row group to row group (fn must not
+	// keep them), so they can also serve the next file of the same table
+	// and projection: a fresh batch per day file allocated and cleared
+	// row-group-sized slices for every one of a history's ~14 K files.
+	pool := slicePool(f.Partition.Table.Name, o.Columns)
+	b, _ := pool.Get().(*parquetio.SliceBatch)
+	if b == nil {
+		b = &parquetio.SliceBatch{}
+	}
+	defer pool.Put(b)
 	for {
-		err := r.Next(&b)
+		err := r.Next(b)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f.Data.Key, err)
 		}
-		if err := fn(&b); err != nil {
+		if err := fn(b); err != nil {
 			return fmt.Errorf("read %s: %w", f.Data.Key, err)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
+}
+
+// slicePools holds EachSlice's batches by table and projection, so a
+// reused batch's columns have the same kinds and optionality.
+var slicePools sync.Map // string -> *sync.Pool
+
+func slicePool(table string, cols []string) *sync.Pool {
+	k := table + "\x00" + strings.Join(cols, ",")
+	if p, ok := slicePools.Load(k); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := slicePools.LoadOrStore(k, &sync.Pool{})
+	return p.(*sync.Pool)
 }
 
 // EachRecord streams f through the Arrow reader (string, enum and JSON
