@@ -70,11 +70,11 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 				ds.jar.Sensor = physics.JarSensor{}
 				ds.jar.Reset(&b.Life, e.jarSeed(b), sp, env, ratio)
 				for i := 0; i < n; i++ {
-					smp, ok := ds.jar.Next()
+					v, ok := ds.jar.NextTrueV()
 					if !ok {
 						return fmt.Errorf("string %s jar %s day %s: simulator ended early", s.Code, b.Code, day.Format(time.DateOnly))
 					}
-					sumV[i] += smp.TrueVoltageV
+					sumV[i] += v
 				}
 			}
 			floatA := e.floatCurrents(s, jars, sp, env, day, ratio)
