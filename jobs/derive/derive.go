@@ -141,9 +141,15 @@ func EachSlice(ctx context.Context, l *lake.Lake, f lake.SegmentFile, o parqueti
 	if b == nil {
 		b = &parquetio.SliceBatch{}
 	}
-	defer pool.Put(b)
+	large := false
+	defer func() {
+		if !large { // a detail day's 1 M-row group pays for its own slices
+			pool.Put(b)
+		}
+	}()
 	for {
 		err := r.Next(b)
+		large = large || batchCap(b) > pooledBatchRows
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -157,6 +163,20 @@ func EachSlice(ctx context.Context, l *lake.Lake, f lake.SegmentFile, o parqueti
 			return err
 		}
 	}
+}
+
+// pooledBatchRows bounds the batches kept for reuse, so the pools hold
+// small files' batches and never a detail day's row groups.
+const pooledBatchRows = 1 << 16
+
+// batchCap is the most rows b's slices hold (a filter keeps fewer).
+func batchCap(b *parquetio.SliceBatch) int {
+	n := b.Rows
+	for i := range b.Cols {
+		c := &b.Cols[i]
+		n = max(n, cap(c.Valid), cap(c.Int32), cap(c.Int64), cap(c.UUID), cap(c.Float64), cap(c.Bool))
+	}
+	return n
 }
 
 // slicePools holds EachSlice's batches by table and projection, so a
