@@ -91,6 +91,21 @@ func activeDays(b *fleet.Battery, from, to time.Time) []time.Time {
 	return out
 }
 
+// activeIn reports whether activeDays(b, from, to) is not empty, without
+// listing the days: planning asked it for every battery and month since
+// the first installation (22 M day checks for the fleet's truth).
+func activeIn(b *fleet.Battery, from, to time.Time) bool {
+	first := from.UTC().Truncate(24 * time.Hour)
+	if b.InstalledDate.After(first) {
+		// The first midnight at or after the installation.
+		first = b.InstalledDate.UTC().Truncate(24 * time.Hour)
+		if first.Before(b.InstalledDate) {
+			first = first.Add(24 * time.Hour)
+		}
+	}
+	return first.Before(to) && (b.Removed.IsZero() || first.Before(b.Removed))
+}
+
 // --- shared per-day simulation context -----------------------------------
 
 // daySim builds the string and environment spans of one string-day and
@@ -353,13 +368,22 @@ func (e *Env) jarRawJob() pipeline.Job {
 func (e *Env) batteriesByBucket(buckets int, from, to time.Time) [][]*fleet.Battery {
 	groups := make([][]*fleet.Battery, max(buckets, 1))
 	for _, b := range e.Fleet.Batteries { // sorted by id
-		if len(activeDays(b, from, to)) == 0 {
+		if !activeIn(b, from, to) {
 			continue
 		}
 		k := max(lake.Bucket(b.ID, buckets), 0)
 		groups[k] = append(groups[k], b)
 	}
 	return groups
+}
+
+// batchRows sizes a writer's row batch: jarBatch, or the most rows entities
+// can have over ms if fewer (a 1 h history day of a bucket is a few
+// thousand rows, and a full batch per file cost more than the rows).
+// Batches flush only when full, so the size changes no page boundary.
+func (e *Env) batchRows(entities int, ms lake.MonthSpan) int {
+	n := int64(entities) * e.samplesIn(ms)
+	return int(max(min(n, jarBatch), 1))
 }
 
 // Quantisation to the seed's decimals, with the range check the registry
@@ -395,7 +419,7 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		return err
 	}
 	ds := &daySim{e: e}
-	buf := make([]jarRawRow, 0, jarBatch)
+	buf := make([]jarRawRow, 0, e.batchRows(len(bats), ms))
 	flush := func() error {
 		if err := w.Write(buf); err != nil {
 			return err

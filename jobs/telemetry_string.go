@@ -51,8 +51,8 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 	ds := &daySim{e: e}
 	var sumV []float64
 	var faults []physics.SensorFault
-	buf := make([]stringRawRow, 0, jarBatch)
-	vals := newArena32(3 * jarBatch)
+	buf := make([]stringRawRow, 0, e.batchRows(len(strs), ms))
+	vals := newArena32(3 * cap(buf))
 	for _, s := range strs {
 		seed := physics.Mix(e.stringSeed(s), physics.HashString("string-sensor"))
 		for _, day := range Days(ms.From, ms.To) {
@@ -70,11 +70,11 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 				ds.jar.Sensor = physics.JarSensor{}
 				ds.jar.Reset(&b.Life, e.jarSeed(b), sp, env, ratio)
 				for i := 0; i < n; i++ {
-					smp, ok := ds.jar.Next()
+					v, ok := ds.jar.NextTrueV()
 					if !ok {
 						return fmt.Errorf("string %s jar %s day %s: simulator ended early", s.Code, b.Code, day.Format(time.DateOnly))
 					}
-					sumV[i] += smp.TrueVoltageV
+					sumV[i] += v
 				}
 			}
 			floatA := e.floatCurrents(s, jars, sp, env, day, ratio)

@@ -432,11 +432,16 @@ func (s *JarSim) tick() (int, int64) {
 		s.loadEnv()
 	}
 	s.envLeft--
-	t := s.t0Ns + int64(i)*s.stepNs
+	return i, s.t0Ns + int64(i)*s.stepNs
+}
+
+// knotsAt loads the hourly life knots that cover t, if not loaded. They
+// are pure functions of the hour, so loading them only where a sample
+// reads them (NextTrueV skips them at canonical float) changes no value.
+func (s *JarSim) knotsAt(t int64) {
 	if t >= s.knotEnd {
 		s.loadKnots(t)
 	}
-	return i, t
 }
 
 // advance is next without the sample: the state update only (replays).
@@ -446,6 +451,7 @@ func (s *JarSim) advance() {
 		s.inBusy = false
 		return
 	}
+	s.knotsAt(t)
 	f := float64(t-s.knotStart) * (1.0 / float64(hourNs))
 	var heat, drift float64
 	if s.failNs != math.MaxInt64 {
@@ -460,6 +466,7 @@ func (s *JarSim) advance() {
 // sample's and the slow life quantities follow their hourly knots.
 func (s *JarSim) advanceFine(in []replayInput, coarse, fine *stepCoef) {
 	_, t := s.tick()
+	s.knotsAt(t)
 	mode, cur, sp := s.mode, s.cur, s.sp
 	s.mode, s.cur, s.sp = s.subMode[:], s.subCur[:], s.subSp[:]
 	s.stepCoef = *fine
@@ -526,10 +533,10 @@ func (s *JarSim) loadKnots(t int64) {
 	if h == s.knotEnd {
 		r0, c0, h0, d0 = s.k1R, s.k1C, s.k1Heat, s.k1Dr
 	} else {
-		r0, c0 = l.ResistanceMOhm(t0), l.CapacityAh(t0)
+		r0, c0 = l.ResistanceAndCapacity(t0)
 		h0, d0 = l.Precursor(t0)
 	}
-	r1, c1 := l.ResistanceMOhm(t1), l.CapacityAh(t1)
+	r1, c1 := l.ResistanceAndCapacity(t1)
 	h1, d1 := l.Precursor(t1)
 	s.k1R, s.k1C, s.k1Heat, s.k1Dr = r1, c1, h1, d1
 	s.knotStart, s.knotEnd = h, h+hourNs
@@ -547,12 +554,49 @@ func (s *JarSim) Next() (JarSample, bool) {
 	return s.next(), true
 }
 
+// NextTrueV is Next's TrueVoltageV alone, for a string's sum: the same
+// state, without the sensor's draws, and at canonical float of a jar with
+// no sudden failure without the life knots (its voltage does not read
+// them), which were most of a 1 h history's string telemetry.
+func (s *JarSim) NextTrueV() (float64, bool) {
+	if s.i >= s.n {
+		return 0, false
+	}
+	i, t := s.tick()
+	if s.busy != nil && !s.busy[i] && s.failNs == math.MaxInt64 && s.sp[i] != 0 {
+		s.inBusy = false
+		return float64(s.sp[i]) + s.qV, true // truth's canonical float branch
+	}
+	s.knotsAt(t)
+	v, _, _, _ := s.truth(i, t)
+	return v, true
+}
+
 func (s *JarSim) next() JarSample {
 	i, t := s.tick()
+	s.knotsAt(t)
+	v, temp, r, soc := s.truth(i, t)
+	// Counter-based noise on the absolute sample index: FastGauss for
+	// voltage and resistance, inlined; the temperature probe's noise is a
+	// variance-matched triangular draw from a third mix of the two.
+	k := s.k0 + uint64(i)
+	x1 := mix64(s.seedV ^ (k * 0x9e3779b97f4a7c15))
+	x2 := mix64(s.seedR ^ (k * 0x9e3779b97f4a7c15))
+	x3 := (x1 ^ x2>>17) * 0xbf58476d1ce4e5b9
+	o := &s.Sensor
+	return JarSample{
+		VoltageV:       v + o.VoltOffsetV + o.VoltSigmaV*sum4x16(x1),
+		TempC:          temp + o.TempBiasC + o.TempSigmaC*float64(int64(x3>>48+(x3>>32)&0xffff)-65535)*(1.0/26754.9),
+		ResistanceMOhm: r * (1 + o.OhmicGainErr + o.OhmicRepeat*sum4x16(x2)),
+		SOC:            soc,
+		TrueVoltageV:   v,
+	}
+}
+
+// truth is the jar's true state at sample i (time t), knots loaded.
+func (s *JarSim) truth(i int, t int64) (v, temp, r, soc float64) {
 	f := float64(t-s.knotStart) * (1.0 / float64(hourNs))
 	rb := s.kR + s.kRd*f // mΩ at 25 °C, full charge
-	k := s.k0 + uint64(i)
-	var v, temp, r, soc float64
 	var heat, drift float64
 	if s.failNs != math.MaxInt64 { // only jars with a sudden event have a precursor
 		heat = s.kHeat + s.kHeatd*f
@@ -583,20 +627,7 @@ func (s *JarSim) next() JarSample {
 	if t >= s.failNs {
 		v, temp, r = s.failed(t, v, temp, r)
 	}
-	// Counter-based noise on the absolute sample index: FastGauss for
-	// voltage and resistance, inlined; the temperature probe's noise is a
-	// variance-matched triangular draw from a third mix of the two.
-	x1 := mix64(s.seedV ^ (k * 0x9e3779b97f4a7c15))
-	x2 := mix64(s.seedR ^ (k * 0x9e3779b97f4a7c15))
-	x3 := (x1 ^ x2>>17) * 0xbf58476d1ce4e5b9
-	o := &s.Sensor
-	return JarSample{
-		VoltageV:       v + o.VoltOffsetV + o.VoltSigmaV*sum4x16(x1),
-		TempC:          temp + o.TempBiasC + o.TempSigmaC*float64(int64(x3>>48+(x3>>32)&0xffff)-65535)*(1.0/26754.9),
-		ResistanceMOhm: r * (1 + o.OhmicGainErr + o.OhmicRepeat*sum4x16(x2)),
-		SOC:            soc,
-		TrueVoltageV:   v,
-	}
+	return v, temp, r, soc
 }
 
 // sum4x16 is FastGauss's transform of a mixed word (the same values: the

@@ -430,3 +430,41 @@ func TestClusterEndIsContinuous(t *testing.T) {
 		t.Fatalf("only %d cluster ends seen", seen)
 	}
 }
+
+// NextTrueV yields exactly Next's TrueVoltageV, sample by sample, over
+// spans with activity, an open string and sudden failures.
+func TestNextTrueVMatchesNext(t *testing.T) {
+	checked := 0
+	for s := uint64(0); s < 40; s++ {
+		prof := []Profile{ProfileHealthy, ProfileAccelerated, ProfileFailing}[s%3]
+		l := NewJarLife(Mix(11, s), testSpec, prof, day(2019, 1, 1), 27)
+		for _, d0 := range []time.Time{day(2024, 7, 3), l.FailureAt.Truncate(24 * time.Hour)} {
+			if d0.IsZero() || d0.Year() < 2019 {
+				continue
+			}
+			for _, step := range []time.Duration{5 * time.Second, time.Hour} {
+				n := int(24 * time.Hour / step)
+				cfg := testCfg(SystemUPS)
+				if s%4 == 0 {
+					cfg.OpenFrom = d0.Add(6 * time.Hour).UnixNano()
+				}
+				var span StringSpan
+				BuildStringSpan(&span, cfg, Mix(5, s), d0, step, n, busyDayEvents(d0, 1))
+				var a, b JarSim
+				a.Reset(&l, Mix(3, s), &span, nil, 1)
+				b.Reset(&l, Mix(3, s), &span, nil, 1)
+				for i := 0; i < n; i++ {
+					x, ok1 := a.Next()
+					v, ok2 := b.NextTrueV()
+					if ok1 != ok2 || x.TrueVoltageV != v {
+						t.Fatalf("jar %d day %s step %s sample %d: Next %v (%v), NextTrueV %v (%v)", s, d0.Format(time.DateOnly), step, i, x.TrueVoltageV, ok1, v, ok2)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("nothing checked")
+	}
+}

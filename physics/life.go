@@ -255,6 +255,10 @@ type JarLife struct {
 	// knots every knotYears of effective age; linear in between.
 	fadeCum, rCum []float64
 	kneeA, kneeR  float64 // effective age of the knee, fade rate there
+	// kneeFade's width and its constant term softplus(-kneeA/kneeTau),
+	// fixed with the knee (the knots of a 1 h history computed it twice
+	// an hour per jar).
+	kneeTau, kneeOff float64
 }
 
 // NewJarLife draws the life of a jar in the wear profile from install (an
@@ -341,6 +345,8 @@ func newLife(r *rand.Rand, spec ModelSpec, installed time.Time, st Stress, onset
 	l.kneeA = l.ageAtBase(l.KneeSOH)
 	k := min(int(l.kneeA/knotYears), len(l.fadeCum)-2)
 	l.kneeR = (l.fadeCum[k+1] - l.fadeCum[k]) / knotYears
+	l.kneeTau = math.Min(kneeTau, math.Max(l.kneeA, 1e-3)/8)
+	l.kneeOff = softplus(-l.kneeA / l.kneeTau)
 
 	// Sudden failures, any jar: a hazard rising with effective age (heat
 	// and the other stressors), higher after an onset of accelerated wear
@@ -470,9 +476,8 @@ func (l *JarLife) kneeAge() float64 { return l.kneeA }
 // faster than its profile on day one, so the seed's pre-knee rates
 // (section 8.3) did not hold.
 func (l *JarLife) kneeFade(a float64) float64 {
-	ka := l.kneeA
-	tau := math.Min(kneeTau, math.Max(ka, 1e-3)/8)
-	return l.kneeR * (l.KneeMult - 1) * tau * (softplus((a-ka)/tau) - softplus(-ka/tau))
+	tau := l.kneeTau
+	return l.kneeR * (l.KneeMult - 1) * tau * (softplus((a-l.kneeA)/tau) - l.kneeOff)
 }
 
 // dryOutFadeMax is the capacity a dry-out takes by its end (estimate: a
@@ -480,8 +485,11 @@ func (l *JarLife) kneeFade(a float64) float64 {
 const dryOutFadeMax = 0.15
 
 // SOHAtAge is the true SOH (fraction of rated) at an effective age.
-func (l *JarLife) SOHAtAge(a float64) float64 {
-	s := l.Capacity0Ah/l.RatedAh - cum(l.fadeCum, a) - l.kneeFade(a)
+func (l *JarLife) SOHAtAge(a float64) float64 { return l.sohAt(a, l.kneeFade(a)) }
+
+// sohAt is SOHAtAge with the knee's fade kf at a already known.
+func (l *JarLife) sohAt(a, kf float64) float64 {
+	s := l.Capacity0Ah/l.RatedAh - cum(l.fadeCum, a) - kf
 	if l.Failure == FailureDryOut {
 		s -= dryOutFadeMax * l.precursor(l.atAge(a))
 	}
@@ -489,12 +497,22 @@ func (l *JarLife) SOHAtAge(a float64) float64 {
 }
 
 // SOH is the true state of health at t: capacity as a fraction of rated.
-func (l *JarLife) SOH(t time.Time) float64 {
-	s := l.SOHAtAge(l.effAge(t))
+func (l *JarLife) SOH(t time.Time) float64 { return floorSOH(l.SOHAtAge(l.effAge(t))) }
+
+func floorSOH(s float64) float64 {
 	if s < 0.05 {
 		s = 0.05
 	}
 	return s
+}
+
+// ResistanceAndCapacity is (ResistanceMOhm(t), CapacityAh(t)), the same
+// values from one effective age and knee: JarSim reads both at every
+// hourly knot.
+func (l *JarLife) ResistanceAndCapacity(t time.Time) (rMOhm, capAh float64) {
+	a := l.effAge(t)
+	kf := l.kneeFade(a)
+	return l.R0mOhm * l.rFactorAt(a, kf, t), floorSOH(l.sohAt(a, kf)) * l.RatedAh
 }
 
 // CapacityAh is the true capacity at t (25 °C, C10).
@@ -504,7 +522,12 @@ func (l *JarLife) CapacityAh(t time.Time) float64 { return l.SOH(t) * l.RatedAh 
 // failure's precursor ramp (a dry-out's months).
 func (l *JarLife) ResistanceFactor(t time.Time) float64 {
 	a := l.effAge(t)
-	f := 1 + cum(l.rCum, a) + l.RPerFade*l.kneeFade(a)
+	return l.rFactorAt(a, l.kneeFade(a), t)
+}
+
+// rFactorAt is ResistanceFactor at t, of effective age a and knee fade kf.
+func (l *JarLife) rFactorAt(a, kf float64, t time.Time) float64 {
+	f := 1 + cum(l.rCum, a) + l.RPerFade*kf
 	if l.Failure != FailureNone {
 		f *= 1 + l.precursor(t)*precursorR[l.Failure]
 	}

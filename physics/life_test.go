@@ -346,3 +346,24 @@ func TestProcessNoiseAndResistanceFadeCorrelation(t *testing.T) {
 		t.Errorf("correlation of fade and resistance rise %.2f, want clearly positive but not deterministic", r)
 	}
 }
+
+// ResistanceAndCapacity is exactly ResistanceMOhm and CapacityAh (the
+// telemetry's knots use it; the truth and the tests use the others).
+func TestResistanceAndCapacityMatchesSeparateCalls(t *testing.T) {
+	n := 0
+	for s := uint64(0); s < 300; s++ {
+		prof := []Profile{ProfileHealthy, ProfileAccelerated, ProfileFailing}[s%3]
+		l := NewJarLife(Mix(7, s), testSpec, prof, day(2016, 1, 1), 24+float64(s%8))
+		for h := int64(0); h < 15*8766; h += 97 {
+			at := l.Installed.Add(time.Duration(h) * time.Hour)
+			r, c := l.ResistanceAndCapacity(at)
+			if r != l.ResistanceMOhm(at) || c != l.CapacityAh(at) {
+				t.Fatalf("jar %d at %s: (%v, %v), separate calls (%v, %v)", s, at, r, c, l.ResistanceMOhm(at), l.CapacityAh(at))
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no case checked")
+	}
+}

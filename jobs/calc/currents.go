@@ -37,6 +37,13 @@ func (s *StringCurrents) Add(b *StringBatch) error {
 				cur = &currentSeries{}
 				s.m[id] = cur
 			}
+			// Grow once by the string's run in this batch (rows are
+			// sorted by string): per-row doubling was 5 s of a historian.
+			j := i + 1
+			for j < len(b.TS) && b.StringID[j] == id {
+				j++
+			}
+			cur.ts, cur.ma = slices.Grow(cur.ts, j-i), slices.Grow(cur.ma, j-i)
 		}
 		a := b.CurrentMA[i]
 		if a == Null32 {

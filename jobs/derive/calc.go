@@ -517,6 +517,9 @@ func nullable32(dst []int32, c *parquetio.ColumnSlice) []int32 {
 	if c.Valid == nil {
 		return append(dst, c.Int32...)
 	}
+	// One growth to the batch's size, not one per doubling: this append
+	// was a tenth of the historian's allocation time.
+	dst = slices.Grow(dst, len(c.Int32))
 	for i, v := range c.Int32 {
 		if !c.Valid[i] {
 			v = calc.Null32

@@ -132,22 +132,64 @@ func EachSlice(ctx context.Context, l *lake.Lake, f lake.SegmentFile, o parqueti
 	if err != nil {
 		return fmt.Errorf("read %s: %w", f.Data.Key, err)
 	}
-	var b parquetio.SliceBatch
+	// A batch's slices are reused from row group to row group (fn must not
+	// keep them), so they can also serve the next file of the same table
+	// and projection: a fresh batch per day file allocated and cleared
+	// row-group-sized slices for every one of a history's ~14 K files.
+	pool := slicePool(f.Partition.Table.Name, o.Columns)
+	b, _ := pool.Get().(*parquetio.SliceBatch)
+	if b == nil {
+		b = &parquetio.SliceBatch{}
+	}
+	large := false
+	defer func() {
+		if !large { // a detail day's 1 M-row group pays for its own slices
+			pool.Put(b)
+		}
+	}()
 	for {
-		err := r.Next(&b)
+		err := r.Next(b)
+		large = large || batchCap(b) > pooledBatchRows
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f.Data.Key, err)
 		}
-		if err := fn(&b); err != nil {
+		if err := fn(b); err != nil {
 			return fmt.Errorf("read %s: %w", f.Data.Key, err)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
+}
+
+// pooledBatchRows bounds the batches kept for reuse, so the pools hold
+// small files' batches and never a detail day's row groups.
+const pooledBatchRows = 1 << 16
+
+// batchCap is the most rows b's slices hold (a filter keeps fewer).
+func batchCap(b *parquetio.SliceBatch) int {
+	n := b.Rows
+	for i := range b.Cols {
+		c := &b.Cols[i]
+		n = max(n, cap(c.Valid), cap(c.Int32), cap(c.Int64), cap(c.UUID), cap(c.Float64), cap(c.Bool))
+	}
+	return n
+}
+
+// slicePools holds EachSlice's batches by table and projection, so a
+// reused batch's columns have the same kinds and optionality.
+var slicePools sync.Map // string -> *sync.Pool
+
+func slicePool(table string, cols []string) *sync.Pool {
+	k := table + "\x00" + strings.Join(cols, ",")
+	if p, ok := slicePools.Load(k); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := slicePools.LoadOrStore(k, &sync.Pool{})
+	return p.(*sync.Pool)
 }
 
 // EachRecord streams f through the Arrow reader (string, enum and JSON

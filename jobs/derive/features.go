@@ -196,6 +196,7 @@ type featureTask struct {
 	eng     *features.Engine
 	next    time.Time      // the chunk the engine expects next
 	pending []features.Row // emitted rows not yet written (feature_ts of later days)
+	day     []features.Row // the rows of the day being written
 	mu      sync.Mutex     // the sink may be called from several jar passes
 	vals    [][features.NumCols]int32
 }
@@ -220,15 +221,18 @@ func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
 	ft.next = d.AddDate(0, 0, 1)
 	// Rows of this day, in the table's sort order; later ones wait.
 	end := ft.next.UnixMicro()
-	var day, later []features.Row
+	// Split in place into buffers kept across days: fresh slices of
+	// these wide rows every day were 5 s of a 15-month history.
+	day, k := ft.day[:0], 0
 	for _, r := range ft.pending {
 		if r.FeatureTS < end {
 			day = append(day, r)
 		} else {
-			later = append(later, r)
+			ft.pending[k] = r
+			k++
 		}
 	}
-	ft.pending = later
+	ft.pending, ft.day = ft.pending[:k], day
 	sort.Slice(day, func(i, j int) bool {
 		a, b := &day[i], &day[j]
 		if a.BatteryID != b.BatteryID {

@@ -3,10 +3,13 @@ package derive
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -29,6 +32,12 @@ type Master struct {
 	// room (see roomSensors).
 	RoomSensor map[uuid.UUID]uuid.UUID
 	battery    map[uuid.UUID]int
+
+	// dayText holds each jar's part of DayInput's digest, formatted once:
+	// formatting every jar for every day was most of the twin's plan
+	// (4.4 s of CPU over a 15-month history).
+	dayTextOnce sync.Once
+	dayText     [][]byte
 }
 
 // Battery is one jar of the battery table.
@@ -85,19 +94,30 @@ func (m *Master) ModelOf(b *Battery) (*Model, error) {
 // master snapshot does not make every derived day stale.
 func (m *Master) DayInput(day time.Time, keep func(*Battery) bool) lake.Input {
 	end := day.AddDate(0, 0, 1)
-	var parts []any
+	m.dayTextOnce.Do(func() {
+		m.dayText = make([][]byte, len(m.Batteries))
+		for i := range m.Batteries {
+			b := &m.Batteries[i]
+			parts := []any{b.ID, b.StringID, b.Position, b.InitialCapacityAh, b.InitialResistanceMOhm, m.RoomSensor[b.StringID]}
+			if md := m.Models[b.ModelID]; md != nil {
+				parts = append(parts, *md)
+			}
+			var t []byte
+			for _, p := range parts {
+				t = fmt.Appendf(t, "%v\x00", p) // as Digest writes each part
+			}
+			m.dayText[i] = t
+		}
+	})
+	h := sha256.New()
 	for i := range m.Batteries {
 		b := &m.Batteries[i]
 		if (keep != nil && !keep(b)) || (!b.Installed.IsZero() && !b.Installed.Before(end)) {
 			continue
 		}
-		md := m.Models[b.ModelID]
-		parts = append(parts, b.ID, b.StringID, b.Position, b.InitialCapacityAh, b.InitialResistanceMOhm, m.RoomSensor[b.StringID])
-		if md != nil {
-			parts = append(parts, *md)
-		}
+		h.Write(m.dayText[i])
 	}
-	return lake.Input{Table: "master", Partition: "", Segment: day.Format(time.DateOnly), SHA256: Digest(parts...)}
+	return lake.Input{Table: "master", Partition: "", Segment: day.Format(time.DateOnly), SHA256: hex.EncodeToString(h.Sum(nil))}
 }
 
 // DayInputs is DayInput for every day at once: a chain over the jars in

@@ -171,23 +171,26 @@ func (m *Manifest) Encode() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// DecodeManifest parses a manifest and checks its format.
+// DecodeManifest parses a manifest and checks its format. It decodes once
+// and probes the format alone only when that fails (a shape of an older
+// format): a probe first scanned every manifest twice, and the derived
+// stages read thousands of them.
 func DecodeManifest(b []byte) (*Manifest, error) {
-	var probe struct {
-		Format int `json:"format"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, fmt.Errorf("decode manifest: %w", err)
-	}
-	if probe.Format < ManifestFormat {
-		return nil, fmt.Errorf("decode manifest: format %d: %w", probe.Format, ErrOldFormat)
-	}
-	if probe.Format != ManifestFormat {
-		return nil, fmt.Errorf("decode manifest: unsupported format %d", probe.Format)
-	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode manifest: %w", err)
+		var probe struct {
+			Format int `json:"format"`
+		}
+		if perr := json.Unmarshal(b, &probe); perr != nil || probe.Format == ManifestFormat {
+			return nil, fmt.Errorf("decode manifest: %w", err)
+		}
+		m.Format = probe.Format
+	}
+	if m.Format < ManifestFormat {
+		return nil, fmt.Errorf("decode manifest: format %d: %w", m.Format, ErrOldFormat)
+	}
+	if m.Format != ManifestFormat {
+		return nil, fmt.Errorf("decode manifest: unsupported format %d", m.Format)
 	}
 	return &m, nil
 }

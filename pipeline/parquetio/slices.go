@@ -66,7 +66,7 @@ type SliceReader struct {
 func NewSliceReader(r io.ReaderAt, size int64, t *schema.Table, o ReadOptions) (*SliceReader, error) {
 	// A large read buffer turns every column chunk into a few ReadAt calls,
 	// which matters on S3 objects.
-	f, err := parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true), parquet.ReadBufferSize(4<<20))
+	f, err := parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true), parquet.ReadBufferSize(readBufferSize(size)))
 	if err != nil {
 		return nil, fmt.Errorf("table %s: open parquet: %w", t.Name, err)
 	}
@@ -134,6 +134,18 @@ func NewSliceReader(r io.ReaderAt, size int64, t *schema.Table, o ReadOptions) (
 		sr.groups = append(sr.groups, g)
 	}
 	return sr, nil
+}
+
+// readBufferSize is 4 MiB, or the file's size rounded up to a power of two
+// from 64 KiB if smaller: a history day's file is tens of KB, and a 4 MiB
+// buffer per column chunk cost more than reading it. Powers of two keep
+// parquet-go's per-size buffer pools few.
+func readBufferSize(size int64) int {
+	n := 64 << 10
+	for n < 4<<20 && int64(n) < size {
+		n <<= 1
+	}
+	return n
 }
 
 // RowGroups reports how many row groups survive pruning, of how many.
@@ -236,9 +248,10 @@ func trim[T any](s []T, n int) []T {
 
 func (r *SliceReader) readColumn(chunk parquet.ColumnChunk, j int, c *ColumnSlice, n int) error {
 	optional := !r.t.Columns[r.cols[j]].NotNull
-	c.Valid = nil
 	if optional {
-		c.Valid = resize(c.Valid, n)
+		c.Valid = resize(c.Valid, n) // a column keeps its optionality: reuse
+	} else {
+		c.Valid = nil
 	}
 	kind, phys := r.kinds[j], chunk.Type().Kind()
 	switch {
@@ -286,6 +299,9 @@ func fillPage(c *ColumnSlice, p parquet.Page, row int, kind schema.Kind, phys pa
 	// at maps the k-th stored value to its row; identity without NULLs.
 	at := func(k int) int { return row + k }
 	if def != nil {
+		if cap(idx) < len(def) {
+			idx = make([]int, 0, len(def)) // once, not by doubling per reader
+		}
 		idx = idx[:0]
 		for i, d := range def {
 			c.Valid[row+i] = d > 0
