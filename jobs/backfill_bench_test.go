@@ -35,7 +35,9 @@ func BenchmarkMonthBackfill(b *testing.B) {
 		b.Fatal(err)
 	}
 	sc := DefaultScenario()
-	sc.Start, sc.End = from, to
+	// The whole month at the detail rate (5 s): the default scenario's
+	// history rate would make it a historian month.
+	sc.Start, sc.End, sc.DetailFrom = from, to, from
 	if v, err := strconv.Atoi(os.Getenv("BENCH_DAYS")); err == nil && v > 0 {
 		sc.End = Date{from.AddDate(0, 0, v)}
 	}
