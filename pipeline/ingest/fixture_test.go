@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -289,7 +290,7 @@ func TestCorrectedFileReplacesCoveredRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	se, _ := m.Segment("2026-10-25")
-	if !containsStr(se.Inputs, "sample_interval=1m0s") {
+	if !slices.Contains(se.Inputs, "sample_interval=1m0s") {
 		t.Errorf("segment inputs %v, want sample_interval=1m0s", se.Inputs)
 	}
 	var src bool

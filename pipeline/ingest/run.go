@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -104,7 +105,7 @@ func mergeMode(t *schema.Table) int {
 	if len(pk) == len(t.SortBy) {
 		same := true
 		for _, c := range pk {
-			if !containsStr(t.SortBy, c) {
+			if !slices.Contains(t.SortBy, c) {
 				same = false
 			}
 		}
@@ -113,15 +114,6 @@ func mergeMode(t *schema.Table) int {
 		}
 	}
 	return modeMap
-}
-
-func containsStr(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func run(ctx context.Context, cfg Config) (sum Summary, err error) {
