@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -416,7 +417,7 @@ func (d *data) countByDay(ctx context.Context, l *lake.Lake, idx map[string]*der
 			for i := range int(rec.NumRows()) {
 				day := derive.TimeAt(rec.Column(0), i).Unix() / 86400
 				sev := derive.StrAt(rec.Column(1), i)
-				k := indexOf(sevs, sev)
+				k := slices.Index(sevs, sev)
 				if k < 0 {
 					return fmt.Errorf("row %d, column severity: %q is not one of %v", row+i, sev, sevs)
 				}
@@ -515,16 +516,6 @@ func valid(c *parquetio.ColumnSlice, i int) bool { return c.Valid == nil || c.Va
 
 func dayTime(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
-func indexOf(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
-}
-
-// numAt reads a DECIMAL or floating value; false when NULL.
 // label is a jar's display name.
 func (d *data) label(id uuid.UUID) string {
 	if j, ok := d.jars[id]; ok && j.code != "" {
