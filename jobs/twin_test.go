@@ -3,14 +3,27 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/battlake/battlake/jobs"
 	"github.com/battlake/battlake/jobs/derive"
 	"github.com/battlake/battlake/pipeline"
+	"github.com/battlake/battlake/pipeline/export"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/lakecheck"
+	"github.com/battlake/battlake/pipeline/objstore"
+	"github.com/battlake/battlake/pipeline/validate"
 	"github.com/battlake/battlake/schema"
 )
 
@@ -117,12 +130,13 @@ func TestTwinState(t *testing.T) {
 		}
 	})
 
-	t.Run("a day rebuilt alone from its month's filter chain", func(t *testing.T) {
+	t.Run("a day rewritten alone from its month's filter chain", func(t *testing.T) {
 		// The daily filter resumes from the day before's state, chained from
-		// the month's first day: the last day's segment rewritten alone (its
-		// chain rebuilt from 10-28 on demand) is the same bytes as in the
-		// full run. (The carry itself is TestEKFResumeCarriesStateAcrossDays:
-		// on this float site every day ends full either way.)
+		// the month's first day: the last day's segment rewritten alone (from
+		// 10-29's persisted state; TestTwinDailyRunsResumePersistedState
+		// covers the rebuilds) is the same bytes as in the full run. (The
+		// carry itself is TestEKFResumeCarriesStateAcrossDays: on this float
+		// site every day ends full either way.)
 		before := fileHashes(t, filepath.Join(dir, "digital_twin_state"))
 		lk, err := pipeline.OpenLake(context.Background(), dir, pipeline.LakeOptions{})
 		if err != nil {
@@ -154,4 +168,338 @@ func TestTwinState(t *testing.T) {
 		}
 		sameFiles(t, before, fileHashes(t, filepath.Join(dir, "digital_twin_state")))
 	})
+}
+
+// jarReads is a store that records which days of telemetry_jar_raw a run
+// opens: what a day derived alone had to replay.
+type jarReads struct {
+	objstore.Store
+	mu   sync.Mutex
+	days map[string]bool
+}
+
+func (s *jarReads) note(key string) {
+	if strings.HasPrefix(key, "telemetry_jar_raw/") && strings.HasPrefix(path.Base(key), "part-") {
+		s.mu.Lock()
+		s.days[strings.TrimSuffix(strings.TrimPrefix(path.Base(key), "part-"), ".parquet")] = true
+		s.mu.Unlock()
+	}
+}
+
+func (s *jarReads) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	s.note(key)
+	return s.Store.Get(ctx, key)
+}
+
+func (s *jarReads) Open(ctx context.Context, key string) (objstore.Object, error) {
+	s.note(key)
+	return s.Store.Open(ctx, key)
+}
+
+// twinDay runs stage twin on day alone (what `battlake run --start day
+// --end day+1` derives) and returns the jar raw days it read and its debug
+// log.
+func twinDay(t testing.TB, dir string, day time.Time, force bool) (read []string, log string) {
+	t.Helper()
+	ctx := context.Background()
+	lk, err := pipeline.OpenLake(ctx, dir, pipeline.LakeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := &jarReads{Store: lk.Store, days: map[string]bool{}}
+	lk = lake.New(reads)
+	var buf syncBuffer
+	job := derive.TwinJobsLog(lk, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))[0].(*pipeline.FuncJob)
+	plan := job.PlanFn
+	job.PlanFn = func(ctx context.Context) ([]pipeline.Task, error) {
+		tasks, err := plan(ctx)
+		var keep []pipeline.Task
+		for _, tk := range tasks {
+			tk.Segments = slices.DeleteFunc(tk.Segments, func(s lake.Segment) bool { return !s.From.Equal(day) })
+			if len(tk.Segments) > 0 {
+				keep = append(keep, tk)
+			}
+		}
+		return keep, err
+	}
+	r := &pipeline.Runner{Lake: lk, Workers: 2, Force: force}
+	sum, err := r.RunJobs(ctx, []pipeline.Job{job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sum.Totals().Segments; n != 1 {
+		t.Fatalf("twin run of %s wrote %d segments, want 1", day.Format(time.DateOnly), n)
+	}
+	for d := range reads.days {
+		read = append(read, d)
+	}
+	slices.Sort(read)
+	return read, buf.String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// twinFiles hashes what stage twin writes: its table (data files and
+// manifests) and its state files.
+func twinFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, sub := range []string{"digital_twin_state", filepath.Join(lake.StateArea, "digital_twin_state")} {
+		for k, v := range fileHashes(t, filepath.Join(dir, sub)) {
+			out[filepath.ToSlash(filepath.Join(sub, k))] = v
+		}
+	}
+	return out
+}
+
+func dropTwin(t testing.TB, dir string) {
+	t.Helper()
+	for _, sub := range []string{"digital_twin_state", lake.StateArea} {
+		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// without is m less keys.
+func without(m map[string]string, keys ...string) map[string]string {
+	out := maps.Clone(m)
+	for _, k := range keys {
+		delete(out, k)
+	}
+	return out
+}
+
+// Daily runs of stage twin resume the filter from the day before's
+// persisted end state: a chain of one-day runs reads only its own day and
+// writes the full run's bytes (table, manifests and states); a deleted, a
+// corrupted or an outdated state (an earlier day changed) makes the day
+// rebuild its chain, with the same bytes as a full run of the same lake.
+func TestTwinDailyRunsResumePersistedState(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	sc := smallScenario("2026-10-28", 5, 5*time.Minute) // to 11-01: a month's chain restarts
+	sc.Sites = []string{"DC-KKC-01"}
+	runOn(t, dir, "", sc, rawStages...)
+	derivedRun(t, dir, "", sc, "calc")
+	var days []time.Time
+	for d := sc.Start.Time; d.Before(sc.End.Time); d = d.AddDate(0, 0, 1) {
+		days = append(days, d)
+	}
+	derivedRun(t, dir, "", sc, "twin")
+	full := twinFiles(t, dir)
+	stateKey := func(d time.Time) string {
+		return lake.MustPartition(schema.MustLookup("digital_twin_state"), lake.Month(d), -1).StateKey(d.Format(time.DateOnly))
+	}
+	dataKey := func(d time.Time) string {
+		return lake.MustPartition(schema.MustLookup("digital_twin_state"), lake.Month(d), -1).SegmentKey(d.Format(time.DateOnly))
+	}
+	for _, d := range days {
+		if full[stateKey(d)] == "" {
+			t.Fatalf("the full run wrote no state file %s: %v", stateKey(d), slices.Sorted(maps.Keys(full)))
+		}
+	}
+
+	t.Run("a chain of one-day runs is the full run", func(t *testing.T) {
+		dropTwin(t, dir)
+		for _, d := range days {
+			read, log := twinDay(t, dir, d, false)
+			if want := []string{d.Format(time.DateOnly)}; !slices.Equal(read, want) {
+				t.Fatalf("day %s alone read jar raw days %v, want %v; log:\n%s", want[0], read, want, log)
+			}
+			resumed := strings.Contains(log, "resumed the persisted filter state")
+			if first := d.Day() == 1 || d.Equal(days[0]); resumed == first || strings.Contains(log, "rebuilding") {
+				t.Fatalf("day %s (first of its chain: %v): log\n%s", d.Format(time.DateOnly), first, log)
+			}
+		}
+		sameFiles(t, full, twinFiles(t, dir))
+	})
+
+	t.Run("validate passes the state files, export skips them", func(t *testing.T) {
+		lk, err := pipeline.OpenLake(ctx, dir, pipeline.LakeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := validate.Validate(ctx, lk, dir, validate.Options{Tables: []string{"digital_twin_state"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() {
+			t.Fatalf("validate: %+v", rep.Findings)
+		}
+		files, err := export.Files(ctx, lk, schema.MustLookup("digital_twin_state"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) != len(days) {
+			t.Fatalf("export reads %d files, want the %d day files", len(files), len(days))
+		}
+		for _, f := range files {
+			if f.Data.Key != dataKey(f.Segment.From) {
+				t.Fatalf("export reads %s", f.Data.Key)
+			}
+		}
+		// A damaged state file is a checksum finding (the manifest lists
+		// its SHA-256).
+		p := filepath.Join(dir, filepath.FromSlash(stateKey(days[1])))
+		orig, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := slices.Clone(orig)
+		bad[len(bad)/2] ^= 1
+		if err := os.WriteFile(p, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rep, err = validate.Validate(ctx, lk, dir, validate.Options{Tables: []string{"digital_twin_state"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := rep.Count(validate.CheckChecksum, "digital_twin_state"); n != 1 || rep.Violations != 1 {
+			t.Fatalf("damaged state: %d checksum findings of %d violations, want 1: %+v", n, rep.Violations, rep.Findings)
+		}
+		if err := os.WriteFile(p, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	d1, d2, d3 := days[0], days[1], days[2]
+	t.Run("a deleted state falls back", func(t *testing.T) {
+		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(stateKey(d2)))); err != nil {
+			t.Fatal(err)
+		}
+		read, log := twinDay(t, dir, d3, true)
+		// d2's state rebuilt from d1's, which is there.
+		if want := []string{d2.Format(time.DateOnly), d3.Format(time.DateOnly)}; !slices.Equal(read, want) {
+			t.Fatalf("read jar raw days %v, want %v; log:\n%s", read, want, log)
+		}
+		if !strings.Contains(log, "rebuilding the filter chain") || !strings.Contains(log, lake.ErrNoState.Error()) {
+			t.Fatalf("no fallback logged:\n%s", log)
+		}
+		sameFiles(t, without(full, stateKey(d2)), twinFiles(t, dir))
+		// d2 rerun alone puts its state back.
+		twinDay(t, dir, d2, true)
+		sameFiles(t, full, twinFiles(t, dir))
+	})
+
+	t.Run("a corrupted state falls back", func(t *testing.T) {
+		p := filepath.Join(dir, filepath.FromSlash(stateKey(d2)))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-20] ^= 0x40 // a covariance bit of the last jar
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		read, log := twinDay(t, dir, d3, true)
+		if want := []string{d2.Format(time.DateOnly), d3.Format(time.DateOnly)}; !slices.Equal(read, want) {
+			t.Fatalf("read jar raw days %v, want %v; log:\n%s", read, want, log)
+		}
+		if !strings.Contains(log, "rebuilding the filter chain") || !strings.Contains(log, lake.ErrStateChanged.Error()) {
+			t.Fatalf("no fallback logged:\n%s", log)
+		}
+		sameFiles(t, without(full, stateKey(d2)), without(twinFiles(t, dir), stateKey(d2)))
+		twinDay(t, dir, d2, true)
+		sameFiles(t, full, twinFiles(t, dir))
+	})
+
+	t.Run("a changed earlier day invalidates the state", func(t *testing.T) {
+		// The first day's raw telemetry rewritten at another rate: every
+		// later day of the month resumes another chain.
+		day1 := sc
+		day1.End = jobs.Date{Time: d2}
+		day1.SampleInterval = jobs.Duration{Duration: 10 * time.Minute}
+		runOn(t, dir, "", day1, "telemetry")
+		read, log := twinDay(t, dir, d3, false)
+		if want := []string{d1.Format(time.DateOnly), d2.Format(time.DateOnly), d3.Format(time.DateOnly)}; !slices.Equal(read, want) {
+			t.Fatalf("read jar raw days %v, want %v; log:\n%s", read, want, log)
+		}
+		if !strings.Contains(log, "rebuilding the filter chain") || !strings.Contains(log, "the month's inputs now give") {
+			t.Fatalf("no outdated state logged:\n%s", log)
+		}
+		alone := twinFiles(t, dir)
+		if alone[stateKey(d3)] == full[stateKey(d3)] {
+			t.Fatal("the day's state did not change with an earlier day's inputs")
+		}
+		dropTwin(t, dir)
+		derivedRun(t, dir, "", sc, "twin")
+		again := twinFiles(t, dir)
+		for _, k := range []string{dataKey(d3), stateKey(d3)} {
+			if alone[k] != again[k] {
+				t.Errorf("%s: derived alone after the change %.12s, in a full run %.12s", k, alone[k], again[k])
+			}
+		}
+	})
+}
+
+// BenchmarkTwinDailyChain times stage twin in a chain of daily runs (one
+// day derived alone per run, as a scheduled `battlake run --start D --end
+// D+1` does) over one site, the last BENCH_DAYS (7) days of October 2026 at
+// BENCH_INTERVAL (5 min; raw and calc written once): "resume" keeps the
+// persisted end-of-day states, "rebuild" deletes them before each run
+// (what every daily run did before state files: replay the month up to
+// the day). Reports the twin run's wall seconds for day k of the chain as
+// s_dayKK, flat when resumed and growing with k when rebuilt, and the days
+// of jar telemetry the chain read (1 per run resumed, k rebuilt).
+func BenchmarkTwinDailyChain(b *testing.B) {
+	days := 7
+	if v, err := strconv.Atoi(os.Getenv("BENCH_DAYS")); err == nil && v > 0 && v <= 31 {
+		days = v
+	}
+	// The month's last days: one chain (a month's first day starts cold).
+	sc := smallScenario(time.Date(2026, 11, 1-days, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), days, 5*time.Minute)
+	sc.Sites = []string{"DC-KKC-01"}
+	if d, err := time.ParseDuration(os.Getenv("BENCH_INTERVAL")); err == nil {
+		sc.SampleInterval = jobs.Duration{Duration: d}
+	}
+	dir := b.TempDir()
+	if _, err := jobs.Run(context.Background(), jobs.RunConfig{Lake: dir, Scenario: sc, Seed: 8, Workers: 2,
+		Stages: append(slices.Clone(rawStages), "calc")}); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"resume", "rebuild"} {
+		b.Run(mode, func(b *testing.B) {
+			for range b.N {
+				dropTwin(b, dir)
+				var secs []float64
+				jarDays := 0
+				for d := sc.Start.Time; d.Before(sc.End.Time); d = d.AddDate(0, 0, 1) {
+					if mode == "rebuild" {
+						if err := os.RemoveAll(filepath.Join(dir, lake.StateArea)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					start := time.Now()
+					read, log := twinDay(b, dir, d, false)
+					secs = append(secs, time.Since(start).Seconds())
+					jarDays += len(read)
+					if rebuilt := strings.Contains(log, "rebuilding"); d.After(sc.Start.Time) && rebuilt != (mode == "rebuild") {
+						b.Fatalf("%s, day %s: log\n%s", mode, d.Format(time.DateOnly), log)
+					}
+				}
+				for k, s := range secs {
+					b.ReportMetric(s, fmt.Sprintf("s_day%02d", k+1))
+				}
+				// The days of jar telemetry the chain filtered: the work,
+				// free of the shared machine's noise.
+				b.ReportMetric(float64(jarDays), "jar_days_read")
+			}
+		})
+	}
 }

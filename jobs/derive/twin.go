@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"sort"
 	"strconv"
@@ -102,14 +104,24 @@ const (
 	chargeA  = 0.5 // A: a response ends when the string charges again
 )
 
-// TwinJobs are the jobs of stage twin over lake l.
-func TwinJobs(l *lake.Lake) []pipeline.Job {
+// TwinJobs are the jobs of stage twin over lake l (debug lines to
+// slog.Default()).
+func TwinJobs(l *lake.Lake) []pipeline.Job { return TwinJobsLog(l, nil) }
+
+// TwinJobsLog is TwinJobs logging to log (nil: slog.Default()): a day that
+// cannot resume its predecessor's persisted filter state says why at debug
+// level.
+func TwinJobsLog(l *lake.Lake, log *slog.Logger) []pipeline.Job {
+	if log == nil {
+		log = slog.Default()
+	}
 	t := schema.MustLookup("digital_twin_state")
 	return []pipeline.Job{&pipeline.FuncJob{JobName: t.Name, StageName: "twin", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		src, err := loadTwinSources(ctx, l)
 		if err != nil || src == nil {
 			return nil, err
 		}
+		src.table, src.log = t, log
 		months, byMonth := DaySegmentsByMonth(src.jar.Days(), src.lineage)
 		var tasks []pipeline.Task
 		for _, m := range months {
@@ -154,6 +166,9 @@ type twinSources struct {
 	// removed is when each jar left service (battery.replaced_date):
 	// no daily row from that day on.
 	removed map[uuid.UUID]time.Time
+
+	table *schema.Table // digital_twin_state: where the persisted states are
+	log   *slog.Logger
 
 	// The daily filters' end states, by day (see stateAfter), and each
 	// day's own lineage digest (the chain's links).
@@ -332,13 +347,25 @@ func (s *twinSources) lineage(d time.Time) []lake.Input {
 		}
 	}
 	in = append(in, lake.Input{Table: "master_removals", Segment: d.Format(time.DateOnly), SHA256: Digest(rm...)})
-	var chain []any
-	for e := chainStart(d); e.Before(d); e = e.AddDate(0, 0, 1) {
-		chain = append(chain, e.Format(time.DateOnly), s.ownDigest(e))
+	chain := Digest() // a month's first day starts cold
+	if p := d.AddDate(0, 0, -1); !p.Before(chainStart(d)) {
+		chain = s.chainThrough(p)
 	}
 	// Not a table name: a digest only this job recomputes (validate
 	// does not look for a partition behind it).
-	return append(in, lake.Input{Table: "twin_filter_chain", Segment: d.Format(time.DateOnly), SHA256: Digest(chain...)})
+	return append(in, lake.Input{Table: "twin_filter_chain", Segment: d.Format(time.DateOnly), SHA256: chain})
+}
+
+// chainThrough digests the filter chain that ends on day p: the own
+// inputs of every day of p's month up to p. It is what p's end state is a
+// function of (with the code), so the next day's lineage records it and
+// p's state file carries it.
+func (s *twinSources) chainThrough(p time.Time) string {
+	var chain []any
+	for e := chainStart(p); !e.After(p); e = e.AddDate(0, 0, 1) {
+		chain = append(chain, e.Format(time.DateOnly), s.ownDigest(e))
+	}
+	return Digest(chain...)
 }
 
 // chainStart is the first day of d's month: the daily filters chain within
@@ -599,6 +626,13 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 	if err != nil {
 		return err
 	}
+	// The day's end state, for the next day derived alone.
+	if err := o.WriteState(func(w io.Writer) error {
+		_, err := w.Write(encodeTwinState(d, s.chainThrough(d), states))
+		return err
+	}); err != nil {
+		return err
+	}
 	at := end.Add(-time.Second)
 	for i := range s.master.Batteries {
 		b := &s.master.Batteries[i]
@@ -697,8 +731,10 @@ func (s *twinSources) calibrations(ctx context.Context, d time.Time, withRows bo
 // Months stay independent tasks (they run in parallel; a stale day
 // recomputes at most its month): the chain restarts on each month's first
 // day. Within a month, days derive in order and each end state is kept
-// until the next day used it; a day derived alone (a rerun) rebuilds its
-// month's chain up to it, with the same result.
+// until the next day used it. A day derived alone (a daily run, a rerun)
+// resumes d-1's state as persisted by the run that wrote d-1 (see
+// prevState), and rebuilds the chain only when that state is missing or
+// was computed from other inputs: the same result either way.
 func (s *twinSources) stateAfter(ctx context.Context, d time.Time) (map[uuid.UUID]twin.EKFState, error) {
 	s.chainMu.Lock()
 	e, ok := s.ends[d]
@@ -710,7 +746,7 @@ func (s *twinSources) stateAfter(ctx context.Context, d time.Time) (map[uuid.UUI
 	e.once.Do(func() {
 		var prev map[uuid.UUID]twin.EKFState
 		if p := d.AddDate(0, 0, -1); !p.Before(chainStart(d)) && len(s.jar.dayFiles(p, -1)) > 0 {
-			if prev, e.err = s.stateAfter(ctx, p); e.err != nil {
+			if prev, e.err = s.prevState(ctx, p); e.err != nil {
 				return
 			}
 		}
@@ -729,6 +765,35 @@ func (s *twinSources) stateAfter(ctx context.Context, d time.Time) (map[uuid.UUI
 		s.chainMu.Unlock()
 	})
 	return e.states, e.err
+}
+
+// prevState is the end state of day p for the next day: this run's when
+// it computed p, else p's state file when it was computed from the chain
+// the month's inputs give now (chainThrough(p)) by this code, else p
+// recomputed (whose own predecessor is looked up the same way). A state
+// file is a cache: any doubt about one costs a rebuild, never other bytes.
+func (s *twinSources) prevState(ctx context.Context, p time.Time) (map[uuid.UUID]twin.EKFState, error) {
+	s.chainMu.Lock()
+	_, inRun := s.ends[p]
+	s.chainMu.Unlock()
+	if inRun {
+		return s.stateAfter(ctx, p)
+	}
+	part := lake.MustPartition(s.table, lake.Month(p), -1)
+	b, e, err := s.l.ReadState(ctx, part, p.Format(time.DateOnly))
+	var st map[uuid.UUID]twin.EKFState
+	if err == nil {
+		st, err = decodeTwinState(e.State.Key, b, p, s.chainThrough(p))
+	}
+	if err == nil {
+		s.log.Debug("twin: resumed the persisted filter state", "day", p.AddDate(0, 0, 1).Format(time.DateOnly), "state", e.State.Key)
+		return st, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	s.log.Debug("twin: rebuilding the filter chain", "day", p.AddDate(0, 0, 1).Format(time.DateOnly), "state_of", p.Format(time.DateOnly), "reason", err)
+	return s.stateAfter(ctx, p)
 }
 
 // stateID is a uuid (version 5 layout) from a hash of the battery, the

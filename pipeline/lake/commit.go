@@ -139,6 +139,7 @@ type Output struct {
 	dataW *hashingWriter
 	rows  int64
 	blobs []FileEntry
+	state *FileEntry
 }
 
 // Data is the writer of the segment's data file.
@@ -179,6 +180,67 @@ func (o *Output) WriteBlob(key string, write func(w io.Writer) (int64, error)) e
 	return nil
 }
 
+// WriteState publishes the segment's state file (Partition.StateKey)
+// atomically, before the manifest that lists it in the segment's entry.
+// write receives the file's writer. A segment has at most one.
+func (o *Output) WriteState(write func(w io.Writer) error) error {
+	key := o.part.StateKey(o.seg.Name)
+	if o.state != nil {
+		return fmt.Errorf("write state %s: written twice", key)
+	}
+	u, err := o.lake.Store.Create(o.ctx, key)
+	if err != nil {
+		return fmt.Errorf("create state %s: %w", key, err)
+	}
+	defer u.Abort(o.ctx)
+	hw := newHashingWriter(u)
+	if err := write(hw); err != nil {
+		return fmt.Errorf("write state %s: %w", key, err)
+	}
+	if err := u.Commit(o.ctx); err != nil {
+		return fmt.Errorf("commit state %s: %w", key, err)
+	}
+	o.state = &FileEntry{Key: key, Segment: o.seg.Name, Role: RoleState, Bytes: hw.n, SHA256: hw.sum()}
+	return nil
+}
+
+// ErrNoState says a segment has no usable state file: the segment or its
+// state is not committed, or the file is gone.
+var ErrNoState = errors.New("no state file")
+
+// ErrStateChanged says a state file's bytes are not the ones its manifest
+// recorded.
+var ErrStateChanged = errors.New("state file differs from its manifest entry")
+
+// ReadState returns the state file of p's committed segment name, checked
+// against the size and SHA-256 its manifest entry recorded, with the
+// entry. What the state was computed from is the job's to check.
+func (l *Lake) ReadState(ctx context.Context, p Partition, name string) ([]byte, SegmentEntry, error) {
+	m, _, err := l.ReadManifest(ctx, p)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, SegmentEntry{}, fmt.Errorf("state %s %s: %w: %w", p, name, ErrNoState, err)
+	}
+	if err != nil {
+		return nil, SegmentEntry{}, fmt.Errorf("state %s %s: %w", p, name, err)
+	}
+	e, ok := m.Segment(name)
+	if !ok || e.State == nil {
+		return nil, e, fmt.Errorf("state %s %s: %w: not in the manifest", p, name, ErrNoState)
+	}
+	b, err := objstore.ReadAll(ctx, l.Store, e.State.Key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, e, fmt.Errorf("state %s: %w: %w", e.State.Key, ErrNoState, err)
+	}
+	if err != nil {
+		return nil, e, fmt.Errorf("state %s: %w", e.State.Key, err)
+	}
+	if sum := sha256.Sum256(b); int64(len(b)) != e.State.Bytes || hex.EncodeToString(sum[:]) != e.State.SHA256 {
+		return nil, e, fmt.Errorf("state %s: %d bytes, sha256 %.12s; manifest: %d bytes, %.12s: %w",
+			e.State.Key, len(b), hex.EncodeToString(sum[:]), e.State.Bytes, e.State.SHA256, ErrStateChanged)
+	}
+	return b, e, nil
+}
+
 // ErrInjected is returned by test hooks that simulate a crash.
 var ErrInjected = errors.New("injected failure")
 
@@ -212,8 +274,8 @@ func (h *Hooks) step(p Partition, segment, step string) error {
 //     rewritten without those segments, so no manifest ever describes bytes
 //     other than the ones published;
 //  2. each segment's data file is written into an upload (invisible:
-//     staging or an unfinished multipart upload), blobs are published as
-//     they close, and the data file is published in one atomic step under
+//     staging or an unfinished multipart upload), blobs and the segment's
+//     state file (if any) are published as they close, and the data file is published in one atomic step under
 //     its deterministic name, replacing the old version in place: a glob
 //     reader sees the old rows or the new, never both or neither;
 //  3. the manifest is written last, merging the new segments with the
@@ -260,6 +322,8 @@ func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, segs 
 		for _, s := range old.Segments {
 			if !replaced[s.Name] {
 				m.Segments = append(m.Segments, s)
+			} else if s.State != nil {
+				oldFiles = append(oldFiles, *s.State)
 			}
 		}
 		for _, f := range old.Files {
@@ -312,6 +376,11 @@ func (l *Lake) WritePartition(ctx context.Context, p Partition, meta Meta, segs 
 	for _, f := range m.Files {
 		keep[f.Key] = true
 	}
+	for _, s := range m.Segments {
+		if s.State != nil {
+			keep[s.State.Key] = true
+		}
+	}
 	var errs []error
 	for _, f := range oldFiles {
 		if !keep[f.Key] {
@@ -347,6 +416,7 @@ func (l *Lake) writeSegment(ctx context.Context, p Partition, meta Meta, s Segme
 		return SegmentEntry{}, nil, fmt.Errorf("publish data: %w", err)
 	}
 	files := append([]FileEntry{{Key: key, Segment: s.Name, Role: "data", Rows: o.rows, Bytes: o.dataW.n, SHA256: o.dataW.sum()}}, o.blobs...)
+	entry.State = o.state
 	if err := hooks.step(p, s.Name, StepPublished); err != nil {
 		return SegmentEntry{}, nil, err
 	}

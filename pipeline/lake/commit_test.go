@@ -466,3 +466,78 @@ func TestStaleCatchesDamagedFiles(t *testing.T) {
 		t.Fatalf("stale %v, %v: want both damaged days", stale, err)
 	}
 }
+
+// A segment's state file is published with it, listed in its manifest
+// entry with its SHA-256, outside the table's directory and its totals;
+// ReadState returns it only while it is the recorded bytes, and a version
+// of the segment without one drops it.
+func TestStateFileCommittedWithItsSegment(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := objstore.NewFS(t.TempDir())
+	l := lake.New(fs)
+	p := testPartition(t)
+	withState := func(state string) func(ctx context.Context, o *lake.Output) error {
+		return func(ctx context.Context, o *lake.Output) error {
+			if err := o.WriteState(func(w io.Writer) error {
+				_, err := io.WriteString(w, o.Segment().Name+state)
+				return err
+			}); err != nil {
+				return err
+			}
+			return writeDays("v1")(ctx, o)
+		}
+	}
+	meta := lake.Meta{Job: "j", Seed: 1}
+	plain, _, err := l.WritePartition(ctx, p, meta, days(1, 2), false, nil, writeDays("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := l.WritePartition(ctx, p, meta, days(1, 2), true, nil, withState("/s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := m.Segment("2026-01-02")
+	key := "_state/telemetry_env/month=2026-01/2026-01-02.bin"
+	if e.State == nil || e.State.Key != key || e.State.Role != lake.RoleState || e.State.SHA256 != sha("2026-01-02/s1") || e.State.Bytes != 13 {
+		t.Fatalf("segment entry state = %+v, want %s", e.State, key)
+	}
+	// Not table content: the table's directory, totals and digest are the
+	// same as without it.
+	if m.Digest != plain.Digest || m.Rows != plain.Rows || m.Bytes != plain.Bytes || len(m.Files) != len(plain.Files) {
+		t.Fatalf("with states: digest %s rows %d bytes %d files %d; without: %s %d %d %d", m.Digest, m.Rows, m.Bytes, len(m.Files), plain.Digest, plain.Rows, plain.Bytes, len(plain.Files))
+	}
+	for _, k := range listKeys(t, fs, p.Table.Dir()) {
+		if strings.Contains(k, "_state") || strings.HasSuffix(k, ".bin") {
+			t.Fatalf("state under the table's directory: %s", k)
+		}
+	}
+	b, got, err := l.ReadState(ctx, p, "2026-01-02")
+	if err != nil || string(b) != "2026-01-02/s1" || got.Name != "2026-01-02" {
+		t.Fatalf("ReadState = %q, %s, %v", b, got.Name, err)
+	}
+	if _, _, err := l.ReadState(ctx, p, "2026-01-03"); !errors.Is(err, lake.ErrNoState) {
+		t.Fatalf("state of an uncommitted segment: %v, want ErrNoState", err)
+	}
+	if err := objstore.Put(ctx, fs, key, []byte("2026-01-02/s2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.ReadState(ctx, p, "2026-01-02"); !errors.Is(err, lake.ErrStateChanged) || !strings.Contains(err.Error(), key) {
+		t.Fatalf("state of other bytes: %v, want ErrStateChanged naming %s", err, key)
+	}
+	if err := fs.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.ReadState(ctx, p, "2026-01-02"); !errors.Is(err, lake.ErrNoState) {
+		t.Fatalf("deleted state: %v, want ErrNoState", err)
+	}
+	// Day 1 rewritten by a version that keeps no state: its file goes.
+	if _, _, err := l.WritePartition(ctx, p, meta, days(1), true, nil, writeDays("v1")); err != nil {
+		t.Fatal(err)
+	}
+	if keys := listKeys(t, fs, lake.StateArea); len(keys) != 0 {
+		t.Fatalf("state files left: %v", keys)
+	}
+	if _, _, err := l.ReadState(ctx, p, "2026-01-01"); !errors.Is(err, lake.ErrNoState) {
+		t.Fatalf("state of a segment rewritten without one: %v, want ErrNoState", err)
+	}
+}

@@ -10,6 +10,7 @@
 //	<partition dir>/_manifest.json                              written last; downstream trusts it
 //	_truth/<table>/...                                          hidden truth (labels/evaluation only)
 //	_blobs/<table>/month=YYYY-MM/<id>.parquet                   objects referenced by URL columns
+//	_state/<table>/month=YYYY-MM/<segment>.bin                  a job's resume point after a segment (digital_twin_state)
 //	_staging/                                                   work in progress (filesystem store)
 //
 // A partition is a set of segments, each one data file under a
@@ -37,6 +38,14 @@
 // (derived from BenchmarkParquetWrite, not run end to end). Compacting day files
 // into one is not offered: no object store publishes two objects at once,
 // so a glob reader would see the rows twice or not at all in between.
+//
+// A state file (_state/) is a job's private resume point after one segment:
+// the twin's end-of-day filter state, so a day derived alone resumes from
+// the day before instead of replaying its month. It is published with its
+// segment, before the manifest, listed in the segment's entry (State, with
+// its SHA-256) and is no table's content: no table glob matches it, and
+// readers, export and the report never open it. A job trusts it only
+// through the manifest and after checking what it was computed from.
 package lake
 
 import (
@@ -53,6 +62,12 @@ const ManifestFile = "_manifest.json"
 
 // BlobArea is the prefix for objects referenced by URL columns.
 const BlobArea = "_blobs"
+
+// StateArea is the prefix of the jobs' resume points (state files).
+const StateArea = "_state"
+
+// RoleState is the FileEntry role of a segment's state file.
+const RoleState = "state"
 
 // Partition identifies one output partition of a table.
 type Partition struct {
@@ -162,6 +177,12 @@ func (p Partition) BlobPrefix() string {
 		k += "/month=" + p.Month
 	}
 	return k
+}
+
+// StateKey is the key of segment name's state file: under StateArea, so
+// no glob over the table's directory (or over *.parquet) matches it.
+func (p Partition) StateKey(name string) string {
+	return StateArea + "/" + p.Dir() + "/" + name + ".bin"
 }
 
 // Keys returns the partition's Hive keys for manifests and logs.

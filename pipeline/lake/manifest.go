@@ -23,7 +23,7 @@ var ErrOldFormat = errors.New("written by an older lake format")
 type FileEntry struct {
 	Key     string `json:"key"`
 	Segment string `json:"segment"`
-	Role    string `json:"role"` // "data" or "blob"
+	Role    string `json:"role"` // "data", "blob" or "state" (RoleState)
 	Rows    int64  `json:"rows"`
 	Bytes   int64  `json:"bytes"`
 	SHA256  string `json:"sha256"`
@@ -40,6 +40,11 @@ type SegmentEntry struct {
 	Fingerprint string    `json:"fingerprint"`
 	Rows        int64     `json:"rows"`
 	Bytes       int64     `json:"bytes"`
+	// State is the job's resume point after this segment (see
+	// Output.WriteState), when the job keeps one. It is not table content:
+	// Bytes, the manifest's totals and its Digest leave it out, so readers
+	// and downstream lineage see the same partition with or without it.
+	State *FileEntry `json:"state,omitempty"`
 }
 
 // Span is a half-open time interval [From, To).

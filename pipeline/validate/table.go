@@ -165,6 +165,12 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 			if !v.inScope(s) {
 				continue
 			}
+			if s.State != nil {
+				// A job's resume point (lake.StateArea): no rows, its
+				// bytes are all there is to check.
+				known[s.State.Key] = true
+				v.artifact(ctx, t, c.p, s.Name, *s.State, "state file")
+			}
 			for _, f := range c.m.Files {
 				if f.Segment != s.Name {
 					continue
@@ -174,7 +180,7 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 					if bt == nil && !strings.HasSuffix(f.Key, ".parquet") {
 						// An opaque artifact (ml_model's model JSON): its
 						// bytes are all there is to check.
-						v.artifact(ctx, t, c.p, s.Name, f)
+						v.artifact(ctx, t, c.p, s.Name, f, "artifact")
 						continue
 					}
 					if bt == nil {
@@ -267,13 +273,13 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 
 // artifact checks an opaque blob (not Parquet) against its manifest entry:
 // present, same size and SHA-256.
-func (v *validator) artifact(ctx context.Context, t *schema.Table, p lake.Partition, seg string, f lake.FileEntry) {
+func (v *validator) artifact(ctx context.Context, t *schema.Table, p lake.Partition, seg string, f lake.FileEntry, what string) {
 	bad := func(msg string) {
 		v.out.add(Violation{Check: CheckFile, Table: t.Name, Partition: p.HivePath(), Segment: seg, File: f.Key, Row: -1, Message: msg})
 	}
 	obj, err := v.lk.Store.Open(ctx, f.Key)
 	if err != nil {
-		bad(fmt.Sprintf("artifact listed in the manifest cannot be read: %v", err))
+		bad(fmt.Sprintf("%s listed in the manifest cannot be read: %v", what, err))
 		return
 	}
 	defer obj.Close()
@@ -281,12 +287,12 @@ func (v *validator) artifact(ctx context.Context, t *schema.Table, p lake.Partit
 	n, err := io.Copy(h, io.NewSectionReader(obj, 0, obj.Size()))
 	switch {
 	case err != nil:
-		bad(fmt.Sprintf("artifact read failed: %v", err))
+		bad(fmt.Sprintf("%s read failed: %v", what, err))
 	case n != f.Bytes:
-		bad(fmt.Sprintf("artifact holds %d bytes, manifest says %d", n, f.Bytes))
+		bad(fmt.Sprintf("%s holds %d bytes, manifest says %d", what, n, f.Bytes))
 	case hex.EncodeToString(h.Sum(nil)) != f.SHA256:
 		v.out.add(Violation{Check: CheckChecksum, Table: t.Name, Partition: p.HivePath(), Segment: seg, File: f.Key, Row: -1,
-			Message: "artifact SHA-256 differs from the manifest's"})
+			Message: what + " SHA-256 differs from the manifest's"})
 	}
 }
 
