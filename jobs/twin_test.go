@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -354,8 +356,8 @@ func TestTwinDailyRunsResumePersistedState(t *testing.T) {
 				t.Fatalf("export reads %s", f.Data.Key)
 			}
 		}
-		// A damaged state file is a checksum finding (the manifest lists
-		// its SHA-256).
+		// A damaged state file is noted, not a violation: it is a cache
+		// the job checks (and rebuilds) itself.
 		p := filepath.Join(dir, filepath.FromSlash(stateKey(days[1])))
 		orig, err := os.ReadFile(p)
 		if err != nil {
@@ -370,8 +372,8 @@ func TestTwinDailyRunsResumePersistedState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := rep.Count(validate.CheckChecksum, "digital_twin_state"); n != 1 || rep.Violations != 1 {
-			t.Fatalf("damaged state: %d checksum findings of %d violations, want 1: %+v", n, rep.Violations, rep.Findings)
+		if !rep.OK() || !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "1 of 5 state files") && strings.Contains(n, stateKey(days[1])) }) {
+			t.Fatalf("damaged state: findings %+v, notes %q; want a note naming %s", rep.Findings, rep.Notes, stateKey(days[1]))
 		}
 		if err := os.WriteFile(p, orig, 0o644); err != nil {
 			t.Fatal(err)
@@ -455,8 +457,10 @@ func TestTwinDailyRunsResumePersistedState(t *testing.T) {
 // persisted end-of-day states, "rebuild" deletes them before each run
 // (what every daily run did before state files: replay the month up to
 // the day). Reports the twin run's wall seconds for day k of the chain as
-// s_dayKK, flat when resumed and growing with k when rebuilt, and the days
-// of jar telemetry the chain read (1 per run resumed, k rebuilt).
+// s_dayKK and its CPU seconds (this process: the shared machine's other
+// load does not count) as cpu_s_dayKK, flat when resumed and growing with
+// k when rebuilt, and the days of jar telemetry the chain read (1 per run
+// resumed, k rebuilt).
 func BenchmarkTwinDailyChain(b *testing.B) {
 	days := 7
 	if v, err := strconv.Atoi(os.Getenv("BENCH_DAYS")); err == nil && v > 0 && v <= 31 {
@@ -477,7 +481,7 @@ func BenchmarkTwinDailyChain(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				dropTwin(b, dir)
-				var secs []float64
+				var secs, cpu []float64
 				jarDays := 0
 				for d := sc.Start.Time; d.Before(sc.End.Time); d = d.AddDate(0, 0, 1) {
 					if mode == "rebuild" {
@@ -485,9 +489,9 @@ func BenchmarkTwinDailyChain(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					start := time.Now()
+					start, cpu0 := time.Now(), cpuSeconds()
 					read, log := twinDay(b, dir, d, false)
-					secs = append(secs, time.Since(start).Seconds())
+					secs, cpu = append(secs, time.Since(start).Seconds()), append(cpu, cpuSeconds()-cpu0)
 					jarDays += len(read)
 					if rebuilt := strings.Contains(log, "rebuilding"); d.After(sc.Start.Time) && rebuilt != (mode == "rebuild") {
 						b.Fatalf("%s, day %s: log\n%s", mode, d.Format(time.DateOnly), log)
@@ -495,6 +499,7 @@ func BenchmarkTwinDailyChain(b *testing.B) {
 				}
 				for k, s := range secs {
 					b.ReportMetric(s, fmt.Sprintf("s_day%02d", k+1))
+					b.ReportMetric(cpu[k], fmt.Sprintf("cpu_s_day%02d", k+1))
 				}
 				// The days of jar telemetry the chain filtered: the work,
 				// free of the shared machine's noise.
@@ -502,4 +507,13 @@ func BenchmarkTwinDailyChain(b *testing.B) {
 			}
 		})
 	}
+}
+
+// cpuSeconds is the user + system CPU time of this process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

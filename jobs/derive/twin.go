@@ -50,6 +50,13 @@ import (
 //     day's first reading (a day that opens in a recharge starts full).
 //     The chain restarts monthly so month tasks stay independent (see
 //     stateAfter). On a window row, over the window's samples.
+//   - State files: each day's segment is committed with every jar's
+//     end-of-day filter state (lake.StateArea, twinstate.go), bit-exact,
+//     with the code version and the chain digest it was computed from. A
+//     day derived without its predecessor in the run (a daily run, a
+//     rerun) resumes that state when the digest is what the month's inputs
+//     give now, else rebuilds the chain (a debug line says why): one day
+//     of filtering instead of the month so far, and the same bytes.
 //   - soh_pct and capacity_fade_pct: the latest capacity test of the
 //     jar's string known by captured_at and run after the jar was
 //     installed (capacity_test_calc joined to capacity_test_raw):
@@ -81,7 +88,8 @@ import (
 // the event-window segments and blobs of [d - calibLookBack, d], one of the
 // capacity tests known by the end of d, the master rows of d, the removals
 // known by d, and a digest of the same inputs of the month's earlier days
-// (the filter chain d resumes). The
+// (the filter chain d resumes, chainThrough(d-1): what d-1's state file
+// records). The
 // window fits are computed once per run (a shared cache, evicted behind
 // the look-back), only when a stale day asks for them: a rerun with
 // nothing stale reads no blob.

@@ -154,6 +154,7 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 
 	known := map[string]bool{}
 	var tasks []fileTask
+	states, badStates := 0, []string(nil)
 	for _, c := range inv.parts {
 		for _, f := range c.m.Pending {
 			known[f.Key] = true // reported by the manifest check
@@ -166,10 +167,13 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 				continue
 			}
 			if s.State != nil {
-				// A job's resume point (lake.StateArea): no rows, its
-				// bytes are all there is to check.
+				// A job's resume point (lake.StateArea), not data: the
+				// job checks it before use and rebuilds without it.
 				known[s.State.Key] = true
-				v.artifact(ctx, t, c.p, s.Name, *s.State, "state file")
+				states++
+				if err := v.checkState(ctx, *s.State); err != nil {
+					badStates = append(badStates, err.Error())
+				}
 			}
 			for _, f := range c.m.Files {
 				if f.Segment != s.Name {
@@ -180,7 +184,7 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 					if bt == nil && !strings.HasSuffix(f.Key, ".parquet") {
 						// An opaque artifact (ml_model's model JSON): its
 						// bytes are all there is to check.
-						v.artifact(ctx, t, c.p, s.Name, f, "artifact")
+						v.artifact(ctx, t, c.p, s.Name, f)
 						continue
 					}
 					if bt == nil {
@@ -201,6 +205,9 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 				tasks = append(tasks, task)
 			}
 		}
+	}
+	if len(badStates) > 0 {
+		v.note("%s: %d of %d state files missing or not as listed (a cache: the next run rebuilds what it needs), first: %s", t.Name, len(badStates), states, badStates[0])
 	}
 	for _, d := range inv.dirs {
 		for _, o := range inv.objects[d] {
@@ -273,27 +280,47 @@ func (v *validator) table(ctx context.Context, t *schema.Table) ([]TableStats, e
 
 // artifact checks an opaque blob (not Parquet) against its manifest entry:
 // present, same size and SHA-256.
-func (v *validator) artifact(ctx context.Context, t *schema.Table, p lake.Partition, seg string, f lake.FileEntry, what string) {
+func (v *validator) artifact(ctx context.Context, t *schema.Table, p lake.Partition, seg string, f lake.FileEntry) {
 	bad := func(msg string) {
 		v.out.add(Violation{Check: CheckFile, Table: t.Name, Partition: p.HivePath(), Segment: seg, File: f.Key, Row: -1, Message: msg})
 	}
-	obj, err := v.lk.Store.Open(ctx, f.Key)
+	n, sum, err := v.digest(ctx, f.Key)
+	switch {
+	case err != nil:
+		bad(fmt.Sprintf("artifact listed in the manifest cannot be read: %v", err))
+	case n != f.Bytes:
+		bad(fmt.Sprintf("artifact holds %d bytes, manifest says %d", n, f.Bytes))
+	case sum != f.SHA256:
+		v.out.add(Violation{Check: CheckChecksum, Table: t.Name, Partition: p.HivePath(), Segment: seg, File: f.Key, Row: -1,
+			Message: "artifact SHA-256 differs from the manifest's"})
+	}
+}
+
+// digest reads an object whole: its size and SHA-256.
+func (v *validator) digest(ctx context.Context, key string) (int64, string, error) {
+	obj, err := v.lk.Store.Open(ctx, key)
 	if err != nil {
-		bad(fmt.Sprintf("%s listed in the manifest cannot be read: %v", what, err))
-		return
+		return 0, "", err
 	}
 	defer obj.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, io.NewSectionReader(obj, 0, obj.Size()))
-	switch {
-	case err != nil:
-		bad(fmt.Sprintf("%s read failed: %v", what, err))
-	case n != f.Bytes:
-		bad(fmt.Sprintf("%s holds %d bytes, manifest says %d", what, n, f.Bytes))
-	case hex.EncodeToString(h.Sum(nil)) != f.SHA256:
-		v.out.add(Violation{Check: CheckChecksum, Table: t.Name, Partition: p.HivePath(), Segment: seg, File: f.Key, Row: -1,
-			Message: what + " SHA-256 differs from the manifest's"})
+	if err != nil {
+		return n, "", fmt.Errorf("read %s: %w", key, err)
 	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkState reads a state file listed in a manifest against its entry.
+func (v *validator) checkState(ctx context.Context, f lake.FileEntry) error {
+	n, sum, err := v.digest(ctx, f.Key)
+	if err != nil {
+		return err
+	}
+	if n != f.Bytes || sum != f.SHA256 {
+		return fmt.Errorf("%s: %d bytes, sha256 %.12s; manifest: %d bytes, %.12s", f.Key, n, sum, f.Bytes, f.SHA256)
+	}
+	return nil
 }
 
 func (v *validator) hasManifest(inv *inventory, dir string) bool {
