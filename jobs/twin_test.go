@@ -372,7 +372,9 @@ func TestTwinDailyRunsResumePersistedState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !rep.OK() || !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "1 of 5 state files") && strings.Contains(n, stateKey(days[1])) }) {
+		if !rep.OK() || !slices.ContainsFunc(rep.Notes, func(n string) bool {
+			return strings.Contains(n, "1 of 5 state files") && strings.Contains(n, stateKey(days[1]))
+		}) {
 			t.Fatalf("damaged state: findings %+v, notes %q; want a note naming %s", rep.Findings, rep.Notes, stateKey(days[1]))
 		}
 		if err := os.WriteFile(p, orig, 0o644); err != nil {
