@@ -201,10 +201,15 @@ func (s *jarReads) Open(ctx context.Context, key string) (objstore.Object, error
 // twinDay runs stage twin on day alone (what `battlake run --start day
 // --end day+1` derives) and returns the jar raw days it read and its debug
 // log.
-func twinDay(t testing.TB, dir string, day time.Time, force bool) (read []string, log string) {
+func twinDay(t testing.TB, lakeURL string, day time.Time, force bool) (read []string, log string) {
+	return twinDayOn(t, lakeURL, "", day, force)
+}
+
+// twinDayOn is twinDay on a lake URL at an S3 endpoint.
+func twinDayOn(t testing.TB, lakeURL, endpoint string, day time.Time, force bool) (read []string, log string) {
 	t.Helper()
 	ctx := context.Background()
-	lk, err := pipeline.OpenLake(ctx, dir, pipeline.LakeOptions{})
+	lk, err := pipeline.OpenLake(ctx, lakeURL, pipeline.LakeOptions{Endpoint: endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,6 +455,43 @@ func TestTwinDailyRunsResumePersistedState(t *testing.T) {
 			}
 		}
 	})
+}
+
+// On the S3 server, a chain of one-day twin runs reads one day each and
+// writes the objects a full run writes on the filesystem.
+func TestTwinDailyRunsOnS3(t *testing.T) {
+	endpoint, access, secret, bucket := s3Env(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	sc := smallScenario("2026-10-29", 3, 10*time.Minute)
+	sc.Sites = []string{"DC-KKC-01"}
+	dir := t.TempDir()
+	runOn(t, dir, "", sc, rawStages...)
+	derivedRun(t, dir, "", sc, "calc", "twin")
+	prefix := "twin-" + time.Now().Format("150405.000000")
+	url := "s3://" + bucket + "/" + prefix
+	runOn(t, url, endpoint, sc, rawStages...)
+	derivedRun(t, url, endpoint, sc, "calc")
+	for d := sc.Start.Time; d.Before(sc.End.Time); d = d.AddDate(0, 0, 1) {
+		if read, log := twinDayOn(t, url, endpoint, d, false); !slices.Equal(read, []string{d.Format(time.DateOnly)}) {
+			t.Fatalf("day %s alone on S3 read jar raw days %v; log:\n%s", d.Format(time.DateOnly), read, log)
+		}
+	}
+	s3, err := objstore.NewS3(context.Background(), objstore.S3Config{Bucket: bucket, Prefix: prefix, Endpoint: endpoint, AccessKey: access, SecretKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twinOnly := func(m map[string]string) map[string]string {
+		maps.DeleteFunc(m, func(k, _ string) bool {
+			return !strings.HasPrefix(k, "digital_twin_state/") && !strings.HasPrefix(k, lake.StateArea+"/digital_twin_state/")
+		})
+		return m
+	}
+	local, remote := twinOnly(storeHashes(t, fsStore(t, dir))), twinOnly(storeHashes(t, s3))
+	if len(local) != 2*3+1 { // 3 days and states, one manifest
+		t.Fatalf("local twin objects: %v", slices.Sorted(maps.Keys(local)))
+	}
+	sameFiles(t, local, remote)
 }
 
 // BenchmarkTwinDailyChain times stage twin in a chain of daily runs (one
