@@ -275,9 +275,10 @@ func (h *Hooks) step(p Partition, segment, step string) error {
 //     other than the ones published;
 //  2. each segment's data file is written into an upload (invisible:
 //     staging or an unfinished multipart upload), blobs and the segment's
-//     state file (if any) are published as they close, and the data file is published in one atomic step under
-//     its deterministic name, replacing the old version in place: a glob
-//     reader sees the old rows or the new, never both or neither;
+//     state file (if any) are published as they close, and the data file
+//     is published in one atomic step under its deterministic name,
+//     replacing the old version in place: a glob reader sees the old rows
+//     or the new, never both or neither;
 //  3. the manifest is written last, merging the new segments with the
 //     untouched ones; then files of replaced segments that the new version
 //     no longer has (blobs of another version) are deleted.
