@@ -27,55 +27,62 @@ import (
 // from day d-1's events recomputed rather than remembered. So one day, one
 // month or one bucket generated alone equals the same slice of a longer run.
 
-func telemetryJobs(e *Env) []pipeline.Job {
-	return []pipeline.Job{
-		e.jarRawJob(),
-		e.stringRawJob(),
-		e.envJob(),
-		e.eventWindowJob(),
-		e.rippleJob(),
-		e.truthDailyJob(),
-		e.truthEventJob(),
-	}
+// telemetry is the phase-2 family: the jobs of the raw time series and
+// their truth, the seeds and operating inputs (events, string
+// configuration, the monitoring chain's sensors and faults) only they use,
+// and the room spans their tasks share. A task simulates with a daySim
+// (physics pull iterators) and maps the samples to rows.
+type telemetry struct {
+	*Env
+	// rooms shares built room spans between the family's tasks.
+	rooms envSpanCache
 }
 
-// windowMonths are the telemetry window's month spans.
-func (e *Env) windowMonths() []lake.MonthSpan {
-	return lake.Months(e.Scenario.Start.Time, e.Scenario.End.Time)
+func telemetryJobs(e *Env) []pipeline.Job {
+	tel := &telemetry{Env: e}
+	return []pipeline.Job{
+		tel.jarRawJob(),
+		tel.stringRawJob(),
+		tel.envJob(),
+		tel.eventWindowJob(),
+		tel.rippleJob(),
+		tel.truthDailyJob(),
+		tel.truthEventJob(),
+	}
 }
 
 // sampleInput, envInput and rippleInput name the rates a table's rows of
 // day depend on; they enter the fingerprints of those tables' day segments
 // only (derived stages read sample_interval back: derive.Index.Interval).
-func (e *Env) sampleInput(day time.Time) []string {
-	return []string{"sample_interval=" + e.Scenario.RatesOn(day).Sample.String()}
+func (tel *telemetry) sampleInput(day time.Time) []string {
+	return []string{"sample_interval=" + tel.Scenario.RatesOn(day).Sample.String()}
 }
-func (e *Env) envInput(day time.Time) []string {
-	return []string{"env_interval=" + e.Scenario.RatesOn(day).Env.String()}
+func (tel *telemetry) envInput(day time.Time) []string {
+	return []string{"env_interval=" + tel.Scenario.RatesOn(day).Env.String()}
 }
-func (e *Env) rippleInput(day time.Time) []string {
-	return []string{"ripple_every=" + e.Scenario.RatesOn(day).Ripple.String()}
+func (tel *telemetry) rippleInput(day time.Time) []string {
+	return []string{"ripple_every=" + tel.Scenario.RatesOn(day).Ripple.String()}
 }
 
 // captureInput: a day's event windows with or without their samples.
-func (e *Env) captureInput(day time.Time) []string {
-	if e.Scenario.RatesOn(day).Captures {
+func (tel *telemetry) captureInput(day time.Time) []string {
+	if tel.Scenario.RatesOn(day).Captures {
 		return nil // as before the historian: unchanged fingerprints
 	}
 	return []string{"captures=none"}
 }
 
 // samplesOn is the number of jar and string samples of day.
-func (e *Env) samplesOn(day time.Time) int {
-	return int(24 * time.Hour / e.Scenario.RatesOn(day).Sample)
+func (tel *telemetry) samplesOn(day time.Time) int {
+	return int(24 * time.Hour / tel.Scenario.RatesOn(day).Sample)
 }
 
 // samplesIn is the number of samples per entity over the days of ms (plan
 // weights).
-func (e *Env) samplesIn(ms lake.MonthSpan) int64 {
+func (tel *telemetry) samplesIn(ms lake.MonthSpan) int64 {
 	var n int64
 	for _, d := range Days(ms.From, ms.To) {
-		n += int64(e.samplesOn(d))
+		n += int64(tel.samplesOn(d))
 	}
 	return n
 }
@@ -111,7 +118,7 @@ func activeIn(b *fleet.Battery, from, to time.Time) bool {
 // daySim builds the string and environment spans of one string-day and
 // simulates jars over it. It owns reusable buffers; one per task.
 type daySim struct {
-	e      *Env
+	tel    *telemetry
 	span   physics.StringSpan // scratch spans for event windows
 	env    physics.EnvSpan
 	jar    physics.JarSim
@@ -240,49 +247,47 @@ func (c *spanCache) put(k spanKey, x *cachedSpans) {
 	c.used += x.bytes
 }
 
-func (e *Env) siteSeed(s *fleet.Site) uint64 { return e.Seed("site", s.Code) }
-
 // --- observation model ------------------------------------------------------
 
 // The monitoring chain's seeds: a module per rack position (a replacement
 // jar is read by the same module), a gateway per string, a BMS server per
 // site. Nothing here reads a jar's life: what a sensor adds to a reading
 // belongs to the sensor (physics.NewJarSensor).
-func (e *Env) moduleSeed(b *fleet.Battery) uint64 { return e.Seed("bms-module", b.Slot) }
-func (e *Env) gatewaySeed(s *fleet.String) uint64 { return e.Seed("bms-gateway", s.Code) }
-func (e *Env) bmsSiteSeed(siteCode string) uint64 { return e.Seed("bms-site", siteCode) }
+func (tel *telemetry) moduleSeed(b *fleet.Battery) uint64 { return tel.Seed("bms-module", b.Slot) }
+func (tel *telemetry) gatewaySeed(s *fleet.String) uint64 { return tel.Seed("bms-gateway", s.Code) }
+func (tel *telemetry) bmsSiteSeed(siteCode string) uint64 { return tel.Seed("bms-site", siteCode) }
 
 // bmsModel is the monitoring product installed at a site.
-func (e *Env) bmsModel(siteCode string) physics.BMSModel {
-	return physics.BMSModels[e.bmsSiteSeed(siteCode)%uint64(len(physics.BMSModels))]
+func (tel *telemetry) bmsModel(siteCode string) physics.BMSModel {
+	return physics.BMSModels[tel.bmsSiteSeed(siteCode)%uint64(len(physics.BMSModels))]
 }
 
 // jarSensor is the state of b's monitoring module on day.
-func (e *Env) jarSensor(b *fleet.Battery, day time.Time) physics.JarSensor {
-	site := e.Fleet.SiteByID[b.LocationID]
-	return physics.NewJarSensor(e.bmsModel(site.Code), e.moduleSeed(b), e.bmsSiteSeed(site.Code), day.Add(12*time.Hour))
+func (tel *telemetry) jarSensor(b *fleet.Battery, day time.Time) physics.JarSensor {
+	site := tel.Fleet.SiteByID[b.LocationID]
+	return physics.NewJarSensor(tel.bmsModel(site.Code), tel.moduleSeed(b), tel.bmsSiteSeed(site.Code), day.Add(12*time.Hour))
 }
 
 // jarFaults are the faults b's rows see on day: its module's, its string
 // gateway's and its site server's.
-func (e *Env) jarFaults(dst []physics.SensorFault, b *fleet.Battery, day time.Time, n int) []physics.SensorFault {
-	site := e.Fleet.SiteByID[b.LocationID]
-	return physics.JarDayFaults(dst, physics.Mix(e.moduleSeed(b), DayNumber(day)), e.gatewaySeed(e.Fleet.StringByID[b.StringID]),
-		e.bmsSiteSeed(site.Code), day, n, physics.DefaultFaultRates)
+func (tel *telemetry) jarFaults(dst []physics.SensorFault, b *fleet.Battery, day time.Time, n int) []physics.SensorFault {
+	site := tel.Fleet.SiteByID[b.LocationID]
+	return physics.JarDayFaults(dst, physics.Mix(tel.moduleSeed(b), DayNumber(day)), tel.gatewaySeed(tel.Fleet.StringByID[b.StringID]),
+		tel.bmsSiteSeed(site.Code), day, n, physics.DefaultFaultRates)
 }
-func (e *Env) stringSeed(s *fleet.String) uint64 { return e.Seed("string", s.Code) }
-func (e *Env) jarSeed(b *fleet.Battery) uint64   { return e.Seed("jar", b.Code) }
+func (tel *telemetry) stringSeed(s *fleet.String) uint64 { return tel.Seed("string", s.Code) }
+func (tel *telemetry) jarSeed(b *fleet.Battery) uint64   { return tel.Seed("jar", b.Code) }
 
 // stringEvents collects the events a string sees on day and the day before
 // (carry-over: a recharge can run past midnight).
-func (e *Env) stringEvents(dst []physics.Event, s *fleet.String, day time.Time) []physics.Event {
-	sys := e.Fleet.SystemByID[s.SystemID]
-	site := e.Fleet.SiteByID[sys.LocationID]
+func (tel *telemetry) stringEvents(dst []physics.Event, s *fleet.String, day time.Time) []physics.Event {
+	sys := tel.Fleet.SystemByID[s.SystemID]
+	site := tel.Fleet.SiteByID[sys.LocationID]
 	dst = dst[:0]
 	for _, d := range []time.Time{day.AddDate(0, 0, -1), day} {
-		dst = append(dst, physics.SiteEvents(e.siteSeed(site), sys.Kind, d)...)
-		dst = append(dst, physics.EqualizeEvents(e.stringSeed(s), d)...)
-		dst = append(dst, e.DischargeTestEvents(s, d)...)
+		dst = append(dst, physics.SiteEvents(tel.siteSeed(site), sys.Kind, d)...)
+		dst = append(dst, physics.EqualizeEvents(tel.stringSeed(s), d)...)
+		dst = append(dst, dischargeTestEvents(s, d)...)
 	}
 	slices.SortStableFunc(dst, func(a, b physics.Event) int { return a.Start.Compare(b.Start) })
 	return dst
@@ -291,12 +296,12 @@ func (e *Env) stringEvents(dst []physics.Event, s *fleet.String, day time.Time) 
 // stringConfig is the operating configuration of s on day. Everything in
 // it is a function of the day, never of the scenario's end, so a month
 // backfilled alone equals the same month of any longer run.
-func (e *Env) stringConfig(s *fleet.String, day time.Time) physics.StringConfig {
-	cfg := e.Fleet.StringConfig(s, day)
+func (tel *telemetry) stringConfig(s *fleet.String, day time.Time) physics.StringConfig {
+	cfg := tel.Fleet.StringConfig(s, day)
 	// A jar failed open (an open cell, or the end of a dry-out) opens the
 	// string from its failure until it is removed.
 	end := day.Add(24 * time.Hour)
-	for _, b := range e.Fleet.StringJars(s.ID) {
+	for _, b := range tel.Fleet.StringJars(s.ID) {
 		l := &b.Life
 		if !l.OpensString() || !l.FailureAt.Before(end) || (!b.Removed.IsZero() && !b.Removed.After(day)) || !b.InstalledDate.Before(end) {
 			continue
@@ -317,15 +322,15 @@ func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n 
 	if x := ds.cache.get(k); x != nil {
 		return &x.str, x.env
 	}
-	e := ds.e
-	sys := e.Fleet.SystemByID[s.SystemID]
-	site := e.Fleet.SiteByID[sys.LocationID]
+	tel := ds.tel
+	sys := tel.Fleet.SystemByID[s.SystemID]
+	site := tel.Fleet.SiteByID[sys.LocationID]
 	x := ds.cache.slot()
-	ds.events = e.stringEvents(ds.events, s, day)
-	physics.BuildStringSpan(&x.str, e.stringConfig(s, day), e.stringSeed(s), day, step, n, ds.events)
-	envStep, _ := e.envStepFor(step)
-	ek := envSpanKey{seed: e.siteSeed(site), day: day.Unix(), step: envStep, n: int(time.Duration(n)*step/envStep) + 1}
-	x.env = e.envSpans.get(ek, func(sp *physics.EnvSpan) {
+	ds.events = tel.stringEvents(ds.events, s, day)
+	physics.BuildStringSpan(&x.str, tel.stringConfig(s, day), tel.stringSeed(s), day, step, n, ds.events)
+	envStep, _ := envStepFor(step)
+	ek := envSpanKey{seed: tel.siteSeed(site), day: day.Unix(), step: envStep, n: int(time.Duration(n)*step/envStep) + 1}
+	x.env = tel.rooms.get(ek, func(sp *physics.EnvSpan) {
 		physics.BuildEnvSpan(sp, ek.seed, site.Climate, day, ek.step, ek.n)
 	})
 	ds.cache.put(k, x)
@@ -334,7 +339,7 @@ func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n 
 
 // envStepFor is the environment resolution a jar simulation at step reads:
 // the 60 s room model when step divides it, else step itself; and the ratio.
-func (e *Env) envStepFor(step time.Duration) (time.Duration, int) {
+func envStepFor(step time.Duration) (time.Duration, int) {
 	if step <= time.Minute && time.Minute%step == 0 {
 		return time.Minute, int(time.Minute / step)
 	}
@@ -343,19 +348,19 @@ func (e *Env) envStepFor(step time.Duration) (time.Duration, int) {
 
 // --- telemetry_jar_raw ------------------------------------------------------
 
-func (e *Env) jarRawJob() pipeline.Job {
+func (tel *telemetry) jarRawJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_jar_raw")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.windowMonths() {
-			groups := e.batteriesByBucket(t.Partition.Buckets, ms.From, ms.To)
+		for _, ms := range tel.windowMonths() {
+			groups := batteriesByBucket(tel.Fleet, t.Partition.Buckets, ms.From, ms.To)
 			for bucket := 0; bucket < t.Partition.Buckets; bucket++ {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				bats, month := groups[bucket], ms.Month
-				weight := int64(len(bats)) * e.samplesIn(ms)
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput), Weight: weight,
+				weight := int64(len(bats)) * tel.samplesIn(ms)
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: tel.meta(t.Name, p), Segments: daySegments(ms, tel.sampleInput), Weight: weight,
 					Run: func(ctx context.Context, o *lake.Output) error {
-						return e.writeJarRaw(ctx, o, t, bats, daySpan(month, o.Segment()))
+						return tel.writeJarRaw(ctx, o, t, bats, daySpan(month, o.Segment()))
 					}})
 			}
 		}
@@ -365,9 +370,9 @@ func (e *Env) jarRawJob() pipeline.Job {
 
 // batteriesByBucket groups the batteries in service at any time in
 // [from,to) by bucket, each group sorted by id.
-func (e *Env) batteriesByBucket(buckets int, from, to time.Time) [][]*fleet.Battery {
+func batteriesByBucket(f *fleet.Fleet, buckets int, from, to time.Time) [][]*fleet.Battery {
 	groups := make([][]*fleet.Battery, max(buckets, 1))
-	for _, b := range e.Fleet.Batteries { // sorted by id
+	for _, b := range f.Batteries { // sorted by id
 		if !activeIn(b, from, to) {
 			continue
 		}
@@ -381,8 +386,8 @@ func (e *Env) batteriesByBucket(buckets int, from, to time.Time) [][]*fleet.Batt
 // can have over ms if fewer (a 1 h history day of a bucket is a few
 // thousand rows, and a full batch per file cost more than the rows).
 // Batches flush only when full, so the size changes no page boundary.
-func (e *Env) batchRows(entities int, ms lake.MonthSpan) int {
-	n := int64(entities) * e.samplesIn(ms)
+func (tel *telemetry) batchRows(entities int, ms lake.MonthSpan) int {
+	n := int64(entities) * tel.samplesIn(ms)
 	return int(max(min(n, jarBatch), 1))
 }
 
@@ -413,13 +418,13 @@ const jarBatch = 1 << 14
 // with a fresh noisy reading every 5 s).
 const OhmicRefresh = 15 * time.Minute
 
-func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
+func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
 	w, err := parquetio.NewTypedWriter[jarRawRow](o.Data(), t)
 	if err != nil {
 		return err
 	}
-	ds := &daySim{e: e}
-	buf := make([]jarRawRow, 0, e.batchRows(len(bats), ms))
+	ds := &daySim{tel: tel}
+	buf := make([]jarRawRow, 0, tel.batchRows(len(bats), ms))
 	flush := func() error {
 		if err := w.Write(buf); err != nil {
 			return err
@@ -428,17 +433,17 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		return ctx.Err()
 	}
 	for _, b := range bats {
-		s := e.Fleet.StringByID[b.StringID]
-		jarSeed := e.jarSeed(b)
+		s := tel.Fleet.StringByID[b.StringID]
+		jarSeed := tel.jarSeed(b)
 		for _, day := range activeDays(b, ms.From, ms.To) {
-			step := e.Scenario.RatesOn(day).Sample
-			n := e.samplesOn(day)
-			_, ratio := e.envStepFor(step)
+			step := tel.Scenario.RatesOn(day).Sample
+			n := tel.samplesOn(day)
+			_, ratio := envStepFor(step)
 			stepMicros := step.Microseconds()
 			span, env := ds.prepare(s, day, step, n)
-			ds.jar.Sensor = e.jarSensor(b, day)
+			ds.jar.Sensor = tel.jarSensor(b, day)
 			ds.jar.Reset(&b.Life, jarSeed, span, env, ratio)
-			ds.faults = e.jarFaults(ds.faults, b, day, n)
+			ds.faults = tel.jarFaults(ds.faults, b, day, n)
 			// The module's resolution in mV (1 or 5), applied to the
 			// integer reading; the samples the day's faults cover.
 			resMV := int32(max(1, math.Round(ds.jar.Sensor.VoltResV*1e3)))

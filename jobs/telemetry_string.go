@@ -23,19 +23,19 @@ import (
 // (physics.FloatCurrentA). The string sensor has its own dropouts and
 // stuck readings and shares its gateway's and site server's gaps.
 
-func (e *Env) stringRawJob() pipeline.Job {
+func (tel *telemetry) stringRawJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_string_raw")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.windowMonths() {
-			groups := e.stringsByBucket(t.Partition.Buckets)
+		for _, ms := range tel.windowMonths() {
+			groups := stringsByBucket(tel.Fleet, t.Partition.Buckets)
 			for bucket := range groups {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				strs, month := groups[bucket], ms.Month
-				weight := int64(len(strs)) * e.samplesIn(ms) * 25
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput), Weight: weight,
+				weight := int64(len(strs)) * tel.samplesIn(ms) * 25
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: tel.meta(t.Name, p), Segments: daySegments(ms, tel.sampleInput), Weight: weight,
 					Run: func(ctx context.Context, o *lake.Output) error {
-						return e.writeStringRaw(ctx, o, t, strs, daySpan(month, o.Segment()))
+						return tel.writeStringRaw(ctx, o, t, strs, daySpan(month, o.Segment()))
 					}})
 			}
 		}
@@ -43,32 +43,32 @@ func (e *Env) stringRawJob() pipeline.Job {
 	}}
 }
 
-func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
+func (tel *telemetry) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
 	w, err := parquetio.NewTypedWriter[stringRawRow](o.Data(), t)
 	if err != nil {
 		return err
 	}
-	ds := &daySim{e: e}
+	ds := &daySim{tel: tel}
 	var sumV []float64
 	var faults []physics.SensorFault
-	buf := make([]stringRawRow, 0, e.batchRows(len(strs), ms))
+	buf := make([]stringRawRow, 0, tel.batchRows(len(strs), ms))
 	vals := newArena32(3 * cap(buf))
 	for _, s := range strs {
-		seed := physics.Mix(e.stringSeed(s), physics.HashString("string-sensor"))
+		seed := physics.Mix(tel.stringSeed(s), physics.HashString("string-sensor"))
 		for _, day := range Days(ms.From, ms.To) {
-			jars := e.Fleet.StringJarsOn(s.ID, day)
+			jars := tel.Fleet.StringJarsOn(s.ID, day)
 			if len(jars) == 0 {
 				continue
 			}
-			step := e.Scenario.RatesOn(day).Sample
-			n := e.samplesOn(day)
-			_, ratio := e.envStepFor(step)
+			step := tel.Scenario.RatesOn(day).Sample
+			n := tel.samplesOn(day)
+			_, ratio := envStepFor(step)
 			sumV = slices.Grow(sumV[:0], n)[:n]
 			sp, env := ds.prepare(s, day, step, n)
 			clear(sumV)
 			for _, b := range jars {
 				ds.jar.Sensor = physics.JarSensor{}
-				ds.jar.Reset(&b.Life, e.jarSeed(b), sp, env, ratio)
+				ds.jar.Reset(&b.Life, tel.jarSeed(b), sp, env, ratio)
 				for i := 0; i < n; i++ {
 					v, ok := ds.jar.NextTrueV()
 					if !ok {
@@ -77,10 +77,10 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 					sumV[i] += v
 				}
 			}
-			floatA := e.floatCurrents(s, jars, sp, env, day, ratio)
-			site := e.Fleet.SiteByID[s.LocationID]
+			floatA := tel.floatCurrents(s, jars, sp, env, day, ratio)
+			site := tel.Fleet.SiteByID[s.LocationID]
 			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, stringFaultRates)
-			faults = physics.GatewayFaults(faults, e.gatewaySeed(s), e.bmsSiteSeed(site.Code), day, n)
+			faults = physics.GatewayFaults(faults, tel.gatewaySeed(s), tel.bmsSiteSeed(site.Code), day, n)
 			// The string module's calibration offset (0.02 % of reading,
 			// 1 σ: estimate), redrawn at its yearly recalibration.
 			calV := 0.0002 * physics.Gauss(physics.Mix(seed, physics.HashString("cal")), uint64(day.Year()))
@@ -165,11 +165,11 @@ var stringFaultRates = physics.FaultRates{DropoutPerDay: 0.01, StuckPerDay: 0.00
 // floatCurrents is the string's float current per env sample of day: the
 // jars' mean ambient, the string's age and the worst jar's distress
 // (physics.FloatCurrentA), or nil for a string without jars.
-func (e *Env) floatCurrents(s *fleet.String, jars []*fleet.Battery, sp *physics.StringSpan, env *physics.EnvSpan, day time.Time, ratio int) []float64 {
+func (tel *telemetry) floatCurrents(s *fleet.String, jars []*fleet.Battery, sp *physics.StringSpan, env *physics.EnvSpan, day time.Time, ratio int) []float64 {
 	if len(jars) == 0 || env.N == 0 {
 		return nil
 	}
-	capAh := e.Fleet.ModelByID[s.ModelID].CapacityAh
+	capAh := tel.Fleet.ModelByID[s.ModelID].CapacityAh
 	m := (sp.N + ratio - 1) / ratio
 	out := make([]float64, m)
 	lag := env.LagC
@@ -192,31 +192,31 @@ func (e *Env) floatCurrents(s *fleet.String, jars []*fleet.Battery, sp *physics.
 
 // --- telemetry_env -----------------------------------------------------------
 
-func (e *Env) envJob() pipeline.Job {
+func (tel *telemetry) envJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_env")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.windowMonths() {
+		for _, ms := range tel.windowMonths() {
 			p := lake.MustPartition(t, ms.Month, -1)
 			month := ms.Month
 			var weight int64
 			for _, d := range Days(ms.From, ms.To) {
-				weight += int64(len(e.Fleet.Sensors)) * int64(24*time.Hour/e.Scenario.RatesOn(d).Env)
+				weight += int64(len(tel.Fleet.Sensors)) * int64(24*time.Hour/tel.Scenario.RatesOn(d).Env)
 			}
-			tasks = append(tasks, rowTask(e, t.Name, p, weight, daySegments(ms, e.envInput), func(ctx context.Context, s *RowSink, seg lake.Segment) error {
-				return e.emitEnv(ctx, s, daySpan(month, seg))
+			tasks = append(tasks, rowTask(tel.Env, t.Name, p, weight, daySegments(ms, tel.envInput), func(ctx context.Context, s *RowSink, seg lake.Segment) error {
+				return tel.emitEnv(ctx, s, daySpan(month, seg))
 			}))
 		}
 		return tasks, nil
 	}}
 }
 
-func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan) error {
+func (tel *telemetry) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan) error {
 	var span physics.EnvSpan
 	var faults []physics.SensorFault
-	for _, sn := range e.sensorsByID() {
-		site := e.Fleet.SiteByID[sn.LocationID]
-		seed := e.Seed("sensor", sn.Code)
+	for _, sn := range sensorsByID(tel.Fleet) {
+		site := tel.Fleet.SiteByID[sn.LocationID]
+		seed := tel.Seed("sensor", sn.Code)
 		// Calibration of the sensor (estimates for a room T/RH probe):
 		// ±0.2 °C and ±2 % RH (1 σ), redrawn at each yearly calibration.
 		calSeed := physics.Mix(seed, physics.HashString("cal"))
@@ -224,9 +224,9 @@ func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan) error 
 			if day.Before(site.CommissionedDate) {
 				continue // the site's sensors report from commissioning on
 			}
-			step := e.Scenario.RatesOn(day).Env
+			step := tel.Scenario.RatesOn(day).Env
 			n := int(24 * time.Hour / step)
-			physics.BuildEnvSpan(&span, e.siteSeed(site), site.Climate, day, step, n)
+			physics.BuildEnvSpan(&span, tel.siteSeed(site), site.Climate, day, step, n)
 			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, envFaultRates)
 			y := uint64(day.Year())
 			calT, calH := 0.2*physics.Gauss(calSeed, 2*y), 2*physics.Gauss(calSeed, 2*y+1)
