@@ -23,11 +23,12 @@ import (
 // from day d-1's events recomputed rather than remembered. So one day, one
 // month or one bucket generated alone equals the same slice of a longer run.
 
-// telemetry is the phase-2 family: the jobs of the raw time series and
-// their truth, the seeds and operating inputs (events, string
-// configuration, the monitoring chain's sensors and faults) only they use,
-// and the room spans their tasks share. A task simulates with a daySim
-// (physics pull iterators) and maps the samples to rows.
+// telemetry is the phase-2 family: the jobs of the raw time series, the
+// seeds and operating inputs only they use (events, string configuration,
+// the monitoring chain's sensors and faults; telemetry_sim.go) and the room
+// spans their tasks share. A writer pulls readings from an iterator
+// (jarDay, stringDay) and maps them to rows. truth (truth.go) writes the
+// stage's hidden side from the same event and fault models.
 type telemetry struct {
 	*Env
 	// rooms shares built room spans between the family's tasks.
@@ -42,8 +43,8 @@ func telemetryJobs(e *Env) []pipeline.Job {
 		tel.envJob(),
 		tel.eventWindowJob(),
 		tel.rippleJob(),
-		tel.truthDailyJob(),
-		tel.truthEventJob(),
+		truth{tel}.truthDailyJob(),
+		truth{tel}.truthEventJob(),
 	}
 }
 

@@ -36,7 +36,7 @@ import (
 //     of impedance_measurement_raw all reference their string's impedance_test
 //     event of that quarter (the seed's event is per string or per battery;
 //     a per-string event per visit is how a CMMS books a string's ohmic survey);
-//   - capacity_test: exactly the schedule of schedule.go (e.CapacityTests),
+//   - capacity_test: exactly the fleet's schedule (fleet.String.Tests, schedule.go),
 //     the one telemetry injects as discharges; cancelled tests (operational,
 //     or postponed because a jar of the string had failed) are events with
 //     status cancelled and have no capacity_test_raw row;
