@@ -13,9 +13,10 @@ import (
 
 // The simulation side of the telemetry family: what each entity-day is
 // made of (seeds, events, string configuration, room), the monitoring
-// chain that reads it, and pull iterators of the readings. The writers
-// (telemetry*.go, truth.go) only map readings to rows, so the physics and
-// observation model read here without any file format in the way.
+// chain that reads it, and pull iterators of the readings. The jar and
+// string writers, nine tenths of the stage's rows, only map readings to
+// rows; the event-window, ripple and room-sensor writers still pull their
+// physics samples (JarSim, RippleWaveform, EnvSpan) in their own loops.
 
 // --- shared per-day simulation context -----------------------------------
 
@@ -318,8 +319,8 @@ type jarDay struct {
 	stepSec  int64
 }
 
-// startJarDay resets ds.jar to b's day at step (n samples) and returns its
-// readings. The iterator is valid until the next prepare or startJarDay.
+// startJarDay resets ds.jar to b's day at step (n samples) and points it
+// at its readings. it is valid until the next prepare or startJarDay.
 func (ds *daySim) startJarDay(it *jarDay, b *fleet.Battery, s *fleet.String, day time.Time, step time.Duration, n int) {
 	tel := ds.tel
 	_, ratio := envStepFor(step)
