@@ -16,9 +16,9 @@ import (
 // validated scenario, the root seed, the deterministic fleet built from
 // them, the lake, and the derivations every family shares (seeds,
 // partition metadata, segments, windows). It holds no caches and knows no
-// table: each family (master.go, telemetry.go, transactions.go) is a type
-// that embeds it and owns what only its jobs use, so a cache lives exactly
-// as long as the jobs that share it.
+// table: a family that needs more (telemetry.go, truth.go,
+// transactions.go) is a type that embeds it and owns what only its jobs
+// use, so a cache lives exactly as long as the jobs that share it.
 type Env struct {
 	Scenario Scenario
 	RootSeed uint64
