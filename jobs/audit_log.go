@@ -45,15 +45,15 @@ type auditRow struct {
 	ip         string
 }
 
-func (e *Env) auditJob() pipeline.Job {
+func (tx *transactions) auditJob() pipeline.Job {
 	t := schema.MustLookup("audit_log")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "transactions", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.historyMonths() {
+		for _, ms := range tx.historyMonths() {
 			ms := ms
-			tasks = append(tasks, rowTask(e, t.Name, lake.MustPartition(t, ms.Month, -1), int64(len(e.Fleet.Sites))*31*8, []lake.Segment{e.historySegment(ms, historySettle)},
+			tasks = append(tasks, rowTask(tx.Env, t.Name, lake.MustPartition(t, ms.Month, -1), int64(len(tx.Fleet.Sites))*31*8, []lake.Segment{tx.historySegment(ms, historySettle)},
 				func(ctx context.Context, s *RowSink, _ lake.Segment) error {
-					rows := e.auditRows(ms)
+					rows := tx.auditRows(ms)
 					for _, a := range rows {
 						if err := s.Add(func(b *parquetio.RowBuilder) {
 							b.Set("log_id", a.id).Set("ts", a.ts).Set("action", a.action).
@@ -77,36 +77,36 @@ func userActiveAt(u *fleet.User, t time.Time) bool {
 	return !u.CreatedAt.After(t) && (u.IsActive || t.Before(u.UpdatedAt))
 }
 
-func (e *Env) officeIP(u *fleet.User) string {
-	r := physics.NewRand(e.Seed("user-ip", u.Email))
+func (tx *transactions) officeIP(u *fleet.User) string {
+	r := physics.NewRand(tx.Seed("user-ip", u.Email))
 	if len(u.LocationIDs) == 1 {
-		if site := e.Fleet.SiteByID[u.LocationIDs[0]]; site != nil {
+		if site := tx.Fleet.SiteByID[u.LocationIDs[0]]; site != nil {
 			return fmt.Sprintf("10.%d.%d.%d", 20+slices.Index(fleet.SiteCodes(), site.Code), 10+r.IntN(50), 2+r.IntN(250))
 		}
 	}
 	return fmt.Sprintf("10.0.%d.%d", 10+r.IntN(10), 2+r.IntN(250))
 }
 
-func (e *Env) sessionIP(r *rand.Rand, u *fleet.User) string {
+func (tx *transactions) sessionIP(r *rand.Rand, u *fleet.User) string {
 	if r.Float64() < 0.15 {
 		return fmt.Sprintf("192.168.%d.%d", 100+r.IntN(10), 2+r.IntN(250))
 	}
-	return e.officeIP(u)
+	return tx.officeIP(u)
 }
 
-func (e *Env) auditRows(ms lake.MonthSpan) []auditRow {
-	d := e.tx()
-	end := e.Scenario.End.Time
+func (tx *transactions) auditRows(ms lake.MonthSpan) []auditRow {
+	d := tx.plan()
+	end := tx.Scenario.End.Time
 	var rows []auditRow
 	in := func(t time.Time) bool { return !t.Before(ms.From) && t.Before(ms.To) && t.Before(end) }
-	id := e.auditID
+	id := tx.auditID
 	for _, st := range d.sites {
 		if len(st.strings) == 0 {
 			continue
 		}
 		// From the maintenance history.
 		for _, ev := range st.events {
-			r := physics.NewRand(physics.Mix(e.Seed("audit-event"), IDSeed(ev.ID)))
+			r := physics.NewRand(physics.Mix(tx.Seed("audit-event"), IDSeed(ev.ID)))
 			evID := ev.ID
 			switch ev.Status {
 			case stCompleted:
@@ -115,7 +115,7 @@ func (e *Env) auditRows(ms lake.MonthSpan) []auditRow {
 					continue
 				}
 				rows = append(rows, auditRow{id: id(ev.ID.String() + "/completed"), ts: ts, user: ev.Tech, action: "maintenance_update",
-					entityType: "maintenance_event", entityID: &evID, ip: e.sessionIP(r, ev.Tech),
+					entityType: "maintenance_event", entityID: &evID, ip: tx.sessionIP(r, ev.Tech),
 					details: map[string]any{"event_type": ev.Type, "status": stCompleted, "work_order_id": ev.WorkOrder}})
 			case stCancelled:
 				ts := ev.UpdatedAt
@@ -127,17 +127,17 @@ func (e *Env) auditRows(ms lake.MonthSpan) []auditRow {
 					continue
 				}
 				rows = append(rows, auditRow{id: id(ev.ID.String() + "/cancelled"), ts: ts, user: u, action: "work_order_update",
-					entityType: "maintenance_event", entityID: &evID, ip: e.sessionIP(r, u),
+					entityType: "maintenance_event", entityID: &evID, ip: tx.sessionIP(r, u),
 					details: map[string]any{"status": stCancelled, "work_order_id": ev.WorkOrder, "reason": strings.TrimPrefix(ev.Notes, "Cancelled: ")}})
 			}
 		}
 		for _, s := range st.strings {
-			for _, b := range e.Fleet.StringJars(s.ID) {
+			for _, b := range tx.Fleet.StringJars(s.ID) {
 				l := &b.Life
 				if l.Failure == physics.FailureNone || (!b.Removed.IsZero() && !l.FailureAt.Before(b.Removed)) {
 					continue
 				}
-				r := physics.NewRand(e.Seed("audit-failure", b.Code))
+				r := physics.NewRand(tx.Seed("audit-failure", b.Code))
 				ts := l.FailureAt.Add(time.Duration(300+r.IntN(3300)) * time.Second)
 				u := st.pickTech(r, ts, false)
 				if u == nil || !in(ts) {
@@ -145,7 +145,7 @@ func (e *Env) auditRows(ms lake.MonthSpan) []auditRow {
 				}
 				bid := b.ID
 				rows = append(rows, auditRow{id: id(b.Code + "/failure-ack"), ts: ts, user: u, action: "alert_acknowledge",
-					entityType: "battery", entityID: &bid, ip: e.sessionIP(r, u),
+					entityType: "battery", entityID: &bid, ip: tx.sessionIP(r, u),
 					details: map[string]any{"alert_type": "jar_failure", "severity": "critical", "signature": l.Failure.String(), "jar": jarLabel(b), "string_code": s.Code}})
 			}
 		}
@@ -158,7 +158,7 @@ func (e *Env) auditRows(ms lake.MonthSpan) []auditRow {
 		}
 		// Interactive sessions.
 		for _, day := range Days(ms.From, minTime(ms.To, end)) {
-			rows = st.sessions(rows, day)
+			rows = tx.sessions(st, rows, day)
 		}
 	}
 	slices.SortFunc(rows, func(a, b auditRow) int {
@@ -182,12 +182,11 @@ var configParams = []struct {
 	{"string_current_alarm_a", 5, 4},
 }
 
-func (st *siteTx) sessions(rows []auditRow, day time.Time) []auditRow {
-	e := st.e
+func (tx *transactions) sessions(st *siteTx, rows []auditRow, day time.Time) []auditRow {
 	if day.Before(st.site.CommissionedDate) {
 		return rows
 	}
-	r := physics.NewRand(e.Seed("audit", st.site.Code, day.Format(time.DateOnly)))
+	r := physics.NewRand(tx.Seed("audit", st.site.Code, day.Format(time.DateOnly)))
 	n := 1 + r.IntN(3)
 	if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
 		n = r.IntN(2)
@@ -195,7 +194,7 @@ func (st *siteTx) sessions(rows []auditRow, day time.Time) []auditRow {
 	noon := day.Add(5 * time.Hour)
 	var users []*fleet.User
 	var weights []float64
-	for _, u := range e.Fleet.Users {
+	for _, u := range tx.Fleet.Users {
 		if !slices.Contains(u.LocationIDs, st.site.ID) || !userActiveAt(u, noon) {
 			continue
 		}
@@ -222,16 +221,16 @@ func (st *siteTx) sessions(rows []auditRow, day time.Time) []auditRow {
 	for k := 0; k < n; k++ {
 		u := users[pickWeighted(r, weights)]
 		ts := day.Add(time.Hour + time.Duration(r.IntN(10*3600))*time.Second) // 08:00-18:00 ICT
-		ip := e.sessionIP(r, u)
+		ip := tx.sessionIP(r, u)
 		uid := u.ID
 		sid := fmt.Sprintf("%016x", r.Uint64())
 		base := fmt.Sprintf("%s/%d", label, k)
-		rows = append(rows, auditRow{id: e.auditID(base + "/login"), ts: ts, user: u, action: "login", entityType: "user", entityID: &uid, ip: ip,
+		rows = append(rows, auditRow{id: tx.auditID(base + "/login"), ts: ts, user: u, action: "login", entityType: "user", entityID: &uid, ip: ip,
 			details: map[string]any{"session_id": sid, "method": []string{"password+totp", "sso"}[r.IntN(2)]}})
 		for j, m := 0, 1+r.IntN(3); j < m; j++ {
 			ts = ts.Add(time.Duration(30+r.IntN(900)) * time.Second)
 			if a, ok := st.action(r, u, ts, strs); ok {
-				a.id, a.ts, a.user, a.ip = e.auditID(fmt.Sprintf("%s/%d", base, j)), ts, u, ip
+				a.id, a.ts, a.user, a.ip = tx.auditID(fmt.Sprintf("%s/%d", base, j)), ts, u, ip
 				a.details["session_id"] = sid
 				rows = append(rows, a)
 			}
@@ -239,7 +238,7 @@ func (st *siteTx) sessions(rows []auditRow, day time.Time) []auditRow {
 		if r.Float64() < 0.85 {
 			ts = ts.Add(time.Duration(60+r.IntN(1200)) * time.Second)
 			if ts.Before(day.AddDate(0, 0, 1)) {
-				rows = append(rows, auditRow{id: e.auditID(base + "/logout"), ts: ts, user: u, action: "logout", entityType: "user", entityID: &uid, ip: ip,
+				rows = append(rows, auditRow{id: tx.auditID(base + "/logout"), ts: ts, user: u, action: "logout", entityType: "user", entityID: &uid, ip: ip,
 					details: map[string]any{"session_id": sid}})
 			}
 		}
@@ -247,7 +246,9 @@ func (st *siteTx) sessions(rows []auditRow, day time.Time) []auditRow {
 	return rows
 }
 
-func (e *Env) auditID(label string) uuid.UUID { return fleet.ID(e.RootSeed, "audit_log", label) }
+func (tx *transactions) auditID(label string) uuid.UUID {
+	return fleet.ID(tx.RootSeed, "audit_log", label)
+}
 
 func pickWeighted(r *rand.Rand, w []float64) int {
 	sum := 0.0
@@ -266,7 +267,6 @@ func pickWeighted(r *rand.Rand, w []float64) int {
 
 // action draws one role-dependent action with a real entity.
 func (st *siteTx) action(r *rand.Rand, u *fleet.User, ts time.Time, strs []*fleet.String) (auditRow, bool) {
-	e := st.e
 	var choices []string
 	switch u.Role {
 	case fleet.RoleAdmin:
@@ -297,7 +297,7 @@ func (st *siteTx) action(r *rand.Rand, u *fleet.User, ts time.Time, strs []*flee
 			"parameter": p.name, "old_value": p.old, "new_value": p.new, "string_code": s.Code}}, true
 	case "alert_acknowledge":
 		s := strs[r.IntN(len(strs))]
-		jars := e.Fleet.StringJarsOn(s.ID, ts)
+		jars := st.e.Fleet.StringJarsOn(s.ID, ts)
 		if len(jars) == 0 {
 			return auditRow{}, false
 		}

@@ -59,7 +59,7 @@ func BenchmarkTelemetryJarFleetDay(b *testing.B) {
 					b.Fatal(err)
 				}
 				r := &pipeline.Runner{Lake: lake.New(fs), Workers: workers, Force: true}
-				sum, err := r.RunJobs(context.Background(), []pipeline.Job{e.jarRawJob()})
+				sum, err := r.RunJobs(context.Background(), []pipeline.Job{(&telemetry{Env: e}).jarRawJob()})
 				if err != nil {
 					b.Fatal(err)
 				}

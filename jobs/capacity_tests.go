@@ -19,35 +19,35 @@ import (
 
 // capacity_test_raw + capacity_test_curve blobs
 
-// TestID is the capacity_test_raw key of a scheduled test.
-func (e *Env) TestID(s *fleet.String, ct CapacityTest) uuid.UUID {
-	return fleet.ID(e.RootSeed, "capacity_test", fmt.Sprintf("%s/%d", s.Code, ct.Seq))
+// testID is the capacity_test_raw key of a scheduled test.
+func (tx *transactions) testID(s *fleet.String, ct CapacityTest) uuid.UUID {
+	return fleet.ID(tx.RootSeed, "capacity_test", fmt.Sprintf("%s/%d", s.Code, ct.Seq))
 }
 
-func (e *Env) capacityTestJob() pipeline.Job {
+func (tx *transactions) capacityTestJob() pipeline.Job {
 	t := schema.MustLookup("capacity_test_raw")
 	ct := schema.MustLookup("capacity_test_curve")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "transactions", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.historyMonths() {
+		for _, ms := range tx.historyMonths() {
 			p := lake.MustPartition(t, ms.Month, -1)
 			month := ms.Month
-			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: []lake.Segment{e.historySegment(ms, historySettle)}, Weight: int64(len(e.Fleet.Strings)) * 100,
-				Run: func(ctx context.Context, o *lake.Output) error { return e.writeCapacityTests(ctx, o, t, ct, month) }})
+			tasks = append(tasks, pipeline.Task{Partition: p, Meta: tx.meta(t.Name, p), Segments: []lake.Segment{tx.historySegment(ms, historySettle)}, Weight: int64(len(tx.Fleet.Strings)) * 100,
+				Run: func(ctx context.Context, o *lake.Output) error { return tx.writeCapacityTests(ctx, o, t, ct, month) }})
 		}
 		return tasks, nil
 	}}
 }
 
-func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT *schema.Table, month string) error {
-	d := e.tx()
+func (tx *transactions) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT *schema.Table, month string) error {
+	d := tx.plan()
 	rw, err := parquetio.NewRowWriter(o.Data(), t)
 	if err != nil {
 		return err
 	}
 	sink := parquetio.NewRowSink(rw, t)
-	for _, s := range e.stringsByID() {
-		tests := e.CapacityTests(s)
+	for _, s := range stringsByID(tx.Fleet) {
+		tests := s.Tests
 		for i := range tests {
 			ct := tests[i]
 			if ct.Cancelled || lake.Month(ct.Start) != month {
@@ -57,12 +57,12 @@ func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT 
 			if ev == nil {
 				return fmt.Errorf("capacity test %s/%d has no maintenance event", s.Code, ct.Seq)
 			}
-			id := e.TestID(s, ct)
+			id := tx.testID(s, ct)
 			key := o.BlobKey(id.String())
-			if err := o.WriteBlob(key, func(w io.Writer) (int64, error) { return e.writeCapacityCurve(w, curveT, s, ct, id) }); err != nil {
+			if err := o.WriteBlob(key, func(w io.Writer) (int64, error) { return tx.writeCapacityCurve(w, curveT, s, ct, id) }); err != nil {
 				return err
 			}
-			spec := e.Fleet.ModelByID[s.ModelID].Spec
+			spec := tx.Fleet.ModelByID[s.ModelID].Spec
 			notes := fmt.Sprintf("Constant-current discharge, C/%.0f. Weakest jar %s (%s); all other jars above cutoff at end of test.",
 				spec.CapacityAh/ct.CurrentA, jarLabel(ct.Weakest), ct.Weakest.Code)
 			if err := sink.Add(func(b *parquetio.RowBuilder) {
@@ -92,15 +92,15 @@ func (e *Env) writeCapacityTests(ctx context.Context, o *lake.Output, t, curveT 
 // model's ambient, as the test logger records it: the measured current,
 // and per channel a voltage offset and noise. The first jar to reach the
 // cutoff (the weakest) ends the test at its Duration; the others end above.
-func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, ct CapacityTest, id uuid.UUID) (int64, error) {
+func (tx *transactions) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, ct CapacityTest, id uuid.UUID) (int64, error) {
 	rw, err := parquetio.NewRowWriter(w, t)
 	if err != nil {
 		return 0, err
 	}
 	sink := parquetio.NewRowSink(rw, t)
-	spec := e.Fleet.ModelByID[s.ModelID].Spec
+	spec := tx.Fleet.ModelByID[s.ModelID].Spec
 	var jars []*fleet.Battery
-	for _, b := range e.Fleet.StringJars(s.ID) {
+	for _, b := range tx.Fleet.StringJars(s.ID) {
 		if b.ActiveOn(ct.Start) {
 			jars = append(jars, b)
 		}
@@ -108,9 +108,9 @@ func (e *Env) writeCapacityCurve(w io.Writer, t *schema.Table, s *fleet.String, 
 	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	total := int64(ct.Duration / time.Second)
 	stepS := int64(curveStep / time.Second)
-	seed := e.Seed("capacity-curve", s.Code, fmt.Sprint(ct.Seq))
+	seed := tx.Seed("capacity-curve", s.Code, fmt.Sprint(ct.Seq))
 	for _, b := range jars {
-		d := e.testDischarge(b, spec, ct)
+		d := fleet.TestDischarge(tx.RootSeed, b, spec, ct.Start, ct.CurrentA, ct.AmbientC, ct.StartSOC)
 		js := physics.Mix(seed, IDSeed(b.ID))
 		off := curveOffsetV * physics.Gauss(js, 1<<40)
 		for el, i := int64(0), uint64(0); ; i++ {

@@ -1,6 +1,35 @@
 // Package jobs holds battlake's jobs, registered in phase order (seed
 // section 7) in registry.go, and the scenario that configures them.
 //
+// # How the code is organised
+//
+// Env (env.go) is the small context every synthesis family plans from: the
+// validated scenario, the root seed, the fleet built from them, the lake,
+// and the derivations the families share (Seed, the room model's
+// siteSeed, partition metadata, day, as-of and snapshot segments, the
+// telemetry and history months). It holds no cache. A family of tables
+// that needs more is a type embedding *Env that owns what only its jobs
+// use, and lives as long as the jobs it returns (one run):
+//   - master (master.go): no type; each table is a function of the fleet.
+//   - telemetry (telemetry*.go): the raw time series. telemetry_sim.go is
+//     the simulation side: the seeds and inputs of an entity-day (events,
+//     string configuration, the monitoring chain's sensors and faults),
+//     the daySim that builds string and room spans (with a per-task span
+//     cache and the family's shared room-span cache), and pull iterators
+//     of readings (jarDay, stringDay). The writers (telemetry.go,
+//     telemetry_string.go, telemetry_events.go, telemetry_env.go) map
+//     readings to rows on the typed fast path (telemetry_rows.go).
+//   - truth (truth.go): the telemetry stage's hidden side, from the same
+//     event and fault models.
+//   - transactions (transactions*.go, maintenance_event.go,
+//     capacity_tests.go, impedance.go, audit_log.go): the four tables are
+//     views of one planned history (siteTx per site, planned once, cached
+//     by the family); schedule.go reads the fleet's capacity-test list,
+//     which telemetry injects as discharges.
+//
+// The derived stages (calc onwards) are in jobs/derive and its kernel
+// packages: they read only the lake, through Env.Lake.
+//
 // # Table families and how the jobs make them
 //
 // Master (phase 1, stage "master"): location, battery_model,

@@ -1,7 +1,9 @@
 package jobs
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
@@ -10,22 +12,19 @@ import (
 	"github.com/google/uuid"
 )
 
-// Env is what every job plans from: the validated scenario, the root seed
-// and the deterministic fleet built from them.
+// Env is the fleet-and-seeds context every job family plans from: the
+// validated scenario, the root seed, the deterministic fleet built from
+// them, the lake, and the derivations every family shares (seeds,
+// partition metadata, segments, windows). It holds no caches and knows no
+// table: a family that needs more (telemetry.go, truth.go,
+// transactions.go) is a type that embeds it and owns what only its jobs
+// use, so a cache lives exactly as long as the jobs that share it.
 type Env struct {
 	Scenario Scenario
 	RootSeed uint64
 	Fleet    *fleet.Fleet
 	// Lake is what derived stages plan from and read.
 	Lake *lake.Lake
-
-	// caches of pure derivations, shared by the jobs of one run and freed
-	// with the Env.
-	caches struct {
-		tx txCache
-	}
-	// envSpans are the room spans shared by telemetry tasks.
-	envSpans envSpanCache
 }
 
 // NewEnv validates the scenario and builds the fleet.
@@ -59,6 +58,11 @@ func (e *Env) Seed(labels ...string) uint64 {
 	}
 	return physics.Mix(e.RootSeed, parts...)
 }
+
+// siteSeed seeds a site's room model (physics.BuildEnvSpan): the room the
+// telemetry simulates is the one the technicians measure in, so telemetry,
+// truth and transactions all derive it here.
+func (e *Env) siteSeed(s *fleet.Site) uint64 { return e.Seed("site", s.Code) }
 
 // IDSeed folds an entity id into a seed part.
 func IDSeed(id uuid.UUID) uint64 {
@@ -128,6 +132,36 @@ func (e *Env) historySegment(ms lake.MonthSpan, settle time.Duration) lake.Segme
 // fresh, so current status is never rolled back.
 func (e *Env) snapshotSegment() lake.Segment {
 	return lake.AsOfSegment(fleet.Horizon.AddDate(-30, 0, 0), e.Scenario.End.Time)
+}
+
+// windowMonths are the telemetry window's month spans.
+func (e *Env) windowMonths() []lake.MonthSpan {
+	return lake.Months(e.Scenario.Start.Time, e.Scenario.End.Time)
+}
+
+// historyMonths spans from the earliest install to the scenario end.
+func (e *Env) historyMonths() []lake.MonthSpan {
+	first := e.Scenario.End.Time
+	for _, b := range e.Fleet.Batteries {
+		if b.InstalledDate.Before(first) {
+			first = b.InstalledDate
+		}
+	}
+	return lake.Months(time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC), e.Scenario.End.Time)
+}
+
+// stringsByID and sensorsByID are the fleet's strings and sensors in id
+// order, the order their rows are written in.
+func stringsByID(f *fleet.Fleet) []*fleet.String {
+	out := slices.Clone(f.Strings)
+	slices.SortFunc(out, func(a, b *fleet.String) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
+}
+
+func sensorsByID(f *fleet.Fleet) []*fleet.Sensor {
+	out := slices.Clone(f.Sensors)
+	slices.SortFunc(out, func(a, b *fleet.Sensor) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
 }
 
 // Days lists UTC midnights in [from, to).

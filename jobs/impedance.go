@@ -12,14 +12,14 @@ import (
 
 // impedance_measurement_raw
 
-func (e *Env) impedanceJob() pipeline.Job {
+func (tx *transactions) impedanceJob() pipeline.Job {
 	t := schema.MustLookup("impedance_measurement_raw")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "transactions", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
-		d := e.tx()
+		d := tx.plan()
 		var tasks []pipeline.Task
-		for _, ms := range e.historyMonths() {
+		for _, ms := range tx.historyMonths() {
 			rs := d.impByMonth[ms.Month]
-			tasks = append(tasks, rowTask(e, t.Name, lake.MustPartition(t, ms.Month, -1), int64(len(rs))+1, []lake.Segment{e.historySegment(ms, historySettle)},
+			tasks = append(tasks, rowTask(tx.Env, t.Name, lake.MustPartition(t, ms.Month, -1), int64(len(rs))+1, []lake.Segment{tx.historySegment(ms, historySettle)},
 				func(ctx context.Context, s *RowSink, _ lake.Segment) error {
 					for _, x := range rs {
 						if err := s.Add(func(b *parquetio.RowBuilder) {

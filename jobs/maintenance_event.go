@@ -14,12 +14,12 @@ import (
 
 // maintenance_event
 
-func (e *Env) maintenanceJob() pipeline.Job {
+func (tx *transactions) maintenanceJob() pipeline.Job {
 	t := schema.MustLookup("maintenance_event")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "transactions", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
-		d := e.tx()
+		d := tx.plan()
 		months := map[string]bool{}
-		for _, ms := range e.historyMonths() {
+		for _, ms := range tx.historyMonths() {
 			months[ms.Month] = true
 		}
 		for m := range d.evByMonth {
@@ -34,8 +34,8 @@ func (e *Env) maintenanceJob() pipeline.Job {
 		for _, m := range keys {
 			evs := d.evByMonth[m]
 			start, _ := time.Parse("2006-01", m)
-			seg := e.historySegment(lake.MonthSpan{Month: m, From: start}, historySettle)
-			tasks = append(tasks, rowTask(e, t.Name, lake.MustPartition(t, m, -1), int64(len(evs))+1, []lake.Segment{seg},
+			seg := tx.historySegment(lake.MonthSpan{Month: m, From: start}, historySettle)
+			tasks = append(tasks, rowTask(tx.Env, t.Name, lake.MustPartition(t, m, -1), int64(len(evs))+1, []lake.Segment{seg},
 				func(ctx context.Context, s *RowSink, _ lake.Segment) error { return emitEvents(s, evs) }))
 		}
 		return tasks, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/battlake/battlake/jobs/fleet"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
@@ -12,22 +13,22 @@ import (
 
 // Master data (phase 1): one unpartitioned file per table, straight from
 // the deterministic fleet model, plus truth_battery (the hidden life of
-// every jar) under _truth/.
+// every jar) under _truth/. Each table is a function of the fleet alone:
+// the family needs no state beyond the Env.
 
 func masterJobs(e *Env) []pipeline.Job {
-	type emitter func(ctx context.Context, s *RowSink) error
 	tables := []struct {
 		name string
-		emit emitter
+		emit func(f *fleet.Fleet, s *RowSink) error
 	}{
-		{"location", e.emitLocations},
-		{"battery_model", e.emitBatteryModels},
-		{"battery_system", e.emitSystems},
-		{"string", e.emitStrings},
-		{"battery", e.emitBatteries},
-		{"environmental_sensor", e.emitSensors},
-		{"user", e.emitUsers},
-		{"truth_battery", e.emitTruthBattery},
+		{"location", emitLocations},
+		{"battery_model", emitBatteryModels},
+		{"battery_system", emitSystems},
+		{"string", emitStrings},
+		{"battery", emitBatteries},
+		{"environmental_sensor", emitSensors},
+		{"user", emitUsers},
+		{"truth_battery", emitTruthBattery},
 	}
 	var jobs []pipeline.Job
 	for _, x := range tables {
@@ -37,7 +38,7 @@ func masterJobs(e *Env) []pipeline.Job {
 			PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 				p := lake.MustPartition(t, "", -1)
 				return []pipeline.Task{rowTask(e, t.Name, p, 1000, []lake.Segment{e.snapshotSegment()},
-					func(ctx context.Context, s *RowSink, _ lake.Segment) error { return emit(ctx, s) })}, nil
+					func(_ context.Context, s *RowSink, _ lake.Segment) error { return emit(e.Fleet, s) })}, nil
 			}})
 	}
 	return jobs
@@ -50,8 +51,8 @@ func datePtr(t *time.Time) any {
 	return *t
 }
 
-func (e *Env) emitLocations(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.Sites {
+func emitLocations(f *fleet.Fleet, s *RowSink) error {
+	for _, x := range f.Sites {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("location_id", x.ID).Set("location_code", x.Code).Set("location_name", x.Name).
 				Set("region", x.Region).Set("city", x.City).Set("latitude", x.Latitude).Set("longitude", x.Longitude).
@@ -64,8 +65,8 @@ func (e *Env) emitLocations(_ context.Context, s *RowSink) error {
 	return nil
 }
 
-func (e *Env) emitBatteryModels(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.Models {
+func emitBatteryModels(f *fleet.Fleet, s *RowSink) error {
+	for _, x := range f.Models {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("model_id", x.ID).Set("model_name", x.Name).Set("manufacturer", x.Manufacturer).
 				Set("chemistry", x.Chemistry).Set("nominal_voltage_v", x.NominalV).Set("capacity_ah", x.CapacityAh).
@@ -81,8 +82,8 @@ func (e *Env) emitBatteryModels(_ context.Context, s *RowSink) error {
 	return nil
 }
 
-func (e *Env) emitSystems(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.Systems {
+func emitSystems(f *fleet.Fleet, s *RowSink) error {
+	for _, x := range f.Systems {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("system_id", x.ID).Set("location_id", x.LocationID).Set("system_code", x.Code).
 				Set("system_type", x.SystemType).Set("system_name", x.Name).Set("manufacturer", x.Manufacturer).
@@ -95,9 +96,9 @@ func (e *Env) emitSystems(_ context.Context, s *RowSink) error {
 	return nil
 }
 
-func (e *Env) emitStrings(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.Strings {
-		last := e.LastCapacityTest(x)
+func emitStrings(f *fleet.Fleet, s *RowSink) error {
+	for _, x := range f.Strings {
+		last := lastCapacityTest(x)
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("string_id", x.ID).Set("system_id", x.SystemID).Set("string_code", x.Code).
 				Set("string_position", x.Position).Set("batteries_count", x.BatteriesCount).
@@ -111,8 +112,8 @@ func (e *Env) emitStrings(_ context.Context, s *RowSink) error {
 	return nil
 }
 
-func (e *Env) emitBatteries(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.Batteries {
+func emitBatteries(f *fleet.Fleet, s *RowSink) error {
+	for _, x := range f.Batteries {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("battery_id", x.ID).Set("string_id", x.StringID).Set("model_id", x.ModelID).
 				Set("battery_code", x.Code).Set("serial_number", x.SerialNumber).
@@ -128,8 +129,8 @@ func (e *Env) emitBatteries(_ context.Context, s *RowSink) error {
 	return nil
 }
 
-func (e *Env) emitSensors(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.Sensors {
+func emitSensors(f *fleet.Fleet, s *RowSink) error {
+	for _, x := range f.Sensors {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("sensor_id", x.ID).Set("location_id", x.LocationID).Set("sensor_code", x.Code).
 				Set("sensor_type", x.SensorType).Set("zone", x.Zone).Set("is_active", x.IsActive)
@@ -140,8 +141,8 @@ func (e *Env) emitSensors(_ context.Context, s *RowSink) error {
 	return nil
 }
 
-func (e *Env) emitUsers(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.Users {
+func emitUsers(f *fleet.Fleet, s *RowSink) error {
+	for _, x := range f.Users {
 		ids := make([]string, len(x.LocationIDs))
 		for i, id := range x.LocationIDs {
 			ids[i] = id.String()
@@ -157,8 +158,8 @@ func (e *Env) emitUsers(_ context.Context, s *RowSink) error {
 	return nil
 }
 
-func (e *Env) emitTruthBattery(_ context.Context, s *RowSink) error {
-	for _, x := range e.Fleet.Batteries {
+func emitTruthBattery(f *fleet.Fleet, s *RowSink) error {
+	for _, x := range f.Batteries {
 		l := &x.Life
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("battery_id", x.ID).Set("profile", l.Profile.String()).Set("installed_date", x.InstalledDate).

@@ -34,19 +34,12 @@ const CutoffV = physics.CutoffV
 // capacity: the current and run-time errors of the load bank and logger.
 var CapInstrumentErr = math.Hypot(fleet.CapCurrentErr, fleet.CapTimingErr)
 
-// CapacityTests lists a string's capacity tests from its install to the
-// scenario end (cancelled ones included, flagged).
-func (e *Env) CapacityTests(s *fleet.String) []CapacityTest { return s.Tests }
-
-// testDischarge is jar b's discharge in test ct (fleet.TestDischarge).
-func (e *Env) testDischarge(b *fleet.Battery, spec physics.ModelSpec, ct CapacityTest) physics.CCDischarge {
-	return fleet.TestDischarge(e.RootSeed, b, spec, ct.Start, ct.CurrentA, ct.AmbientC, ct.StartSOC)
-}
-
-// DischargeTestEvents are the capacity-test discharges of s starting on day.
-func (e *Env) DischargeTestEvents(s *fleet.String, day time.Time) []physics.Event {
+// dischargeTestEvents are the capacity-test discharges of s starting on
+// day: the fleet's schedule (s.Tests, cancelled ones flagged) is the one
+// list both telemetry and capacity_test_raw read, so they agree.
+func dischargeTestEvents(s *fleet.String, day time.Time) []physics.Event {
 	var out []physics.Event
-	for _, ct := range e.CapacityTests(s) {
+	for _, ct := range s.Tests {
 		if ct.Cancelled || !sameDay(ct.Start, day) {
 			continue
 		}
@@ -55,11 +48,11 @@ func (e *Env) DischargeTestEvents(s *fleet.String, day time.Time) []physics.Even
 	return out
 }
 
-// LastCapacityTest is the date of the string's last completed test before
+// lastCapacityTest is the date of the string's last completed test before
 // the scenario end (string.last_capacity_test_date).
-func (e *Env) LastCapacityTest(s *fleet.String) *time.Time {
+func lastCapacityTest(s *fleet.String) *time.Time {
 	var last *time.Time
-	for _, ct := range e.CapacityTests(s) {
+	for _, ct := range s.Tests {
 		if !ct.Cancelled {
 			d := ct.Start.Truncate(24 * time.Hour)
 			last = &d

@@ -15,6 +15,7 @@ import (
 // sensor with the same faults on the same day.
 func TestSensorBelongsToTheModuleNotTheJar(t *testing.T) {
 	e := txTestEnv(t)
+	tel := &telemetry{Env: e}
 	day := e.Scenario.End.Time.AddDate(0, 0, -1)
 	bySlot := map[string][]*fleet.Battery{}
 	for _, b := range e.Fleet.Batteries {
@@ -24,11 +25,11 @@ func TestSensorBelongsToTheModuleNotTheJar(t *testing.T) {
 	for _, jars := range bySlot {
 		for _, b := range jars[1:] {
 			a := jars[0]
-			if e.jarSensor(a, day) != e.jarSensor(b, day) {
-				t.Fatalf("%s and %s (same slot): sensors %+v and %+v", a.Code, b.Code, e.jarSensor(a, day), e.jarSensor(b, day))
+			if tel.jarSensor(a, day) != tel.jarSensor(b, day) {
+				t.Fatalf("%s and %s (same slot): sensors %+v and %+v", a.Code, b.Code, tel.jarSensor(a, day), tel.jarSensor(b, day))
 			}
-			fa := e.jarFaults(nil, a, day, 17280)
-			fb := e.jarFaults(nil, b, day, 17280)
+			fa := tel.jarFaults(nil, a, day, 17280)
+			fb := tel.jarFaults(nil, b, day, 17280)
 			if !slices.Equal(fa, fb) {
 				t.Fatalf("%s and %s (same slot): faults differ", a.Code, b.Code)
 			}
@@ -48,7 +49,7 @@ func TestSensorBelongsToTheModuleNotTheJar(t *testing.T) {
 		if sigma[b.Life.Profile] == nil {
 			sigma[b.Life.Profile] = map[float64]bool{}
 		}
-		sigma[b.Life.Profile][e.jarSensor(b, day).VoltSigmaV] = true
+		sigma[b.Life.Profile][tel.jarSensor(b, day).VoltSigmaV] = true
 	}
 	for p, s := range sigma {
 		if len(s) != 1 {

@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
-	"github.com/battlake/battlake/physics"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
 	"github.com/battlake/battlake/schema"
-	"github.com/google/uuid"
 )
 
 // Telemetry (phase 2). Partitions are (month, bucket) for jar and string
@@ -27,55 +23,63 @@ import (
 // from day d-1's events recomputed rather than remembered. So one day, one
 // month or one bucket generated alone equals the same slice of a longer run.
 
-func telemetryJobs(e *Env) []pipeline.Job {
-	return []pipeline.Job{
-		e.jarRawJob(),
-		e.stringRawJob(),
-		e.envJob(),
-		e.eventWindowJob(),
-		e.rippleJob(),
-		e.truthDailyJob(),
-		e.truthEventJob(),
-	}
+// telemetry is the phase-2 family: the jobs of the raw time series, the
+// seeds and operating inputs only they use (events, string configuration,
+// the monitoring chain's sensors and faults; telemetry_sim.go) and the room
+// spans their tasks share. A writer pulls readings from an iterator
+// (jarDay, stringDay) and maps them to rows. truth (truth.go) writes the
+// stage's hidden side from the same event and fault models.
+type telemetry struct {
+	*Env
+	// rooms shares built room spans between the family's tasks.
+	rooms envSpanCache
 }
 
-// windowMonths are the telemetry window's month spans.
-func (e *Env) windowMonths() []lake.MonthSpan {
-	return lake.Months(e.Scenario.Start.Time, e.Scenario.End.Time)
+func telemetryJobs(e *Env) []pipeline.Job {
+	tel := &telemetry{Env: e}
+	return []pipeline.Job{
+		tel.jarRawJob(),
+		tel.stringRawJob(),
+		tel.envJob(),
+		tel.eventWindowJob(),
+		tel.rippleJob(),
+		truth{tel}.truthDailyJob(),
+		truth{tel}.truthEventJob(),
+	}
 }
 
 // sampleInput, envInput and rippleInput name the rates a table's rows of
 // day depend on; they enter the fingerprints of those tables' day segments
 // only (derived stages read sample_interval back: derive.Index.Interval).
-func (e *Env) sampleInput(day time.Time) []string {
-	return []string{"sample_interval=" + e.Scenario.RatesOn(day).Sample.String()}
+func (tel *telemetry) sampleInput(day time.Time) []string {
+	return []string{"sample_interval=" + tel.Scenario.RatesOn(day).Sample.String()}
 }
-func (e *Env) envInput(day time.Time) []string {
-	return []string{"env_interval=" + e.Scenario.RatesOn(day).Env.String()}
+func (tel *telemetry) envInput(day time.Time) []string {
+	return []string{"env_interval=" + tel.Scenario.RatesOn(day).Env.String()}
 }
-func (e *Env) rippleInput(day time.Time) []string {
-	return []string{"ripple_every=" + e.Scenario.RatesOn(day).Ripple.String()}
+func (tel *telemetry) rippleInput(day time.Time) []string {
+	return []string{"ripple_every=" + tel.Scenario.RatesOn(day).Ripple.String()}
 }
 
 // captureInput: a day's event windows with or without their samples.
-func (e *Env) captureInput(day time.Time) []string {
-	if e.Scenario.RatesOn(day).Captures {
+func (tel *telemetry) captureInput(day time.Time) []string {
+	if tel.Scenario.RatesOn(day).Captures {
 		return nil // as before the historian: unchanged fingerprints
 	}
 	return []string{"captures=none"}
 }
 
 // samplesOn is the number of jar and string samples of day.
-func (e *Env) samplesOn(day time.Time) int {
-	return int(24 * time.Hour / e.Scenario.RatesOn(day).Sample)
+func (tel *telemetry) samplesOn(day time.Time) int {
+	return int(24 * time.Hour / tel.Scenario.RatesOn(day).Sample)
 }
 
 // samplesIn is the number of samples per entity over the days of ms (plan
 // weights).
-func (e *Env) samplesIn(ms lake.MonthSpan) int64 {
+func (tel *telemetry) samplesIn(ms lake.MonthSpan) int64 {
 	var n int64
 	for _, d := range Days(ms.From, ms.To) {
-		n += int64(e.samplesOn(d))
+		n += int64(tel.samplesOn(d))
 	}
 	return n
 }
@@ -106,256 +110,21 @@ func activeIn(b *fleet.Battery, from, to time.Time) bool {
 	return first.Before(to) && (b.Removed.IsZero() || first.Before(b.Removed))
 }
 
-// --- shared per-day simulation context -----------------------------------
-
-// daySim builds the string and environment spans of one string-day and
-// simulates jars over it. It owns reusable buffers; one per task.
-type daySim struct {
-	e      *Env
-	span   physics.StringSpan // scratch spans for event windows
-	env    physics.EnvSpan
-	jar    physics.JarSim
-	events []physics.Event
-	faults []physics.SensorFault
-	cache  spanCache
-}
-
-type spanKey struct {
-	id   uuid.UUID
-	day  int64
-	step time.Duration
-}
-
-type cachedSpans struct {
-	str   physics.StringSpan
-	env   *physics.EnvSpan // shared, read-only (envSpanCache)
-	bytes int
-}
-
-// envSpanCache shares built room spans between the tasks of a run. A
-// room's span depends only on its site, day and step, while jar and string
-// tasks are split by bucket and the task cache is keyed by string: without
-// it every string of every bucket rebuilt its site's day (648 builds a
-// fleet-day for 9 rooms; on 1 h historian days that rebuild was half of
-// the jar telemetry's time). Spans are never written once built.
-type envSpanCache struct {
-	mu   sync.Mutex
-	m    map[envSpanKey]*envSpanEntry
-	fifo []envSpanKey
-	used int
-}
-
-type envSpanKey struct {
-	seed uint64
-	day  int64
-	step time.Duration
-	n    int
-}
-
-type envSpanEntry struct {
-	once  sync.Once
-	span  physics.EnvSpan
-	bytes int
-}
-
-// envSpanBudget bounds the shared cache (a 1-min site-day is ~25 KB).
-const envSpanBudget = 32 << 20
-
-// get returns the span of k, building it once with build.
-func (c *envSpanCache) get(k envSpanKey, build func(*physics.EnvSpan)) *physics.EnvSpan {
-	c.mu.Lock()
-	x := c.m[k]
-	if x == nil {
-		if c.m == nil {
-			c.m = map[envSpanKey]*envSpanEntry{}
-		}
-		x = &envSpanEntry{bytes: 64 + k.n*17}
-		for c.used+x.bytes > envSpanBudget && len(c.fifo) > 0 {
-			old := c.fifo[0]
-			c.fifo = c.fifo[1:]
-			c.used -= c.m[old].bytes
-			delete(c.m, old) // users keep their pointer; never recycled
-		}
-		c.m[k] = x
-		c.fifo = append(c.fifo, k)
-		c.used += x.bytes
-	}
-	c.mu.Unlock()
-	x.once.Do(func() { build(&x.span) })
-	return &x.span
-}
-
-// spanCache keeps the spans of recently prepared string-days, bounded by
-// bytes. Rows are written battery by battery, so the ~3 jars of a string
-// in a bucket each need the same string-days: at coarse sample intervals
-// a whole partition's string-days fit and each is built once instead of
-// once per jar (a year at 5 min spent most of its time rebuilding them);
-// at 5 s few fit, and a miss costs only the build it replaces.
-type spanCache struct {
-	m     map[spanKey]*cachedSpans
-	fifo  []spanKey
-	used  int
-	spare *cachedSpans
-}
-
-// spanCacheBudget bounds one task's cache.
-const spanCacheBudget = 64 << 20
-
-func (c *spanCache) get(k spanKey) *cachedSpans {
-	if c.m == nil {
-		return nil
-	}
-	return c.m[k]
-}
-
-// slot returns a spans holder for k, evicting the oldest entries to stay
-// within budget; the caller fills it and then calls put.
-func (c *spanCache) slot() *cachedSpans {
-	if c.spare != nil {
-		x := c.spare
-		c.spare = nil
-		return x
-	}
-	return &cachedSpans{}
-}
-
-func (c *spanCache) put(k spanKey, x *cachedSpans) {
-	if c.m == nil {
-		c.m = map[spanKey]*cachedSpans{}
-	}
-	x.bytes = x.str.N * 18
-	for c.used+x.bytes > spanCacheBudget && len(c.fifo) > 0 {
-		old := c.fifo[0]
-		c.fifo = c.fifo[1:]
-		ev := c.m[old]
-		delete(c.m, old)
-		c.used -= ev.bytes
-		c.spare = ev // recycle one holder's buffers
-	}
-	if x.bytes > spanCacheBudget {
-		return
-	}
-	c.m[k] = x
-	c.fifo = append(c.fifo, k)
-	c.used += x.bytes
-}
-
-func (e *Env) siteSeed(s *fleet.Site) uint64 { return e.Seed("site", s.Code) }
-
-// --- observation model ------------------------------------------------------
-
-// The monitoring chain's seeds: a module per rack position (a replacement
-// jar is read by the same module), a gateway per string, a BMS server per
-// site. Nothing here reads a jar's life: what a sensor adds to a reading
-// belongs to the sensor (physics.NewJarSensor).
-func (e *Env) moduleSeed(b *fleet.Battery) uint64 { return e.Seed("bms-module", b.Slot) }
-func (e *Env) gatewaySeed(s *fleet.String) uint64 { return e.Seed("bms-gateway", s.Code) }
-func (e *Env) bmsSiteSeed(siteCode string) uint64 { return e.Seed("bms-site", siteCode) }
-
-// bmsModel is the monitoring product installed at a site.
-func (e *Env) bmsModel(siteCode string) physics.BMSModel {
-	return physics.BMSModels[e.bmsSiteSeed(siteCode)%uint64(len(physics.BMSModels))]
-}
-
-// jarSensor is the state of b's monitoring module on day.
-func (e *Env) jarSensor(b *fleet.Battery, day time.Time) physics.JarSensor {
-	site := e.Fleet.SiteByID[b.LocationID]
-	return physics.NewJarSensor(e.bmsModel(site.Code), e.moduleSeed(b), e.bmsSiteSeed(site.Code), day.Add(12*time.Hour))
-}
-
-// jarFaults are the faults b's rows see on day: its module's, its string
-// gateway's and its site server's.
-func (e *Env) jarFaults(dst []physics.SensorFault, b *fleet.Battery, day time.Time, n int) []physics.SensorFault {
-	site := e.Fleet.SiteByID[b.LocationID]
-	return physics.JarDayFaults(dst, physics.Mix(e.moduleSeed(b), DayNumber(day)), e.gatewaySeed(e.Fleet.StringByID[b.StringID]),
-		e.bmsSiteSeed(site.Code), day, n, physics.DefaultFaultRates)
-}
-func (e *Env) stringSeed(s *fleet.String) uint64 { return e.Seed("string", s.Code) }
-func (e *Env) jarSeed(b *fleet.Battery) uint64   { return e.Seed("jar", b.Code) }
-
-// stringEvents collects the events a string sees on day and the day before
-// (carry-over: a recharge can run past midnight).
-func (e *Env) stringEvents(dst []physics.Event, s *fleet.String, day time.Time) []physics.Event {
-	sys := e.Fleet.SystemByID[s.SystemID]
-	site := e.Fleet.SiteByID[sys.LocationID]
-	dst = dst[:0]
-	for _, d := range []time.Time{day.AddDate(0, 0, -1), day} {
-		dst = append(dst, physics.SiteEvents(e.siteSeed(site), sys.Kind, d)...)
-		dst = append(dst, physics.EqualizeEvents(e.stringSeed(s), d)...)
-		dst = append(dst, e.DischargeTestEvents(s, d)...)
-	}
-	slices.SortStableFunc(dst, func(a, b physics.Event) int { return a.Start.Compare(b.Start) })
-	return dst
-}
-
-// stringConfig is the operating configuration of s on day. Everything in
-// it is a function of the day, never of the scenario's end, so a month
-// backfilled alone equals the same month of any longer run.
-func (e *Env) stringConfig(s *fleet.String, day time.Time) physics.StringConfig {
-	cfg := e.Fleet.StringConfig(s, day)
-	// A jar failed open (an open cell, or the end of a dry-out) opens the
-	// string from its failure until it is removed.
-	end := day.Add(24 * time.Hour)
-	for _, b := range e.Fleet.StringJars(s.ID) {
-		l := &b.Life
-		if !l.OpensString() || !l.FailureAt.Before(end) || (!b.Removed.IsZero() && !b.Removed.After(day)) || !b.InstalledDate.Before(end) {
-			continue
-		}
-		cfg.OpenFrom = l.FailureAt.UnixNano()
-		if !b.Removed.IsZero() {
-			cfg.OpenTo = b.Removed.UnixNano()
-		}
-		break
-	}
-	return cfg
-}
-
-// prepare returns the string and environment spans of (s, day) at step.
-// They stay valid until the next prepare call.
-func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n int) (*physics.StringSpan, *physics.EnvSpan) {
-	k := spanKey{id: s.ID, day: day.Unix(), step: step}
-	if x := ds.cache.get(k); x != nil {
-		return &x.str, x.env
-	}
-	e := ds.e
-	sys := e.Fleet.SystemByID[s.SystemID]
-	site := e.Fleet.SiteByID[sys.LocationID]
-	x := ds.cache.slot()
-	ds.events = e.stringEvents(ds.events, s, day)
-	physics.BuildStringSpan(&x.str, e.stringConfig(s, day), e.stringSeed(s), day, step, n, ds.events)
-	envStep, _ := e.envStepFor(step)
-	ek := envSpanKey{seed: e.siteSeed(site), day: day.Unix(), step: envStep, n: int(time.Duration(n)*step/envStep) + 1}
-	x.env = e.envSpans.get(ek, func(sp *physics.EnvSpan) {
-		physics.BuildEnvSpan(sp, ek.seed, site.Climate, day, ek.step, ek.n)
-	})
-	ds.cache.put(k, x)
-	return &x.str, x.env
-}
-
-// envStepFor is the environment resolution a jar simulation at step reads:
-// the 60 s room model when step divides it, else step itself; and the ratio.
-func (e *Env) envStepFor(step time.Duration) (time.Duration, int) {
-	if step <= time.Minute && time.Minute%step == 0 {
-		return time.Minute, int(time.Minute / step)
-	}
-	return step, 1
-}
-
 // --- telemetry_jar_raw ------------------------------------------------------
 
-func (e *Env) jarRawJob() pipeline.Job {
+func (tel *telemetry) jarRawJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_jar_raw")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.windowMonths() {
-			groups := e.batteriesByBucket(t.Partition.Buckets, ms.From, ms.To)
+		for _, ms := range tel.windowMonths() {
+			groups := batteriesByBucket(tel.Fleet, t.Partition.Buckets, ms.From, ms.To)
 			for bucket := 0; bucket < t.Partition.Buckets; bucket++ {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				bats, month := groups[bucket], ms.Month
-				weight := int64(len(bats)) * e.samplesIn(ms)
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput), Weight: weight,
+				weight := int64(len(bats)) * tel.samplesIn(ms)
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: tel.meta(t.Name, p), Segments: daySegments(ms, tel.sampleInput), Weight: weight,
 					Run: func(ctx context.Context, o *lake.Output) error {
-						return e.writeJarRaw(ctx, o, t, bats, daySpan(month, o.Segment()))
+						return tel.writeJarRaw(ctx, o, t, bats, daySpan(month, o.Segment()))
 					}})
 			}
 		}
@@ -365,9 +134,9 @@ func (e *Env) jarRawJob() pipeline.Job {
 
 // batteriesByBucket groups the batteries in service at any time in
 // [from,to) by bucket, each group sorted by id.
-func (e *Env) batteriesByBucket(buckets int, from, to time.Time) [][]*fleet.Battery {
+func batteriesByBucket(f *fleet.Fleet, buckets int, from, to time.Time) [][]*fleet.Battery {
 	groups := make([][]*fleet.Battery, max(buckets, 1))
-	for _, b := range e.Fleet.Batteries { // sorted by id
+	for _, b := range f.Batteries { // sorted by id
 		if !activeIn(b, from, to) {
 			continue
 		}
@@ -381,8 +150,8 @@ func (e *Env) batteriesByBucket(buckets int, from, to time.Time) [][]*fleet.Batt
 // can have over ms if fewer (a 1 h history day of a bucket is a few
 // thousand rows, and a full batch per file cost more than the rows).
 // Batches flush only when full, so the size changes no page boundary.
-func (e *Env) batchRows(entities int, ms lake.MonthSpan) int {
-	n := int64(entities) * e.samplesIn(ms)
+func (tel *telemetry) batchRows(entities int, ms lake.MonthSpan) int {
+	n := int64(entities) * tel.samplesIn(ms)
 	return int(max(min(n, jarBatch), 1))
 }
 
@@ -413,13 +182,13 @@ const jarBatch = 1 << 14
 // with a fresh noisy reading every 5 s).
 const OhmicRefresh = 15 * time.Minute
 
-func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
+func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
 	w, err := parquetio.NewTypedWriter[jarRawRow](o.Data(), t)
 	if err != nil {
 		return err
 	}
-	ds := &daySim{e: e}
-	buf := make([]jarRawRow, 0, e.batchRows(len(bats), ms))
+	ds := &daySim{tel: tel}
+	buf := make([]jarRawRow, 0, tel.batchRows(len(bats), ms))
 	flush := func() error {
 		if err := w.Write(buf); err != nil {
 			return err
@@ -427,85 +196,63 @@ func (e *Env) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, 
 		buf = buf[:0]
 		return ctx.Err()
 	}
+	var it jarDay
+	readings := make([]jarReading, 0, jarChunk)
 	for _, b := range bats {
-		s := e.Fleet.StringByID[b.StringID]
-		jarSeed := e.jarSeed(b)
+		s := tel.Fleet.StringByID[b.StringID]
 		for _, day := range activeDays(b, ms.From, ms.To) {
-			step := e.Scenario.RatesOn(day).Sample
-			n := e.samplesOn(day)
-			_, ratio := e.envStepFor(step)
-			stepMicros := step.Microseconds()
-			span, env := ds.prepare(s, day, step, n)
-			ds.jar.Sensor = e.jarSensor(b, day)
-			ds.jar.Reset(&b.Life, jarSeed, span, env, ratio)
-			ds.faults = e.jarFaults(ds.faults, b, day, n)
+			step := tel.Scenario.RatesOn(day).Sample
+			ds.startJarDay(&it, b, s, day, step, tel.samplesOn(day))
 			// The module's resolution in mV (1 or 5), applied to the
-			// integer reading; the samples the day's faults cover.
+			// integer reading.
 			resMV := int32(max(1, math.Round(ds.jar.Sensor.VoltResV*1e3)))
-			fLo, fHi := n, 0
-			for _, f := range ds.faults {
-				fLo, fHi = min(fLo, f.From), max(fHi, f.To)
-			}
 			var stuck jarRawRow
 			var heldR, heldG int32
-			ts0 := day.UnixMicro()
-			stepSec := int64(step / time.Second)
-			refreshSec := int64(OhmicRefresh / time.Second)
-			for i := 0; i < n; i++ {
-				smp, ok := ds.jar.Next()
-				if !ok {
-					return fmt.Errorf("jar %s day %s: simulator ended at sample %d of %d", b.Code, day.Format(time.DateOnly), i, n)
+			ts0, stepMicros := day.UnixMicro(), step.Microseconds()
+			for {
+				rds, err := it.next(readings)
+				if err != nil {
+					return fmt.Errorf("jar %s day %s: %w", b.Code, day.Format(time.DateOnly), err)
 				}
-				var fault *physics.SensorFault
-				if i >= fLo && i < fHi {
-					fault = physics.ActiveFault(ds.faults, i)
+				if len(rds) == 0 {
+					break
 				}
-				if fault != nil && fault.Kind == physics.FaultDropout {
-					continue
-				}
-				v, tc := smp.VoltageV, smp.TempC
-				if fault != nil && fault.Kind == physics.FaultSpike {
-					if fault.Channel == physics.ChannelTemperature {
-						tc += fault.Magnitude
+				for k := range rds {
+					rd := &rds[k]
+					row := jarRawRow{TS: ts0 + int64(rd.I)*stepMicros, BatteryID: b.ID}
+					if rd.Stuck == stuckHeld { // repeat the interval's first report
+						row.VoltageV, row.TemperatureC, row.ResistanceMOhm, row.ConductanceS = stuck.VoltageV, stuck.TemperatureC, stuck.ResistanceMOhm, stuck.ConductanceS
 					} else {
-						v += fault.Magnitude
-					}
-				}
-				row := jarRawRow{TS: ts0 + int64(i)*stepMicros, BatteryID: b.ID}
-				if fault != nil && fault.Kind == physics.FaultStuck && i > fault.From {
-					row.VoltageV, row.TemperatureC, row.ResistanceMOhm, row.ConductanceS = stuck.VoltageV, stuck.TemperatureC, stuck.ResistanceMOhm, stuck.ConductanceS
-				} else {
-					if row.VoltageV, err = quant(v, 1e3, 1e5, "voltage_v"); err != nil {
-						return jarErr(t, b, row.TS, err)
-					}
-					if resMV > 1 {
-						row.VoltageV = (row.VoltageV + resMV/2) / resMV * resMV // voltages are positive
-					}
-					row.VoltageV = nonZero(row.VoltageV)
-					if row.TemperatureC, err = quant(tc, 10, 1e4, "temperature_c"); err != nil {
-						return jarErr(t, b, row.TS, err)
-					}
-					row.TemperatureC = nonZero(row.TemperatureC)
-					// A new ohmic reading at the first sample of each refresh
-					// period (absolute time, so a day alone matches a long run).
-					if sec := int64(i) * stepSec; heldR == 0 || sec%refreshSec < stepSec {
-						if heldR, err = quant(smp.ResistanceMOhm, 1e3, 1e8, "resistance_mohm"); err != nil {
+						if row.VoltageV, err = quant(rd.VoltageV, 1e3, 1e5, "voltage_v"); err != nil {
 							return jarErr(t, b, row.TS, err)
 						}
-						heldR = nonZero(heldR)
-						// Conductance is 1/R of the reported resistance, as a BMS computes it.
-						if heldG, err = quant(1e3/(float64(heldR)/1e3), 1e5, 1e8, "conductance_s"); err != nil {
+						if resMV > 1 {
+							row.VoltageV = (row.VoltageV + resMV/2) / resMV * resMV // voltages are positive
+						}
+						row.VoltageV = nonZero(row.VoltageV)
+						if row.TemperatureC, err = quant(rd.TempC, 10, 1e4, "temperature_c"); err != nil {
 							return jarErr(t, b, row.TS, err)
 						}
-						heldG = nonZero(heldG)
+						row.TemperatureC = nonZero(row.TemperatureC)
+						if heldR == 0 || rd.Ohmic {
+							if heldR, err = quant(rd.ResistanceMOhm, 1e3, 1e8, "resistance_mohm"); err != nil {
+								return jarErr(t, b, row.TS, err)
+							}
+							heldR = nonZero(heldR)
+							// Conductance is 1/R of the reported resistance, as a BMS computes it.
+							if heldG, err = quant(1e3/(float64(heldR)/1e3), 1e5, 1e8, "conductance_s"); err != nil {
+								return jarErr(t, b, row.TS, err)
+							}
+							heldG = nonZero(heldG)
+						}
+						row.ResistanceMOhm, row.ConductanceS = heldR, heldG
+						stuck = row
 					}
-					row.ResistanceMOhm, row.ConductanceS = heldR, heldG
-					stuck = row
-				}
-				buf = append(buf, row)
-				if len(buf) == cap(buf) {
-					if err := flush(); err != nil {
-						return err
+					buf = append(buf, row)
+					if len(buf) == cap(buf) {
+						if err := flush(); err != nil {
+							return err
+						}
 					}
 				}
 			}

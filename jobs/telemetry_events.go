@@ -17,32 +17,20 @@ import (
 	"github.com/google/uuid"
 )
 
-func (e *Env) stringsByID() []*fleet.String {
-	out := slices.Clone(e.Fleet.Strings)
-	slices.SortFunc(out, func(a, b *fleet.String) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	return out
-}
-
 // stringsByBucket groups the strings by bucket, each group sorted by id.
-func (e *Env) stringsByBucket(buckets int) [][]*fleet.String {
+func stringsByBucket(f *fleet.Fleet, buckets int) [][]*fleet.String {
 	groups := make([][]*fleet.String, max(buckets, 1))
-	for _, s := range e.stringsByID() {
+	for _, s := range stringsByID(f) {
 		k := max(lake.Bucket(s.ID, buckets), 0)
 		groups[k] = append(groups[k], s)
 	}
 	return groups
 }
 
-func (e *Env) sensorsByID() []*fleet.Sensor {
-	out := slices.Clone(e.Fleet.Sensors)
-	slices.SortFunc(out, func(a, b *fleet.Sensor) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	return out
-}
-
 // eventsStartingOn are the events of s that start on day (no carry-over).
-func (e *Env) eventsStartingOn(s *fleet.String, day time.Time) []physics.Event {
+func (tel *telemetry) eventsStartingOn(s *fleet.String, day time.Time) []physics.Event {
 	var out []physics.Event
-	for _, ev := range e.stringEvents(nil, s, day) {
+	for _, ev := range tel.stringEvents(nil, s, day) {
 		if sameDay(ev.Start, day) {
 			out = append(out, ev)
 		}
@@ -56,35 +44,35 @@ func (e *Env) eventsStartingOn(s *fleet.String, day time.Time) []physics.Event {
 // are one Parquet object under _blobs/, published before the window row that
 // references it, so data_blob_url never dangles.
 
-func (e *Env) eventWindowJob() pipeline.Job {
+func (tel *telemetry) eventWindowJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_event_window")
 	st := schema.MustLookup("event_window_sample")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.windowMonths() {
+		for _, ms := range tel.windowMonths() {
 			p := lake.MustPartition(t, ms.Month, -1)
 			month := ms.Month
-			tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.captureInput), Weight: int64(len(e.Fleet.Strings)) * 20000,
+			tasks = append(tasks, pipeline.Task{Partition: p, Meta: tel.meta(t.Name, p), Segments: daySegments(ms, tel.captureInput), Weight: int64(len(tel.Fleet.Strings)) * 20000,
 				Run: func(ctx context.Context, o *lake.Output) error {
-					return e.writeEventWindows(ctx, o, t, st, daySpan(month, o.Segment()))
+					return tel.writeEventWindows(ctx, o, t, st, daySpan(month, o.Segment()))
 				}})
 		}
 		return tasks, nil
 	}}
 }
 
-func (e *Env) windowID(s *fleet.String, ev physics.Event) uuid.UUID {
-	return fleet.ID(e.RootSeed, "event_window", fmt.Sprintf("%s/%s/%d", s.Code, ev.Start.Format(time.RFC3339), ev.Kind))
+func (tel *telemetry) windowID(s *fleet.String, ev physics.Event) uuid.UUID {
+	return fleet.ID(tel.RootSeed, "event_window", fmt.Sprintf("%s/%s/%d", s.Code, ev.Start.Format(time.RFC3339), ev.Kind))
 }
 
-func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *schema.Table, ms lake.MonthSpan) error {
+func (tel *telemetry) writeEventWindows(ctx context.Context, o *lake.Output, t, st *schema.Table, ms lake.MonthSpan) error {
 	rw, err := parquetio.NewRowWriter(o.Data(), t)
 	if err != nil {
 		return err
 	}
 	sink := parquetio.NewRowSink(rw, t)
-	ds := &daySim{e: e}
-	for _, s := range e.stringsByID() {
+	ds := &daySim{tel: tel}
+	for _, s := range stringsByID(tel.Fleet) {
 		// A window opens before its event (10 s for a transfer), so an
 		// event just after midnight on the 1st has its window in this
 		// month: look one day past the month and keep the windows that
@@ -93,7 +81,7 @@ func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *sche
 			if day.Before(s.InstalledDate) {
 				continue // no string, no captures
 			}
-			for _, ev := range e.eventsStartingOn(s, day) {
+			for _, ev := range tel.eventsStartingOn(s, day) {
 				wt := ev.Kind.WindowType()
 				if wt == "" {
 					continue
@@ -103,16 +91,16 @@ func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *sche
 					continue
 				}
 				step := physics.WindowStep(ev.Kind)
-				id := e.windowID(s, ev)
+				id := tel.windowID(s, ev)
 				// On history days the capture's samples were not retained:
 				// the row keeps the event, url and count are NULL. The
 				// segment's day (start_ts) decides, like its other rates.
-				keep := e.Scenario.RatesOn(ms.From).Captures
+				keep := tel.Scenario.RatesOn(ms.From).Captures
 				key := o.BlobKey(id.String())
 				var samples int64
 				if keep {
 					if err := o.WriteBlob(key, func(w io.Writer) (int64, error) {
-						n, err := e.writeWindowSamples(ctx, w, st, ds, s, id, day, from, to, step)
+						n, err := tel.writeWindowSamples(ctx, w, st, ds, s, id, day, from, to, step)
 						samples = n
 						return n, err
 					}); err != nil {
@@ -143,24 +131,24 @@ func (e *Env) writeEventWindows(ctx context.Context, o *lake.Output, t, st *sche
 // is the event's day: its events (with the day before) drive the span, and
 // its jars are the ones captured, even when the window opens before
 // midnight.
-func (e *Env) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Table, ds *daySim, s *fleet.String, id uuid.UUID, day, from, to time.Time, step time.Duration) (int64, error) {
+func (tel *telemetry) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Table, ds *daySim, s *fleet.String, id uuid.UUID, day, from, to time.Time, step time.Duration) (int64, error) {
 	tw, err := parquetio.NewTypedWriter[windowSampleRow](w, st)
 	if err != nil {
 		return 0, err
 	}
 	n := int(to.Sub(from) / step)
-	sys := e.Fleet.SystemByID[s.SystemID]
-	site := e.Fleet.SiteByID[sys.LocationID]
-	ds.events = e.stringEvents(ds.events, s, day)
-	physics.BuildStringSpan(&ds.span, e.stringConfig(s, day), e.stringSeed(s), from, step, n, ds.events)
-	physics.BuildEnvSpan(&ds.env, e.siteSeed(site), site.Climate, from, step, n)
-	jars := e.Fleet.StringJarsOn(s.ID, day)
+	sys := tel.Fleet.SystemByID[s.SystemID]
+	site := tel.Fleet.SiteByID[sys.LocationID]
+	ds.events = tel.stringEvents(ds.events, s, day)
+	physics.BuildStringSpan(&ds.span, tel.stringConfig(s, day), tel.stringSeed(s), from, step, n, ds.events)
+	physics.BuildEnvSpan(&ds.env, tel.siteSeed(site), site.Climate, from, step, n)
+	jars := tel.Fleet.StringJarsOn(s.ID, day)
 	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	buf := make([]windowSampleRow, 0, n)
 	vals := newArena32(n)
 	for _, b := range jars {
-		ds.jar.Sensor = e.jarSensor(b, day)
-		ds.jar.Reset(&b.Life, e.jarSeed(b), &ds.span, &ds.env, 1)
+		ds.jar.Sensor = tel.jarSensor(b, day)
+		ds.jar.Reset(&b.Life, tel.jarSeed(b), &ds.span, &ds.env, 1)
 		for i := 0; i < n; i++ {
 			smp, ok := ds.jar.Next()
 			if !ok {
@@ -203,23 +191,23 @@ const (
 	rippleSamples = 256
 )
 
-func (e *Env) rippleJob() pipeline.Job {
+func (tel *telemetry) rippleJob() pipeline.Job {
 	t := schema.MustLookup("ripple_capture")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.windowMonths() {
-			groups := e.stringsByBucket(t.Partition.Buckets)
+		for _, ms := range tel.windowMonths() {
+			groups := stringsByBucket(tel.Fleet, t.Partition.Buckets)
 			for bucket := range groups {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				strs, month := groups[bucket], ms.Month
 				var captures int64
 				for _, d := range Days(ms.From, ms.To) {
-					captures += int64(24 * time.Hour / e.Scenario.RatesOn(d).Ripple)
+					captures += int64(24 * time.Hour / tel.Scenario.RatesOn(d).Ripple)
 				}
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.rippleInput),
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: tel.meta(t.Name, p), Segments: daySegments(ms, tel.rippleInput),
 					Weight: int64(len(strs)) * captures * rippleSamples,
 					Run: func(ctx context.Context, o *lake.Output) error {
-						return e.writeRipple(ctx, o, t, strs, daySpan(month, o.Segment()))
+						return tel.writeRipple(ctx, o, t, strs, daySpan(month, o.Segment()))
 					}})
 			}
 		}
@@ -227,7 +215,7 @@ func (e *Env) rippleJob() pipeline.Job {
 	}}
 }
 
-func (e *Env) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
+func (tel *telemetry) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
 	tw, err := parquetio.NewTypedWriter[rippleRow](o.Data(), t)
 	if err != nil {
 		return err
@@ -235,15 +223,15 @@ func (e *Env) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, 
 	wave := make([]float64, rippleSamples)
 	buf := make([]rippleRow, 0, rippleSamples)
 	vals := newArena32(rippleSamples)
-	every := e.Scenario.RatesOn(ms.From).Ripple // ms is one day
+	every := tel.Scenario.RatesOn(ms.From).Ripple // ms is one day
 	for _, s := range strs {
-		cfg := e.stringConfig(s, ms.From)
-		seed := physics.Mix(e.stringSeed(s), physics.HashString("ripple"))
+		cfg := tel.stringConfig(s, ms.From)
+		seed := physics.Mix(tel.stringSeed(s), physics.HashString("ripple"))
 		for ts := ms.From; ts.Before(ms.To); ts = ts.Add(every) {
 			if ts.Before(s.InstalledDate) {
 				continue // the string's charger is not there yet
 			}
-			cfg.RectifierWear = e.Fleet.StringConfig(s, ts).RectifierWear
+			cfg.RectifierWear = tel.Fleet.StringConfig(s, ts).RectifierWear
 			physics.RippleWaveform(wave, seed, ts, cfg, rippleRateHz)
 			for i, v := range wave {
 				q, err := quant(v, 1e4, 1e6, "ripple_voltage_v")

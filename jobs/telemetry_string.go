@@ -3,8 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
 	"github.com/battlake/battlake/physics"
@@ -23,19 +21,19 @@ import (
 // (physics.FloatCurrentA). The string sensor has its own dropouts and
 // stuck readings and shares its gateway's and site server's gaps.
 
-func (e *Env) stringRawJob() pipeline.Job {
+func (tel *telemetry) stringRawJob() pipeline.Job {
 	t := schema.MustLookup("telemetry_string_raw")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.windowMonths() {
-			groups := e.stringsByBucket(t.Partition.Buckets)
+		for _, ms := range tel.windowMonths() {
+			groups := stringsByBucket(tel.Fleet, t.Partition.Buckets)
 			for bucket := range groups {
 				p := lake.MustPartition(t, ms.Month, bucket)
 				strs, month := groups[bucket], ms.Month
-				weight := int64(len(strs)) * e.samplesIn(ms) * 25
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: daySegments(ms, e.sampleInput), Weight: weight,
+				weight := int64(len(strs)) * tel.samplesIn(ms) * 25
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: tel.meta(t.Name, p), Segments: daySegments(ms, tel.sampleInput), Weight: weight,
 					Run: func(ctx context.Context, o *lake.Output) error {
-						return e.writeStringRaw(ctx, o, t, strs, daySpan(month, o.Segment()))
+						return tel.writeStringRaw(ctx, o, t, strs, daySpan(month, o.Segment()))
 					}})
 			}
 		}
@@ -43,96 +41,58 @@ func (e *Env) stringRawJob() pipeline.Job {
 	}}
 }
 
-func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
+func (tel *telemetry) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
 	w, err := parquetio.NewTypedWriter[stringRawRow](o.Data(), t)
 	if err != nil {
 		return err
 	}
-	ds := &daySim{e: e}
-	var sumV []float64
-	var faults []physics.SensorFault
-	buf := make([]stringRawRow, 0, e.batchRows(len(strs), ms))
+	ds := &daySim{tel: tel}
+	var it stringDay
+	buf := make([]stringRawRow, 0, tel.batchRows(len(strs), ms))
 	vals := newArena32(3 * cap(buf))
 	for _, s := range strs {
-		seed := physics.Mix(e.stringSeed(s), physics.HashString("string-sensor"))
 		for _, day := range Days(ms.From, ms.To) {
-			jars := e.Fleet.StringJarsOn(s.ID, day)
+			jars := tel.Fleet.StringJarsOn(s.ID, day)
 			if len(jars) == 0 {
 				continue
 			}
-			step := e.Scenario.RatesOn(day).Sample
-			n := e.samplesOn(day)
-			_, ratio := e.envStepFor(step)
-			sumV = slices.Grow(sumV[:0], n)[:n]
-			sp, env := ds.prepare(s, day, step, n)
-			clear(sumV)
-			for _, b := range jars {
-				ds.jar.Sensor = physics.JarSensor{}
-				ds.jar.Reset(&b.Life, e.jarSeed(b), sp, env, ratio)
-				for i := 0; i < n; i++ {
-					v, ok := ds.jar.NextTrueV()
-					if !ok {
-						return fmt.Errorf("string %s jar %s day %s: simulator ended early", s.Code, b.Code, day.Format(time.DateOnly))
-					}
-					sumV[i] += v
-				}
+			step := tel.Scenario.RatesOn(day).Sample
+			if err := ds.startStringDay(&it, s, jars, day, step, tel.samplesOn(day)); err != nil {
+				return err
 			}
-			floatA := e.floatCurrents(s, jars, sp, env, day, ratio)
-			site := e.Fleet.SiteByID[s.LocationID]
-			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, stringFaultRates)
-			faults = physics.GatewayFaults(faults, e.gatewaySeed(s), e.bmsSiteSeed(site.Code), day, n)
-			// The string module's calibration offset (0.02 % of reading,
-			// 1 σ: estimate), redrawn at its yearly recalibration.
-			calV := 0.0002 * physics.Gauss(physics.Mix(seed, physics.HashString("cal")), uint64(day.Year()))
 			var stuckV, stuckC int32
-			ts0 := day.UnixMicro()
-			abs0 := uint64(day.Unix()) / uint64(step/time.Second)
-			for i := 0; i < n; i++ {
-				var fault *physics.SensorFault
-				if len(faults) > 0 {
-					fault = physics.ActiveFault(faults, i)
+			ts0, stepMicros := day.UnixMicro(), step.Microseconds()
+			for {
+				rd, ok := it.next()
+				if !ok {
+					break
 				}
-				if fault != nil && fault.Kind == physics.FaultDropout {
-					continue
-				}
-				row := stringRawRow{TS: ts0 + int64(i)*step.Microseconds(), StringID: s.ID, Mode: sp.Mode[i].String()}
-				// String sensor: 0.05 V and 0.05 A noise on top of the physics.
-				v := sumV[i]*(1+calV) + 0.05*physics.FastGauss(seed, abs0+uint64(i))
-				cur := float64(sp.CurrentA[i])
-				if floatA != nil && sp.Quiet(i) && sp.Mode[i] == physics.ModeFloat {
-					cur = floatA[i/ratio]
-				}
-				c := cur + 0.05*physics.FastGauss(seed^0x5bd1e995, abs0+uint64(i))
-				if fault != nil && fault.Kind == physics.FaultSpike {
-					v += 10 * fault.Magnitude // a string sensor's spike: tens of volts
-				}
-				if row.VoltageV, err = quant(v, 100, 1e6, "voltage_v"); err != nil {
+				row := stringRawRow{TS: ts0 + int64(rd.I)*stepMicros, StringID: s.ID, Mode: rd.Mode.String()}
+				if row.VoltageV, err = quant(rd.VoltageV, 100, 1e6, "voltage_v"); err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
 				row.VoltageV = nonZero(row.VoltageV)
-				q, err := quant(c, 1e3, 1e7, "current_a")
+				q, err := quant(rd.CurrentA, 1e3, 1e7, "current_a")
 				if err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
 				row.CurrentA = vals.ptr(q)
-				if q, err = quant(float64(sp.RippleV[i]), 1e3, 1e5, "ripple_voltage_rms_v"); err != nil {
+				if q, err = quant(rd.RippleV, 1e3, 1e5, "ripple_voltage_rms_v"); err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
 				row.RippleVoltageRMSV = vals.ptr(q)
-				if q, err = quant(float64(sp.RippleA[i]), 1e3, 1e6, "ripple_current_rms_a"); err != nil {
+				if q, err = quant(rd.RippleA, 1e3, 1e6, "ripple_current_rms_a"); err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
 				row.RippleCurrentRMSA = vals.ptr(q)
-				f := sp.Flags[i]
-				row.EqualizeFlag = boolPtr(f&physics.FlagEqualize != 0)
-				row.GeneratorTestFlag = boolPtr(f&physics.FlagGeneratorTest != 0)
-				row.TransferEventFlag = boolPtr(f&physics.FlagTransfer != 0)
-				if fault != nil && fault.Kind == physics.FaultStuck {
-					if i > fault.From && stuckV != 0 {
-						row.VoltageV, row.CurrentA = stuckV, vals.ptr(stuckC)
-					} else {
-						stuckV, stuckC = row.VoltageV, *row.CurrentA
-					}
+				row.EqualizeFlag = boolPtr(rd.Flags&physics.FlagEqualize != 0)
+				row.GeneratorTestFlag = boolPtr(rd.Flags&physics.FlagGeneratorTest != 0)
+				row.TransferEventFlag = boolPtr(rd.Flags&physics.FlagTransfer != 0)
+				// A stuck sensor repeats the interval's first report.
+				if rd.Stuck == stuckHeld && stuckV != 0 {
+					row.VoltageV, row.CurrentA = stuckV, vals.ptr(stuckC)
+				} else if rd.Stuck != notStuck {
+					stuckV, stuckC = row.VoltageV, *row.CurrentA
 				}
 				buf = append(buf, row)
 				if len(buf) == cap(buf) {
@@ -153,120 +113,4 @@ func (e *Env) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Tabl
 	}
 	o.SetRows(w.Rows())
 	return w.Close()
-}
-
-// envFaultRates are a room sensor's faults per day (estimates).
-var envFaultRates = physics.FaultRates{DropoutPerDay: 0.02, StuckPerDay: 0.005, SpikesPerDay: 0.02}
-
-// stringFaultRates are the string sensor's own faults per day (estimates:
-// one module per string, like a jar module).
-var stringFaultRates = physics.FaultRates{DropoutPerDay: 0.01, StuckPerDay: 0.005, SpikesPerDay: 0.05}
-
-// floatCurrents is the string's float current per env sample of day: the
-// jars' mean ambient, the string's age and the worst jar's distress
-// (physics.FloatCurrentA), or nil for a string without jars.
-func (e *Env) floatCurrents(s *fleet.String, jars []*fleet.Battery, sp *physics.StringSpan, env *physics.EnvSpan, day time.Time, ratio int) []float64 {
-	if len(jars) == 0 || env.N == 0 {
-		return nil
-	}
-	capAh := e.Fleet.ModelByID[s.ModelID].CapacityAh
-	m := (sp.N + ratio - 1) / ratio
-	out := make([]float64, m)
-	lag := env.LagC
-	if len(lag) < env.N {
-		lag = env.TempC
-	}
-	for k := range out {
-		t := day.Add(time.Duration(k*ratio) * sp.Step)
-		age, mult := 0.0, 1.0
-		for _, b := range jars {
-			age += t.Sub(b.InstalledDate).Hours() / (24 * 365.25)
-			if b.Life.Failure != physics.FailureNone {
-				mult = max(mult, b.Life.FloatCurrentMult(t))
-			}
-		}
-		out[k] = physics.FloatCurrentA(capAh, float64(lag[min(k, env.N-1)]), age/float64(len(jars)), mult)
-	}
-	return out
-}
-
-// --- telemetry_env -----------------------------------------------------------
-
-func (e *Env) envJob() pipeline.Job {
-	t := schema.MustLookup("telemetry_env")
-	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
-		var tasks []pipeline.Task
-		for _, ms := range e.windowMonths() {
-			p := lake.MustPartition(t, ms.Month, -1)
-			month := ms.Month
-			var weight int64
-			for _, d := range Days(ms.From, ms.To) {
-				weight += int64(len(e.Fleet.Sensors)) * int64(24*time.Hour/e.Scenario.RatesOn(d).Env)
-			}
-			tasks = append(tasks, rowTask(e, t.Name, p, weight, daySegments(ms, e.envInput), func(ctx context.Context, s *RowSink, seg lake.Segment) error {
-				return e.emitEnv(ctx, s, daySpan(month, seg))
-			}))
-		}
-		return tasks, nil
-	}}
-}
-
-func (e *Env) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan) error {
-	var span physics.EnvSpan
-	var faults []physics.SensorFault
-	for _, sn := range e.sensorsByID() {
-		site := e.Fleet.SiteByID[sn.LocationID]
-		seed := e.Seed("sensor", sn.Code)
-		// Calibration of the sensor (estimates for a room T/RH probe):
-		// ±0.2 °C and ±2 % RH (1 σ), redrawn at each yearly calibration.
-		calSeed := physics.Mix(seed, physics.HashString("cal"))
-		for _, day := range Days(ms.From, ms.To) {
-			if day.Before(site.CommissionedDate) {
-				continue // the site's sensors report from commissioning on
-			}
-			step := e.Scenario.RatesOn(day).Env
-			n := int(24 * time.Hour / step)
-			physics.BuildEnvSpan(&span, e.siteSeed(site), site.Climate, day, step, n)
-			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, envFaultRates)
-			y := uint64(day.Year())
-			calT, calH := 0.2*physics.Gauss(calSeed, 2*y), 2*physics.Gauss(calSeed, 2*y+1)
-			abs0 := uint64(day.Unix()) / uint64(step/time.Second)
-			var stuckT, stuckH float64
-			for i := 0; i < n; i++ {
-				fault := physics.ActiveFault(faults, i)
-				if fault != nil && fault.Kind == physics.FaultDropout {
-					continue
-				}
-				ts := day.Add(time.Duration(i) * step)
-				temp := float64(span.TempC[i]) + sn.OffsetC + calT + 0.15*physics.FastGauss(seed, abs0+uint64(i))
-				hum := float64(span.Humidity[i]) + calH + 0.8*physics.FastGauss(seed^0x9e37, abs0+uint64(i))
-				hum = min(max(hum, 5), 99.9)
-				if fault != nil && fault.Kind == physics.FaultStuck {
-					if i == fault.From || stuckT == 0 {
-						stuckT, stuckH = temp, hum
-					}
-					temp, hum = stuckT, stuckH
-				} else if fault != nil && fault.Kind == physics.FaultSpike && fault.Channel == physics.ChannelTemperature {
-					temp += fault.Magnitude
-				}
-				if err := s.Add(func(b *parquetio.RowBuilder) {
-					b.Set("ts", ts).Set("sensor_id", sn.ID)
-					// A sensor reports only what it measures.
-					if sn.SensorType != fleet.SensorHumidity {
-						b.Set("temperature_c", round(temp, 1))
-					}
-					if sn.SensorType != fleet.SensorTemperature {
-						b.Set("humidity_pct", round(hum, 1))
-					}
-					b.Set("hvac_status", span.HVAC[i].String())
-				}); err != nil {
-					return fmt.Errorf("sensor %s: %w", sn.Code, err)
-				}
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

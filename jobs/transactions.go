@@ -18,7 +18,8 @@ import (
 // audit_log, one job per table, one partition per calendar month.
 //
 // History runs from each string's commissioning to the scenario end. The
-// whole history of a site is planned once per Env (siteTx) from seeds
+// whole history of a site is planned once per run (siteTx, cached by the
+// transactions family for its four jobs) from seeds
 // derived from the root and the entity or visit, never from a run-wide
 // sequence, so any month written alone equals the same month of a full run
 // and a re-run writes the same bytes.
@@ -35,7 +36,7 @@ import (
 //     of impedance_measurement_raw all reference their string's impedance_test
 //     event of that quarter (the seed's event is per string or per battery;
 //     a per-string event per visit is how a CMMS books a string's ohmic survey);
-//   - capacity_test: exactly the schedule of schedule.go (e.CapacityTests),
+//   - capacity_test: exactly the fleet's schedule (fleet.String.Tests, schedule.go),
 //     the one telemetry injects as discharges; cancelled tests (operational,
 //     or postponed because a jar of the string had failed) are events with
 //     status cancelled and have no capacity_test_raw row;
@@ -61,12 +62,24 @@ import (
 // NULL (the seed allows it) rather than pointing at objects that do not
 // exist.
 
+// transactions is the phase-3 family. Its four tables are views of one
+// planned history (maintenance events, their tests and readings, the
+// sessions around them), built once on first use and shared by the jobs.
+type transactions struct {
+	*Env
+	history struct {
+		once sync.Once
+		d    *txData
+	}
+}
+
 func transactionJobs(e *Env) []pipeline.Job {
+	tx := &transactions{Env: e}
 	return []pipeline.Job{
-		e.maintenanceJob(),
-		e.capacityTestJob(),
-		e.impedanceJob(),
-		e.auditJob(),
+		tx.maintenanceJob(),
+		tx.capacityTestJob(),
+		tx.impedanceJob(),
+		tx.auditJob(),
 	}
 }
 
@@ -174,22 +187,17 @@ type txData struct {
 	testEvent  map[*fleet.String]map[int]*mEvent
 }
 
-type txCache struct {
-	once sync.Once
-	d    *txData
+// plan returns the transactional history of every site, planned once.
+func (tx *transactions) plan() *txData {
+	h := &tx.history
+	h.once.Do(func() { h.d = buildTx(tx.Env) })
+	return h.d
 }
 
-// tx plans (once per Env) the transactional history of every site.
-func (e *Env) tx() *txData {
-	c := &e.caches.tx
-	c.once.Do(func() { c.d = e.buildTx() })
-	return c.d
-}
-
-func (e *Env) buildTx() *txData {
+func buildTx(e *Env) *txData {
 	d := &txData{evByMonth: map[string][]*mEvent{}, impByMonth: map[string][]*impReading{}, testEvent: map[*fleet.String]map[int]*mEvent{}}
 	for _, site := range e.Fleet.Sites {
-		st := e.planSite(site)
+		st := planSite(e, site)
 		d.sites = append(d.sites, st)
 		for _, ev := range st.events {
 			m := lake.Month(ev.Scheduled)

@@ -32,7 +32,7 @@ type siteTx struct {
 	env         physics.EnvSpan
 }
 
-func (e *Env) planSite(site *fleet.Site) *siteTx {
+func planSite(e *Env, site *fleet.Site) *siteTx {
 	st := &siteTx{e: e, site: site, idx: slices.Index(fleet.SiteCodes(), site.Code), techs: e.Fleet.Technicians(site.ID)}
 	for _, s := range e.Fleet.Strings {
 		if s.LocationID == site.ID {
@@ -249,7 +249,7 @@ func pmCreated(sched time.Time, s *fleet.String) time.Time {
 // planCapacityTests books the schedule's tests as events.
 func (st *siteTx) planCapacityTests() {
 	for _, s := range st.strings {
-		tests := st.e.CapacityTests(s)
+		tests := s.Tests
 		for i := range tests {
 			ct := &tests[i]
 			r := physics.NewRand(st.e.Seed("maintenance_event", s.Code, evCapacity, fmt.Sprint(ct.Seq)))
@@ -282,17 +282,12 @@ func (st *siteTx) planCapacityTests() {
 			if ct.Cancelled {
 				ev.cancelAt = ct.Scheduled.Add(-time.Duration(r.Float64() * float64(72*time.Hour))).Truncate(time.Second)
 			} else {
-				ev.testMin = st.e.measuredTestMinutes(s, *ct)
+				ev.testMin = ct.MeasuredMin // the logger's reading (fleet.CapTest)
 			}
 			st.events = append(st.events, ev)
 		}
 	}
 }
-
-// measuredTestMinutes is the instrument's reading of a test's duration
-// (schedule.go: the true duration with the logger's timing error, rounded
-// to 0.1 min).
-func (e *Env) measuredTestMinutes(_ *fleet.String, ct CapacityTest) float64 { return ct.MeasuredMin }
 
 // planJarEvents books a corrective event after each sudden failure of a jar
 // still in its string and a replacement event for every jar that replaced
@@ -487,8 +482,8 @@ func (st *siteTx) roomAt(t time.Time, step time.Duration, n int) *physics.EnvSpa
 
 // jarTempOffset is a jar's steady float self-heating above its lagged
 // ambient (0.3-0.8 °C), per jar.
-func (e *Env) jarTempOffset(b *fleet.Battery) float64 {
-	return 0.3 + 0.5*physics.Unit(e.Seed("jar-temp-offset", b.Code), 0)
+func (st *siteTx) jarTempOffset(b *fleet.Battery) float64 {
+	return 0.3 + 0.5*physics.Unit(st.e.Seed("jar-temp-offset", b.Code), 0)
 }
 
 // measure takes the ohmic readings of an impedance_test event: every jar
@@ -516,7 +511,7 @@ func (st *siteTx) measure(ev *mEvent) {
 			continue
 		}
 		heat, _ := b.Life.Precursor(at)
-		temp := round(float64(env.LagC[i])+e.jarTempOffset(b)+heat, 1)
+		temp := round(float64(env.LagC[i])+st.jarTempOffset(b)+heat, 1)
 		// The reading the fleet's survey decided on (fleet.OhmicZ).
 		z := fleet.OhmicZ(e.RootSeed, b.Code, month)
 		rm := round(b.Life.ResistanceMOhm(at)*physics.ResistanceTempFactor(temp)*(1+impNoiseRel*z), 3)

@@ -306,8 +306,8 @@ func TestTransactionsStage(t *testing.T) {
 		n, worst, sumSq := 0, 0.0, 0.0
 		for _, s := range f.Strings {
 			spec := f.ModelByID[s.ModelID].Spec
-			for _, ct := range e.CapacityTests(s) {
-				r, ok := byID[e.TestID(s, ct)]
+			for _, ct := range s.Tests {
+				r, ok := byID[(&transactions{Env: e}).testID(s, ct)]
 				if ct.Cancelled {
 					if ok {
 						t.Errorf("cancelled test %s/%d has a capacity_test_raw row", s.Code, ct.Seq)

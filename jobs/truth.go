@@ -17,31 +17,25 @@ import (
 // battery over its whole life up to the scenario end, and the events the
 // synthesizer injected. Only label and evaluation jobs may read it.
 
-// historyMonths spans from the earliest install to the scenario end.
-func (e *Env) historyMonths() []lake.MonthSpan {
-	first := e.Scenario.End.Time
-	for _, b := range e.Fleet.Batteries {
-		if b.InstalledDate.Before(first) {
-			first = b.InstalledDate
-		}
-	}
-	return lake.Months(time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC), e.Scenario.End.Time)
-}
+// truth is the telemetry stage's hidden side: it reads the telemetry
+// family's event and fault models (what was injected), none of its
+// caches and no simulation.
+type truth struct{ *telemetry }
 
-func (e *Env) truthDailyJob() pipeline.Job {
+func (tr truth) truthDailyJob() pipeline.Job {
 	t := schema.MustLookup("truth_battery_daily")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		var tasks []pipeline.Task
-		for _, ms := range e.historyMonths() {
-			groups := e.batteriesByBucket(t.Partition.Buckets, ms.From, ms.To)
+		for _, ms := range tr.historyMonths() {
+			groups := batteriesByBucket(tr.Fleet, t.Partition.Buckets, ms.From, ms.To)
 			for bucket := range groups {
 				if t.Partition.Buckets <= 1 {
 					bucket = -1
 				}
 				p := lake.MustPartition(t, ms.Month, bucket)
 				bats, ms := groups[max(bucket, 0)], ms
-				tasks = append(tasks, pipeline.Task{Partition: p, Meta: e.meta(t.Name, p), Segments: []lake.Segment{e.historySegment(ms, 0)},
-					Weight: int64(len(bats)) * 31, Run: func(ctx context.Context, o *lake.Output) error { return e.writeTruthDaily(o, t, bats, ms) }})
+				tasks = append(tasks, pipeline.Task{Partition: p, Meta: tr.meta(t.Name, p), Segments: []lake.Segment{tr.historySegment(ms, 0)},
+					Weight: int64(len(bats)) * 31, Run: func(ctx context.Context, o *lake.Output) error { return tr.writeTruthDaily(o, t, bats, ms) }})
 			}
 		}
 		return tasks, nil
@@ -60,7 +54,7 @@ type truthDailyRow struct {
 	RULDays        int32    `parquet:"rul_days,decimal(1:6)"`
 }
 
-func (e *Env) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
+func (tr truth) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
 	w, err := parquetio.NewTypedWriter[truthDailyRow](o.Data(), t)
 	if err != nil {
 		return err
@@ -104,7 +98,7 @@ func (e *Env) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Bat
 
 // truth_event: what was injected — operational events in the telemetry
 // window, sensor faults per jar-day, and every sudden failure in history.
-func (e *Env) truthEventJob() pipeline.Job {
+func (tr truth) truthEventJob() pipeline.Job {
 	t := schema.MustLookup("truth_event")
 	return &pipeline.FuncJob{JobName: t.Name, StageName: "telemetry", Out: []*schema.Table{t}, PlanFn: func(ctx context.Context) ([]pipeline.Task, error) {
 		// A history segment (sudden failures, as of the end) in months
@@ -112,32 +106,32 @@ func (e *Env) truthEventJob() pipeline.Job {
 		// faults) for each telemetry day: no empty partitions for the
 		// quiet years, and a daily run adds one file.
 		failed := map[string]bool{}
-		for _, b := range e.Fleet.Batteries {
-			if b.Life.Failure != physics.FailureNone && b.Life.FailureAt.Before(e.Scenario.End.Time) {
+		for _, b := range tr.Fleet.Batteries {
+			if b.Life.Failure != physics.FailureNone && b.Life.FailureAt.Before(tr.Scenario.End.Time) {
 				failed[lake.Month(b.Life.FailureAt)] = true
 			}
 		}
 		days := map[string][]lake.Segment{}
-		for _, ms := range e.windowMonths() {
-			days[ms.Month] = daySegments(ms, e.sampleInput)
+		for _, ms := range tr.windowMonths() {
+			days[ms.Month] = daySegments(ms, tr.sampleInput)
 		}
 		var tasks []pipeline.Task
-		for _, ms := range e.historyMonths() {
+		for _, ms := range tr.historyMonths() {
 			segs := days[ms.Month]
 			if failed[ms.Month] {
-				segs = append([]lake.Segment{e.historySegment(ms, 0)}, segs...)
+				segs = append([]lake.Segment{tr.historySegment(ms, 0)}, segs...)
 			}
 			if len(segs) == 0 {
 				continue
 			}
 			p := lake.MustPartition(t, ms.Month, -1)
 			ms := ms
-			tasks = append(tasks, rowTask(e, t.Name, p, 1000, segs,
+			tasks = append(tasks, rowTask(tr.Env, t.Name, p, 1000, segs,
 				func(ctx context.Context, s *RowSink, seg lake.Segment) error {
 					if seg.Name == lake.AsOfName {
-						return e.emitTruthFailures(s, ms)
+						return tr.emitTruthFailures(s, ms)
 					}
-					return e.emitTruthEvents(s, daySpan(ms.Month, seg))
+					return tr.emitTruthEvents(s, daySpan(ms.Month, seg))
 				}))
 		}
 		return tasks, nil
@@ -145,9 +139,9 @@ func (e *Env) truthEventJob() pipeline.Job {
 }
 
 // truthEventAdder returns the row writer of truth_event.
-func (e *Env) truthEventAdder(s *RowSink) func(kind string, bat *fleet.Battery, str *fleet.String, site *fleet.Site, from, to time.Time, details map[string]any, label string) error {
+func (tr truth) truthEventAdder(s *RowSink) func(kind string, bat *fleet.Battery, str *fleet.String, site *fleet.Site, from, to time.Time, details map[string]any, label string) error {
 	return func(kind string, bat *fleet.Battery, str *fleet.String, site *fleet.Site, from, to time.Time, details map[string]any, label string) error {
-		id := fleet.ID(e.RootSeed, "truth_event", label)
+		id := fleet.ID(tr.RootSeed, "truth_event", label)
 		return s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("event_id", id).Set("event_kind", kind).Set("location_id", site.ID).Set("start_ts", from).Set("end_ts", to).Set("details_json", details)
 			if bat != nil {
@@ -162,15 +156,15 @@ func (e *Env) truthEventAdder(s *RowSink) func(kind string, bat *fleet.Battery, 
 
 // emitTruthFailures writes the sudden failures of history month ms (up to
 // the end).
-func (e *Env) emitTruthFailures(s *RowSink, ms lake.MonthSpan) error {
-	add := e.truthEventAdder(s)
-	for _, b := range e.Fleet.Batteries {
+func (tr truth) emitTruthFailures(s *RowSink, ms lake.MonthSpan) error {
+	add := tr.truthEventAdder(s)
+	for _, b := range tr.Fleet.Batteries {
 		l := &b.Life
 		if l.Failure == physics.FailureNone || l.FailureAt.Before(ms.From) || !l.FailureAt.Before(ms.To) {
 			continue
 		}
-		site := e.Fleet.SiteByID[b.LocationID]
-		if err := add(l.Failure.String(), b, e.Fleet.StringByID[b.StringID], site, l.FailureAt, time.Time{}, map[string]any{"profile": l.Profile.String()}, "failure/"+b.Code); err != nil {
+		site := tr.Fleet.SiteByID[b.LocationID]
+		if err := add(l.Failure.String(), b, tr.Fleet.StringByID[b.StringID], site, l.FailureAt, time.Time{}, map[string]any{"profile": l.Profile.String()}, "failure/"+b.Code); err != nil {
 			return err
 		}
 	}
@@ -179,42 +173,42 @@ func (e *Env) emitTruthFailures(s *RowSink, ms lake.MonthSpan) error {
 
 // emitTruthEvents writes the operational events and sensor faults of the
 // telemetry days in ms.
-func (e *Env) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
-	add := e.truthEventAdder(s)
-	strs := e.stringsByID()
+func (tr truth) emitTruthEvents(s *RowSink, ms lake.MonthSpan) error {
+	add := tr.truthEventAdder(s)
+	strs := stringsByID(tr.Fleet)
 	for _, day := range Days(ms.From, ms.To) {
 		for _, str := range strs {
 			if day.Before(str.InstalledDate) {
 				continue
 			}
-			site := e.Fleet.SiteByID[str.LocationID]
-			for _, ev := range e.eventsStartingOn(str, day) {
+			site := tr.Fleet.SiteByID[str.LocationID]
+			for _, ev := range tr.eventsStartingOn(str, day) {
 				label := fmt.Sprintf("%s/%s/%d", str.Code, ev.Start.Format(time.RFC3339), ev.Kind)
 				if err := add(ev.Kind.String(), nil, str, site, ev.Start, ev.End, map[string]any{"current_a": round(ev.CurrentA, 3)}, label); err != nil {
 					return err
 				}
 			}
 		}
-		for _, site := range e.Fleet.Sites {
+		for _, site := range tr.Fleet.Sites {
 			if day.Before(site.CommissionedDate) {
 				continue
 			}
-			for _, ev := range physics.EnvEvents(e.siteSeed(site), site.Climate, day) {
+			for _, ev := range physics.EnvEvents(tr.siteSeed(site), site.Climate, day) {
 				if err := add(ev.Kind.String(), nil, nil, site, ev.Start, ev.End, map[string]any{}, fmt.Sprintf("%s/%s/hvac", site.Code, ev.Start.Format(time.RFC3339))); err != nil {
 					return err
 				}
 			}
 		}
-		n := e.samplesOn(day)
-		step := e.Scenario.RatesOn(day).Sample
+		n := tr.samplesOn(day)
+		step := tr.Scenario.RatesOn(day).Sample
 		var faults []physics.SensorFault
-		for _, b := range e.Fleet.BatteriesActiveOn(day) {
-			faults = e.jarFaults(faults, b, day, n)
+		for _, b := range tr.Fleet.BatteriesActiveOn(day) {
+			faults = tr.jarFaults(faults, b, day, n)
 			for k, f := range faults {
-				site := e.Fleet.SiteByID[b.LocationID]
+				site := tr.Fleet.SiteByID[b.LocationID]
 				fromTS, toTS := day.Add(time.Duration(f.From)*step), day.Add(time.Duration(f.To)*step)
 				label := fmt.Sprintf("%s/%s/fault/%d", b.Code, day.Format(time.DateOnly), k)
-				if err := add(f.Kind.String(), b, e.Fleet.StringByID[b.StringID], site, fromTS, toTS, map[string]any{"magnitude": round(f.Magnitude, 3)}, label); err != nil {
+				if err := add(f.Kind.String(), b, tr.Fleet.StringByID[b.StringID], site, fromTS, toTS, map[string]any{"magnitude": round(f.Magnitude, 3)}, label); err != nil {
 					return err
 				}
 			}
