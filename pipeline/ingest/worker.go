@@ -36,6 +36,15 @@ type worker struct {
 	lastText   [][]byte // per column: the last UUID text parsed
 	lastUUID   [][16]byte
 
+	// batch, when set, collects the accepted records of the chunk being
+	// parsed for the fast path's sequencer (rows of segments already on
+	// the spill path go to out); cacheK caches the spill flag of the
+	// last segment, valid for one chunk.
+	batch      *parsed
+	cacheK     skey
+	cacheSpill bool
+	cacheOK    bool
+
 	rows    int64
 	nrej    int64
 	reasons map[string]int64
@@ -233,7 +242,17 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 		e.pkMu.Unlock()
 	}
 	w.rows++
-	return w.out.add(w.out.buf(k), func(dst []byte) []byte { return e.c.appendRecord(dst, w.vals, originInput, ps) })
+	enc := func(dst []byte) []byte { return e.c.appendRecord(dst, w.vals, originInput, ps) }
+	if w.batch != nil {
+		if !w.cacheOK || k != w.cacheK {
+			w.cacheK, w.cacheSpill, w.cacheOK = k, e.fast.isSpill(k), true
+		}
+		if !w.cacheSpill {
+			w.batch.add(k, enc)
+			return nil
+		}
+	}
+	return w.out.add(w.out.buf(k), enc)
 }
 
 func (w *worker) keyText() string {

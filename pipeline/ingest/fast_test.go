@@ -1,0 +1,174 @@
+package ingest
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/battlake/battlake/pipeline/lake"
+	"github.com/battlake/battlake/schema"
+)
+
+// jarLines exports the synthetic lake's jar telemetry (one day, 8 bucket
+// segments, each in sort order) and returns the header and the data lines
+// grouped by bucket, in export order.
+func jarLines(t *testing.T) (string, [][]string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "jar.csv")
+	exportCSV(t, synthLake(t), "telemetry_jar_raw", path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	tb := schema.MustLookup("telemetry_jar_raw")
+	byBucket := make([][]string, tb.Partition.Buckets)
+	last := -1
+	for _, l := range lines[1:] {
+		bk := lake.Bucket(mustUUID(strings.Split(l, ",")[1]), tb.Partition.Buckets)
+		if bk < last {
+			t.Fatalf("export not in bucket order")
+		}
+		last = bk
+		byBucket[bk] = append(byBucket[bk], l)
+	}
+	for bk, ls := range byBucket {
+		if len(ls) < 100 {
+			t.Fatalf("bucket %d: %d rows", bk, len(ls))
+		}
+	}
+	return lines[0], byBucket
+}
+
+func writeLines(t *testing.T, header string, lines []string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "in.csv")
+	if err := os.WriteFile(path, []byte(header+"\n"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ingestJar ingests path into a fresh lake holding the synthetic master
+// data and returns the lake and the summary.
+func ingestJar(t *testing.T, path string) (string, Summary) {
+	t.Helper()
+	dst := t.TempDir()
+	copyDir(t, synthLake(t), dst, "battery")
+	s := ingestOK(t, Config{Lake: dst, Table: "telemetry_jar_raw", Source: path, Now: pinnedNow})
+	return dst, s
+}
+
+// TestPresortedStreamsEverySegment: an export's segments arrive in sort
+// order, so each is streamed to Parquet without sorted runs, and the files
+// are the synthesizer's bytes.
+func TestPresortedStreamsEverySegment(t *testing.T) {
+	header, byBucket := jarLines(t)
+	var all []string
+	for _, ls := range byBucket {
+		all = append(all, ls...)
+	}
+	dst, s := ingestJar(t, writeLines(t, header, all))
+	if s.Presorted != len(byBucket) || s.FellBack != 0 || s.Accepted != int64(len(all)) || s.Rejected != 0 {
+		t.Fatalf("summary %+v, want %d presorted segments of %d rows", s, len(byBucket), len(all))
+	}
+	checkSameData(t, synthLake(t), dst, "telemetry_jar_raw")
+}
+
+// TestPresortedFallsBackMidSegment: one segment's rows are in order up to
+// a row that goes backwards; that segment switches to sorted runs (the rows
+// streamed so far are read back), the others stay presorted. Duplicates on
+// either side of the switch are rejected exactly as by the merge: the
+// first row of a key in file order wins, whichever path wrote it.
+func TestPresortedFallsBackMidSegment(t *testing.T) {
+	header, byBucket := jarLines(t)
+	const bk = 3
+	seg := append([]string{}, byBucket[bk]...)
+	n := len(seg)
+	// Line numbers: the header is line 1; buckets before bk come first.
+	base := 2
+	for _, ls := range byBucket[:bk] {
+		base += len(ls)
+	}
+	// A duplicate key with another voltage: the first row must win.
+	dup := func(l string) string {
+		f := strings.Split(l, ",")
+		f[2] = "1.000"
+		return strings.Join(f, ",")
+	}
+	moved := seg[n/2]
+	seg = append(seg[:11], append([]string{dup(seg[10])}, seg[11:]...)...) // rejected while streaming (index 11)
+	seg = append(seg[:n/2+1], seg[n/2+2:]...)                              // moved leaves its place...
+	seg = append(seg, moved, dup(seg[20]))                                 // ...for the end: the fallback; then a duplicate of a streamed row
+	var all []string
+	for b, ls := range byBucket {
+		if b == bk {
+			ls = seg
+		}
+		all = append(all, ls...)
+	}
+	dst, s := ingestJar(t, writeLines(t, header, all))
+	if s.Presorted != len(byBucket)-1 || s.FellBack != 1 {
+		t.Fatalf("presorted %d, fell back %d, want %d and 1", s.Presorted, s.FellBack, len(byBucket)-1)
+	}
+	want := int64(len(all) - 2)
+	if s.Accepted != want || s.Rejected != 2 || s.ByReason[ReasonDuplicate] != 2 || s.Rows != int64(len(all)) {
+		t.Fatalf("summary %+v, want %d accepted and 2 duplicates", s, want)
+	}
+	checkSameData(t, synthLake(t), dst, "telemetry_jar_raw")
+	rej := readRejects(t, dst)
+	lines := map[int64]string{}
+	for _, r := range rej {
+		lines[r.line] = r.reason
+	}
+	// dupFast at segment index 11, first at index 10; the late duplicate
+	// is the file's last line, first at segment index 20.
+	for line, first := range map[int64]int{int64(base + 11): base + 10, int64(base + len(seg) - 1): base + 20} {
+		r, ok := lines[line]
+		if !ok || !strings.HasPrefix(r, ReasonDuplicate) || !strings.Contains(r, "(first at line "+strconv.Itoa(first)+")") {
+			t.Errorf("line %d: reject %q, want a duplicate of line %d (rejects %v)", line, r, first, lines)
+		}
+	}
+}
+
+// TestPresortedReopenedSegmentFallsBack: more segments than maxOpenFast
+// interleave, so the least recently used one is closed; its next row
+// reopens it, and it falls back to sorted runs without losing a row.
+func TestPresortedReopenedSegmentFallsBack(t *testing.T) {
+	header, byBucket := jarLines(t)
+	var all []string
+	for _, ls := range byBucket[:maxOpenFast+1] {
+		all = append(all, ls[:len(ls)/2]...)
+	}
+	for _, ls := range byBucket[:maxOpenFast+1] {
+		all = append(all, ls[len(ls)/2:]...)
+	}
+	for _, ls := range byBucket[maxOpenFast+1:] {
+		all = append(all, ls...)
+	}
+	dst, s := ingestJar(t, writeLines(t, header, all))
+	if s.FellBack == 0 || s.Presorted+s.FellBack < len(byBucket) || s.Accepted != int64(len(all)) || s.Rejected != 0 {
+		t.Fatalf("summary %+v: want some segments to fall back, none lost", s)
+	}
+	checkSameData(t, synthLake(t), dst, "telemetry_jar_raw")
+}
+
+// TestShuffledInputSpills: rows in no order go through sorted runs and the
+// merge, to the same bytes.
+func TestShuffledInputSpills(t *testing.T) {
+	header, byBucket := jarLines(t)
+	var all []string
+	for _, ls := range byBucket {
+		all = append(all, ls...)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	dst, s := ingestJar(t, writeLines(t, header, all))
+	if s.Presorted != 0 || s.Accepted != int64(len(all)) || s.Rejected != 0 {
+		t.Fatalf("summary %+v: want no presorted segment", s)
+	}
+	checkSameData(t, synthLake(t), dst, "telemetry_jar_raw")
+}
