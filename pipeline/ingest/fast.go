@@ -129,7 +129,7 @@ func (fp *fastPath) add(ctx context.Context, k skey, r rec) error {
 		if err := fp.makeRoom(); err != nil {
 			return err
 		}
-		sw, err := e.newSegWriter(e.t, e.c, modeAdjacent, fp.mw, o, nil)
+		sw, err := e.newSegWriter(e.t, e.c, modeAdjacent, fp.mw, o, nil, true)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,13 @@ func (fp *fastPath) add(ctx context.Context, k skey, r rec) error {
 	fp.tick++
 	s.used = fp.tick
 	n := s.o.rows
-	if err := s.sw.add(r); err != nil {
+	if err := s.sw.add(r); errors.Is(err, errRealZero) {
+		// Rare: the merge's sink writes real zeros.
+		if err := fp.fallback(s); err != nil {
+			return err
+		}
+		return fp.spillRec(k, r)
+	} else if err != nil {
 		return err
 	}
 	if s.o.rows > n {

@@ -172,3 +172,39 @@ func TestShuffledInputSpills(t *testing.T) {
 	}
 	checkSameData(t, synthLake(t), dst, "telemetry_jar_raw")
 }
+
+// TestJarRealZeroIsNotNull: the fast path's jar sink takes zero for NULL,
+// so a segment with a real 0.0 falls back to the merge's sink: a zero
+// reads back as zero and an empty field as NULL.
+func TestJarRealZeroIsNotNull(t *testing.T) {
+	header, byBucket := jarLines(t)
+	var all []string
+	for _, ls := range byBucket {
+		all = append(all, ls...)
+	}
+	set := func(i, col int, v string) {
+		f := strings.Split(all[i], ",")
+		f[col] = v
+		all[i] = strings.Join(f, ",")
+	}
+	set(5, 3, "0.0")      // temperature_c: a cold room
+	set(6, 5, "")         // conductance_s: NULL
+	set(7, 3, "")         // temperature_c: NULL
+	set(5000, 2, "0.000") // voltage_v, in another batch
+	dst, s := ingestJar(t, writeLines(t, header, all))
+	if s.Accepted != int64(len(all)) || s.FellBack != 1 {
+		t.Fatalf("summary %+v: want every row, one segment fallen back", s)
+	}
+	got := map[string]bool{}
+	for _, r := range rowsOf(t, dst, "telemetry_jar_raw", "2026-10-25") {
+		got[r] = true
+	}
+	for _, i := range []int{5, 6, 7, 5000, 8} {
+		if !got[all[i]] {
+			t.Errorf("row %d: %q not read back", i, all[i])
+		}
+	}
+	if len(got) != len(all) {
+		t.Errorf("%d distinct rows read back, want %d", len(got), len(all))
+	}
+}

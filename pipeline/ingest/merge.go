@@ -100,7 +100,7 @@ func (e *engine) mergeSegment(ctx context.Context, t *schema.Table, c *codec, rs
 		}
 		sp.finish()
 	}
-	sw, err := e.newSegWriter(t, c, mode, mw, o, lakeKeys)
+	sw, err := e.newSegWriter(t, c, mode, mw, o, lakeKeys, false)
 	if err != nil {
 		return nil, err
 	}
@@ -212,14 +212,14 @@ type segWriter struct {
 	haveLast      bool
 }
 
-func (e *engine) newSegWriter(t *schema.Table, c *codec, mode int, mw *worker, o *segOut, lakeKeys map[string]bool) (*segWriter, error) {
+func (e *engine) newSegWriter(t *schema.Table, c *codec, mode int, mw *worker, o *segOut, lakeKeys map[string]bool, zeroNull bool) (*segWriter, error) {
 	f, err := os.CreateTemp(e.cfg.TempDir, "ingest-out-*.parquet")
 	if err != nil {
 		return nil, err
 	}
 	o.path = f.Name()
 	h := sha256.New()
-	sk, err := newSink(io.MultiWriter(f, h), t, c)
+	sk, err := newSink(io.MultiWriter(f, h), t, c, zeroNull)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -361,7 +361,17 @@ type sink interface {
 // newSink returns the writer the synthesizer uses for t: the typed writer
 // (sort order declared in the footer) for jar telemetry, the hot path of
 // every fleet-day, and the registry row writer for the other tables.
-func newSink(w io.Writer, t *schema.Table, c *codec) (sink, error) {
+//
+// zeroNull asks for jar telemetry's faster sink that takes zero for NULL
+// and refuses real zeros (errRealZero).
+func newSink(w io.Writer, t *schema.Table, c *codec, zeroNull bool) (sink, error) {
+	if t.Name == "telemetry_jar_raw" && zeroNull {
+		tw, err := parquetio.NewTypedWriter[jarZeroRow](w, t)
+		if err != nil {
+			return nil, err
+		}
+		return &jarZeroSink{w: tw, batch: make([]jarZeroRow, 0, sinkBatch)}, nil
+	}
 	if t.Name == "telemetry_jar_raw" {
 		tw, err := parquetio.NewTypedWriter[jarRow](w, t)
 		if err != nil {
@@ -463,3 +473,53 @@ func (s *jarSink) flush() error {
 }
 
 func (s *jarSink) close() error { return errors.Join(s.flush(), s.w.Close()) }
+
+// errRealZero is a real zero offered to a sink that takes zero for NULL.
+var errRealZero = errors.New("a real zero in an optional column")
+
+// jarZeroRow is the synthesizer's jar row: optional decimals take zero for
+// NULL, which parquet-go writes 3x faster than pointers (the fast path's
+// sink). Its bytes equal jarRow's for the same values.
+type jarZeroRow struct {
+	TS             int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID      [16]byte `parquet:"battery_id,uuid"`
+	VoltageV       int32    `parquet:"voltage_v,decimal(3:5),optional"`
+	TemperatureC   int32    `parquet:"temperature_c,decimal(1:4),optional"`
+	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8),optional"`
+	ConductanceS   int32    `parquet:"conductance_s,decimal(5:8),optional"`
+}
+
+// jarZeroSink refuses a real zero in an optional column (errRealZero,
+// nothing added): the caller writes that segment through jarSink.
+type jarZeroSink struct {
+	w     *parquetio.TypedWriter[jarZeroRow]
+	batch []jarZeroRow
+}
+
+func (s *jarZeroSink) add(v []val) error {
+	r := jarZeroRow{TS: v[0].i, BatteryID: v[1].u}
+	for j, dst := range [4]*int32{&r.VoltageV, &r.TemperatureC, &r.ResistanceMOhm, &r.ConductanceS} {
+		if x := &v[2+j]; !x.null {
+			if x.i == 0 {
+				return errRealZero
+			}
+			*dst = int32(x.i)
+		}
+	}
+	s.batch = append(s.batch, r)
+	if len(s.batch) == sinkBatch {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *jarZeroSink) flush() error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	err := s.w.Write(s.batch)
+	s.batch = s.batch[:0]
+	return err
+}
+
+func (s *jarZeroSink) close() error { return errors.Join(s.flush(), s.w.Close()) }
