@@ -167,14 +167,7 @@ var errMalformed = errors.New("malformed quoting")
 // an unquoted record alias rec.
 func splitFields(rec []byte, fs [][]byte, scratch []byte) ([][]byte, []byte, error) {
 	if bytes.IndexByte(rec, '"') < 0 {
-		for {
-			j := bytes.IndexByte(rec, ',')
-			if j < 0 {
-				return append(fs, rec), scratch, nil
-			}
-			fs = append(fs, rec[:j:j])
-			rec = rec[j+1:]
-		}
+		return splitPlain(rec, fs), scratch, nil
 	}
 	// Slow path: remember field bounds in scratch, slice at the end (scratch
 	// may grow).
@@ -230,6 +223,19 @@ func splitFields(rec []byte, fs [][]byte, scratch []byte) ([][]byte, []byte, err
 		fs = append(fs, scratch[s.a:s.b:s.b])
 	}
 	return fs, scratch, nil
+}
+
+// splitPlain splits a record without quotes at its commas; the fields
+// alias rec.
+func splitPlain(rec []byte, fs [][]byte) [][]byte {
+	for {
+		j := bytes.IndexByte(rec, ',')
+		if j < 0 {
+			return append(fs, rec)
+		}
+		fs = append(fs, rec[:j:j])
+		rec = rec[j+1:]
+	}
 }
 
 // scanColumn calls fn with every value of the source column that maps to

@@ -35,6 +35,7 @@ type fastPath struct {
 
 	// Owned by the sequencer.
 	segs      map[skey]*fastSeg
+	last      *fastSeg // the segment of the previous row (rows come in runs)
 	open      int
 	tick      int64
 	mw        *worker  // rejects of duplicates found while streaming
@@ -112,7 +113,10 @@ func (fp *fastPath) take(ctx context.Context, p *parsed) error {
 // add takes the next accepted input record of segment k, in file order.
 func (fp *fastPath) add(ctx context.Context, k skey, r rec) error {
 	e := fp.e
-	s := fp.segs[k]
+	s := fp.last
+	if s == nil || s.k != k {
+		s = fp.segs[k]
+	}
 	if s == nil {
 		if fp.isSpill(k) {
 			return fp.spillRec(k, r)
@@ -144,7 +148,7 @@ func (fp *fastPath) add(ctx context.Context, k skey, r rec) error {
 		return fp.spillRec(k, r)
 	}
 	fp.tick++
-	s.used = fp.tick
+	s.used, fp.last = fp.tick, s
 	n := s.o.rows
 	if err := s.sw.add(r); errors.Is(err, errRealZero) {
 		// Rare: the merge's sink writes real zeros.
@@ -229,6 +233,9 @@ func (fp *fastPath) fallback(s *fastSeg) error {
 		return fmt.Errorf("ingest %s: fall back from presorted segment %s %s: %w", e.t.Name, s.o.part, s.o.seg.Name, err)
 	}
 	delete(fp.segs, s.k)
+	if fp.last == s {
+		fp.last = nil
+	}
 	fp.setSpill(s.k)
 	fp.fellBack++
 	return nil

@@ -64,6 +64,20 @@ func (w *worker) chunk(c chunk) error {
 	data := c.data
 	line := c.line
 	for len(data) > 0 {
+		// The common record: no quote before its newline. One scan finds
+		// its end, and its fields are the text between commas.
+		if j := bytes.IndexByte(data, '\n'); j >= 0 && bytes.IndexByte(data[:j], '"') < 0 {
+			body := trimEOL(data[:j+1])
+			data = data[j+1:]
+			if len(body) > 0 && !(len(body) == 1 && body[0] == '\r') { // else a blank line: not a record
+				w.fields = splitPlain(body, w.fields[:0])
+				if err := w.fieldsOf(body, line, false); err != nil {
+					return err
+				}
+			}
+			line++
+			continue
+		}
 		n, balanced := recordEnd(data)
 		recb := data[:n]
 		data = data[n:]
@@ -119,6 +133,11 @@ func (w *worker) record(body []byte, line int64, noNewline bool) error {
 		}
 		return w.reject(line, "", ReasonMalformed, err.Error()+" (RFC 4180: a quoted field must end at a comma or the line end, and quotes inside it are doubled)", body)
 	}
+	return w.fieldsOf(body, line, noNewline)
+}
+
+// fieldsOf validates the record split into w.fields.
+func (w *worker) fieldsOf(body []byte, line int64, noNewline bool) error {
 	if len(w.fields) != w.plan.nfields {
 		if noNewline && len(w.fields) < w.plan.nfields {
 			return w.reject(line, "", ReasonTruncated, fmt.Sprintf("last record is cut short: %d of %d fields and no final newline", len(w.fields), w.plan.nfields), body)
@@ -143,6 +162,7 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 		v := &w.vals[i]
 		*v = val{}
 		j := p.src[i]
+		uuidHit := false
 		if j < 0 && p.code[i] >= 0 {
 			b := fields[p.code[i]]
 			if len(b) == 0 {
@@ -160,7 +180,7 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			}
 		} else if c.Type.Kind == schema.KindUUID && bytes.Equal(fields[j], w.lastText[i]) {
 			// Exports repeat an entity's id row after row: skip the hex.
-			v.u = w.lastUUID[i]
+			v.u, uuidHit = w.lastUUID[i], true
 		} else if fe := parseValue(c, fields[j], e.mapping.loc, v); fe != nil {
 			if fe.reason == ReasonDecimal && c.Range != nil {
 				// A 12 V jar read at 250 V does not fit DECIMAL(5,3) either,
@@ -171,7 +191,7 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			}
 			return w.reject(line, p.header[j], fe.reason, fe.msg, raw)
 		}
-		if c.Type.Kind == schema.KindUUID && j >= 0 && !v.null && !bytes.Equal(fields[j], w.lastText[i]) {
+		if c.Type.Kind == schema.KindUUID && j >= 0 && !v.null && !uuidHit {
 			w.lastText[i] = append(w.lastText[i][:0], fields[j]...)
 			w.lastUUID[i] = v.u
 		}
