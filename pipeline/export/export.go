@@ -30,13 +30,10 @@
 package export
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -446,24 +443,5 @@ func arrowFmt(c *schema.Column, a arrow.Array) (colFmt, error) {
 // renamed on success, so a failed or interrupted export never leaves a
 // truncated CSV under the final name.
 func CSVFile(ctx context.Context, lk *lake.Lake, t *schema.Table, path string, o Options) (Stats, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return Stats{Table: t.Name}, fmt.Errorf("export %s: %w", t.Name, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	st, err := CSV(ctx, lk, t, bw, o)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return st, fmt.Errorf("export %s to %s: %w", t.Name, path, err)
-	}
-	return st, nil
+	return toFile(t, path, func(w io.Writer) (Stats, error) { return CSV(ctx, lk, t, w, o) })
 }
