@@ -93,7 +93,7 @@ func (p *parsed) reset(reuse bool) {
 	if reuse {
 		p.arena = p.arena[:0]
 	} else {
-		p.arena = nil
+		p.arena = make([]byte, 0, cap(p.arena))
 	}
 	p.ends, p.keys = p.ends[:0], p.keys[:0]
 }
@@ -269,7 +269,11 @@ func (fp *fastPath) finish() ([]*segOut, error) {
 // with the fast path on, a sequencer takes their records in file order.
 func (e *engine) parseCSV(ctx context.Context, fi int, plan *filePlan, produce func(ctx context.Context, yield func(chunk) error) error) error {
 	if e.fast == nil {
-		return parallel(ctx, e, fi, plan, produce, (*worker).chunk)
+		return parallel(ctx, e, fi, plan, produce, func(wk *worker, c chunk) error {
+			err := wk.chunk(c)
+			recycle(c)
+			return err
+		})
 	}
 	type item struct {
 		c chunk
@@ -281,10 +285,10 @@ func (e *engine) parseCSV(ctx context.Context, fi int, plan *filePlan, produce f
 	// Tokens bound the chunks in flight (parsed, or waiting for the
 	// sequencer to reach them): memory stays a few chunks.
 	free := make(chan *parsed, 2*nw+2)
-	for range cap(free) {
-		free <- &parsed{}
-	}
 	reuse := e.t.Name == "telemetry_jar_raw"
+	for range cap(free) {
+		free <- &parsed{arena: make([]byte, 0, chunkCap)}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -300,7 +304,9 @@ func (e *engine) parseCSV(ctx context.Context, fi int, plan *filePlan, produce f
 					continue
 				}
 				wk.batch, wk.cacheOK = it.p, false
-				if err := wk.chunk(it.c); err != nil {
+				err := wk.chunk(it.c)
+				recycle(it.c)
+				if err != nil {
 					errs[w] = err
 					cancel()
 					continue
