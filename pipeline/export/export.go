@@ -1,5 +1,6 @@
 // Package export writes a lake table back out as CSV, for round trips
-// through `battlake ingest` and for users of other tools.
+// through `battlake ingest` and for users of other tools, or as one
+// Parquet file with the registry's schema (Parquet, ParquetFile).
 //
 // It reads the table's committed files through their manifests (never a
 // glob, so a run in progress or a crashed writer's leftovers are not
