@@ -32,7 +32,9 @@ type worker struct {
 	// caches of the last entity seen: exports are sorted by entity
 	lastID     [16]byte
 	lastBucket int
-	lastOK     map[int][16]byte
+	fk         []map[[16]byte]struct{} // per column: e.fkSets without a map lookup per value
+	lastOK     [][16]byte              // per column: the last foreign key found
+	haveOK     []bool
 	lastText   [][]byte // per column: the last UUID text parsed
 	lastUUID   [][16]byte
 
@@ -53,9 +55,13 @@ type worker struct {
 
 func (e *engine) newWorker(fi int, plan *filePlan) *worker {
 	limit := max(1024, e.cfg.MemoryRows/e.cfg.Workers)
-	return &worker{e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
+	fk := make([]map[[16]byte]struct{}, len(e.t.Columns))
+	for i, set := range e.fkSets {
+		fk[i] = set
+	}
+	return &worker{fk: fk, e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
 		vals: make([]val, len(e.t.Columns)), rvals: make([]val, len(e.rc.t.Columns)), lastBucket: -2,
-		lastOK: map[int][16]byte{}, reasons: map[string]int64{},
+		lastOK: make([][16]byte, len(e.t.Columns)), haveOK: make([]bool, len(e.t.Columns)), reasons: map[string]int64{},
 		lastText: make([][]byte, len(e.t.Columns)), lastUUID: make([][16]byte, len(e.t.Columns))}
 }
 
@@ -216,12 +222,12 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 				return w.reject(line, src, ReasonRange, fmt.Sprintf("value %s is outside the physical range %s of %s", fmtNum(x), r, c.Name), raw)
 			}
 		}
-		if set, ok := e.fkSets[i]; ok {
-			if last, hit := w.lastOK[i]; !hit || last != v.u {
+		if set := w.fk[i]; set != nil {
+			if !w.haveOK[i] || w.lastOK[i] != v.u {
 				if _, ok := set[v.u]; !ok {
 					return w.reject(line, src, ReasonReference, fmt.Sprintf("%s %s is not in the lake's %s", c.Name, uuid.UUID(v.u), c.FK.Table), raw)
 				}
-				w.lastOK[i] = v.u
+				w.lastOK[i], w.haveOK[i] = v.u, true
 			}
 		}
 	}
