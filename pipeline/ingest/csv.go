@@ -27,7 +27,7 @@ type chunk struct {
 	buf                []byte // the whole buffer data lies in, for recycle
 }
 
-const chunkSize = 4 << 20
+const chunkSize = 1 << 20
 
 // chunkCap is the capacity of a splitter buffer; buffers of exactly this
 // capacity are recycled once their chunk is parsed, so a large input does

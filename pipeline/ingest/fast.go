@@ -71,38 +71,54 @@ func (fp *fastPath) setSpill(k skey) {
 	fp.mu.Unlock()
 }
 
-// parsed is one chunk's accepted records, in file order, for the
-// sequencer.
+// parsed is one chunk's accepted rows, in file order, for the sequencer:
+// each row's sort key, values, input position and segment. Values are
+// handed over as parsed (no record to encode and decode); their bytes are
+// copied into arena, as the chunk's buffer is recycled.
 type parsed struct {
 	seq   int64
-	arena []byte
-	ends  []int // end offset of each record in arena
+	keyb  []byte // sort keys, back to back
+	kends []int  // end of each row's sort key in keyb
+	vals  []val  // ncols values per row
+	pos   []int64
 	keys  []skey
+	arena []byte
 }
 
-func (p *parsed) add(k skey, enc func(dst []byte) []byte) {
-	p.arena = enc(p.arena)
-	p.ends = append(p.ends, len(p.arena))
+func (p *parsed) add(c *codec, k skey, vals []val, ps int64) {
+	p.keyb = c.appendKey(p.keyb, vals, c.sortIdx)
+	p.kends = append(p.kends, len(p.keyb))
+	n := len(p.vals)
+	p.vals = append(p.vals, vals...)
+	for i := n; i < len(p.vals); i++ {
+		if v := &p.vals[i]; len(v.b) > 0 {
+			a := len(p.arena)
+			p.arena = append(p.arena, v.b...)
+			v.b = p.arena[a:len(p.arena):len(p.arena)]
+		}
+	}
+	p.pos = append(p.pos, ps)
 	p.keys = append(p.keys, k)
 }
 
 // reset empties p for the next chunk. The arena is reused only when the
 // sink copies every value (jar telemetry): the row sink's batch keeps
-// byte values that alias their record until the batch is written.
+// byte values that alias it until the batch is written.
 func (p *parsed) reset(reuse bool) {
 	if reuse {
 		p.arena = p.arena[:0]
 	} else {
 		p.arena = make([]byte, 0, cap(p.arena))
 	}
-	p.ends, p.keys = p.ends[:0], p.keys[:0]
+	p.keyb, p.kends, p.vals, p.pos, p.keys = p.keyb[:0], p.kends[:0], p.vals[:0], p.pos[:0], p.keys[:0]
 }
 
-// take streams one chunk's records.
+// take streams one chunk's rows.
 func (fp *fastPath) take(ctx context.Context, p *parsed) error {
+	n := len(fp.e.t.Columns)
 	start := 0
-	for i, end := range p.ends {
-		if err := fp.add(ctx, p.keys[i], rec(p.arena[start:end:end])); err != nil {
+	for i, end := range p.kends {
+		if err := fp.add(ctx, p.keys[i], p.keyb[start:end], p.vals[i*n:(i+1)*n:(i+1)*n], p.pos[i]); err != nil {
 			return err
 		}
 		start = end
@@ -110,8 +126,9 @@ func (fp *fastPath) take(ctx context.Context, p *parsed) error {
 	return nil
 }
 
-// add takes the next accepted input record of segment k, in file order.
-func (fp *fastPath) add(ctx context.Context, k skey, r rec) error {
+// add takes the next accepted input row of segment k, in file order: its
+// sort key, values and input position.
+func (fp *fastPath) add(ctx context.Context, k skey, sk []byte, vals []val, ps int64) error {
 	e := fp.e
 	s := fp.last
 	if s == nil || s.k != k {
@@ -119,7 +136,7 @@ func (fp *fastPath) add(ctx context.Context, k skey, r rec) error {
 	}
 	if s == nil {
 		if fp.isSpill(k) {
-			return fp.spillRec(k, r)
+			return fp.spillRow(k, vals, ps)
 		}
 		o, df, err := e.segHeader(ctx, e.t, k, e.daySeg)
 		if err != nil {
@@ -128,7 +145,7 @@ func (fp *fastPath) add(ctx context.Context, k skey, r rec) error {
 		if df != nil {
 			// The lake holds rows of the segment: merge with them.
 			fp.setSpill(k)
-			return fp.spillRec(k, r)
+			return fp.spillRow(k, vals, ps)
 		}
 		if err := fp.makeRoom(); err != nil {
 			return err
@@ -141,34 +158,33 @@ func (fp *fastPath) add(ctx context.Context, k skey, r rec) error {
 		fp.segs[k] = s
 		fp.open++
 	}
-	if s.sw == nil || (s.sw.havePrev && bytes.Compare(r.sortKey(), s.sw.prevKey) < 0) {
+	if s.sw == nil || (s.sw.havePrev && bytes.Compare(sk, s.sw.prevKey) < 0) {
 		if err := fp.fallback(s); err != nil {
 			return err
 		}
-		return fp.spillRec(k, r)
+		return fp.spillRow(k, vals, ps)
 	}
 	fp.tick++
 	s.used, fp.last = fp.tick, s
 	n := s.o.rows
-	if err := s.sw.add(r); errors.Is(err, errRealZero) {
+	if err := s.sw.addVals(sk, originInput, ps, vals); errors.Is(err, errRealZero) {
 		// Rare: the merge's sink writes real zeros.
 		if err := fp.fallback(s); err != nil {
 			return err
 		}
-		return fp.spillRec(k, r)
+		return fp.spillRow(k, vals, ps)
 	} else if err != nil {
 		return err
 	}
 	if s.o.rows > n {
-		p := r.line()
-		s.pos = binary.AppendUvarint(s.pos, uint64(p-s.last))
-		s.last = p
+		s.pos = binary.AppendUvarint(s.pos, uint64(ps-s.last))
+		s.last = ps
 	}
 	return nil
 }
 
-func (fp *fastPath) spillRec(k skey, r rec) error {
-	return fp.sp.add(fp.sp.buf(k), func(dst []byte) []byte { return append(dst, r...) })
+func (fp *fastPath) spillRow(k skey, vals []val, ps int64) error {
+	return fp.sp.add(fp.sp.buf(k), func(dst []byte) []byte { return fp.e.c.appendRecord(dst, vals, originInput, ps) })
 }
 
 // makeRoom closes the least recently used open segment when maxOpenFast
@@ -287,7 +303,7 @@ func (e *engine) parseCSV(ctx context.Context, fi int, plan *filePlan, produce f
 	free := make(chan *parsed, 2*nw+2)
 	reuse := e.t.Name == "telemetry_jar_raw"
 	for range cap(free) {
-		free <- &parsed{arena: make([]byte, 0, chunkCap)}
+		free <- &parsed{}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -200,6 +200,7 @@ type segWriter struct {
 	prevKey, key  []byte
 	havePrev      bool
 	prevPos       int64
+	lastFile      int // the input file last added to o.files
 
 	// Interval detection: the most common positive gap between samples of
 	// one entity.
@@ -226,7 +227,7 @@ func (e *engine) newSegWriter(t *schema.Table, c *codec, mode int, mw *worker, o
 	}
 	w := &segWriter{e: e, t: t, c: c, mode: mode, mw: mw, o: o, lakeKeys: lakeKeys, f: f, h: h, sink: sk,
 		vals: make([]val, len(t.Columns)), scratch: make([]val, len(t.Columns)),
-		ivName: intervalInput[t.Name], entCol: -1, tsCol: -1, gaps: map[int64]int64{}}
+		ivName: intervalInput[t.Name], entCol: -1, tsCol: -1, gaps: map[int64]int64{}, lastFile: -1}
 	if w.ivName != "" && len(t.SortBy) >= 2 && t.Partition.MonthOf != "" {
 		w.entCol, w.tsCol = t.ColumnIndex(t.SortBy[0]), t.ColumnIndex(t.SortBy[1])
 	}
@@ -235,27 +236,12 @@ func (e *engine) newSegWriter(t *schema.Table, c *codec, mode int, mw *worker, o
 
 // add handles the next record in merge order.
 func (w *segWriter) add(r rec) error {
-	t, c, o := w.t, w.c, w.o
+	t, c := w.t, w.c
 	origin := r.origin()
 	switch w.mode {
 	case modeAdjacent:
-		sk := r.sortKey()
-		if w.havePrev && string(sk) == string(w.prevKey) {
-			if origin == originInput {
-				c.decode(r, w.scratch)
-				fi, line := splitPos(r.line())
-				_, fline := splitPos(w.prevPos)
-				w.mw.fi = fi
-				if err := w.mw.rejectCounted(line, t.PrimaryKey()[0], ReasonDuplicate,
-					fmt.Sprintf("duplicate key %s (first at line %d)", keyString(t, c, w.scratch), fline), []byte(formatRecord(t, w.scratch))); err != nil {
-					return err
-				}
-			}
-			return nil // a duplicate, or the lake's row replaced by the input's
-		}
-		w.prevKey = append(w.prevKey[:0], sk...)
-		w.havePrev = true
-		w.prevPos = r.line()
+		c.decode(r, w.vals)
+		return w.addVals(r.sortKey(), origin, r.line(), w.vals)
 	case modeMap:
 		c.decode(r, w.scratch)
 		w.key = c.appendKey(w.key[:0], w.scratch, c.pkIdx)
@@ -279,12 +265,40 @@ func (w *segWriter) add(r rec) error {
 			}
 		}
 	}
-	vals := w.vals
-	c.decode(r, vals)
+	c.decode(r, w.vals)
+	return w.write(origin, r.line(), w.vals)
+}
+
+// addVals is add for a table whose sort key is its primary key (rows of
+// one key are adjacent), given the row's sort key, origin, input position
+// and values: the merge decodes them from a record, the fast path hands
+// over the parsed values.
+func (w *segWriter) addVals(sk []byte, origin byte, pos int64, vals []val) error {
+	if w.havePrev && string(sk) == string(w.prevKey) {
+		if origin == originInput {
+			fi, line := splitPos(pos)
+			_, fline := splitPos(w.prevPos)
+			w.mw.fi = fi
+			return w.mw.rejectCounted(line, w.t.PrimaryKey()[0], ReasonDuplicate,
+				fmt.Sprintf("duplicate key %s (first at line %d)", keyString(w.t, w.c, vals), fline), []byte(formatRecord(w.t, vals)))
+		}
+		return nil // a duplicate, or the lake's row replaced by the input's
+	}
+	w.prevKey = append(w.prevKey[:0], sk...)
+	w.havePrev = true
+	w.prevPos = pos
+	return w.write(origin, pos, vals)
+}
+
+// write writes one row that stays.
+func (w *segWriter) write(origin byte, pos int64, vals []val) error {
+	o := w.o
 	if origin == originInput {
 		o.accepted++
-		fi, _ := splitPos(r.line())
-		o.files[fi] = true
+		if fi, _ := splitPos(pos); fi != w.lastFile {
+			o.files[fi] = true
+			w.lastFile = fi
+		}
 	}
 	if w.entCol >= 0 {
 		ent, ts := vals[w.entCol].u, vals[w.tsCol].i

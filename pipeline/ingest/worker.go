@@ -268,17 +268,16 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 		e.pkMu.Unlock()
 	}
 	w.rows++
-	enc := func(dst []byte) []byte { return e.c.appendRecord(dst, w.vals, originInput, ps) }
 	if w.batch != nil {
 		if !w.cacheOK || k != w.cacheK {
 			w.cacheK, w.cacheSpill, w.cacheOK = k, e.fast.isSpill(k), true
 		}
 		if !w.cacheSpill {
-			w.batch.add(k, enc)
+			w.batch.add(e.c, k, w.vals, ps)
 			return nil
 		}
 	}
-	return w.out.add(w.out.buf(k), enc)
+	return w.out.add(w.out.buf(k), func(dst []byte) []byte { return e.c.appendRecord(dst, w.vals, originInput, ps) })
 }
 
 func (w *worker) keyText() string {
