@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -152,23 +151,6 @@ func TestPresortedReopenedSegmentFallsBack(t *testing.T) {
 	dst, s := ingestJar(t, writeLines(t, header, all))
 	if s.FellBack == 0 || s.Presorted+s.FellBack < len(byBucket) || s.Accepted != int64(len(all)) || s.Rejected != 0 {
 		t.Fatalf("summary %+v: want some segments to fall back, none lost", s)
-	}
-	checkSameData(t, synthLake(t), dst, "telemetry_jar_raw")
-}
-
-// TestShuffledInputSpills: rows in no order go through sorted runs and the
-// merge, to the same bytes.
-func TestShuffledInputSpills(t *testing.T) {
-	header, byBucket := jarLines(t)
-	var all []string
-	for _, ls := range byBucket {
-		all = append(all, ls...)
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-	dst, s := ingestJar(t, writeLines(t, header, all))
-	if s.Presorted != 0 || s.Accepted != int64(len(all)) || s.Rejected != 0 {
-		t.Fatalf("summary %+v: want no presorted segment", s)
 	}
 	checkSameData(t, synthLake(t), dst, "telemetry_jar_raw")
 }

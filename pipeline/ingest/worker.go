@@ -201,15 +201,9 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			w.lastText[i] = append(w.lastText[i][:0], fields[j]...)
 			w.lastUUID[i] = v.u
 		}
-		src := c.Name
-		if j >= 0 {
-			src = p.header[j]
-		} else if p.code[i] >= 0 {
-			src = p.header[p.code[i]]
-		}
 		if v.null {
 			if c.NotNull {
-				return w.reject(line, src, ReasonNotNull, fmt.Sprintf("empty value in NOT NULL column %s", c.Name), raw)
+				return w.reject(line, p.source(i, c), ReasonNotNull, fmt.Sprintf("empty value in NOT NULL column %s", c.Name), raw)
 			}
 			continue
 		}
@@ -219,13 +213,13 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 				x = decimalFloat(v.i, c.Type.Scale)
 			}
 			if !r.Contains(x) {
-				return w.reject(line, src, ReasonRange, fmt.Sprintf("value %s is outside the physical range %s of %s", fmtNum(x), r, c.Name), raw)
+				return w.reject(line, p.source(i, c), ReasonRange, fmt.Sprintf("value %s is outside the physical range %s of %s", fmtNum(x), r, c.Name), raw)
 			}
 		}
 		if set := w.fk[i]; set != nil {
 			if !w.haveOK[i] || w.lastOK[i] != v.u {
 				if _, ok := set[v.u]; !ok {
-					return w.reject(line, src, ReasonReference, fmt.Sprintf("%s %s is not in the lake's %s", c.Name, uuid.UUID(v.u), c.FK.Table), raw)
+					return w.reject(line, p.source(i, c), ReasonReference, fmt.Sprintf("%s %s is not in the lake's %s", c.Name, uuid.UUID(v.u), c.FK.Table), raw)
 				}
 				w.lastOK[i], w.haveOK[i] = v.u, true
 			}
@@ -278,6 +272,18 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 		}
 	}
 	return w.out.add(w.out.buf(k), func(dst []byte) []byte { return e.c.appendRecord(dst, w.vals, originInput, ps) })
+}
+
+// source names the file's column that fills target column i (c), for a
+// reject: looked up only then, not per value.
+func (p *filePlan) source(i int, c *schema.Column) string {
+	if j := p.src[i]; j >= 0 {
+		return p.header[j]
+	}
+	if j := p.code[i]; j >= 0 {
+		return p.header[j]
+	}
+	return c.Name
 }
 
 func (w *worker) keyText() string {
