@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 )
 
@@ -85,13 +86,26 @@ type parsed struct {
 	arena []byte
 }
 
-func (p *parsed) add(c *codec, k skey, vals []val, ps int64) {
+// slot returns the values of the next row, beyond len(p.vals) until
+// commit.
+func (p *parsed) slot(ncols int) []val {
+	n := len(p.vals)
+	if cap(p.vals)-n < ncols {
+		p.vals = slices.Grow(p.vals, max(ncols, n/2))
+	}
+	return p.vals[n : n+ncols : n+ncols]
+}
+
+// commit takes the row parsed into slot as segment k's, at input
+// position ps.
+func (p *parsed) commit(c *codec, k skey, ps int64) {
+	n := len(p.vals)
+	p.vals = p.vals[:n+len(c.cls)]
+	vals := p.vals[n:]
 	p.keyb = c.appendKey(p.keyb, vals, c.sortIdx)
 	p.kends = append(p.kends, len(p.keyb))
-	n := len(p.vals)
-	p.vals = append(p.vals, vals...)
-	for i := n; i < len(p.vals); i++ {
-		if v := &p.vals[i]; len(v.b) > 0 {
+	for i := range vals {
+		if v := &vals[i]; len(v.b) > 0 {
 			a := len(p.arena)
 			p.arena = append(p.arena, v.b...)
 			v.b = p.arena[a:len(p.arena):len(p.arena)]
@@ -299,8 +313,10 @@ func (e *engine) parseCSV(ctx context.Context, fi int, plan *filePlan, produce f
 	in := make(chan item, nw)
 	out := make(chan *parsed, nw)
 	// Tokens bound the chunks in flight (parsed, or waiting for the
-	// sequencer to reach them): memory stays a few chunks.
-	free := make(chan *parsed, 2*nw+2)
+	// sequencer to reach them): memory stays a few chunks (~5 MB each for
+	// jar telemetry), enough slack that a stage descheduled on a busy
+	// machine does not stall the others at once.
+	free := make(chan *parsed, 4*nw+4)
 	reuse := e.t.Name == "telemetry_jar_raw"
 	for range cap(free) {
 		free <- &parsed{}

@@ -24,7 +24,8 @@ type worker struct {
 	rej    *spiller
 	fields [][]byte
 	scr    []byte
-	vals   []val
+	vals   []val // the row being parsed: own, or a slot of batch
+	own    []val
 	rvals  []val
 	key    []byte
 	conv   []byte
@@ -59,8 +60,9 @@ func (e *engine) newWorker(fi int, plan *filePlan) *worker {
 	for i, set := range e.fkSets {
 		fk[i] = set
 	}
-	return &worker{fk: fk, e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
-		vals: make([]val, len(e.t.Columns)), rvals: make([]val, len(e.rc.t.Columns)), lastBucket: -2,
+	own := make([]val, len(e.t.Columns))
+	return &worker{fk: fk, vals: own, own: own, e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
+		rvals: make([]val, len(e.rc.t.Columns)), lastBucket: -2,
 		lastOK: make([][16]byte, len(e.t.Columns)), haveOK: make([]bool, len(e.t.Columns)), reasons: map[string]int64{},
 		lastText: make([][]byte, len(e.t.Columns)), lastUUID: make([][16]byte, len(e.t.Columns))}
 }
@@ -162,6 +164,13 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 	e, p, t := w.e, w.plan, w.e.t
 	if p.missing != "" {
 		return w.reject(line, p.missing, ReasonMissingColumn, fmt.Sprintf("required column %s is not in the file's header", p.missing), raw)
+	}
+	if w.batch != nil {
+		// Parse straight into the batch's next slot: an accepted row is
+		// not copied (a rejected or spilled one leaves it unused).
+		w.vals = w.batch.slot(len(t.Columns))
+	} else {
+		w.vals = w.own
 	}
 	for i := range t.Columns {
 		c := &t.Columns[i]
@@ -267,7 +276,7 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			w.cacheK, w.cacheSpill, w.cacheOK = k, e.fast.isSpill(k), true
 		}
 		if !w.cacheSpill {
-			w.batch.add(e.c, k, w.vals, ps)
+			w.batch.commit(e.c, k, ps)
 			return nil
 		}
 	}
