@@ -39,15 +39,10 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // row groups are copied in export order (month, bucket, day): memory is
 // bounded by a row group.
 func Parquet(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o Options) (Stats, error) {
-	st := Stats{Table: t.Name}
-	if err := o.Validate(t); err != nil {
+	st, files, err := start(ctx, lk, t, o)
+	if err != nil {
 		return st, err
 	}
-	files, err := Files(ctx, lk, t, o.Month)
-	if err != nil {
-		return st, fmt.Errorf("export %s: %w", t.Name, err)
-	}
-	st.Files = len(files)
 	want, err := parquetio.Schema(t)
 	if err != nil {
 		return st, fmt.Errorf("export %s: %w", t.Name, err)
@@ -76,14 +71,11 @@ func Parquet(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o
 
 // copyFile appends the row groups of one data file to pw.
 func copyFile(ctx context.Context, lk *lake.Lake, f lake.SegmentFile, want *parquet.Schema, pw *parquetio.RowWriter) (int64, error) {
-	obj, err := lk.Store.Open(ctx, f.Data.Key)
+	obj, err := openChecked(ctx, lk, f)
 	if err != nil {
 		return 0, err
 	}
 	defer obj.Close()
-	if obj.Size() != f.Data.Bytes {
-		return 0, fmt.Errorf("%d bytes, the manifest says %d: %w", obj.Size(), f.Data.Bytes, ErrFileChanged)
-	}
 	pf, err := parquet.OpenFile(obj, obj.Size(), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
 	if err != nil {
 		return 0, err

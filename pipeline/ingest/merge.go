@@ -384,14 +384,14 @@ func newSink(w io.Writer, t *schema.Table, c *codec, zeroNull bool) (sink, error
 		if err != nil {
 			return nil, err
 		}
-		return &jarZeroSink{w: tw, batch: make([]jarZeroRow, 0, sinkBatch)}, nil
+		return &typedSink[jarZeroRow]{w: tw, batch: make([]jarZeroRow, 0, sinkBatch), conv: jarZeroRowOf}, nil
 	}
 	if t.Name == "telemetry_jar_raw" {
 		tw, err := parquetio.NewTypedWriter[jarRow](w, t)
 		if err != nil {
 			return nil, err
 		}
-		return &jarSink{w: tw, batch: make([]jarRow, 0, sinkBatch), opt: make([]int32, 0, 4*sinkBatch)}, nil
+		return newJarSink(tw), nil
 	}
 	newWriter := parquetio.NewRowWriter
 	if typedWriter[t.Name] {
@@ -454,39 +454,56 @@ type jarRow struct {
 	ConductanceS   *int32   `parquet:"conductance_s,decimal(5:8),optional"`
 }
 
-type jarSink struct {
-	w     *parquetio.TypedWriter[jarRow]
-	batch []jarRow
-	opt   []int32 // backs the optional fields of one batch (copied by Write)
+// typedSink batches rows for a typed writer; conv builds one row.
+type typedSink[T any] struct {
+	w     *parquetio.TypedWriter[T]
+	batch []T
+	conv  func(v []val) (T, error)
+	after func() // after each batch is written (nil: nothing)
 }
 
-func (s *jarSink) ptr(v *val) *int32 {
-	if v.null {
-		return nil
+func (s *typedSink[T]) add(v []val) error {
+	r, err := s.conv(v)
+	if err != nil {
+		return err
 	}
-	s.opt = append(s.opt, int32(v.i))
-	return &s.opt[len(s.opt)-1]
-}
-
-func (s *jarSink) add(v []val) error {
-	s.batch = append(s.batch, jarRow{TS: v[0].i, BatteryID: v[1].u,
-		VoltageV: s.ptr(&v[2]), TemperatureC: s.ptr(&v[3]), ResistanceMOhm: s.ptr(&v[4]), ConductanceS: s.ptr(&v[5])})
+	s.batch = append(s.batch, r)
 	if len(s.batch) == sinkBatch {
 		return s.flush()
 	}
 	return nil
 }
 
-func (s *jarSink) flush() error {
+func (s *typedSink[T]) flush() error {
 	if len(s.batch) == 0 {
 		return nil
 	}
 	err := s.w.Write(s.batch)
-	s.batch, s.opt = s.batch[:0], s.opt[:0]
+	s.batch = s.batch[:0]
+	if s.after != nil {
+		s.after()
+	}
 	return err
 }
 
-func (s *jarSink) close() error { return errors.Join(s.flush(), s.w.Close()) }
+func (s *typedSink[T]) close() error { return errors.Join(s.flush(), s.w.Close()) }
+
+// newJarSink writes jarRow: the optional fields point into opt, which
+// holds one batch (Write copies them) and never grows past it.
+func newJarSink(tw *parquetio.TypedWriter[jarRow]) *typedSink[jarRow] {
+	opt := make([]int32, 0, 4*sinkBatch)
+	ptr := func(v *val) *int32 {
+		if v.null {
+			return nil
+		}
+		opt = append(opt, int32(v.i))
+		return &opt[len(opt)-1]
+	}
+	return &typedSink[jarRow]{w: tw, batch: make([]jarRow, 0, sinkBatch), after: func() { opt = opt[:0] },
+		conv: func(v []val) (jarRow, error) {
+			return jarRow{TS: v[0].i, BatteryID: v[1].u, VoltageV: ptr(&v[2]), TemperatureC: ptr(&v[3]), ResistanceMOhm: ptr(&v[4]), ConductanceS: ptr(&v[5])}, nil
+		}}
+}
 
 // errRealZero is a real zero offered to a sink that takes zero for NULL.
 var errRealZero = errors.New("a real zero in an optional column")
@@ -503,37 +520,17 @@ type jarZeroRow struct {
 	ConductanceS   int32    `parquet:"conductance_s,decimal(5:8),optional"`
 }
 
-// jarZeroSink refuses a real zero in an optional column (errRealZero,
-// nothing added): the caller writes that segment through jarSink.
-type jarZeroSink struct {
-	w     *parquetio.TypedWriter[jarZeroRow]
-	batch []jarZeroRow
-}
-
-func (s *jarZeroSink) add(v []val) error {
+// jarZeroRowOf builds a jarZeroRow, refusing a real zero in an optional
+// column (errRealZero): the caller writes that segment through jarRow.
+func jarZeroRowOf(v []val) (jarZeroRow, error) {
 	r := jarZeroRow{TS: v[0].i, BatteryID: v[1].u}
 	for j, dst := range [4]*int32{&r.VoltageV, &r.TemperatureC, &r.ResistanceMOhm, &r.ConductanceS} {
 		if x := &v[2+j]; !x.null {
 			if x.i == 0 {
-				return errRealZero
+				return r, errRealZero
 			}
 			*dst = int32(x.i)
 		}
 	}
-	s.batch = append(s.batch, r)
-	if len(s.batch) == sinkBatch {
-		return s.flush()
-	}
-	return nil
+	return r, nil
 }
-
-func (s *jarZeroSink) flush() error {
-	if len(s.batch) == 0 {
-		return nil
-	}
-	err := s.w.Write(s.batch)
-	s.batch = s.batch[:0]
-	return err
-}
-
-func (s *jarZeroSink) close() error { return errors.Join(s.flush(), s.w.Close()) }
