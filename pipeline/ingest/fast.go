@@ -91,7 +91,7 @@ type parsed struct {
 func (p *parsed) slot(ncols int) []val {
 	n := len(p.vals)
 	if cap(p.vals)-n < ncols {
-		p.vals = slices.Grow(p.vals, max(ncols, n/2))
+		p.vals = slices.Grow(p.vals, max(ncols<<12, n))
 	}
 	return p.vals[n : n+ncols : n+ncols]
 }

@@ -190,3 +190,43 @@ func TestJarRealZeroIsNotNull(t *testing.T) {
 		t.Errorf("%d distinct rows read back, want %d", len(got), len(all))
 	}
 }
+
+// TestUnscaledRangeIsTheRange: the integer bounds of every DECIMAL column
+// with a physical range accept exactly the values the float check does,
+// around both bounds and across the column's precision.
+func TestUnscaledRangeIsTheRange(t *testing.T) {
+	checked := 0
+	for _, tb := range schema.All() {
+		for i := range tb.Columns {
+			c := &tb.Columns[i]
+			b := newUnscaledRange(c)
+			if c.Range == nil || c.Type.Kind != schema.KindDecimal {
+				if b.ok {
+					t.Errorf("%s.%s: integer bounds without a decimal range", tb.Name, c.Name)
+				}
+				continue
+			}
+			if !b.ok {
+				t.Errorf("%s.%s: no integer bounds for %s", tb.Name, c.Name, c.Range)
+				continue
+			}
+			checked++
+			lim := pow10[c.Type.Precision] - 1
+			us := []int64{-lim, lim, 0, 1, -1}
+			for d := int64(-50); d <= 50; d++ {
+				us = append(us, b.lo+d, b.hi+d)
+			}
+			for k := int64(0); k < 200; k++ {
+				us = append(us, -lim+k*(2*lim/199))
+			}
+			for _, u := range us {
+				if got, want := u >= b.lo && u <= b.hi, c.Range.Contains(decimalFloat(u, c.Type.Scale)); got != want {
+					t.Errorf("%s.%s: %d at scale %d: integer bounds say %v, the range %s says %v", tb.Name, c.Name, u, c.Type.Scale, got, c.Range, want)
+				}
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("only %d decimal columns with a range", checked)
+	}
+}

@@ -46,6 +46,8 @@ type engine struct {
 	mapping *Mapping
 	now     int64 // rejected_at, micros
 
+	decRange []unscaledRange // per column
+
 	monthCol, bucketCol, buckets int
 	daySeg                       bool
 	lo, hi                       int64 // partition time bounds, micros
@@ -191,6 +193,10 @@ func newEngine(cfg Config, t *schema.Table) *engine {
 	}
 	if e.mode == modeAdjacent {
 		e.fast = newFastPath(e)
+	}
+	e.decRange = make([]unscaledRange, len(t.Columns))
+	for i := range t.Columns {
+		e.decRange[i] = newUnscaledRange(&t.Columns[i])
 	}
 	e.lo = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	e.hi = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()

@@ -216,7 +216,12 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			}
 			continue
 		}
-		if r := c.Range; r != nil {
+		if b := &e.decRange[i]; b.ok {
+			if v.i < b.lo || v.i > b.hi {
+				x := decimalFloat(v.i, c.Type.Scale)
+				return w.reject(line, p.source(i, c), ReasonRange, fmt.Sprintf("value %s is outside the physical range %s of %s", fmtNum(x), c.Range, c.Name), raw)
+			}
+		} else if r := c.Range; r != nil {
 			x := v.f
 			if c.Type.Kind == schema.KindDecimal {
 				x = decimalFloat(v.i, c.Type.Scale)
