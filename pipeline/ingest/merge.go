@@ -523,14 +523,12 @@ type jarZeroRow struct {
 // jarZeroRowOf builds a jarZeroRow, refusing a real zero in an optional
 // column (errRealZero): the caller writes that segment through jarRow.
 func jarZeroRowOf(v []val) (jarZeroRow, error) {
-	r := jarZeroRow{TS: v[0].i, BatteryID: v[1].u}
-	for j, dst := range [4]*int32{&r.VoltageV, &r.TemperatureC, &r.ResistanceMOhm, &r.ConductanceS} {
-		if x := &v[2+j]; !x.null {
-			if x.i == 0 {
-				return r, errRealZero
-			}
-			*dst = int32(x.i)
-		}
+	_ = v[5]
+	// A NULL's i is 0 (vals are cleared before parsing or decoding), which
+	// the row takes for NULL.
+	if (v[2].i == 0 && !v[2].null) || (v[3].i == 0 && !v[3].null) || (v[4].i == 0 && !v[4].null) || (v[5].i == 0 && !v[5].null) {
+		return jarZeroRow{}, errRealZero
 	}
-	return r, nil
+	return jarZeroRow{TS: v[0].i, BatteryID: v[1].u, VoltageV: int32(v[2].i), TemperatureC: int32(v[3].i),
+		ResistanceMOhm: int32(v[4].i), ConductanceS: int32(v[5].i)}, nil
 }
