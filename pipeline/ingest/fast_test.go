@@ -230,3 +230,62 @@ func TestUnscaledRangeIsTheRange(t *testing.T) {
 		t.Fatalf("only %d decimal columns with a range", checked)
 	}
 }
+
+// TestPresortedSegmentAlsoInParquet: a folder whose CSV streams a segment
+// presorted and whose Parquet file (read after it, by name) holds rows of
+// the same segment: the segment falls back before the merge, so the
+// Parquet file's repeats of the CSV's rows are duplicates (the CSV came
+// first) and its other rows land: the synthesizer's file again.
+func TestPresortedSegmentAlsoInParquet(t *testing.T) {
+	header, byBucket := jarLines(t)
+	src := synthLake(t)
+	tb := schema.MustLookup("telemetry_jar_raw")
+	parts, err := openLake(t, src).Partitions(t.Context(), tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	for _, p := range parts {
+		for _, f := range p.Manifest.Files {
+			if f.Role == "data" && p.Partition.Bucket == 0 {
+				key = f.Key
+			}
+		}
+	}
+	if key == "" {
+		t.Fatal("no bucket 0 file")
+	}
+	dir := t.TempDir()
+	half := byBucket[0][:len(byBucket[0])/2]
+	if err := os.WriteFile(filepath.Join(dir, "a.csv"), []byte(header+"\n"+strings.Join(half, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(src, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.parquet"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst, s := ingestJar(t, dir)
+	n := int64(len(byBucket[0]))
+	if s.FellBack != 1 || s.Presorted != 0 || s.Rows != n+int64(len(half)) || s.Accepted != n ||
+		s.Rejected != int64(len(half)) || s.ByReason[ReasonDuplicate] != int64(len(half)) {
+		t.Fatalf("summary %+v: want bucket 0's %d rows, the %d repeats duplicates, one segment fallen back", s, n, len(half))
+	}
+	got, err := openLake(t, dst).Partitions(t.Context(), tb)
+	if err != nil || len(got) != 1 {
+		t.Fatal(err, len(got))
+	}
+	want := map[string]string{}
+	for _, p := range parts {
+		for _, f := range p.Manifest.Files {
+			want[f.Key] = f.SHA256
+		}
+	}
+	for _, f := range got[0].Manifest.Files {
+		if f.Role == "data" && want[f.Key] != f.SHA256 {
+			t.Errorf("%s differs from the synthesizer's", f.Key)
+		}
+	}
+}
