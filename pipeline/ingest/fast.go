@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sync"
 )
 
@@ -39,6 +38,7 @@ type fastPath struct {
 	last      *fastSeg // the segment of the previous row (rows come in runs)
 	open      int
 	tick      int64
+	vals      []val    // the row being streamed
 	mw        *worker  // rejects of duplicates found while streaming
 	sp        *spiller // rows of segments that fell back
 	presorted int
@@ -56,7 +56,7 @@ type fastSeg struct {
 }
 
 func newFastPath(e *engine) *fastPath {
-	return &fastPath{e: e, spill: map[skey]bool{}, segs: map[skey]*fastSeg{}, mw: e.newWorker(0, nil),
+	return &fastPath{e: e, spill: map[skey]bool{}, segs: map[skey]*fastSeg{}, mw: e.newWorker(0, nil), vals: make([]val, len(e.t.Columns)),
 		sp: newSpiller(e.out, max(1024, e.cfg.MemoryRows/e.cfg.Workers))}
 }
 
@@ -73,44 +73,25 @@ func (fp *fastPath) setSpill(k skey) {
 }
 
 // parsed is one chunk's accepted rows, in file order, for the sequencer:
-// each row's sort key, values, input position and segment. Values are
-// handed over as parsed (no record to encode and decode); their bytes are
-// copied into arena, as the chunk's buffer is recycled.
+// each row's sort key, values, input position and segment. Values travel
+// in a fixed-width form (no varints to decode, a sixth of the []val
+// size, so less to move between cores); their bytes are copied into
+// arena, as the chunk's buffer is recycled.
 type parsed struct {
 	seq   int64
 	keyb  []byte // sort keys, back to back
 	kends []int  // end of each row's sort key in keyb
-	vals  []val  // ncols values per row
+	rows  []byte // fixed-width rows (codec.fixedSize bytes each)
 	pos   []int64
 	keys  []skey
 	arena []byte
 }
 
-// slot returns the values of the next row, beyond len(p.vals) until
-// commit.
-func (p *parsed) slot(ncols int) []val {
-	n := len(p.vals)
-	if cap(p.vals)-n < ncols {
-		p.vals = slices.Grow(p.vals, max(ncols<<12, n))
-	}
-	return p.vals[n : n+ncols : n+ncols]
-}
-
-// commit takes the row parsed into slot as segment k's, at input
-// position ps.
-func (p *parsed) commit(c *codec, k skey, ps int64) {
-	n := len(p.vals)
-	p.vals = p.vals[:n+len(c.cls)]
-	vals := p.vals[n:]
+// add appends one accepted row of segment k at input position ps.
+func (p *parsed) add(c *codec, k skey, vals []val, ps int64) {
 	p.keyb = c.appendKey(p.keyb, vals, c.sortIdx)
 	p.kends = append(p.kends, len(p.keyb))
-	for i := range vals {
-		if v := &vals[i]; len(v.b) > 0 {
-			a := len(p.arena)
-			p.arena = append(p.arena, v.b...)
-			v.b = p.arena[a:len(p.arena):len(p.arena)]
-		}
-	}
+	p.rows, p.arena = c.appendFixed(p.rows, p.arena, vals)
 	p.pos = append(p.pos, ps)
 	p.keys = append(p.keys, k)
 }
@@ -124,15 +105,16 @@ func (p *parsed) reset(reuse bool) {
 	} else {
 		p.arena = make([]byte, 0, cap(p.arena))
 	}
-	p.keyb, p.kends, p.vals, p.pos, p.keys = p.keyb[:0], p.kends[:0], p.vals[:0], p.pos[:0], p.keys[:0]
+	p.keyb, p.kends, p.rows, p.pos, p.keys = p.keyb[:0], p.kends[:0], p.rows[:0], p.pos[:0], p.keys[:0]
 }
 
 // take streams one chunk's rows.
 func (fp *fastPath) take(ctx context.Context, p *parsed) error {
-	n := len(fp.e.t.Columns)
-	start := 0
+	c := fp.e.c
+	start, size := 0, c.fixedSize
 	for i, end := range p.kends {
-		if err := fp.add(ctx, p.keys[i], p.keyb[start:end], p.vals[i*n:(i+1)*n:(i+1)*n], p.pos[i]); err != nil {
+		c.decodeFixed(p.rows[i*size:(i+1)*size], p.arena, fp.vals)
+		if err := fp.add(ctx, p.keys[i], p.keyb[start:end], fp.vals, p.pos[i]); err != nil {
 			return err
 		}
 		start = end

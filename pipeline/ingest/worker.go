@@ -24,8 +24,7 @@ type worker struct {
 	rej    *spiller
 	fields [][]byte
 	scr    []byte
-	vals   []val // the row being parsed: own, or a slot of batch
-	own    []val
+	vals   []val
 	rvals  []val
 	key    []byte
 	conv   []byte
@@ -60,8 +59,7 @@ func (e *engine) newWorker(fi int, plan *filePlan) *worker {
 	for i, set := range e.fkSets {
 		fk[i] = set
 	}
-	own := make([]val, len(e.t.Columns))
-	return &worker{fk: fk, vals: own, own: own, e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
+	return &worker{fk: fk, vals: make([]val, len(e.t.Columns)), e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
 		rvals: make([]val, len(e.rc.t.Columns)), lastBucket: -2,
 		lastOK: make([][16]byte, len(e.t.Columns)), haveOK: make([]bool, len(e.t.Columns)), reasons: map[string]int64{},
 		lastText: make([][]byte, len(e.t.Columns)), lastUUID: make([][16]byte, len(e.t.Columns))}
@@ -165,13 +163,7 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 	if p.missing != "" {
 		return w.reject(line, p.missing, ReasonMissingColumn, fmt.Sprintf("required column %s is not in the file's header", p.missing), raw)
 	}
-	if w.batch != nil {
-		// Parse straight into the batch's next slot: an accepted row is
-		// not copied (a rejected or spilled one leaves it unused).
-		w.vals = w.batch.slot(len(t.Columns))
-	} else {
-		w.vals = w.own
-	}
+
 	for i := range t.Columns {
 		c := &t.Columns[i]
 		v := &w.vals[i]
@@ -281,7 +273,7 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			w.cacheK, w.cacheSpill, w.cacheOK = k, e.fast.isSpill(k), true
 		}
 		if !w.cacheSpill {
-			w.batch.commit(e.c, k, ps)
+			w.batch.add(e.c, k, w.vals, ps)
 			return nil
 		}
 	}
