@@ -56,6 +56,26 @@ func TestExportCommand(t *testing.T) {
 		t.Errorf("--out file differs from stdout (err %v)", err)
 	}
 
+	// --format parquet: one Parquet file, the same bytes to stdout and to
+	// --out, the same row count as the CSV.
+	pq, stderr, err := exec("export", "--lake", dir, "--table", "battery", "--format", "parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pq) < 8 || pq[:4] != "PAR1" || pq[len(pq)-4:] != "PAR1" {
+		t.Errorf("stdout is not a Parquet file (%d bytes)", len(pq))
+	}
+	if want := "exported battery: " + strconv.Itoa(len(recs)-1) + " rows from 1 files, "; !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "of Parquet") {
+		t.Errorf("stderr %q, want %q... of Parquet", stderr, want)
+	}
+	out = filepath.Join(t.TempDir(), "battery.parquet")
+	if _, _, err := exec("export", "--lake", dir, "--table", "battery", "--format", "parquet", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != pq {
+		t.Errorf("--out Parquet file differs from stdout (err %v)", err)
+	}
+
 	for _, c := range []struct {
 		name string
 		args []string
@@ -65,7 +85,7 @@ func TestExportCommand(t *testing.T) {
 		{"unknown table", []string{"export", "--lake", dir, "--table", "nope"}, exitUsage},
 		{"blob table", []string{"export", "--lake", dir, "--table", "event_window_sample"}, exitUsage},
 		{"month of a master table", []string{"export", "--lake", dir, "--table", "battery", "--month", "2026-03"}, exitUsage},
-		{"parquet format", []string{"export", "--lake", dir, "--table", "battery", "--format", "parquet"}, exitUsage},
+		{"unknown format", []string{"export", "--lake", dir, "--table", "battery", "--format", "xlsx"}, exitUsage},
 		{"no lake", []string{"export", "--lake", filepath.Join(dir, "missing"), "--table", "battery"}, exitLake},
 	} {
 		_, _, err := exec(c.args...)

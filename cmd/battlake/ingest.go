@@ -158,6 +158,9 @@ func writeIngestSummary(w io.Writer, format string, s ingest.Summary) error {
 			fmt.Fprintf(&b, "  %s\n", p)
 		}
 	}
+	if s.Presorted > 0 || s.FellBack > 0 {
+		fmt.Fprintf(&b, "presorted %d segments streamed in sort order, %d fell back to sorted runs\n", s.Presorted, s.FellBack)
+	}
 	for _, x := range s.Warnings {
 		fmt.Fprintf(&b, "warning   %s\n", x)
 	}

@@ -1,5 +1,6 @@
 // Package export writes a lake table back out as CSV, for round trips
-// through `battlake ingest` and for users of other tools.
+// through `battlake ingest` and for users of other tools, or as one
+// Parquet file with the registry's schema (Parquet, ParquetFile).
 //
 // It reads the table's committed files through their manifests (never a
 // glob, so a run in progress or a crashed writer's leftovers are not
@@ -30,13 +31,10 @@
 package export
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -114,6 +112,20 @@ func Files(ctx context.Context, lk *lake.Lake, t *schema.Table, month string) ([
 	return out, nil
 }
 
+// start validates o and lists the files an export of t reads.
+func start(ctx context.Context, lk *lake.Lake, t *schema.Table, o Options) (Stats, []lake.SegmentFile, error) {
+	st := Stats{Table: t.Name}
+	if err := o.Validate(t); err != nil {
+		return st, nil, err
+	}
+	files, err := Files(ctx, lk, t, o.Month)
+	if err != nil {
+		return st, nil, fmt.Errorf("export %s: %w", t.Name, err)
+	}
+	st.Files = len(files)
+	return st, files, nil
+}
+
 // chunkBytes is the size at which a worker hands formatted rows to the
 // writer: large enough to amortise the channel, small enough that a few
 // per worker stay cheap. A variable for tests.
@@ -129,15 +141,10 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkBytes+64<<10
 // written in order; memory is bounded by Workers x (one row group + queued
 // chunks).
 func CSV(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o Options) (Stats, error) {
-	st := Stats{Table: t.Name}
-	if err := o.Validate(t); err != nil {
+	st, files, err := start(ctx, lk, t, o)
+	if err != nil {
 		return st, err
 	}
-	files, err := Files(ctx, lk, t, o.Month)
-	if err != nil {
-		return st, fmt.Errorf("export %s: %w", t.Name, err)
-	}
-	st.Files = len(files)
 	hdr := make([]byte, 0, 256)
 	for i, c := range t.Columns {
 		if i > 0 {
@@ -215,14 +222,11 @@ func CSV(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o Opt
 
 // exportFile formats one data file and hands its chunks to emit.
 func exportFile(ctx context.Context, lk *lake.Lake, f lake.SegmentFile, emit func(*[]byte) error) (int64, error) {
-	obj, err := lk.Store.Open(ctx, f.Data.Key)
+	obj, err := openChecked(ctx, lk, f)
 	if err != nil {
 		return 0, err
 	}
 	defer obj.Close()
-	if obj.Size() != f.Data.Bytes {
-		return 0, fmt.Errorf("%d bytes, the manifest says %d: %w", obj.Size(), f.Data.Bytes, ErrFileChanged)
-	}
 	t := f.Partition.Table
 	e := &encoder{emit: emit, buf: bufPool.Get().(*[]byte)}
 	defer func() {
@@ -248,6 +252,19 @@ func exportFile(ctx context.Context, lk *lake.Lake, f lake.SegmentFile, emit fun
 		return e.rows, emit(b)
 	}
 	return e.rows, nil
+}
+
+// openChecked opens a data file whose size is its manifest entry's.
+func openChecked(ctx context.Context, lk *lake.Lake, f lake.SegmentFile) (objstore.Object, error) {
+	obj, err := lk.Store.Open(ctx, f.Data.Key)
+	if err != nil {
+		return nil, err
+	}
+	if obj.Size() != f.Data.Bytes {
+		obj.Close()
+		return nil, fmt.Errorf("%d bytes, the manifest says %d: %w", obj.Size(), f.Data.Bytes, ErrFileChanged)
+	}
+	return obj, nil
 }
 
 // sliceable reports whether every column of t is one the slice reader
@@ -446,24 +463,5 @@ func arrowFmt(c *schema.Column, a arrow.Array) (colFmt, error) {
 // renamed on success, so a failed or interrupted export never leaves a
 // truncated CSV under the final name.
 func CSVFile(ctx context.Context, lk *lake.Lake, t *schema.Table, path string, o Options) (Stats, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return Stats{Table: t.Name}, fmt.Errorf("export %s: %w", t.Name, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	st, err := CSV(ctx, lk, t, bw, o)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return st, fmt.Errorf("export %s to %s: %w", t.Name, path, err)
-	}
-	return st, nil
+	return toFile(t, path, func(w io.Writer) (Stats, error) { return CSV(ctx, lk, t, w, o) })
 }

@@ -62,16 +62,20 @@ const (
 )
 
 type codec struct {
-	t       *schema.Table
-	cls     []class
-	sortIdx []int // column indexes of t.SortBy
-	pkIdx   []int // column indexes of the primary key (or the dedupe key)
+	t         *schema.Table
+	cls       []class
+	fixedOff  []int // per column: offset of its null byte in a fixed-width row
+	fixedSize int
+	sortIdx   []int // column indexes of t.SortBy
+	pkIdx     []int // column indexes of the primary key (or the dedupe key)
 }
 
 func newCodec(t *schema.Table, dedupe []string) *codec {
 	c := &codec{t: t}
 	for _, col := range t.Columns {
 		c.cls = append(c.cls, classOf(col.Type.Kind))
+		c.fixedOff = append(c.fixedOff, c.fixedSize)
+		c.fixedSize += 1 + fixedWidth[classOf(col.Type.Kind)]
 	}
 	for _, n := range t.SortBy {
 		c.sortIdx = append(c.sortIdx, t.ColumnIndex(n))
@@ -148,6 +152,67 @@ func (c *codec) appendRecord(dst []byte, vals []val, origin byte, line int64) []
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start))
 	binary.LittleEndian.PutUint16(dst[start+4:], uint16(keyLen))
 	return dst
+}
+
+// A fixed-width row holds, per column, a null byte and the value: an
+// integer or a double's bits (8 bytes), a UUID (16), or the offset and
+// length of a byte value in a side arena (4 + 4). The fast path hands
+// rows to its sequencer so: no varints, and a sixth of a []val's size.
+var fixedWidth = [...]int{clsInt: 8, clsUUID: 16, clsBytes: 8, clsDouble: 8}
+
+// appendFixed appends vals as one fixed-width row to dst, their bytes to
+// arena.
+func (c *codec) appendFixed(dst, arena []byte, vals []val) ([]byte, []byte) {
+	n := len(dst)
+	dst = append(dst, make([]byte, c.fixedSize)...)
+	row := dst[n:]
+	for i := range vals {
+		v, o := &vals[i], c.fixedOff[i]
+		if v.null {
+			row[o] = 1
+			continue
+		}
+		switch c.cls[i] {
+		case clsInt:
+			binary.LittleEndian.PutUint64(row[o+1:], uint64(v.i))
+		case clsUUID:
+			copy(row[o+1:o+17], v.u[:])
+		case clsDouble:
+			binary.LittleEndian.PutUint64(row[o+1:], math.Float64bits(v.f))
+		case clsBytes:
+			binary.LittleEndian.PutUint32(row[o+1:], uint32(len(arena)))
+			binary.LittleEndian.PutUint32(row[o+5:], uint32(len(v.b)))
+			arena = append(arena, v.b...)
+		}
+	}
+	return dst, arena
+}
+
+// decodeFixed fills vals from a fixed-width row; byte values alias arena.
+func (c *codec) decodeFixed(row, arena []byte, vals []val) {
+	for i := range vals {
+		v, o := &vals[i], c.fixedOff[i]
+		*v = val{}
+		if row[o] != 0 {
+			v.null = true
+			continue
+		}
+		switch c.cls[i] {
+		case clsInt:
+			v.i = int64(binary.LittleEndian.Uint64(row[o+1:]))
+		case clsUUID:
+			copy(v.u[:], row[o+1:o+17])
+		case clsDouble:
+			v.f = math.Float64frombits(binary.LittleEndian.Uint64(row[o+1:]))
+		case clsBytes:
+			a := binary.LittleEndian.Uint32(row[o+1:])
+			l := binary.LittleEndian.Uint32(row[o+5:])
+			v.b = arena[a : a+l : a+l]
+			if v.b == nil {
+				v.b = []byte{} // an empty string, not NULL
+			}
+		}
+	}
 }
 
 // rec views one encoded record.

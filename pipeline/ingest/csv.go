@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // The CSV reader is split in two so parsing runs in parallel: one
@@ -23,9 +24,26 @@ type chunk struct {
 	// last is set on the final chunk when the input does not end with a
 	// newline outside quotes: its last record may be cut short.
 	last, unterminated bool
+	buf                []byte // the whole buffer data lies in, for recycle
 }
 
-const chunkSize = 4 << 20
+const chunkSize = 1 << 20
+
+// chunkCap is the capacity of a splitter buffer; buffers of exactly this
+// capacity are recycled once their chunk is parsed, so a large input does
+// not allocate (and clear) a new buffer per chunk.
+const chunkCap = chunkSize + chunkSize/4
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkCap); return &b }}
+
+// recycle returns c's buffer to the pool: nothing may refer to c.data
+// after (parsed records and rejects hold copies).
+func recycle(c chunk) {
+	if cap(c.buf) == chunkCap {
+		b := c.buf[:0]
+		chunkPool.Put(&b)
+	}
+}
 
 // splitter cuts r into chunks.
 type splitter struct {
@@ -62,10 +80,14 @@ func (s *splitter) next() (chunk, error) {
 }
 
 func (s *splitter) cut(n int, last, unterminated bool) chunk {
-	c := chunk{data: s.buf[:n:n], line: s.line, last: last, unterminated: unterminated}
+	c := chunk{data: s.buf[:n:n], line: s.line, last: last, unterminated: unterminated, buf: s.buf}
 	s.line += int64(bytes.Count(c.data, nl))
 	rest := s.buf[n:]
-	s.buf = make([]byte, len(rest), max(2*len(rest), chunkSize+chunkSize/4))
+	if 2*len(rest) <= chunkCap {
+		s.buf = (*chunkPool.Get().(*[]byte))[:len(rest)]
+	} else {
+		s.buf = make([]byte, len(rest), 2*len(rest))
+	}
 	copy(s.buf, rest)
 	s.scanned -= n
 	// The carried bytes hold no record end (n was the last one, or all).
@@ -77,6 +99,9 @@ var nl = []byte{'\n'}
 
 // fill reads more input and scans it for record ends.
 func (s *splitter) fill() error {
+	if s.buf == nil {
+		s.buf = *chunkPool.Get().(*[]byte)
+	}
 	if cap(s.buf)-len(s.buf) < 64<<10 {
 		nb := make([]byte, len(s.buf), 2*cap(s.buf)+chunkSize)
 		copy(nb, s.buf)
@@ -167,14 +192,7 @@ var errMalformed = errors.New("malformed quoting")
 // an unquoted record alias rec.
 func splitFields(rec []byte, fs [][]byte, scratch []byte) ([][]byte, []byte, error) {
 	if bytes.IndexByte(rec, '"') < 0 {
-		for {
-			j := bytes.IndexByte(rec, ',')
-			if j < 0 {
-				return append(fs, rec), scratch, nil
-			}
-			fs = append(fs, rec[:j:j])
-			rec = rec[j+1:]
-		}
+		return splitPlain(rec, fs), scratch, nil
 	}
 	// Slow path: remember field bounds in scratch, slice at the end (scratch
 	// may grow).
@@ -230,6 +248,19 @@ func splitFields(rec []byte, fs [][]byte, scratch []byte) ([][]byte, []byte, err
 		fs = append(fs, scratch[s.a:s.b:s.b])
 	}
 	return fs, scratch, nil
+}
+
+// splitPlain splits a record without quotes at its commas; the fields
+// alias rec.
+func splitPlain(rec []byte, fs [][]byte) [][]byte {
+	for {
+		j := bytes.IndexByte(rec, ',')
+		if j < 0 {
+			return append(fs, rec)
+		}
+		fs = append(fs, rec[:j:j])
+		rec = rec[j+1:]
+	}
 }
 
 // scanColumn calls fn with every value of the source column that maps to

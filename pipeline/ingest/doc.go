@@ -70,4 +70,16 @@
 // Memory is bounded by Config.MemoryRows buffered records: the stream is
 // cut into chunks at record ends, parsed by Workers goroutines, buffered
 // per segment and spilled as sorted runs to TempDir, then k-way merged.
+//
+// The fast path skips the runs when they would be wasted: a sequencer
+// takes the parsed chunks back in file order and, for a segment the lake
+// holds no rows of (primary key = sort key: telemetry and master data),
+// streams its rows straight into the staged Parquet file while each row's
+// key is above the last one's (an export's rows are; a historian's often
+// are). The first row out of order switches that segment to the runs: the
+// rows written so far are read back with their input positions, so the
+// merge sees every row once and picks the same first row of a duplicated
+// key. At most maxOpenFast segments stream at once (each holds a row
+// group's pages); a row for one closed to make room also falls back.
+// Summary.Presorted and FellBack count the segments of each kind.
 package ingest

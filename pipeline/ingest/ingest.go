@@ -105,6 +105,10 @@ type Summary struct {
 	Partitions []string         // partitions whose content changed
 	Unchanged  bool             // nothing was written: the lake already held exactly this
 	Warnings   []string         // e.g. optional columns absent from a file (filled with NULL)
+	// Presorted counts the segments streamed straight to Parquet because
+	// their rows arrived in sort order (no sorted runs); FellBack those
+	// that started so and switched to sorted runs at a row out of order.
+	Presorted, FellBack int
 }
 
 // Run ingests cfg.Source into cfg.Table.

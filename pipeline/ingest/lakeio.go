@@ -41,7 +41,12 @@ func readFileRows(ctx context.Context, lk *lake.Lake, c *codec, key string, fn f
 		return fmt.Errorf("read %s: %w", key, err)
 	}
 	defer obj.Close()
-	pf, err := parquet.OpenFile(obj, obj.Size(), parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true), parquet.ReadBufferSize(1<<20))
+	return readParquetRows(obj, obj.Size(), key, c, fn)
+}
+
+// readParquetRows streams the rows of one Parquet file of c.t as vals.
+func readParquetRows(r io.ReaderAt, size int64, key string, c *codec, fn func(vals []val) error) error {
+	pf, err := parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true), parquet.ReadBufferSize(1<<20))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", key, err)
 	}

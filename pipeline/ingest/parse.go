@@ -423,6 +423,44 @@ func parseValue(c *schema.Column, b []byte, loc *time.Location, v *val) *fieldEr
 // decimalFloat is an unscaled decimal as a float, for range checks.
 func decimalFloat(u int64, scale int) float64 { return float64(u) / float64(pow10[scale]) }
 
+// unscaledRange is a DECIMAL column's physical range as unscaled integers:
+// lo <= u <= hi exactly when r.Contains(decimalFloat(u, scale)), so the
+// hot path compares integers instead of dividing.
+type unscaledRange struct {
+	ok     bool
+	lo, hi int64
+}
+
+func newUnscaledRange(c *schema.Column) unscaledRange {
+	r := c.Range
+	if r == nil || c.Type.Kind != schema.KindDecimal {
+		return unscaledRange{}
+	}
+	s := c.Type.Scale
+	p := float64(pow10[s])
+	if math.IsInf(r.Min, 0) || math.IsInf(r.Max, 0) || math.Abs(r.Min*p) > 1e17 || math.Abs(r.Max*p) > 1e17 {
+		return unscaledRange{}
+	}
+	in := func(u int64) bool { return r.Contains(decimalFloat(u, s)) }
+	// decimalFloat is monotonic in u: step from just outside each bound.
+	lo := int64(math.Floor(r.Min*p)) - 2
+	for !in(lo) {
+		if lo++; lo > int64(math.Ceil(r.Min*p))+2 {
+			return unscaledRange{}
+		}
+	}
+	hi := int64(math.Ceil(r.Max*p)) + 2
+	for !in(hi) {
+		if hi--; hi < int64(math.Floor(r.Max*p))-2 {
+			return unscaledRange{}
+		}
+	}
+	if in(lo-1) || in(hi+1) {
+		return unscaledRange{}
+	}
+	return unscaledRange{ok: true, lo: lo, hi: hi}
+}
+
 func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
 func fmtMicros(us int64) string { return time.UnixMicro(us).UTC().Format(time.RFC3339Nano) }

@@ -46,6 +46,8 @@ type engine struct {
 	mapping *Mapping
 	now     int64 // rejected_at, micros
 
+	decRange []unscaledRange // per column
+
 	monthCol, bucketCol, buckets int
 	daySeg                       bool
 	lo, hi                       int64 // partition time bounds, micros
@@ -58,6 +60,7 @@ type engine struct {
 	inPK map[string]int64 // modeMap: key -> first position (file<<40 | line)
 
 	out, rej *runs
+	fast     *fastPath // nil: every row is spilled and merged
 	rc       *codec
 	files    []srcFile
 	hashes   []string
@@ -187,6 +190,13 @@ func newEngine(cfg Config, t *schema.Table) *engine {
 	}
 	if t.Partition.BucketOf != "" && t.Partition.Buckets > 1 {
 		e.bucketCol, e.buckets = t.ColumnIndex(t.Partition.BucketOf), t.Partition.Buckets
+	}
+	if e.mode == modeAdjacent {
+		e.fast = newFastPath(e)
+	}
+	e.decRange = make([]unscaledRange, len(t.Columns))
+	for i := range t.Columns {
+		e.decRange[i] = newUnscaledRange(&t.Columns[i])
 	}
 	e.lo = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	e.hi = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
@@ -367,7 +377,7 @@ func (e *engine) readFile(ctx context.Context, fi int) error {
 	if first.last && n == len(data) {
 		first.data = nil
 	}
-	return parallel(ctx, e, fi, plan, func(_ context.Context, yield func(chunk) error) error {
+	return e.parseCSV(ctx, fi, plan, func(_ context.Context, yield func(chunk) error) error {
 		if len(first.data) > 0 {
 			if err := yield(first); err != nil {
 				return err
@@ -386,7 +396,7 @@ func (e *engine) readFile(ctx context.Context, fi int) error {
 				return err
 			}
 		}
-	}, (*worker).chunk)
+	})
 }
 
 func trimBOM(b []byte) []byte {
@@ -539,16 +549,29 @@ type segOut struct {
 	rows     int64
 	sha      string
 	accepted int64
+	files    map[int]bool // input files that fed it
 	old      *lake.Manifest
 }
 
 func (e *engine) finish(ctx context.Context) (Summary, error) {
 	// Under --strict the merge still runs (into local files only) so the
 	// summary counts the duplicates it finds too.
+	var fastOuts []*segOut
+	if e.fast != nil {
+		var err error
+		if fastOuts, err = e.fast.finish(); err != nil {
+			return e.summary(), err
+		}
+		for _, o := range fastOuts {
+			e.finalizeSeg(o)
+		}
+	}
 	outs, err := e.mergeAll(ctx, e.t, e.c, e.out, e.mode, e.daySeg)
 	if err != nil {
 		return e.summary(), err
 	}
+	outs = append(outs, fastOuts...)
+	slices.SortFunc(outs, func(a, b *segOut) int { return compareSkey(a.k, b.k) })
 	if e.cfg.Strict && e.rejected.Load() > 0 {
 		return e.summary(), e.strictError()
 	}
@@ -573,6 +596,9 @@ func (e *engine) finish(ctx context.Context) (Summary, error) {
 	s.Accepted = accepted
 	s.Partitions = append(written, rw...)
 	s.Unchanged = len(s.Partitions) == 0
+	if e.fast != nil {
+		s.Presorted, s.FellBack = e.fast.presorted, e.fast.fellBack
+	}
 	return s, nil
 }
 

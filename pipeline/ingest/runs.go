@@ -51,13 +51,15 @@ func (r *runs) keys() []skey {
 	for k := range seen {
 		out = append(out, k)
 	}
-	slices.SortFunc(out, func(a, b skey) int {
-		if a.day != b.day {
-			return int(int64(a.day) - int64(b.day))
-		}
-		return int(a.bucket) - int(b.bucket)
-	})
+	slices.SortFunc(out, compareSkey)
 	return out
+}
+
+func compareSkey(a, b skey) int {
+	if a.day != b.day {
+		return int(int64(a.day) - int64(b.day))
+	}
+	return int(a.bucket) - int(b.bucket)
 }
 
 // cleanup removes the spilled files.

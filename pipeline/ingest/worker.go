@@ -32,9 +32,20 @@ type worker struct {
 	// caches of the last entity seen: exports are sorted by entity
 	lastID     [16]byte
 	lastBucket int
-	lastOK     map[int][16]byte
+	fk         []map[[16]byte]struct{} // per column: e.fkSets without a map lookup per value
+	lastOK     [][16]byte              // per column: the last foreign key found
+	haveOK     []bool
 	lastText   [][]byte // per column: the last UUID text parsed
 	lastUUID   [][16]byte
+
+	// batch, when set, collects the accepted records of the chunk being
+	// parsed for the fast path's sequencer (rows of segments already on
+	// the spill path go to out); cacheK caches the spill flag of the
+	// last segment, valid for one chunk.
+	batch      *parsed
+	cacheK     skey
+	cacheSpill bool
+	cacheOK    bool
 
 	rows    int64
 	nrej    int64
@@ -44,9 +55,13 @@ type worker struct {
 
 func (e *engine) newWorker(fi int, plan *filePlan) *worker {
 	limit := max(1024, e.cfg.MemoryRows/e.cfg.Workers)
-	return &worker{e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
-		vals: make([]val, len(e.t.Columns)), rvals: make([]val, len(e.rc.t.Columns)), lastBucket: -2,
-		lastOK: map[int][16]byte{}, reasons: map[string]int64{},
+	fk := make([]map[[16]byte]struct{}, len(e.t.Columns))
+	for i, set := range e.fkSets {
+		fk[i] = set
+	}
+	return &worker{fk: fk, vals: make([]val, len(e.t.Columns)), e: e, plan: plan, fi: fi, out: newSpiller(e.out, limit), rej: newSpiller(e.rej, limit),
+		rvals: make([]val, len(e.rc.t.Columns)), lastBucket: -2,
+		lastOK: make([][16]byte, len(e.t.Columns)), haveOK: make([]bool, len(e.t.Columns)), reasons: map[string]int64{},
 		lastText: make([][]byte, len(e.t.Columns)), lastUUID: make([][16]byte, len(e.t.Columns))}
 }
 
@@ -55,6 +70,20 @@ func (w *worker) chunk(c chunk) error {
 	data := c.data
 	line := c.line
 	for len(data) > 0 {
+		// The common record: no quote before its newline. One scan finds
+		// its end, and its fields are the text between commas.
+		if j := bytes.IndexByte(data, '\n'); j >= 0 && bytes.IndexByte(data[:j], '"') < 0 {
+			body := trimEOL(data[:j+1])
+			data = data[j+1:]
+			if len(body) > 0 && !(len(body) == 1 && body[0] == '\r') { // else a blank line: not a record
+				w.fields = splitPlain(body, w.fields[:0])
+				if err := w.fieldsOf(body, line, false); err != nil {
+					return err
+				}
+			}
+			line++
+			continue
+		}
 		n, balanced := recordEnd(data)
 		recb := data[:n]
 		data = data[n:]
@@ -110,6 +139,11 @@ func (w *worker) record(body []byte, line int64, noNewline bool) error {
 		}
 		return w.reject(line, "", ReasonMalformed, err.Error()+" (RFC 4180: a quoted field must end at a comma or the line end, and quotes inside it are doubled)", body)
 	}
+	return w.fieldsOf(body, line, noNewline)
+}
+
+// fieldsOf validates the record split into w.fields.
+func (w *worker) fieldsOf(body []byte, line int64, noNewline bool) error {
 	if len(w.fields) != w.plan.nfields {
 		if noNewline && len(w.fields) < w.plan.nfields {
 			return w.reject(line, "", ReasonTruncated, fmt.Sprintf("last record is cut short: %d of %d fields and no final newline", len(w.fields), w.plan.nfields), body)
@@ -129,11 +163,13 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 	if p.missing != "" {
 		return w.reject(line, p.missing, ReasonMissingColumn, fmt.Sprintf("required column %s is not in the file's header", p.missing), raw)
 	}
+
 	for i := range t.Columns {
 		c := &t.Columns[i]
 		v := &w.vals[i]
 		*v = val{}
 		j := p.src[i]
+		uuidHit := false
 		if j < 0 && p.code[i] >= 0 {
 			b := fields[p.code[i]]
 			if len(b) == 0 {
@@ -151,7 +187,7 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			}
 		} else if c.Type.Kind == schema.KindUUID && bytes.Equal(fields[j], w.lastText[i]) {
 			// Exports repeat an entity's id row after row: skip the hex.
-			v.u = w.lastUUID[i]
+			v.u, uuidHit = w.lastUUID[i], true
 		} else if fe := parseValue(c, fields[j], e.mapping.loc, v); fe != nil {
 			if fe.reason == ReasonDecimal && c.Range != nil {
 				// A 12 V jar read at 250 V does not fit DECIMAL(5,3) either,
@@ -162,37 +198,36 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			}
 			return w.reject(line, p.header[j], fe.reason, fe.msg, raw)
 		}
-		if c.Type.Kind == schema.KindUUID && j >= 0 && !v.null && !bytes.Equal(fields[j], w.lastText[i]) {
+		if c.Type.Kind == schema.KindUUID && j >= 0 && !v.null && !uuidHit {
 			w.lastText[i] = append(w.lastText[i][:0], fields[j]...)
 			w.lastUUID[i] = v.u
 		}
-		src := c.Name
-		if j >= 0 {
-			src = p.header[j]
-		} else if p.code[i] >= 0 {
-			src = p.header[p.code[i]]
-		}
 		if v.null {
 			if c.NotNull {
-				return w.reject(line, src, ReasonNotNull, fmt.Sprintf("empty value in NOT NULL column %s", c.Name), raw)
+				return w.reject(line, p.source(i, c), ReasonNotNull, fmt.Sprintf("empty value in NOT NULL column %s", c.Name), raw)
 			}
 			continue
 		}
-		if r := c.Range; r != nil {
+		if b := &e.decRange[i]; b.ok {
+			if v.i < b.lo || v.i > b.hi {
+				x := decimalFloat(v.i, c.Type.Scale)
+				return w.reject(line, p.source(i, c), ReasonRange, fmt.Sprintf("value %s is outside the physical range %s of %s", fmtNum(x), c.Range, c.Name), raw)
+			}
+		} else if r := c.Range; r != nil {
 			x := v.f
 			if c.Type.Kind == schema.KindDecimal {
 				x = decimalFloat(v.i, c.Type.Scale)
 			}
 			if !r.Contains(x) {
-				return w.reject(line, src, ReasonRange, fmt.Sprintf("value %s is outside the physical range %s of %s", fmtNum(x), r, c.Name), raw)
+				return w.reject(line, p.source(i, c), ReasonRange, fmt.Sprintf("value %s is outside the physical range %s of %s", fmtNum(x), r, c.Name), raw)
 			}
 		}
-		if set, ok := e.fkSets[i]; ok {
-			if last, hit := w.lastOK[i]; !hit || last != v.u {
+		if set := w.fk[i]; set != nil {
+			if !w.haveOK[i] || w.lastOK[i] != v.u {
 				if _, ok := set[v.u]; !ok {
-					return w.reject(line, src, ReasonReference, fmt.Sprintf("%s %s is not in the lake's %s", c.Name, uuid.UUID(v.u), c.FK.Table), raw)
+					return w.reject(line, p.source(i, c), ReasonReference, fmt.Sprintf("%s %s is not in the lake's %s", c.Name, uuid.UUID(v.u), c.FK.Table), raw)
 				}
-				w.lastOK[i] = v.u
+				w.lastOK[i], w.haveOK[i] = v.u, true
 			}
 		}
 	}
@@ -233,7 +268,28 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 		e.pkMu.Unlock()
 	}
 	w.rows++
+	if w.batch != nil {
+		if !w.cacheOK || k != w.cacheK {
+			w.cacheK, w.cacheSpill, w.cacheOK = k, e.fast.isSpill(k), true
+		}
+		if !w.cacheSpill {
+			w.batch.add(e.c, k, w.vals, ps)
+			return nil
+		}
+	}
 	return w.out.add(w.out.buf(k), func(dst []byte) []byte { return e.c.appendRecord(dst, w.vals, originInput, ps) })
+}
+
+// source names the file's column that fills target column i (c), for a
+// reject: looked up only then, not per value.
+func (p *filePlan) source(i int, c *schema.Column) string {
+	if j := p.src[i]; j >= 0 {
+		return p.header[j]
+	}
+	if j := p.code[i]; j >= 0 {
+		return p.header[j]
+	}
+	return c.Name
 }
 
 func (w *worker) keyText() string {

@@ -75,6 +75,15 @@ func (rw *RowWriter) WriteRows(rows []parquet.Row) error {
 	return err
 }
 
+// WriteRowGroup appends a row group of a file with the same schema (an
+// export concatenating a table's files); parquet-go copies its pages when
+// it can.
+func (rw *RowWriter) WriteRowGroup(rg parquet.RowGroup) (int64, error) {
+	n, err := rw.w.WriteRowGroup(rg)
+	rw.rows += n
+	return n, err
+}
+
 // Rows counts rows written so far.
 func (rw *RowWriter) Rows() int64 { return rw.rows }
 
