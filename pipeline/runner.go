@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +120,12 @@ type Runner struct {
 	// same bytes whatever the attempt.
 	TaskRetries  int
 	RetryBackoff time.Duration
+	// Reads, if set, names the earlier stages whose tables a stage's jobs
+	// read (ok false: every earlier stage, the safe default). A stage that
+	// reads none of the stages of the current wave joins it: it is planned
+	// before the wave runs and its tasks share the workers with the
+	// wave's. Lineage stays exact because what it reads is committed.
+	Reads func(stage string) (stages []string, ok bool)
 
 	mu    sync.Mutex
 	stats map[string]*TableStats
@@ -131,17 +140,30 @@ func (r *Runner) logger() *slog.Logger {
 
 // RunJobs plans and runs jobs in order; jobs of the same stage run their
 // tasks together so partitions of different tables share the workers.
+// Consecutive stages that do not read each other (see Reads) run as one
+// wave: a stage's last long task then shares the workers with the next
+// stage's tasks instead of leaving a worker idle.
 func (r *Runner) RunJobs(ctx context.Context, jobs []Job) (Summary, error) {
 	start := time.Now()
 	r.stats = map[string]*TableStats{}
-	var order []string
+	var (
+		order  []string
+		wave   []stagedTask
+		stages []string // the wave's stages
+	)
 	for i := 0; i < len(jobs); {
 		stage := jobs[i].Stage()
+		if len(stages) > 0 && !r.joins(stage, stages) {
+			if err := r.runWave(ctx, stages, wave); err != nil {
+				return r.summary(order, start), err
+			}
+			wave, stages = nil, nil
+		}
 		var tasks []Task
 		for ; i < len(jobs) && jobs[i].Stage() == stage; i++ {
 			ts, err := jobs[i].Plan(ctx)
 			if err != nil {
-				return Summary{}, fmt.Errorf("plan %s: %w", jobs[i].Name(), err)
+				return r.summary(order, start), fmt.Errorf("plan %s: %w", jobs[i].Name(), err)
 			}
 			for _, t := range jobs[i].Tables() {
 				if _, ok := r.stats[t.Name]; !ok {
@@ -153,13 +175,59 @@ func (r *Runner) RunJobs(ctx context.Context, jobs []Job) (Summary, error) {
 		}
 		tasks = keepTasks(tasks, r.Keep)
 		planned := len(tasks)
+		// Shards select within each stage, whatever the waves: every
+		// process of a cluster computes the same assignment.
 		tasks = r.Shard.Select(tasks)
-		r.logger().Info("stage start", "stage", stage, "tasks", len(tasks), "planned", planned, "shard", r.Shard.String())
-		if err := r.run(ctx, tasks); err != nil {
-			return r.summary(order, start), fmt.Errorf("stage %s: %w", stage, err)
+		r.logger().Info("stage start", "stage", stage, "tasks", len(tasks), "planned", planned, "shard", r.Shard.String(), "with", stages)
+		for _, t := range tasks {
+			wave = append(wave, stagedTask{stage: stage, Task: t})
+		}
+		stages = append(stages, stage)
+	}
+	if len(stages) > 0 {
+		if err := r.runWave(ctx, stages, wave); err != nil {
+			return r.summary(order, start), err
 		}
 	}
 	return r.summary(order, start), nil
+}
+
+// joins reports whether stage may run with the wave of stages: it declares
+// what it reads and reads none of them. Its plan then sees the lake as the
+// stages before the wave left it, which is all it reads.
+func (r *Runner) joins(stage string, wave []string) bool {
+	if r.Reads == nil {
+		return false
+	}
+	reads, ok := r.Reads(stage)
+	if !ok {
+		return false
+	}
+	for _, w := range wave {
+		if slices.Contains(reads, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Runner) runWave(ctx context.Context, stages []string, tasks []stagedTask) error {
+	err := r.run(ctx, tasks, len(stages) > 1)
+	if err != nil && len(stages) == 1 {
+		return fmt.Errorf("stage %s: %w", stages[0], err)
+	}
+	if err != nil {
+		// Task errors name their stage; a cancelled wave names them all.
+		return fmt.Errorf("stages %s: %w", strings.Join(stages, "+"), err)
+	}
+	r.logger().Info("stages done", "stages", stages)
+	return nil
+}
+
+// stagedTask is a task of a wave with the stage that planned it.
+type stagedTask struct {
+	stage string
+	Task
 }
 
 func (r *Runner) summary(order []string, start time.Time) Summary {
@@ -172,7 +240,7 @@ func (r *Runner) summary(order []string, start time.Time) Summary {
 
 // run executes tasks with r.Workers goroutines; the first error cancels the
 // rest and all errors are joined.
-func (r *Runner) run(ctx context.Context, tasks []Task) error {
+func (r *Runner) run(ctx context.Context, tasks []stagedTask, nameStage bool) error {
 	workers := max(1, r.Workers)
 	// Heaviest first keeps the workers evenly loaded at the end of a stage.
 	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].Weight > tasks[j].Weight })
@@ -180,7 +248,7 @@ func (r *Runner) run(ctx context.Context, tasks []Task) error {
 	for _, t := range tasks {
 		total += t.Weight
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(WithParallelism(ctx, workers))
 	defer cancel()
 	var (
 		next     atomic.Int64
@@ -199,7 +267,16 @@ func (r *Runner) run(ctx context.Context, tasks []Task) error {
 				if i >= len(tasks) || ctx.Err() != nil {
 					return
 				}
-				if err := r.runTask(ctx, tasks[i]); err != nil {
+				var err error
+				t := &tasks[i]
+				// Labels let a CPU profile attribute samples (with those of
+				// goroutines the task starts) to stage, table, partition.
+				pprof.Do(ctx, pprof.Labels("stage", t.stage, "table", t.Partition.Table.Name, "partition", t.Partition.String()),
+					func(ctx context.Context) { err = r.runTask(ctx, t.Task) })
+				if err != nil {
+					if nameStage {
+						err = fmt.Errorf("stage %s: %w", t.stage, err)
+					}
 					errMu.Lock()
 					errs = append(errs, err)
 					errMu.Unlock()
@@ -212,7 +289,7 @@ func (r *Runner) run(ctx context.Context, tasks []Task) error {
 				// (a month's feature engine is ~115 MB): drop it now, not
 				// when the whole stage ends, so memory follows the
 				// running tasks rather than the planned ones.
-				tasks[i] = Task{}
+				tasks[i] = stagedTask{}
 				if r.Progress != nil {
 					r.Progress(int(d), len(tasks), rd, total)
 				}
@@ -268,7 +345,7 @@ func (r *Runner) runTask(ctx context.Context, t Task) error {
 	st.Bytes += bytes
 	st.Seconds += sec
 	r.mu.Unlock()
-	r.logger().Debug("partition written", "partition", t.Partition.String(), "segments", len(written), "rows", rows, "bytes", bytes, "seconds", sec)
+	r.logger().Debug("partition written", "partition", t.Partition.String(), "segments", len(written), "rows", rows, "bytes", bytes, "start", start, "seconds", sec)
 	return nil
 }
 

@@ -124,3 +124,115 @@ func mustP(t *testing.T, month string) lake.Partition {
 	}
 	return p
 }
+
+// stageJob plans one task of telemetry_env month (or of table) in its
+// stage; its task runs hook first.
+type stageJob struct {
+	stage, table, month string
+	plan                func() // called by Plan
+	hook                func(ctx context.Context) error
+	ran                 atomic.Int64
+}
+
+func (j *stageJob) Name() string  { return "job-" + j.stage }
+func (j *stageJob) Stage() string { return j.stage }
+func (j *stageJob) Tables() []*schema.Table {
+	return []*schema.Table{schema.MustLookup(j.table)}
+}
+func (j *stageJob) Plan(context.Context) ([]pipeline.Task, error) {
+	if j.plan != nil {
+		j.plan()
+	}
+	p, err := lake.NewPartition(schema.MustLookup(j.table), j.month, -1)
+	if err != nil {
+		return nil, err
+	}
+	from, _ := time.Parse("2006-01", j.month)
+	return []pipeline.Task{{Partition: p, Weight: 1, Meta: lake.Meta{Job: j.Name()}, Segments: []lake.Segment{lake.AsOfSegment(from, from.AddDate(0, 1, 0))},
+		Run: func(ctx context.Context, o *lake.Output) error {
+			j.ran.Add(1)
+			if j.hook != nil {
+				if err := j.hook(ctx); err != nil {
+					return err
+				}
+			}
+			n, err := fmt.Fprintf(o.Data(), "%s %s", j.stage, j.month)
+			o.SetRows(int64(n))
+			return err
+		}}}, nil
+}
+
+// Stage b declares it does not read stage a: it is planned before a's task
+// runs and its task runs beside a's (a's task waits for b's to start, which
+// only a shared wave allows). When b reads a, or declares nothing, it is
+// planned after a's task committed.
+func TestRunnerOverlapsStagesThatDoNotReadEachOther(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reads   []string
+		ok      bool
+		overlap bool
+	}{
+		{"independent", []string{"m"}, true, true},
+		{"reads a", []string{"m", "a"}, true, false},
+		{"undeclared", nil, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, _ := objstore.NewFS(t.TempDir())
+			bStarted := make(chan struct{})
+			a := &stageJob{stage: "a", table: "telemetry_env", month: "2026-01"}
+			b := &stageJob{stage: "b", table: "telemetry_env", month: "2026-02", hook: func(context.Context) error { close(bStarted); return nil }}
+			var aRanAtBPlan int64 = -1
+			b.plan = func() { aRanAtBPlan = a.ran.Load() }
+			if tc.overlap {
+				a.hook = func(ctx context.Context) error {
+					select {
+					case <-bStarted:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(10 * time.Second):
+						return errors.New("b's task never started while a's ran")
+					}
+				}
+			}
+			var waves []string
+			r := &pipeline.Runner{Lake: lake.New(fs), Workers: 2, Reads: func(stage string) ([]string, bool) {
+				waves = append(waves, stage)
+				if stage == "b" {
+					return tc.reads, tc.ok
+				}
+				return nil, false
+			}}
+			sum, err := r.RunJobs(context.Background(), []pipeline.Job{a, b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sum.Totals().Partitions; got != 2 || a.ran.Load() != 1 || b.ran.Load() != 1 {
+				t.Fatalf("partitions %d, runs a %d b %d; want 2, 1, 1", got, a.ran.Load(), b.ran.Load())
+			}
+			want := int64(1)
+			if tc.overlap {
+				want = 0
+			}
+			if aRanAtBPlan != want {
+				t.Fatalf("a's task had run %d times when b was planned, want %d", aRanAtBPlan, want)
+			}
+			if len(waves) != 1 || waves[0] != "b" {
+				t.Fatalf("Reads asked for %v, want [b]", waves)
+			}
+		})
+	}
+}
+
+// A failing task of a two-stage wave names its stage.
+func TestRunnerWaveErrorNamesStage(t *testing.T) {
+	fs, _ := objstore.NewFS(t.TempDir())
+	a := &stageJob{stage: "a", table: "telemetry_env", month: "2026-01"}
+	b := &stageJob{stage: "b", table: "telemetry_env", month: "2026-02", hook: func(context.Context) error { return errors.New("boom") }}
+	r := &pipeline.Runner{Lake: lake.New(fs), Workers: 1, Reads: func(string) ([]string, bool) { return nil, true }}
+	_, err := r.RunJobs(context.Background(), []pipeline.Job{a, b})
+	if err == nil || !strings.Contains(err.Error(), "stage b: ") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v, want it to name stage b and the cause", err)
+	}
+}

@@ -306,10 +306,12 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 		ft.mu.Unlock()
 		return nil
 	}
-	// Main pass: one pass per bucket file, two at a time (the engine's
-	// shared state is frozen by now).
+	// Main pass: one pass per bucket file, as many at a time as the run's
+	// worker budget (the engine's shared state is frozen by now; rows are
+	// sorted before they are written, so the order passes finish in does
+	// not matter).
 	errs := make([]error, len(jar))
-	sem := make(chan struct{}, 2)
+	sem := make(chan struct{}, pipeline.Parallelism(ctx))
 	var wg sync.WaitGroup
 	passes := make([]*features.JarPass, len(jar))
 	for i := range jar {
