@@ -17,9 +17,10 @@ type Stage struct {
 	Phase int // seed section 7 phase
 	Help  string
 	Jobs  func(e *Env) []pipeline.Job
-	// Reads lists the earlier stages whose tables the jobs read; nil means
-	// all. A stage reading none of the stages just before it runs with
-	// them (pipeline.Runner.Reads). TestStageReads holds it to the truth.
+	// Reads lists the earlier stages whose tables the jobs read: nil means
+	// all, empty none (synthesized from the fleet). A stage reading none of
+	// the stages just before it runs with them (pipeline.Runner.Reads);
+	// TestStageReads holds every declaration to the truth.
 	Reads []string
 }
 
@@ -27,8 +28,8 @@ type Stage struct {
 // appended here as they are built.
 var Stages = []Stage{
 	{Name: "master", Phase: 1, Help: "master data (locations, models, systems, strings, batteries, sensors, users, ml models) and per-battery hidden truth", Jobs: masterJobs},
-	{Name: "telemetry", Phase: 2, Help: "physics-based raw time series: jar, string, environment, event windows, ripple captures, daily truth", Jobs: telemetryJobs},
-	{Name: "transactions", Phase: 3, Help: "maintenance events, capacity tests with discharge curves, impedance measurements, audit log", Jobs: transactionJobs},
+	{Name: "telemetry", Phase: 2, Help: "physics-based raw time series: jar, string, environment, event windows, ripple captures, daily truth", Jobs: telemetryJobs, Reads: []string{}},
+	{Name: "transactions", Phase: 3, Help: "maintenance events, capacity tests with discharge curves, impedance measurements, audit log", Jobs: transactionJobs, Reads: []string{}},
 	// Derived stages read only the lake (package derive imports neither
 	// physics nor the fleet): they run on synthesized and ingested data alike.
 	{Name: "calc", Phase: 4, Help: "calculated tables from raw data: SOC/SOH per jar sample, string power and THD, capacity and impedance results", Jobs: func(e *Env) []pipeline.Job { return derive.CalcJobs(e.Lake) }},

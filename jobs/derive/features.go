@@ -286,19 +286,27 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	pre, err := e.NewPrePass()
-	if err != nil {
-		return err
-	}
-	var jb features.JarBatch
-	for _, f := range jar {
-		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
-			jb.BatteryID, jb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
-			jb.Voltage = nullable32(jb.Voltage[:0], &b.Cols[2])
-			return pre.Add(&jb)
-		}); err != nil {
+	// Both jar passes read one bucket file per goroutine, as many at a time
+	// as the run's worker budget: pre-pass sums are integers (order-free)
+	// and main passes run on disjoint batteries, whose rows are sorted
+	// before they are written, so the order files finish in does not matter.
+	par := pipeline.Parallelism(ctx)
+	pres := make([]*features.PrePass, len(jar))
+	var err error
+	for i := range jar {
+		if pres[i], err = e.NewPrePass(); err != nil {
 			return err
 		}
+	}
+	if err := eachFile(jar, par, func(i int, f lake.SegmentFile) error {
+		var jb features.JarBatch
+		return EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
+			jb.BatteryID, jb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
+			jb.Voltage = nullable32(jb.Voltage[:0], &b.Cols[2])
+			return pres[i].Add(&jb)
+		})
+	}); err != nil {
+		return err
 	}
 	sink := func(r *features.Row) error {
 		ft.mu.Lock()
@@ -306,13 +314,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 		ft.mu.Unlock()
 		return nil
 	}
-	// Main pass: one pass per bucket file, as many at a time as the run's
-	// worker budget (the engine's shared state is frozen by now; rows are
-	// sorted before they are written, so the order passes finish in does
-	// not matter).
-	errs := make([]error, len(jar))
-	sem := make(chan struct{}, pipeline.Parallelism(ctx))
-	var wg sync.WaitGroup
+	// The engine's shared state is frozen once the first pass exists.
 	passes := make([]*features.JarPass, len(jar))
 	for i := range jar {
 		if passes[i], err = e.NewJarPass(sink); err != nil {
@@ -322,21 +324,36 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	for i, f := range jar {
+	if err := eachFile(jar, par, func(i int, f lake.SegmentFile) error {
+		var jb features.JarBatch
+		err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
+			c := b.Cols
+			jb.BatteryID, jb.TS = asUUIDs(c[0].UUID), c[1].Int64
+			jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage[:0], &c[2]), nullable32(jb.Temp[:0], &c[3]), nullable32(jb.Resistance[:0], &c[4])
+			return passes[i].Add(&jb)
+		})
+		if cerr := passes[i].Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	return e.EndChunk(sink)
+}
+
+// eachFile runs fn on every file, par at a time, and returns the error of
+// the first file (in file order) that failed.
+func eachFile(files []lake.SegmentFile, par int, fn func(i int, f lake.SegmentFile) error) error {
+	errs := make([]error, len(files))
+	sem := make(chan struct{}, max(1, par))
+	var wg sync.WaitGroup
+	for i, f := range files {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			var jb features.JarBatch
-			errs[i] = EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
-				c := b.Cols
-				jb.BatteryID, jb.TS = asUUIDs(c[0].UUID), c[1].Int64
-				jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage[:0], &c[2]), nullable32(jb.Temp[:0], &c[3]), nullable32(jb.Resistance[:0], &c[4])
-				return passes[i].Add(&jb)
-			})
-			if err := passes[i].Close(); errs[i] == nil {
-				errs[i] = err
-			}
+			errs[i] = fn(i, f)
 		}()
 	}
 	wg.Wait()
@@ -345,7 +362,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	return e.EndChunk(sink)
+	return nil
 }
 
 func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
