@@ -370,27 +370,35 @@ func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
 	if err != nil {
 		return err
 	}
-	out := make([]featureRow, len(rows))
-	ft.vals = slices.Grow(ft.vals[:0], len(rows))[:len(rows)]
-	for i := range rows {
-		r, v := &rows[i], &ft.vals[i]
-		p := func(c features.Col) *int32 {
-			if !r.IsValid(c) {
-				return nil
+	// Converted in batches: a fleet-day's rows as featureRows (and their
+	// values) were 33 MB beside the rows themselves, while the twin task
+	// runs alongside. The writer's pages do not depend on the batches.
+	const batch = 8192
+	out := make([]featureRow, min(batch, len(rows)))
+	ft.vals = slices.Grow(ft.vals[:0], len(out))[:len(out)]
+	for len(rows) > 0 {
+		n := min(batch, len(rows))
+		for i := range rows[:n] {
+			r, v := &rows[i], &ft.vals[i]
+			p := func(c features.Col) *int32 {
+				if !r.IsValid(c) {
+					return nil
+				}
+				v[c] = int32(r.Val[c])
+				return &v[c]
 			}
-			v[c] = int32(r.Val[c])
-			return &v[c]
+			out[i] = featureRow{FeatureTS: r.FeatureTS, BatteryID: r.BatteryID, FeatureWindowHours: r.WindowHours,
+				VMean: p(features.VMean), VStd: p(features.VStd), VMin: p(features.VMin), VMax: p(features.VMax), VBalanceMean: p(features.VBalanceMean),
+				TMean: p(features.TMean), TMax: p(features.TMax), TDeltaAmbientMean: p(features.TDeltaAmbientMean),
+				RInternalLatest: p(features.RInternalLatest), RInternalBaselinePct: p(features.RInternalBaselinePct),
+				DischargeCyclesCount: p(features.DischargeCyclesCount), AhThroughput: p(features.AhThroughput),
+				TimeBelowFloatMin: p(features.TimeBelowFloatMin), TimeAboveFloatMin: p(features.TimeAboveFloatMin),
+				SurgeEventsCount: p(features.SurgeEventsCount), RippleRMSMean: p(features.RippleRMSMean), THDMean: p(features.THDMean)}
 		}
-		out[i] = featureRow{FeatureTS: r.FeatureTS, BatteryID: r.BatteryID, FeatureWindowHours: r.WindowHours,
-			VMean: p(features.VMean), VStd: p(features.VStd), VMin: p(features.VMin), VMax: p(features.VMax), VBalanceMean: p(features.VBalanceMean),
-			TMean: p(features.TMean), TMax: p(features.TMax), TDeltaAmbientMean: p(features.TDeltaAmbientMean),
-			RInternalLatest: p(features.RInternalLatest), RInternalBaselinePct: p(features.RInternalBaselinePct),
-			DischargeCyclesCount: p(features.DischargeCyclesCount), AhThroughput: p(features.AhThroughput),
-			TimeBelowFloatMin: p(features.TimeBelowFloatMin), TimeAboveFloatMin: p(features.TimeAboveFloatMin),
-			SurgeEventsCount: p(features.SurgeEventsCount), RippleRMSMean: p(features.RippleRMSMean), THDMean: p(features.THDMean)}
-	}
-	if err := w.Write(out); err != nil {
-		return err
+		if err := w.Write(out[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
 	}
 	o.SetRows(w.Rows())
 	return w.Close()
