@@ -196,7 +196,6 @@ type featureTask struct {
 	eng     *features.Engine
 	next    time.Time      // the chunk the engine expects next
 	pending []features.Row // emitted rows not yet written (feature_ts of later days)
-	day     []features.Row // the rows of the day being written
 	mu      sync.Mutex     // the sink may be called from several jar passes
 	vals    [][features.NumCols]int32
 }
@@ -221,18 +220,18 @@ func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
 	ft.next = d.AddDate(0, 0, 1)
 	// Rows of this day, in the table's sort order; later ones wait.
 	end := ft.next.UnixMicro()
-	// Split in place into buffers kept across days: fresh slices of
-	// these wide rows every day were 5 s of a 15-month history.
-	day, k := ft.day[:0], 0
-	for _, r := range ft.pending {
-		if r.FeatureTS < end {
-			day = append(day, r)
-		} else {
-			ft.pending[k] = r
+	// Move them to the front of pending, in place: a second buffer of a
+	// fleet-day's wide rows was 25 MB beside the twin task, and fresh
+	// slices every day were 5 s of a 15-month history. Keys are unique,
+	// so the order the swaps leave does not matter once sorted.
+	k := 0
+	for i := range ft.pending {
+		if ft.pending[i].FeatureTS < end {
+			ft.pending[i], ft.pending[k] = ft.pending[k], ft.pending[i]
 			k++
 		}
 	}
-	ft.pending, ft.day = ft.pending[:k], day
+	day := ft.pending[:k]
 	sort.Slice(day, func(i, j int) bool {
 		a, b := &day[i], &day[j]
 		if a.BatteryID != b.BatteryID {
@@ -243,7 +242,11 @@ func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
 		}
 		return a.FeatureTS < b.FeatureTS
 	})
-	return ft.write(o, day)
+	if err := ft.write(o, day); err != nil {
+		return err
+	}
+	ft.pending = append(ft.pending[:0], ft.pending[k:]...)
+	return nil
 }
 
 // chunk feeds one day of raw data to the engine, in the order it wants:
