@@ -17,19 +17,25 @@ type Stage struct {
 	Phase int // seed section 7 phase
 	Help  string
 	Jobs  func(e *Env) []pipeline.Job
+	// Reads lists the earlier stages whose tables the jobs read: nil means
+	// all, empty none (synthesized from the fleet). A stage reading none of
+	// the stages just before it runs with them (pipeline.Runner.Reads);
+	// TestStageReads holds every declaration to the truth.
+	Reads []string
 }
 
 // Stages in phase order. Later stages (calc, features, twin, rul, ops) are
 // appended here as they are built.
 var Stages = []Stage{
 	{Name: "master", Phase: 1, Help: "master data (locations, models, systems, strings, batteries, sensors, users, ml models) and per-battery hidden truth", Jobs: masterJobs},
-	{Name: "telemetry", Phase: 2, Help: "physics-based raw time series: jar, string, environment, event windows, ripple captures, daily truth", Jobs: telemetryJobs},
-	{Name: "transactions", Phase: 3, Help: "maintenance events, capacity tests with discharge curves, impedance measurements, audit log", Jobs: transactionJobs},
+	{Name: "telemetry", Phase: 2, Help: "physics-based raw time series: jar, string, environment, event windows, ripple captures, daily truth", Jobs: telemetryJobs, Reads: []string{}},
+	{Name: "transactions", Phase: 3, Help: "maintenance events, capacity tests with discharge curves, impedance measurements, audit log", Jobs: transactionJobs, Reads: []string{}},
 	// Derived stages read only the lake (package derive imports neither
 	// physics nor the fleet): they run on synthesized and ingested data alike.
 	{Name: "calc", Phase: 4, Help: "calculated tables from raw data: SOC/SOH per jar sample, string power and THD, capacity and impedance results", Jobs: func(e *Env) []pipeline.Job { return derive.CalcJobs(e.Lake) }},
 	{Name: "features", Phase: 5, Help: "feature_store: 17 features over 1, 24 and 168 h windows, every hour for every battery", Jobs: func(e *Env) []pipeline.Job { return derive.FeatureJobs(e.Lake) }},
-	{Name: "twin", Phase: 6, Help: "digital_twin_state: ECM identified from event windows, EKF SOC, capacity and power fade, per battery per day and after each window", Jobs: func(e *Env) []pipeline.Job { return derive.TwinJobs(e.Lake) }},
+	{Name: "twin", Phase: 6, Help: "digital_twin_state: ECM identified from event windows, EKF SOC, capacity and power fade, per battery per day and after each window", Jobs: func(e *Env) []pipeline.Job { return derive.TwinJobs(e.Lake) },
+		Reads: []string{"master", "telemetry", "transactions", "calc"}},
 	// rul reads the truth for labels and evaluation only; its predictions
 	// read the registered models and derive's point-in-time features.
 	{Name: "rul", Phase: 7, Help: "labelled RUL training set, models trained in Go (ml_model, artifacts, test metrics), rul_prediction and anomaly_score", Jobs: func(e *Env) []pipeline.Job { return rul.Jobs(e.Lake, e.RootSeed) }},

@@ -150,7 +150,7 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	r := &pipeline.Runner{Lake: lk, Workers: workers, Force: c.Force, Log: log, Hooks: c.Hooks, Progress: c.Progress,
-		Shard: c.Shard, Keep: c.keep(), Lease: c.lease(), RetryBackoff: taskRetryBackoff}
+		Shard: c.Shard, Keep: c.keep(), Lease: c.lease(), RetryBackoff: taskRetryBackoff, Reads: stageReads}
 	switch {
 	case c.TaskRetries > 0:
 		r.TaskRetries = c.TaskRetries

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/battlake/battlake/pipeline/lake"
@@ -117,6 +119,12 @@ type Runner struct {
 	// same bytes whatever the attempt.
 	TaskRetries  int
 	RetryBackoff time.Duration
+	// Reads, if set, names the earlier stages whose tables a stage's jobs
+	// read (ok false: every earlier stage, the safe default). A stage that
+	// reads none of the stages of the current wave joins it: it is planned
+	// before the wave runs and its tasks share the workers with the
+	// wave's. Lineage stays exact because what it reads is committed.
+	Reads func(stage string) (stages []string, ok bool)
 
 	mu    sync.Mutex
 	stats map[string]*TableStats
@@ -131,35 +139,206 @@ func (r *Runner) logger() *slog.Logger {
 
 // RunJobs plans and runs jobs in order; jobs of the same stage run their
 // tasks together so partitions of different tables share the workers.
+// Consecutive stages that do not read each other (see Reads) run as one
+// wave: they are planned by the wave's workers while its first tasks run,
+// and a stage's last long task shares the workers with the next stage's
+// tasks instead of leaving a worker idle.
 func (r *Runner) RunJobs(ctx context.Context, jobs []Job) (Summary, error) {
 	start := time.Now()
 	r.stats = map[string]*TableStats{}
 	var order []string
-	for i := 0; i < len(jobs); {
-		stage := jobs[i].Stage()
-		var tasks []Task
-		for ; i < len(jobs) && jobs[i].Stage() == stage; i++ {
-			ts, err := jobs[i].Plan(ctx)
-			if err != nil {
-				return Summary{}, fmt.Errorf("plan %s: %w", jobs[i].Name(), err)
+	for _, j := range jobs {
+		for _, t := range j.Tables() {
+			if _, ok := r.stats[t.Name]; !ok {
+				r.stats[t.Name] = &TableStats{Table: t.Name}
+				order = append(order, t.Name)
 			}
-			for _, t := range jobs[i].Tables() {
-				if _, ok := r.stats[t.Name]; !ok {
-					r.stats[t.Name] = &TableStats{Table: t.Name}
-					order = append(order, t.Name)
-				}
-			}
-			tasks = append(tasks, ts...)
 		}
-		tasks = keepTasks(tasks, r.Keep)
-		planned := len(tasks)
-		tasks = r.Shard.Select(tasks)
-		r.logger().Info("stage start", "stage", stage, "tasks", len(tasks), "planned", planned, "shard", r.Shard.String())
-		if err := r.run(ctx, tasks); err != nil {
-			return r.summary(order, start), fmt.Errorf("stage %s: %w", stage, err)
+	}
+	var wave []stagePlan
+	for i := 0; i < len(jobs); {
+		p := stagePlan{stage: jobs[i].Stage()}
+		for ; i < len(jobs) && jobs[i].Stage() == p.stage; i++ {
+			p.jobs = append(p.jobs, jobs[i])
+		}
+		if len(wave) > 0 && !r.joins(p.stage, wave) {
+			if err := r.runWave(ctx, wave); err != nil {
+				return r.summary(order, start), err
+			}
+			wave = nil
+		}
+		wave = append(wave, p)
+	}
+	if len(wave) > 0 {
+		if err := r.runWave(ctx, wave); err != nil {
+			return r.summary(order, start), err
 		}
 	}
 	return r.summary(order, start), nil
+}
+
+// stagePlan is a stage of a wave and its jobs, planned by a worker.
+type stagePlan struct {
+	stage string
+	jobs  []Job
+}
+
+// joins reports whether stage may run with the wave: it declares what it
+// reads and reads none of the wave's stages. Its plan then sees the lake as
+// the stages before the wave left it, which is all it reads.
+func (r *Runner) joins(stage string, wave []stagePlan) bool {
+	if r.Reads == nil {
+		return false
+	}
+	reads, ok := r.Reads(stage)
+	if !ok {
+		return false
+	}
+	for _, w := range wave {
+		if slices.Contains(reads, w.stage) {
+			return false
+		}
+	}
+	return true
+}
+
+// plan plans p's jobs and keeps this shard's share of their tasks.
+func (r *Runner) plan(ctx context.Context, p stagePlan) ([]stagedTask, error) {
+	var tasks []Task
+	for _, j := range p.jobs {
+		ts, err := j.Plan(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: %w", j.Name(), err)
+		}
+		tasks = append(tasks, ts...)
+	}
+	tasks = keepTasks(tasks, r.Keep)
+	planned := len(tasks)
+	// Shards select within each stage, whatever the waves: every process
+	// of a cluster computes the same assignment.
+	tasks = r.Shard.Select(tasks)
+	r.logger().Info("stage start", "stage", p.stage, "tasks", len(tasks), "planned", planned, "shard", r.Shard.String())
+	out := make([]stagedTask, len(tasks))
+	for i, t := range tasks {
+		out[i] = stagedTask{stage: p.stage, Task: t}
+	}
+	return out, nil
+}
+
+// stagedTask is a task of a wave with the stage that planned it.
+type stagedTask struct {
+	stage string
+	Task
+}
+
+// runWave runs a wave with r.Workers goroutines. They take the stages'
+// plans first (in order), then tasks heaviest first, which keeps the
+// workers evenly loaded at the end; a worker waits while a plan may still
+// add tasks. The first error cancels the rest and all errors are joined.
+func (r *Runner) runWave(ctx context.Context, wave []stagePlan) error {
+	workers := max(1, r.Workers)
+	ctx, cancel := context.WithCancel(WithParallelism(ctx, workers))
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		cond     = sync.NewCond(&mu)
+		plans    = slices.Clone(wave)
+		planning = len(plans) // plans not finished: they may add tasks
+		tasks    []stagedTask
+		done     int
+		total    int
+		rowsDone int64
+		rowsAll  int64
+		errs     []error
+		wg       sync.WaitGroup
+	)
+	stop := context.AfterFunc(ctx, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
+	defer stop()
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		cancel()
+	}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				for len(plans) == 0 && len(tasks) == 0 && planning > 0 && ctx.Err() == nil {
+					cond.Wait()
+				}
+				if ctx.Err() != nil || len(plans) == 0 && len(tasks) == 0 {
+					mu.Unlock()
+					return
+				}
+				if len(plans) > 0 {
+					p := plans[0]
+					plans = plans[1:]
+					mu.Unlock()
+					var ts []stagedTask
+					var err error
+					pprof.Do(ctx, pprof.Labels("stage", p.stage), func(ctx context.Context) { ts, err = r.plan(ctx, p) })
+					mu.Lock()
+					planning--
+					if err == nil {
+						tasks = append(tasks, ts...)
+						// Stable: a stage's equal weights keep their plan order.
+						sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].Weight > tasks[j].Weight })
+						total += len(ts)
+						for _, t := range ts {
+							rowsAll += t.Weight
+						}
+					}
+					cond.Broadcast()
+					mu.Unlock()
+					if err != nil {
+						fail(err)
+						return
+					}
+					continue
+				}
+				t := tasks[0]
+				// The queue drops a task as it starts: its closure may hold
+				// working state (a month's feature engine is ~115 MB), so
+				// memory follows the running tasks, not the planned ones.
+				tasks[0] = stagedTask{}
+				tasks = tasks[1:]
+				mu.Unlock()
+				var err error
+				// Labels let a CPU profile attribute samples (with those of
+				// goroutines the task starts) to stage, table, partition.
+				pprof.Do(ctx, pprof.Labels("stage", t.stage, "table", t.Partition.Table.Name, "partition", t.Partition.String()),
+					func(ctx context.Context) { err = r.runTask(ctx, t.Task) })
+				if err != nil {
+					fail(fmt.Errorf("stage %s: %w", t.stage, err))
+					return
+				}
+				mu.Lock()
+				done++
+				rowsDone += t.Weight
+				d, n, rd, ra := done, total, rowsDone, rowsAll
+				mu.Unlock()
+				if r.Progress != nil {
+					r.Progress(d, n, rd, ra)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	names := make([]string, len(wave))
+	for i, p := range wave {
+		names[i] = p.stage
+	}
+	if len(errs) == 0 && ctx.Err() != nil {
+		// Cancelled from outside (the caller's context).
+		return fmt.Errorf("stage %s: %w", strings.Join(names, "+"), ctx.Err())
+	}
+	if len(errs) == 0 {
+		r.logger().Info("stages done", "stages", names)
+	}
+	return errors.Join(errs...)
 }
 
 func (r *Runner) summary(order []string, start time.Time) Summary {
@@ -168,62 +347,6 @@ func (r *Runner) summary(order []string, start time.Time) Summary {
 		s.Tables = append(s.Tables, *r.stats[n])
 	}
 	return s
-}
-
-// run executes tasks with r.Workers goroutines; the first error cancels the
-// rest and all errors are joined.
-func (r *Runner) run(ctx context.Context, tasks []Task) error {
-	workers := max(1, r.Workers)
-	// Heaviest first keeps the workers evenly loaded at the end of a stage.
-	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].Weight > tasks[j].Weight })
-	var total int64
-	for _, t := range tasks {
-		total += t.Weight
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		next     atomic.Int64
-		done     atomic.Int64
-		rowsDone atomic.Int64
-		errMu    sync.Mutex
-		errs     []error
-		wg       sync.WaitGroup
-	)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(tasks) || ctx.Err() != nil {
-					return
-				}
-				if err := r.runTask(ctx, tasks[i]); err != nil {
-					errMu.Lock()
-					errs = append(errs, err)
-					errMu.Unlock()
-					cancel()
-					return
-				}
-				d := done.Add(1)
-				rd := rowsDone.Add(tasks[i].Weight)
-				// A finished task's closure may hold its working state
-				// (a month's feature engine is ~115 MB): drop it now, not
-				// when the whole stage ends, so memory follows the
-				// running tasks rather than the planned ones.
-				tasks[i] = Task{}
-				if r.Progress != nil {
-					r.Progress(int(d), len(tasks), rd, total)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if len(errs) == 0 && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return errors.Join(errs...)
 }
 
 func (r *Runner) runTask(ctx context.Context, t Task) error {
@@ -268,7 +391,7 @@ func (r *Runner) runTask(ctx context.Context, t Task) error {
 	st.Bytes += bytes
 	st.Seconds += sec
 	r.mu.Unlock()
-	r.logger().Debug("partition written", "partition", t.Partition.String(), "segments", len(written), "rows", rows, "bytes", bytes, "seconds", sec)
+	r.logger().Debug("partition written", "partition", t.Partition.String(), "segments", len(written), "rows", rows, "bytes", bytes, "start", start, "seconds", sec)
 	return nil
 }
 

@@ -124,3 +124,124 @@ func mustP(t *testing.T, month string) lake.Partition {
 	}
 	return p
 }
+
+// stageJob plans one task of telemetry_env month (or of table) in its
+// stage; its task runs hook first.
+type stageJob struct {
+	stage, table, month string
+	plan                func() // called by Plan
+	hook                func(ctx context.Context) error
+	ran                 atomic.Int64
+}
+
+func (j *stageJob) Name() string  { return "job-" + j.stage }
+func (j *stageJob) Stage() string { return j.stage }
+func (j *stageJob) Tables() []*schema.Table {
+	return []*schema.Table{schema.MustLookup(j.table)}
+}
+func (j *stageJob) Plan(context.Context) ([]pipeline.Task, error) {
+	if j.plan != nil {
+		j.plan()
+	}
+	p, err := lake.NewPartition(schema.MustLookup(j.table), j.month, -1)
+	if err != nil {
+		return nil, err
+	}
+	from, _ := time.Parse("2006-01", j.month)
+	return []pipeline.Task{{Partition: p, Weight: 1, Meta: lake.Meta{Job: j.Name()}, Segments: []lake.Segment{lake.AsOfSegment(from, from.AddDate(0, 1, 0))},
+		Run: func(ctx context.Context, o *lake.Output) error {
+			j.ran.Add(1)
+			if j.hook != nil {
+				if err := j.hook(ctx); err != nil {
+					return err
+				}
+			}
+			n, err := fmt.Fprintf(o.Data(), "%s %s", j.stage, j.month)
+			o.SetRows(int64(n))
+			return err
+		}}}, nil
+}
+
+// Stage b declares it does not read stage a: it is planned while a's task
+// runs (b's plan waits for a's task to start) and its task runs beside a's
+// (a's task waits for b's to start), which only a shared wave allows. When
+// b reads a, or declares nothing, it is planned after a's partition
+// committed.
+func TestRunnerOverlapsStagesThatDoNotReadEachOther(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reads   []string
+		ok      bool
+		overlap bool
+	}{
+		{"independent", []string{"m"}, true, true},
+		{"reads a", []string{"m", "a"}, true, false},
+		{"undeclared", nil, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, _ := objstore.NewFS(t.TempDir())
+			l := lake.New(fs)
+			aStarted, bStarted := make(chan struct{}), make(chan struct{})
+			// waitFor bounds a wait that only a missing overlap makes endless.
+			waitFor := func(ctx context.Context, c chan struct{}, what string) error {
+				select {
+				case <-c:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(10 * time.Second):
+					return errors.New(what)
+				}
+			}
+			a := &stageJob{stage: "a", table: "telemetry_env", month: "2026-01", hook: func(ctx context.Context) error {
+				close(aStarted)
+				if tc.overlap {
+					return waitFor(ctx, bStarted, "b's task never started while a's ran")
+				}
+				return nil
+			}}
+			b := &stageJob{stage: "b", table: "telemetry_env", month: "2026-02", hook: func(context.Context) error { close(bStarted); return nil }}
+			var planErr error
+			b.plan = func() {
+				if tc.overlap {
+					planErr = waitFor(context.Background(), aStarted, "b was not planned while a's task ran")
+					return
+				}
+				// a committed before b is planned.
+				if _, _, err := l.ReadManifest(context.Background(), lake.MustPartition(schema.MustLookup("telemetry_env"), "2026-01", -1)); err != nil {
+					planErr = fmt.Errorf("b planned before a committed: %w", err)
+				}
+			}
+			var asked []string
+			r := &pipeline.Runner{Lake: l, Workers: 2, Reads: func(stage string) ([]string, bool) {
+				asked = append(asked, stage)
+				if stage == "b" {
+					return tc.reads, tc.ok
+				}
+				return nil, false
+			}}
+			sum, err := r.RunJobs(context.Background(), []pipeline.Job{a, b})
+			if err != nil || planErr != nil {
+				t.Fatal(errors.Join(err, planErr))
+			}
+			if got := sum.Totals().Partitions; got != 2 || a.ran.Load() != 1 || b.ran.Load() != 1 {
+				t.Fatalf("partitions %d, runs a %d b %d; want 2, 1, 1", got, a.ran.Load(), b.ran.Load())
+			}
+			if len(asked) != 1 || asked[0] != "b" {
+				t.Fatalf("Reads asked for %v, want [b]", asked)
+			}
+		})
+	}
+}
+
+// A failing task of a two-stage wave names its stage.
+func TestRunnerWaveErrorNamesStage(t *testing.T) {
+	fs, _ := objstore.NewFS(t.TempDir())
+	a := &stageJob{stage: "a", table: "telemetry_env", month: "2026-01"}
+	b := &stageJob{stage: "b", table: "telemetry_env", month: "2026-02", hook: func(context.Context) error { return errors.New("boom") }}
+	r := &pipeline.Runner{Lake: lake.New(fs), Workers: 1, Reads: func(string) ([]string, bool) { return nil, true }}
+	_, err := r.RunJobs(context.Background(), []pipeline.Job{a, b})
+	if err == nil || !strings.Contains(err.Error(), "stage b: ") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v, want it to name stage b and the cause", err)
+	}
+}

@@ -196,7 +196,6 @@ type featureTask struct {
 	eng     *features.Engine
 	next    time.Time      // the chunk the engine expects next
 	pending []features.Row // emitted rows not yet written (feature_ts of later days)
-	day     []features.Row // the rows of the day being written
 	mu      sync.Mutex     // the sink may be called from several jar passes
 	vals    [][features.NumCols]int32
 }
@@ -221,18 +220,18 @@ func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
 	ft.next = d.AddDate(0, 0, 1)
 	// Rows of this day, in the table's sort order; later ones wait.
 	end := ft.next.UnixMicro()
-	// Split in place into buffers kept across days: fresh slices of
-	// these wide rows every day were 5 s of a 15-month history.
-	day, k := ft.day[:0], 0
-	for _, r := range ft.pending {
-		if r.FeatureTS < end {
-			day = append(day, r)
-		} else {
-			ft.pending[k] = r
+	// Move them to the front of pending, in place: a second buffer of a
+	// fleet-day's wide rows was 25 MB beside the twin task, and fresh
+	// slices every day were 5 s of a 15-month history. Keys are unique,
+	// so the order the swaps leave does not matter once sorted.
+	k := 0
+	for i := range ft.pending {
+		if ft.pending[i].FeatureTS < end {
+			ft.pending[i], ft.pending[k] = ft.pending[k], ft.pending[i]
 			k++
 		}
 	}
-	ft.pending, ft.day = ft.pending[:k], day
+	day := ft.pending[:k]
 	sort.Slice(day, func(i, j int) bool {
 		a, b := &day[i], &day[j]
 		if a.BatteryID != b.BatteryID {
@@ -243,7 +242,11 @@ func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
 		}
 		return a.FeatureTS < b.FeatureTS
 	})
-	return ft.write(o, day)
+	if err := ft.write(o, day); err != nil {
+		return err
+	}
+	ft.pending = append(ft.pending[:0], ft.pending[k:]...)
+	return nil
 }
 
 // chunk feeds one day of raw data to the engine, in the order it wants:
@@ -286,19 +289,27 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	pre, err := e.NewPrePass()
-	if err != nil {
-		return err
-	}
-	var jb features.JarBatch
-	for _, f := range jar {
-		if err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
-			jb.BatteryID, jb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
-			jb.Voltage = nullable32(jb.Voltage[:0], &b.Cols[2])
-			return pre.Add(&jb)
-		}); err != nil {
+	// Both jar passes read one bucket file per goroutine, as many at a time
+	// as the run's worker budget: pre-pass sums are integers (order-free)
+	// and main passes run on disjoint batteries, whose rows are sorted
+	// before they are written, so the order files finish in does not matter.
+	par := pipeline.Parallelism(ctx)
+	pres := make([]*features.PrePass, len(jar))
+	var err error
+	for i := range jar {
+		if pres[i], err = e.NewPrePass(); err != nil {
 			return err
 		}
+	}
+	if err := eachFile(jar, par, func(i int, f lake.SegmentFile) error {
+		var jb features.JarBatch
+		return EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
+			jb.BatteryID, jb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
+			jb.Voltage = nullable32(jb.Voltage[:0], &b.Cols[2])
+			return pres[i].Add(&jb)
+		})
+	}); err != nil {
+		return err
 	}
 	sink := func(r *features.Row) error {
 		ft.mu.Lock()
@@ -306,11 +317,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 		ft.mu.Unlock()
 		return nil
 	}
-	// Main pass: one pass per bucket file, two at a time (the engine's
-	// shared state is frozen by now).
-	errs := make([]error, len(jar))
-	sem := make(chan struct{}, 2)
-	var wg sync.WaitGroup
+	// The engine's shared state is frozen once the first pass exists.
 	passes := make([]*features.JarPass, len(jar))
 	for i := range jar {
 		if passes[i], err = e.NewJarPass(sink); err != nil {
@@ -320,21 +327,36 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	for i, f := range jar {
+	if err := eachFile(jar, par, func(i int, f lake.SegmentFile) error {
+		var jb features.JarBatch
+		err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
+			c := b.Cols
+			jb.BatteryID, jb.TS = asUUIDs(c[0].UUID), c[1].Int64
+			jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage[:0], &c[2]), nullable32(jb.Temp[:0], &c[3]), nullable32(jb.Resistance[:0], &c[4])
+			return passes[i].Add(&jb)
+		})
+		if cerr := passes[i].Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	return e.EndChunk(sink)
+}
+
+// eachFile runs fn on every file, par at a time, and returns the error of
+// the first file (in file order) that failed.
+func eachFile(files []lake.SegmentFile, par int, fn func(i int, f lake.SegmentFile) error) error {
+	errs := make([]error, len(files))
+	sem := make(chan struct{}, max(1, par))
+	var wg sync.WaitGroup
+	for i, f := range files {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			var jb features.JarBatch
-			errs[i] = EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
-				c := b.Cols
-				jb.BatteryID, jb.TS = asUUIDs(c[0].UUID), c[1].Int64
-				jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage[:0], &c[2]), nullable32(jb.Temp[:0], &c[3]), nullable32(jb.Resistance[:0], &c[4])
-				return passes[i].Add(&jb)
-			})
-			if err := passes[i].Close(); errs[i] == nil {
-				errs[i] = err
-			}
+			errs[i] = fn(i, f)
 		}()
 	}
 	wg.Wait()
@@ -343,7 +365,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	return e.EndChunk(sink)
+	return nil
 }
 
 func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
@@ -351,27 +373,35 @@ func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
 	if err != nil {
 		return err
 	}
-	out := make([]featureRow, len(rows))
-	ft.vals = slices.Grow(ft.vals[:0], len(rows))[:len(rows)]
-	for i := range rows {
-		r, v := &rows[i], &ft.vals[i]
-		p := func(c features.Col) *int32 {
-			if !r.IsValid(c) {
-				return nil
+	// Converted in batches: a fleet-day's rows as featureRows (and their
+	// values) were 33 MB beside the rows themselves, while the twin task
+	// runs alongside. The writer's pages do not depend on the batches.
+	const batch = 8192
+	out := make([]featureRow, min(batch, len(rows)))
+	ft.vals = slices.Grow(ft.vals[:0], len(out))[:len(out)]
+	for len(rows) > 0 {
+		n := min(batch, len(rows))
+		for i := range rows[:n] {
+			r, v := &rows[i], &ft.vals[i]
+			p := func(c features.Col) *int32 {
+				if !r.IsValid(c) {
+					return nil
+				}
+				v[c] = int32(r.Val[c])
+				return &v[c]
 			}
-			v[c] = int32(r.Val[c])
-			return &v[c]
+			out[i] = featureRow{FeatureTS: r.FeatureTS, BatteryID: r.BatteryID, FeatureWindowHours: r.WindowHours,
+				VMean: p(features.VMean), VStd: p(features.VStd), VMin: p(features.VMin), VMax: p(features.VMax), VBalanceMean: p(features.VBalanceMean),
+				TMean: p(features.TMean), TMax: p(features.TMax), TDeltaAmbientMean: p(features.TDeltaAmbientMean),
+				RInternalLatest: p(features.RInternalLatest), RInternalBaselinePct: p(features.RInternalBaselinePct),
+				DischargeCyclesCount: p(features.DischargeCyclesCount), AhThroughput: p(features.AhThroughput),
+				TimeBelowFloatMin: p(features.TimeBelowFloatMin), TimeAboveFloatMin: p(features.TimeAboveFloatMin),
+				SurgeEventsCount: p(features.SurgeEventsCount), RippleRMSMean: p(features.RippleRMSMean), THDMean: p(features.THDMean)}
 		}
-		out[i] = featureRow{FeatureTS: r.FeatureTS, BatteryID: r.BatteryID, FeatureWindowHours: r.WindowHours,
-			VMean: p(features.VMean), VStd: p(features.VStd), VMin: p(features.VMin), VMax: p(features.VMax), VBalanceMean: p(features.VBalanceMean),
-			TMean: p(features.TMean), TMax: p(features.TMax), TDeltaAmbientMean: p(features.TDeltaAmbientMean),
-			RInternalLatest: p(features.RInternalLatest), RInternalBaselinePct: p(features.RInternalBaselinePct),
-			DischargeCyclesCount: p(features.DischargeCyclesCount), AhThroughput: p(features.AhThroughput),
-			TimeBelowFloatMin: p(features.TimeBelowFloatMin), TimeAboveFloatMin: p(features.TimeAboveFloatMin),
-			SurgeEventsCount: p(features.SurgeEventsCount), RippleRMSMean: p(features.RippleRMSMean), THDMean: p(features.THDMean)}
-	}
-	if err := w.Write(out); err != nil {
-		return err
+		if err := w.Write(out[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
 	}
 	o.SetRows(w.Rows())
 	return w.Close()

@@ -3,6 +3,7 @@ package rul_test
 import (
 	"context"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -50,7 +51,7 @@ func BenchmarkRULDefaultFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		ms, err := rul.TrainRolling(set, rul.DefaultHyper(jobs.DefaultSeed))
+		ms, err := rul.TrainRolling(set, rul.DefaultHyper(jobs.DefaultSeed), runtime.GOMAXPROCS(0))
 		if err != nil {
 			b.Fatal(err)
 		}

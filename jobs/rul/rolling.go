@@ -81,14 +81,15 @@ func (s *Set) At(c time.Time) *Set {
 	return &v
 }
 
-// TrainRolling trains a model set at every cutoff (two at a time; each
-// fit is deterministic, so the order does not matter). Cutoffs with too
-// few observed ends of service are skipped; the horizon's set must train.
-func TrainRolling(s *Set, h Hyper) ([]*Models, error) {
+// TrainRolling trains a model set at every cutoff, parallel at a time (the
+// run's worker budget); each fit is deterministic, so the order does not
+// matter. Cutoffs with too few observed ends of service are skipped; the
+// horizon's set must train.
+func TrainRolling(s *Set, h Hyper, parallel int) ([]*Models, error) {
 	cuts := s.Cutoffs()
 	out := make([]*Models, len(cuts))
 	errs := make([]error, len(cuts))
-	sem := make(chan struct{}, 2)
+	sem := make(chan struct{}, max(1, parallel))
 	var wg sync.WaitGroup
 	for k, c := range cuts {
 		v := s.At(c)
