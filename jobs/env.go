@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -25,6 +26,8 @@ type Env struct {
 	Fleet    *fleet.Fleet
 	// Lake is what derived stages plan from and read.
 	Lake *lake.Lake
+	// Log receives the jobs' own debug lines (nil: slog.Default()).
+	Log *slog.Logger
 }
 
 // NewEnv validates the scenario and builds the fleet.

@@ -34,7 +34,7 @@ var Stages = []Stage{
 	// physics nor the fleet): they run on synthesized and ingested data alike.
 	{Name: "calc", Phase: 4, Help: "calculated tables from raw data: SOC/SOH per jar sample, string power and THD, capacity and impedance results", Jobs: func(e *Env) []pipeline.Job { return derive.CalcJobs(e.Lake) }},
 	{Name: "features", Phase: 5, Help: "feature_store: 17 features over 1, 24 and 168 h windows, every hour for every battery", Jobs: func(e *Env) []pipeline.Job { return derive.FeatureJobs(e.Lake) }},
-	{Name: "twin", Phase: 6, Help: "digital_twin_state: ECM identified from event windows, EKF SOC, capacity and power fade, per battery per day and after each window", Jobs: func(e *Env) []pipeline.Job { return derive.TwinJobs(e.Lake) },
+	{Name: "twin", Phase: 6, Help: "digital_twin_state: ECM identified from event windows, EKF SOC, capacity and power fade, per battery per day and after each window", Jobs: func(e *Env) []pipeline.Job { return derive.TwinJobsLog(e.Lake, e.Log) },
 		Reads: []string{"master", "telemetry", "transactions", "calc"}},
 	// rul reads the truth for labels and evaluation only; its predictions
 	// read the registered models and derive's point-in-time features.

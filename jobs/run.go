@@ -140,7 +140,7 @@ func Run(ctx context.Context, c RunConfig) (pipeline.Summary, error) {
 	if err != nil {
 		return pipeline.Summary{}, err
 	}
-	env.Lake = lk
+	env.Lake, env.Log = lk, log
 	jobs, err := Select(env, c.Stages)
 	if err != nil {
 		return pipeline.Summary{}, err

@@ -930,12 +930,13 @@ func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.U
 			return nil, err
 		}
 	}
-	// One filter pass per bucket file, two at a time (the string
-	// currents and calibrations are read-only by now).
+	// One filter pass per bucket file, as many at a time as the task's
+	// worker budget allows (the string currents and calibrations are
+	// read-only by now; outputs merge in file order).
 	files := s.jar.dayFiles(d, -1)
 	outs := make([]map[uuid.UUID]twin.EKFState, len(files))
 	errs := make([]error, len(files))
-	sem := make(chan struct{}, 2)
+	sem := make(chan struct{}, pipeline.Parallelism(ctx))
 	var wg sync.WaitGroup
 	for k, file := range files {
 		wg.Add(1)
