@@ -183,12 +183,12 @@ const jarBatch = 1 << 14
 const OhmicRefresh = 15 * time.Minute
 
 func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
-	w, err := parquetio.NewTypedWriter[jarRawRow](o.Data(), t)
+	w, err := parquetio.NewTypedWriter[parquetio.JarRawRow](o.Data(), t)
 	if err != nil {
 		return err
 	}
 	ds := &daySim{tel: tel}
-	buf := make([]jarRawRow, 0, tel.batchRows(len(bats), ms))
+	buf := make([]parquetio.JarRawRow, 0, tel.batchRows(len(bats), ms))
 	flush := func() error {
 		if err := w.Write(buf); err != nil {
 			return err
@@ -206,7 +206,7 @@ func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema
 			// The module's resolution in mV (1 or 5), applied to the
 			// integer reading.
 			resMV := int32(max(1, math.Round(ds.jar.Sensor.VoltResV*1e3)))
-			var stuck jarRawRow
+			var stuck parquetio.JarRawRow
 			var heldR, heldG int32
 			ts0, stepMicros := day.UnixMicro(), step.Microseconds()
 			for {
@@ -219,7 +219,7 @@ func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema
 				}
 				for k := range rds {
 					rd := &rds[k]
-					row := jarRawRow{TS: ts0 + int64(rd.I)*stepMicros, BatteryID: b.ID}
+					row := parquetio.JarRawRow{TS: ts0 + int64(rd.I)*stepMicros, BatteryID: b.ID}
 					if rd.Stuck == stuckHeld { // repeat the interval's first report
 						row.VoltageV, row.TemperatureC, row.ResistanceMOhm, row.ConductanceS = stuck.VoltageV, stuck.TemperatureC, stuck.ResistanceMOhm, stuck.ConductanceS
 					} else {

@@ -1,19 +1,11 @@
 package jobs
 
-// Hot-path row types of the high-volume telemetry tables. Each must derive
-// exactly the registry's Parquet schema (checked when the writer opens and
-// by TestRowTypesMatchRegistry); encodings come from the registry. Decimals
-// are unscaled integers at the column's scale; an optional numeric field's
-// zero is NULL in parquet-go, so producers never emit a physical zero.
-
-type jarRawRow struct {
-	TS             int64    `parquet:"ts,timestamp(microsecond)"`
-	BatteryID      [16]byte `parquet:"battery_id,uuid"`
-	VoltageV       int32    `parquet:"voltage_v,decimal(3:5),optional"`
-	TemperatureC   int32    `parquet:"temperature_c,decimal(1:4),optional"`
-	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8),optional"`
-	ConductanceS   int32    `parquet:"conductance_s,decimal(5:8),optional"`
-}
+// Hot-path row types of the high-volume telemetry tables (the jar table's is
+// parquetio.JarRawRow, shared with ingest). Each must derive exactly the
+// registry's Parquet schema (checked when the writer opens); encodings come
+// from the registry. Decimals are unscaled integers at the column's scale;
+// an optional numeric field's zero is NULL in parquet-go, so producers never
+// emit a physical zero.
 
 type stringRawRow struct {
 	TS                int64    `parquet:"ts,timestamp(microsecond)"`

@@ -380,11 +380,11 @@ type sink interface {
 // and refuses real zeros (errRealZero).
 func newSink(w io.Writer, t *schema.Table, c *codec, zeroNull bool) (sink, error) {
 	if t.Name == "telemetry_jar_raw" && zeroNull {
-		tw, err := parquetio.NewTypedWriter[jarZeroRow](w, t)
+		tw, err := parquetio.NewTypedWriter[parquetio.JarRawRow](w, t)
 		if err != nil {
 			return nil, err
 		}
-		return &typedSink[jarZeroRow]{w: tw, batch: make([]jarZeroRow, 0, sinkBatch), conv: jarZeroRowOf}, nil
+		return &typedSink[parquetio.JarRawRow]{w: tw, batch: make([]parquetio.JarRawRow, 0, sinkBatch), conv: jarZeroRowOf}, nil
 	}
 	if t.Name == "telemetry_jar_raw" {
 		tw, err := parquetio.NewTypedWriter[jarRow](w, t)
@@ -508,27 +508,17 @@ func newJarSink(tw *parquetio.TypedWriter[jarRow]) *typedSink[jarRow] {
 // errRealZero is a real zero offered to a sink that takes zero for NULL.
 var errRealZero = errors.New("a real zero in an optional column")
 
-// jarZeroRow is the synthesizer's jar row: optional decimals take zero for
-// NULL, which parquet-go writes 3x faster than pointers (the fast path's
-// sink). Its bytes equal jarRow's for the same values.
-type jarZeroRow struct {
-	TS             int64    `parquet:"ts,timestamp(microsecond)"`
-	BatteryID      [16]byte `parquet:"battery_id,uuid"`
-	VoltageV       int32    `parquet:"voltage_v,decimal(3:5),optional"`
-	TemperatureC   int32    `parquet:"temperature_c,decimal(1:4),optional"`
-	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8),optional"`
-	ConductanceS   int32    `parquet:"conductance_s,decimal(5:8),optional"`
-}
-
-// jarZeroRowOf builds a jarZeroRow, refusing a real zero in an optional
-// column (errRealZero): the caller writes that segment through jarRow.
-func jarZeroRowOf(v []val) (jarZeroRow, error) {
+// jarZeroRowOf builds the synthesizer's jar row, whose zero is NULL (the
+// fast path's sink; its bytes equal jarRow's for the same values). It
+// refuses a real zero in an optional column (errRealZero): the caller
+// writes that segment through jarRow.
+func jarZeroRowOf(v []val) (parquetio.JarRawRow, error) {
 	_ = v[5]
 	// A NULL's i is 0 (vals are cleared before parsing or decoding), which
 	// the row takes for NULL.
 	if (v[2].i == 0 && !v[2].null) || (v[3].i == 0 && !v[3].null) || (v[4].i == 0 && !v[4].null) || (v[5].i == 0 && !v[5].null) {
-		return jarZeroRow{}, errRealZero
+		return parquetio.JarRawRow{}, errRealZero
 	}
-	return jarZeroRow{TS: v[0].i, BatteryID: v[1].u, VoltageV: int32(v[2].i), TemperatureC: int32(v[3].i),
+	return parquetio.JarRawRow{TS: v[0].i, BatteryID: v[1].u, VoltageV: int32(v[2].i), TemperatureC: int32(v[3].i),
 		ResistanceMOhm: int32(v[4].i), ConductanceS: int32(v[5].i)}, nil
 }

@@ -1,0 +1,16 @@
+package parquetio
+
+// JarRawRow is the hot-path row of telemetry_jar_raw, shared by the
+// synthesizer and ingest's presorted path so both write the same bytes.
+// Decimals are unscaled integers at the column's scale; an optional
+// field's zero is NULL in parquet-go (3x faster than pointers), so a
+// producer must never emit a physical zero through it. NewTypedWriter
+// checks it against the registry's schema when the writer opens.
+type JarRawRow struct {
+	TS             int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID      [16]byte `parquet:"battery_id,uuid"`
+	VoltageV       int32    `parquet:"voltage_v,decimal(3:5),optional"`
+	TemperatureC   int32    `parquet:"temperature_c,decimal(1:4),optional"`
+	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8),optional"`
+	ConductanceS   int32    `parquet:"conductance_s,decimal(5:8),optional"`
+}
