@@ -1,22 +1,100 @@
 package pipeline
 
-import "context"
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
 
 type parallelismKey struct{}
+
+type slotsKey struct{}
 
 // WithParallelism records on ctx how many goroutines a task may keep busy.
 func WithParallelism(ctx context.Context, n int) context.Context {
 	return context.WithValue(ctx, parallelismKey{}, n)
 }
 
+// withSlots records the run's worker slots on ctx: a running task holds
+// one, and Spread borrows the idle ones.
+func withSlots(ctx context.Context, slots chan struct{}) context.Context {
+	return context.WithValue(ctx, slotsKey{}, slots)
+}
+
 // Parallelism is how many goroutines a task running under ctx may keep
-// busy: the run's worker count, so one worker means one core and a task
-// that spreads its work (feature passes, model fits) over goroutines
-// holds at most that many of its big buffers at once. Outside a runner it
-// is 1. A task's output must not depend on it.
+// busy: the run's worker count, so one worker means one core. Outside a
+// runner it is 1. A task's output must not depend on it.
 func Parallelism(ctx context.Context) int {
 	if n, ok := ctx.Value(parallelismKey{}).(int); ok && n > 0 {
 		return n
 	}
 	return 1
+}
+
+// Spread calls f(i) for every i in [0, n) on the calling goroutine and on
+// helpers, at most Parallelism(ctx) at once, and returns the error of the
+// lowest failing i. Under a runner a helper runs only on a worker slot no
+// task holds, borrowed between items: two tasks side by side keep one
+// goroutine each, so their big per-goroutine buffers follow the cores in
+// use (the month backfill's 512 MiB), and a task left alone spreads over
+// the slots the others free. f must write only i's own results.
+func Spread(ctx context.Context, n int, f func(i int) error) error {
+	slots, _ := ctx.Value(slotsKey{}).(chan struct{})
+	limit := Parallelism(ctx)
+	errs := make([]error, n)
+	var (
+		next    atomic.Int64
+		failed  atomic.Bool
+		helpers int
+		wg      sync.WaitGroup
+	)
+	take := func() (int, bool) {
+		i := int(next.Add(1) - 1)
+		return i, i < n && !failed.Load() && ctx.Err() == nil
+	}
+	do := func(i int) {
+		if errs[i] = f(i); errs[i] != nil {
+			failed.Store(true)
+		}
+	}
+	borrow := func() bool {
+		if helpers >= limit-1 || int(next.Load()) >= n-1 {
+			return false
+		}
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			default:
+				return false
+			}
+		}
+		helpers++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if slots != nil {
+				defer func() { <-slots }()
+			}
+			for i, ok := take(); ok; i, ok = take() {
+				do(i)
+			}
+		}()
+		return true
+	}
+	for {
+		for borrow() {
+		}
+		i, ok := take()
+		if !ok {
+			break
+		}
+		do(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }

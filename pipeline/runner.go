@@ -237,8 +237,19 @@ type stagedTask struct {
 // add tasks. The first error cancels the rest and all errors are joined.
 func (r *Runner) runWave(ctx context.Context, wave []stagePlan) error {
 	workers := max(1, r.Workers)
-	ctx, cancel := context.WithCancel(WithParallelism(ctx, workers))
+	// A worker holds one of the slots while it plans or runs a task; a task
+	// spreading its work (Spread) borrows the slots idle workers leave.
+	slots := make(chan struct{}, workers)
+	ctx, cancel := context.WithCancel(withSlots(WithParallelism(ctx, workers), slots))
 	defer cancel()
+	hold := func() bool {
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	var (
 		mu       sync.Mutex
 		cond     = sync.NewCond(&mu)
@@ -279,7 +290,12 @@ func (r *Runner) runWave(ctx context.Context, wave []stagePlan) error {
 					mu.Unlock()
 					var ts []stagedTask
 					var err error
-					pprof.Do(ctx, pprof.Labels("stage", p.stage), func(ctx context.Context) { ts, err = r.plan(ctx, p) })
+					if hold() {
+						pprof.Do(ctx, pprof.Labels("stage", p.stage), func(ctx context.Context) { ts, err = r.plan(ctx, p) })
+						<-slots
+					} else {
+						err = ctx.Err()
+					}
 					mu.Lock()
 					planning--
 					if err == nil {
@@ -306,11 +322,15 @@ func (r *Runner) runWave(ctx context.Context, wave []stagePlan) error {
 				tasks[0] = stagedTask{}
 				tasks = tasks[1:]
 				mu.Unlock()
+				if !hold() {
+					return
+				}
 				var err error
 				// Labels let a CPU profile attribute samples (with those of
 				// goroutines the task starts) to stage, table, partition.
 				pprof.Do(ctx, pprof.Labels("stage", t.stage, "table", t.Partition.Table.Name, "partition", t.Partition.String()),
 					func(ctx context.Context) { err = r.runTask(ctx, t.Task) })
+				<-slots
 				if err != nil {
 					fail(fmt.Errorf("stage %s: %w", t.stage, err))
 					return

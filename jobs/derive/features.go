@@ -289,11 +289,11 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	// Both jar passes read one bucket file per goroutine, as many at a time
-	// as the run's worker budget: pre-pass sums are integers (order-free)
-	// and main passes run on disjoint batteries, whose rows are sorted
-	// before they are written, so the order files finish in does not matter.
-	par := pipeline.Parallelism(ctx)
+	// Both jar passes read one bucket file per goroutine, on the worker
+	// slots no other task holds (pipeline.Spread): pre-pass sums are
+	// integers (order-free) and main passes run on disjoint batteries, whose
+	// rows are sorted before they are written, so the order files finish in
+	// does not matter.
 	pres := make([]*features.PrePass, len(jar))
 	var err error
 	for i := range jar {
@@ -301,7 +301,8 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	if err := eachFile(jar, par, func(i int, f lake.SegmentFile) error {
+	if err := pipeline.Spread(ctx, len(jar), func(i int) error {
+		f := jar[i]
 		var jb features.JarBatch
 		return EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
 			jb.BatteryID, jb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
@@ -327,7 +328,8 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
-	if err := eachFile(jar, par, func(i int, f lake.SegmentFile) error {
+	if err := pipeline.Spread(ctx, len(jar), func(i int) error {
+		f := jar[i]
 		var jb features.JarBatch
 		err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
 			c := b.Cols
@@ -340,32 +342,12 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 		}
 		return err
 	}); err != nil {
+		for _, p := range passes { // the files Spread did not reach
+			p.Close()
+		}
 		return err
 	}
 	return e.EndChunk(sink)
-}
-
-// eachFile runs fn on every file, par at a time, and returns the error of
-// the first file (in file order) that failed.
-func eachFile(files []lake.SegmentFile, par int, fn func(i int, f lake.SegmentFile) error) error {
-	errs := make([]error, len(files))
-	sem := make(chan struct{}, max(1, par))
-	var wg sync.WaitGroup
-	for i, f := range files {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = fn(i, f)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {

@@ -930,28 +930,20 @@ func (s *twinSources) dailySOC(ctx context.Context, d time.Time, cals map[uuid.U
 			return nil, err
 		}
 	}
-	// One filter pass per bucket file, as many at a time as the task's
-	// worker budget allows (the string currents and calibrations are
-	// read-only by now; outputs merge in file order).
+	// One filter pass per bucket file, on the worker slots no other task
+	// holds (the string currents and calibrations are read-only by now;
+	// outputs merge in file order).
 	files := s.jar.dayFiles(d, -1)
 	outs := make([]map[uuid.UUID]twin.EKFState, len(files))
-	errs := make([]error, len(files))
-	sem := make(chan struct{}, pipeline.Parallelism(ctx))
-	var wg sync.WaitGroup
-	for k, file := range files {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			outs[k], errs[k] = s.filterFile(ctx, file, d0, cur, cals, prev)
-		}()
+	if err := pipeline.Spread(ctx, len(files), func(k int) error {
+		var err error
+		outs[k], err = s.filterFile(ctx, files[k], d0, cur, cals, prev)
+		return err
+	}); err != nil {
+		return nil, err
 	}
-	wg.Wait()
 	out := map[uuid.UUID]twin.EKFState{}
 	for k := range files {
-		if errs[k] != nil {
-			return nil, errs[k]
-		}
 		for id, soc := range outs[k] {
 			out[id] = soc
 		}
