@@ -33,10 +33,11 @@ func Parallelism(ctx context.Context) int {
 
 // Spread calls f(i) for every i in [0, n) on the calling goroutine and on
 // helpers, at most Parallelism(ctx) at once, and returns the error of the
-// lowest failing i. Under a runner a helper runs only on a worker slot no
-// task holds, borrowed between items: two tasks side by side keep one
-// goroutine each, so their big per-goroutine buffers follow the cores in
-// use (the month backfill's 512 MiB), and a task left alone spreads over
+// lowest failing i. Under a runner a helper runs an item only on a worker
+// slot no task holds, borrowed for that item alone: a worker waiting for a
+// slot gets the next one freed, so two tasks side by side keep one
+// goroutine each and their big per-goroutine buffers follow the cores in
+// use (the month backfill's 512 MiB), while a task left alone spreads over
 // the slots the others free. f must write only i's own results.
 func Spread(ctx context.Context, n int, f func(i int) error) error {
 	slots, _ := ctx.Value(slotsKey{}).(chan struct{})
@@ -45,7 +46,7 @@ func Spread(ctx context.Context, n int, f func(i int) error) error {
 	var (
 		next    atomic.Int64
 		failed  atomic.Bool
-		helpers int
+		helpers atomic.Int32
 		wg      sync.WaitGroup
 	)
 	take := func() (int, bool) {
@@ -57,26 +58,40 @@ func Spread(ctx context.Context, n int, f func(i int) error) error {
 			failed.Store(true)
 		}
 	}
-	borrow := func() bool {
-		if helpers >= limit-1 || int(next.Load()) >= n-1 {
+	acquire := func() bool {
+		if slots == nil {
+			return true
+		}
+		select {
+		case slots <- struct{}{}:
+			return true
+		default:
 			return false
 		}
+	}
+	release := func() {
 		if slots != nil {
-			select {
-			case slots <- struct{}{}:
-			default:
-				return false
-			}
+			<-slots
 		}
-		helpers++
+	}
+	borrow := func() bool {
+		if int(helpers.Load()) >= limit-1 || int(next.Load()) >= n-1 || !acquire() {
+			return false
+		}
+		helpers.Add(1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if slots != nil {
-				defer func() { <-slots }()
-			}
-			for i, ok := take(); ok; i, ok = take() {
-				do(i)
+			defer helpers.Add(-1)
+			for {
+				i, ok := take()
+				if ok {
+					do(i)
+				}
+				release()
+				if !ok || !acquire() {
+					return
+				}
 			}
 		}()
 		return true

@@ -200,7 +200,13 @@ type featureTask struct {
 	vals    [][features.NumCols]int32
 }
 
-func (ft *featureTask) run(ctx context.Context, o *lake.Output) error {
+func (ft *featureTask) run(ctx context.Context, o *lake.Output) (err error) {
+	defer func() {
+		if err != nil {
+			// The engine may be mid-chunk: a retried day starts a fresh one.
+			ft.eng = nil
+		}
+	}()
 	d := o.Segment().From
 	if ft.eng == nil || !ft.next.Equal(d) {
 		eng, err := features.New(features.Config{Windows: ft.windows, EmitFrom: d, MaxGap: defaultMaxGap, EmitHour: ft.src.emitHour}, ft.src.fm)

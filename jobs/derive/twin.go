@@ -772,6 +772,15 @@ func (s *twinSources) stateAfter(ctx context.Context, d time.Time) (map[uuid.UUI
 		}
 		s.chainMu.Unlock()
 	})
+	if e.err != nil {
+		// Not kept: a retried task (a transient read error) computes the
+		// day again instead of returning the saved error.
+		s.chainMu.Lock()
+		if s.ends[d] == e {
+			delete(s.ends, d)
+		}
+		s.chainMu.Unlock()
+	}
 	return e.states, e.err
 }
 

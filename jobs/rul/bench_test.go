@@ -51,7 +51,7 @@ func BenchmarkRULDefaultFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		ms, err := rul.TrainRolling(set, rul.DefaultHyper(jobs.DefaultSeed), runtime.GOMAXPROCS(0))
+		ms, err := rul.TrainRolling(pipeline.WithParallelism(context.Background(), runtime.GOMAXPROCS(0)), set, rul.DefaultHyper(jobs.DefaultSeed))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,11 +1,13 @@
 package rul
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
-	"sync"
 	"time"
+
+	"github.com/battlake/battlake/pipeline"
 )
 
 // Rolling retraining. A prediction as of day d uses the model set trained
@@ -81,40 +83,32 @@ func (s *Set) At(c time.Time) *Set {
 	return &v
 }
 
-// TrainRolling trains a model set at every cutoff, parallel at a time (the
-// run's worker budget); each fit is deterministic, so the order does not
-// matter. Cutoffs with too few observed ends of service are skipped; the
-// horizon's set must train.
-func TrainRolling(s *Set, h Hyper, parallel int) ([]*Models, error) {
+// TrainRolling trains a model set at every cutoff, as many at a time as
+// the run's idle worker slots allow (pipeline.Spread); each fit is
+// deterministic, so the order does not matter. Cutoffs with too few
+// observed ends of service are skipped; the horizon's set must train.
+func TrainRolling(ctx context.Context, s *Set, h Hyper) ([]*Models, error) {
 	cuts := s.Cutoffs()
 	out := make([]*Models, len(cuts))
-	errs := make([]error, len(cuts))
-	sem := make(chan struct{}, max(1, parallel))
-	var wg sync.WaitGroup
-	for k, c := range cuts {
+	if err := pipeline.Spread(ctx, len(cuts), func(k int) error {
+		c := cuts[k]
 		v := s.At(c)
 		last := k == len(cuts)-1
 		if !last && v.observedTrain() < MinObserved {
-			continue
+			return nil
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[k], errs[k] = train(v, h, last)
-			if errs[k] != nil {
-				errs[k] = fmt.Errorf("cutoff %s: %w", c.Format(time.DateOnly), errs[k])
-			}
-		}()
+		var err error
+		if out[k], err = train(v, h, last); err != nil {
+			return fmt.Errorf("cutoff %s: %w", c.Format(time.DateOnly), err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	wg.Wait()
 	var ms []*Models
-	for k := range cuts {
-		if errs[k] != nil {
-			return nil, errs[k]
-		}
-		if out[k] != nil {
-			ms = append(ms, out[k])
+	for _, m := range out {
+		if m != nil {
+			ms = append(ms, m)
 		}
 	}
 	return ms, nil

@@ -121,7 +121,7 @@ type registryRow struct {
 }
 
 func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s *Set) error {
-	ms, err := TrainRolling(s, sh.hyper, pipeline.Parallelism(ctx))
+	ms, err := TrainRolling(ctx, s, sh.hyper)
 	if err != nil {
 		return err
 	}
