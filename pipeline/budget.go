@@ -15,10 +15,16 @@ func WithParallelism(ctx context.Context, n int) context.Context {
 	return context.WithValue(ctx, parallelismKey{}, n)
 }
 
-// withSlots records the run's worker slots on ctx: a running task holds
-// one, and Spread borrows the idle ones.
-func withSlots(ctx context.Context, slots chan struct{}) context.Context {
-	return context.WithValue(ctx, slotsKey{}, slots)
+// workerSlots are a run's worker slots: a running task holds one, Spread
+// borrows the idle ones, and waiting counts the workers blocked on one.
+type workerSlots struct {
+	c       chan struct{}
+	waiting atomic.Int32
+}
+
+// withSlots records the run's worker slots on ctx.
+func withSlots(ctx context.Context, ws *workerSlots) context.Context {
+	return context.WithValue(ctx, slotsKey{}, ws)
 }
 
 // Parallelism is how many goroutines a task running under ctx may keep
@@ -33,14 +39,18 @@ func Parallelism(ctx context.Context) int {
 
 // Spread calls f(i) for every i in [0, n) on the calling goroutine and on
 // helpers, at most Parallelism(ctx) at once, and returns the error of the
-// lowest failing i. Under a runner a helper runs an item only on a worker
-// slot no task holds, borrowed for that item alone: a worker waiting for a
-// slot gets the next one freed, so two tasks side by side keep one
-// goroutine each and their big per-goroutine buffers follow the cores in
-// use (the month backfill's 512 MiB), while a task left alone spreads over
-// the slots the others free. f must write only i's own results.
+// lowest failing i. Under a runner a helper runs only on a worker slot no
+// task holds, and gives it back after its item as soon as a worker waits
+// for one: two tasks side by side keep one goroutine each and their big
+// per-goroutine buffers follow the cores in use (the month backfill's
+// 512 MiB), while a task left alone spreads over the slots the others
+// free. f must write only i's own results.
 func Spread(ctx context.Context, n int, f func(i int) error) error {
-	slots, _ := ctx.Value(slotsKey{}).(chan struct{})
+	var slots chan struct{}
+	var waiting *atomic.Int32
+	if ws, _ := ctx.Value(slotsKey{}).(*workerSlots); ws != nil {
+		slots, waiting = ws.c, &ws.waiting
+	}
 	limit := Parallelism(ctx)
 	errs := make([]error, n)
 	var (
@@ -83,14 +93,15 @@ func Spread(ctx context.Context, n int, f func(i int) error) error {
 		go func() {
 			defer wg.Done()
 			defer helpers.Add(-1)
+			defer release()
 			for {
 				i, ok := take()
-				if ok {
-					do(i)
-				}
-				release()
-				if !ok || !acquire() {
+				if !ok {
 					return
+				}
+				do(i)
+				if waiting != nil && waiting.Load() > 0 {
+					return // a worker needs the slot for its task
 				}
 			}
 		}()

@@ -60,9 +60,10 @@ func TestSpreadRunsEachItemOnceAndReportsTheLowestError(t *testing.T) {
 // With a free slot, Spread borrows it: item 0 waits until item 1 has
 // started, which only a second goroutine can do.
 func TestSpreadBorrowsAnIdleSlot(t *testing.T) {
-	slots := make(chan struct{}, 2)
+	ws := &workerSlots{c: make(chan struct{}, 2)}
+	slots := ws.c
 	slots <- struct{}{} // the task's own slot
-	ctx := withSlots(WithParallelism(context.Background(), 2), slots)
+	ctx := withSlots(WithParallelism(context.Background(), 2), ws)
 	started := make(chan struct{})
 	_, peak, err := spreadRun(ctx, 2, func(i int) error {
 		if i == 1 {
@@ -90,10 +91,10 @@ func TestSpreadBorrowsAnIdleSlot(t *testing.T) {
 // When every slot is held (two tasks side by side on two workers), Spread
 // keeps to the calling goroutine, however large the budget.
 func TestSpreadKeepsToItsGoroutineWhenNoSlotIsIdle(t *testing.T) {
-	slots := make(chan struct{}, 2)
-	slots <- struct{}{}
-	slots <- struct{}{}
-	ctx := withSlots(WithParallelism(context.Background(), 2), slots)
+	ws := &workerSlots{c: make(chan struct{}, 2)}
+	ws.c <- struct{}{}
+	ws.c <- struct{}{}
+	ctx := withSlots(WithParallelism(context.Background(), 2), ws)
 	self := goroutineID()
 	var other atomic.Int32
 	runs, _, err := spreadRun(ctx, 20, func(int) error {

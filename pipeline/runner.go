@@ -239,10 +239,13 @@ func (r *Runner) runWave(ctx context.Context, wave []stagePlan) error {
 	workers := max(1, r.Workers)
 	// A worker holds one of the slots while it plans or runs a task; a task
 	// spreading its work (Spread) borrows the slots idle workers leave.
-	slots := make(chan struct{}, workers)
-	ctx, cancel := context.WithCancel(withSlots(WithParallelism(ctx, workers), slots))
+	ws := &workerSlots{c: make(chan struct{}, workers)}
+	slots := ws.c
+	ctx, cancel := context.WithCancel(withSlots(WithParallelism(ctx, workers), ws))
 	defer cancel()
 	hold := func() bool {
+		ws.waiting.Add(1) // a Spread helper gives its slot back after its item
+		defer ws.waiting.Add(-1)
 		select {
 		case slots <- struct{}{}:
 			return true
