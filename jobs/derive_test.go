@@ -29,11 +29,38 @@ var (
 
 var errTruthRead = errors.New("derived stage touched _truth/")
 
+// readGuard is a store that calls before on every key a job reads (Get,
+// Open) ahead of the store: tests use it to refuse, fail or record reads.
+type readGuard struct {
+	objstore.Store
+	before func(key string) error
+}
+
+func (s *readGuard) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := s.before(key); err != nil {
+		return nil, err
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *readGuard) Open(ctx context.Context, key string) (objstore.Object, error) {
+	if err := s.before(key); err != nil {
+		return nil, err
+	}
+	return s.Store.Open(ctx, key)
+}
+
 // noTruth is a store that fails any access to _truth/.
 type noTruth struct {
-	objstore.Store
+	readGuard
 	mu   sync.Mutex
 	hits []string
+}
+
+func newNoTruth() *noTruth {
+	g := &noTruth{}
+	g.before = g.check
+	return g
 }
 
 func (s *noTruth) check(key string) error {
@@ -44,20 +71,6 @@ func (s *noTruth) check(key string) error {
 		return fmt.Errorf("%s: %w", key, errTruthRead)
 	}
 	return nil
-}
-
-func (s *noTruth) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := s.check(key); err != nil {
-		return nil, err
-	}
-	return s.Store.Get(ctx, key)
-}
-
-func (s *noTruth) Open(ctx context.Context, key string) (objstore.Object, error) {
-	if err := s.check(key); err != nil {
-		return nil, err
-	}
-	return s.Store.Open(ctx, key)
 }
 
 func (s *noTruth) List(ctx context.Context, prefix string, fn func(objstore.ObjectInfo) error) error {
@@ -77,7 +90,7 @@ func (s *noTruth) List(ctx context.Context, prefix string, fn func(objstore.Obje
 func derivedRun(t *testing.T, lakeURL, endpoint string, sc jobs.Scenario, stages ...string) (written []string) {
 	t.Helper()
 	var mu sync.Mutex
-	guard := &noTruth{}
+	guard := newNoTruth()
 	cfg := jobs.RunConfig{Lake: lakeURL, Endpoint: endpoint, Scenario: sc, Seed: 8, Stages: stages, Workers: 2,
 		WrapStore: func(s objstore.Store) objstore.Store { guard.Store = s; return guard },
 		Hooks: &lake.Hooks{Step: func(p lake.Partition, seg, step string) error {
@@ -100,7 +113,7 @@ func derivedRun(t *testing.T, lakeURL, endpoint string, sc jobs.Scenario, stages
 
 // The guard itself works: a raw stage that writes _truth/ through it fails.
 func TestTruthGuardCatchesAccess(t *testing.T) {
-	guard := &noTruth{}
+	guard := newNoTruth()
 	cfg := jobs.RunConfig{Lake: t.TempDir(), Scenario: window("2026-03-01", "2026-03-02"), Seed: 8, Stages: []string{"master"},
 		WrapStore: func(s objstore.Store) objstore.Store { guard.Store = s; return guard }}
 	// master commits truth_battery, which starts by reading its manifest.

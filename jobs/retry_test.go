@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,7 +19,7 @@ import (
 // failOnce is a store whose first read of one day's jar raw file fails
 // with a transient error, as a flaky network read would.
 type failOnce struct {
-	objstore.Store
+	readGuard
 	day  string
 	mu   sync.Mutex
 	done bool
@@ -39,20 +38,6 @@ func (s *failOnce) fail(key string) error {
 	}
 	s.done = true
 	return errFlaky
-}
-
-func (s *failOnce) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := s.fail(key); err != nil {
-		return nil, err
-	}
-	return s.Store.Get(ctx, key)
-}
-
-func (s *failOnce) Open(ctx context.Context, key string) (objstore.Object, error) {
-	if err := s.fail(key); err != nil {
-		return nil, err
-	}
-	return s.Store.Open(ctx, key)
 }
 
 // A derived month task that fails on its second day (a transient read
@@ -83,6 +68,7 @@ func TestDerivedTaskRetriedAfterTransientReadError(t *testing.T) {
 	}
 	for _, stage := range []string{"features", "twin"} {
 		store := &failOnce{day: sc.Start.AddDate(0, 0, 1).Format(time.DateOnly)}
+		store.before = store.fail
 		sum, err := jobs.Run(context.Background(), jobs.RunConfig{Lake: dir, Scenario: sc, Seed: 8, Stages: []string{stage},
 			Workers: 2, WrapStore: func(s objstore.Store) objstore.Store { store.Store = s; return store }})
 		if err != nil {

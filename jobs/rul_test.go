@@ -156,7 +156,7 @@ func TestRULStage(t *testing.T) {
 	// Predictions read no truth: rewritten through a store that refuses
 	// _truth/, they are the same bytes.
 	before := fileHashes(t, filepath.Join(dir, "rul_prediction"))
-	guard := &noTruth{}
+	guard := newNoTruth()
 	lk, err := pipeline.OpenLake(context.Background(), dir, pipeline.LakeOptions{})
 	if err != nil {
 		t.Fatal(err)

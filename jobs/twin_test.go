@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -175,27 +174,18 @@ func TestTwinState(t *testing.T) {
 // jarReads is a store that records which days of telemetry_jar_raw a run
 // opens: what a day derived alone had to replay.
 type jarReads struct {
-	objstore.Store
+	readGuard
 	mu   sync.Mutex
 	days map[string]bool
 }
 
-func (s *jarReads) note(key string) {
+func (s *jarReads) note(key string) error {
 	if strings.HasPrefix(key, "telemetry_jar_raw/") && strings.HasPrefix(path.Base(key), "part-") {
 		s.mu.Lock()
 		s.days[strings.TrimSuffix(strings.TrimPrefix(path.Base(key), "part-"), ".parquet")] = true
 		s.mu.Unlock()
 	}
-}
-
-func (s *jarReads) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	s.note(key)
-	return s.Store.Get(ctx, key)
-}
-
-func (s *jarReads) Open(ctx context.Context, key string) (objstore.Object, error) {
-	s.note(key)
-	return s.Store.Open(ctx, key)
+	return nil
 }
 
 // twinDay runs stage twin on day alone (what `battlake run --start day
@@ -213,7 +203,8 @@ func twinDayOn(t testing.TB, lakeURL, endpoint string, day time.Time, force bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads := &jarReads{Store: lk.Store, days: map[string]bool{}}
+	reads := &jarReads{days: map[string]bool{}}
+	reads.Store, reads.before = lk.Store, reads.note
 	lk = lake.New(reads)
 	var buf syncBuffer
 	job := derive.TwinJobsLog(lk, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))[0].(*pipeline.FuncJob)
