@@ -6,9 +6,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -146,6 +149,40 @@ func BenchmarkIngestFleetDayCSV(b *testing.B) {
 		})
 	})
 
+	// The out-of-order path: the same rows with the day's hours in a
+	// shuffled order (rows of one hour keep the export's order), as a
+	// historian that flushes hour batches out of turn writes them. Every
+	// segment falls back from the fast path at its first row out of order,
+	// so the rows go through sorted runs spilled to disk and the k-way
+	// merge.
+	b.Run("ingest-shuffled", func(b *testing.B) {
+		shuffled := filepath.Join(dir, "jar-shuffled.csv")
+		if err := shuffleHours(csvPath, shuffled, 42); err != nil {
+			b.Fatal(err)
+		}
+		var lakes []string
+		for i := range b.N {
+			l := filepath.Join(b.TempDir(), fmt.Sprint(i))
+			if err := os.CopyFS(l, os.DirFS(masterOnly)); err != nil {
+				b.Fatal(err)
+			}
+			lakes = append(lakes, l)
+		}
+		i := 0
+		measure(b, func() int64 {
+			sum, err := ingest.Run(ctx, ingest.Config{Lake: lakes[i], Table: jar.Name, Source: shuffled, Format: "csv", TempDir: b.TempDir()})
+			i++
+			if err != nil {
+				b.Fatal(err)
+			}
+			if sum.Accepted != rows || sum.Rejected != 0 || sum.Presorted != 0 {
+				b.Fatalf("ingest accepted %d, rejected %d %v of %d rows; %d segments presorted", sum.Accepted, sum.Rejected, sum.ByReason, rows, sum.Presorted)
+			}
+			b.Logf("segments fallen back to sorted runs: %d", sum.FellBack)
+			return sum.Accepted
+		})
+	})
+
 	b.Run("duckdb", func(b *testing.B) {
 		db, err := lakecheck.Open()
 		if err != nil {
@@ -217,6 +254,83 @@ func keepHours(from, to string, end time.Time) (int64, error) {
 		return n, err
 	}
 	return n, w.Flush()
+}
+
+// shuffleHours writes the rows of CSV file from (header first) grouped by
+// the hour of their ts (the first field) and the hours in an order
+// shuffled by seed; rows of one hour keep their order. Each hour is
+// staged in its own temporary file, so memory stays a buffer.
+func shuffleHours(from, to string, seed int64) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.MkdirTemp(filepath.Dir(to), "hours-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	type hourFile struct {
+		f *os.File
+		w *bufio.Writer
+	}
+	hours := map[string]*hourFile{}
+	var header []byte
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for first := true; sc.Scan(); first = false {
+		line := sc.Bytes()
+		if first {
+			header = append([]byte(nil), line...)
+			continue
+		}
+		if len(line) < 13 {
+			return fmt.Errorf("shuffle %s: short line %q", from, line)
+		}
+		h := string(line[:13]) // 2026-01-01T05
+		hf, ok := hours[h]
+		if !ok {
+			f, err := os.Create(filepath.Join(tmp, h))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			hf = &hourFile{f: f, w: bufio.NewWriterSize(f, 1<<20)}
+			hours[h] = hf
+		}
+		hf.w.Write(line)
+		hf.w.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(hours))
+	for h, hf := range hours {
+		if err := hf.w.Flush(); err != nil {
+			return err
+		}
+		keys = append(keys, h)
+	}
+	slices.Sort(keys)
+	rand.New(rand.NewSource(seed)).Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if _, err := out.Write(append(header, '\n')); err != nil {
+		return err
+	}
+	for _, h := range keys {
+		if _, err := hours[h].f.Seek(0, 0); err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, hours[h].f); err != nil {
+			return err
+		}
+	}
+	return out.Close()
 }
 
 func loadAvg() string {
