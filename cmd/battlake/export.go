@@ -29,6 +29,10 @@ a header of the registry's columns, timestamps in RFC 3339 UTC, decimals at the 
 NULL as an empty field (package pipeline/export documents the contract). Rows follow the
 partitions (month, bucket), days and the table's sort order. The summary goes to stderr.
 
+The blob tables (event_window_sample, capacity_test_curve) come out one row per sample with its
+parent key, read from the objects the parent's manifests list (each checked against its entry),
+in the parent's partition and day order, then by parent key.
+
 --format parquet writes the same rows as one Parquet file with the registry's schema (the
 lake's standard logical types, zstd): each file is checked against its manifest entry and its
 row groups are copied in the same order.
@@ -37,7 +41,8 @@ row groups are copied in the same order.
 		Example: `  battlake export --table battery --format csv > battery.csv
   battlake export --table telemetry_jar_raw --month 2026-10 --out jar-2026-10.csv
   battlake export --lake s3://my-bucket/lake --table maintenance_event --out -
-  battlake export --table telemetry_jar_raw --month 2026-10 --format parquet --out jar-2026-10.parquet`,
+  battlake export --table telemetry_jar_raw --month 2026-10 --format parquet --out jar-2026-10.parquet
+  battlake export --table event_window_sample --month 2026-10 --out samples-2026-10.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runExport(cmd, f, stdout, stderr) },
 	}

@@ -83,7 +83,7 @@ func TestExportCommand(t *testing.T) {
 	}{
 		{"no table flag", []string{"export", "--lake", dir}, exitUsage},
 		{"unknown table", []string{"export", "--lake", dir, "--table", "nope"}, exitUsage},
-		{"blob table", []string{"export", "--lake", dir, "--table", "event_window_sample"}, exitUsage},
+		{"blob table, bad month", []string{"export", "--lake", dir, "--table", "event_window_sample", "--month", "03"}, exitUsage},
 		{"month of a master table", []string{"export", "--lake", dir, "--table", "battery", "--month", "2026-03"}, exitUsage},
 		{"unknown format", []string{"export", "--lake", dir, "--table", "battery", "--format", "xlsx"}, exitUsage},
 		{"no lake", []string{"export", "--lake", filepath.Join(dir, "missing"), "--table", "battery"}, exitLake},

@@ -37,6 +37,12 @@ duplicate keys). Good rows are merged into their partitions by primary key (a co
 the rows it covers and keeps the others) through the lake's commit protocol; bad rows go to the
 rejects table with file, line, column and reason. Ingesting the same file twice writes nothing.
 
+The blob tables (event_window_sample, capacity_test_curve: one row per sample with its parent key)
+need their parent rows in the lake (ingest telemetry_event_window or capacity_test_raw first); a
+sample outside its parent's span is rejected. Each parent's samples become one object, published
+with the parent's segment and its rows' data_blob_url / samples_count (raw_data_url): a corrected
+file replaces the samples of the parents it covers and keeps the others'.
+
 Exit codes:
   0    success (rows may have been rejected: see the summary and the rejects table)
   1    the ingest failed (unreadable input, storage error)
@@ -45,6 +51,7 @@ Exit codes:
   4    --strict and some rows are bad: nothing was written`,
 		Example: `  battlake ingest --table telemetry_jar_raw --file export/jar-2026-10-25.csv
   battlake ingest --table battery --file master/battery.csv --strict
+  battlake ingest --table event_window_sample --file bms/windows-2026-10.csv
   battlake ingest --table telemetry_jar_raw --file bms/ --mapping bms-mapping.json
   battlake ingest --table maintenance_event --file s3://exports/cmms/ --lake s3://lake/prod --output json`,
 		Args: cobra.NoArgs,
@@ -55,7 +62,7 @@ Exit codes:
 	fl := cmd.Flags()
 	fl.StringVar(&f.lake, "lake", "./lake", "lake location: a directory or s3://bucket/prefix")
 	fl.StringVar(&f.endpoint, "endpoint", "", "S3 endpoint URL (default: $AWS_ENDPOINT_URL_S3 or AWS)")
-	fl.StringVar(&f.table, "table", "", "target table (master or raw)")
+	fl.StringVar(&f.table, "table", "", "target table (master or raw, blob tables included)")
 	fl.StringVar(&f.file, "file", "", "input: a file, a folder of .csv/.parquet files, or an s3:// object or prefix")
 	fl.StringVar(&f.format, "format", "", "input format: csv or parquet (default: from the extension)")
 	fl.StringVar(&f.mapping, "mapping", "", "mapping file (JSON): column renames, units, time zone")

@@ -28,6 +28,12 @@
 //
 // Rows come out in partition key order (month, then bucket), segment order
 // (day) and, inside a file, the table's sort order.
+//
+// A blob table (event_window_sample, capacity_test_curve: one object per
+// parent row) is read through its parent's manifests: the objects each
+// parent segment lists, checked against their entries like data files, in
+// the parent's partition and segment order, then by object key (the parent
+// key), each in the table's sort order. Month filters the parent's month.
 package export
 
 import (
@@ -48,9 +54,8 @@ import (
 	"github.com/battlake/battlake/schema"
 )
 
-// ErrNotExportable classifies a table export cannot write: a blob table
-// (its objects hang off another table's rows), or a month filter on a
-// table without month partitions.
+// ErrNotExportable classifies a table export cannot write: a month filter
+// on a table without month partitions.
 var ErrNotExportable = errors.New("not exportable")
 
 // ErrFileChanged classifies a data file that no longer matches its
@@ -71,13 +76,14 @@ type Options struct {
 // Validate checks o against table t.
 func (o Options) Validate(t *schema.Table) error {
 	var errs []error
-	if t.Blob() != nil {
-		errs = append(errs, fmt.Errorf("table %s: a blob table (one object per %s row): %w", t.Name, t.Blob().Parent, ErrNotExportable))
+	monthly := t.Partition.MonthOf != ""
+	if b := t.Blob(); b != nil {
+		monthly = schema.MustLookup(b.Parent).Partition.MonthOf != ""
 	}
 	if o.Month != "" {
 		if _, err := time.Parse("2006-01", o.Month); err != nil {
 			errs = append(errs, fmt.Errorf("month %q: want YYYY-MM", o.Month))
-		} else if t.Partition.MonthOf == "" {
+		} else if !monthly {
 			errs = append(errs, fmt.Errorf("month %s: table %s has no month partitions: %w", o.Month, t.Name, ErrNotExportable))
 		}
 	}
@@ -96,8 +102,13 @@ type Stats struct {
 }
 
 // Files lists the committed data files of t (in export order), restricted
-// to month when it is not "".
+// to month when it is not "". For a blob table they are the objects its
+// parent's segments list, each as a SegmentFile of the blob table in the
+// parent's month.
 func Files(ctx context.Context, lk *lake.Lake, t *schema.Table, month string) ([]lake.SegmentFile, error) {
+	if b := t.Blob(); b != nil {
+		return blobFiles(ctx, lk, t, schema.MustLookup(b.Parent), month)
+	}
 	parts, err := lk.Partitions(ctx, t)
 	if err != nil {
 		return nil, err
@@ -108,6 +119,28 @@ func Files(ctx context.Context, lk *lake.Lake, t *schema.Table, month string) ([
 			continue
 		}
 		out = append(out, c.SegmentsOverlapping(time.Time{}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))...)
+	}
+	return out, nil
+}
+
+func blobFiles(ctx context.Context, lk *lake.Lake, t, parent *schema.Table, month string) ([]lake.SegmentFile, error) {
+	parts, err := lk.Partitions(ctx, parent)
+	if err != nil {
+		return nil, err
+	}
+	var out []lake.SegmentFile
+	for _, c := range parts {
+		if month != "" && c.Partition.Month != month {
+			continue
+		}
+		p := lake.Partition{Table: t, Month: c.Partition.Month, Bucket: -1}
+		for _, s := range c.Manifest.Segments {
+			for _, f := range c.Manifest.Files { // by segment, then key
+				if f.Segment == s.Name && f.Role == "blob" {
+					out = append(out, lake.SegmentFile{Partition: p, Segment: s, Data: f})
+				}
+			}
+		}
 	}
 	return out, nil
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -317,7 +319,7 @@ func TestExportOptionsAndIntegrity(t *testing.T) {
 		o     export.Options
 		want  string
 	}{
-		{"event_window_sample", export.Options{}, "blob table"},
+		{"event_window_sample", export.Options{Month: "March"}, "want YYYY-MM"},
 		{"battery", export.Options{Month: "2026-03"}, "no month partitions"},
 		{"telemetry_jar_raw", export.Options{Month: "March"}, "want YYYY-MM"},
 		{"telemetry_jar_raw", export.Options{Workers: -1}, "workers -1"},
@@ -411,4 +413,89 @@ func (w *failAfter) Write(p []byte) (int, error) {
 	}
 	w.n--
 	return len(p), nil
+}
+
+// TestBlobExport: a blob table comes out one row per sample with its
+// parent key, every object its parent's manifests list (and no other) in
+// parent order, each object's rows together in the table's sort order; an
+// object that no longer matches its manifest entry fails the export.
+func TestBlobExport(t *testing.T) {
+	dir := tinyLake(t)
+	lk := openLake(t, dir)
+	curve, parent := schema.MustLookup("capacity_test_curve"), schema.MustLookup("capacity_test_raw")
+	parts, err := lk.Partitions(t.Context(), parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects []lake.FileEntry
+	var rows int64
+	for _, c := range parts {
+		for _, f := range c.Manifest.Files {
+			if f.Role == "blob" {
+				objects = append(objects, f)
+				rows += f.Rows
+			}
+		}
+	}
+	var buf bytes.Buffer
+	st, err := export.CSV(t.Context(), lk, curve, &buf, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objects) == 0 || st.Files != len(objects) || st.Rows != rows {
+		t.Fatalf("exported %d rows from %d files; the manifests list %d objects of %d rows", st.Rows, st.Files, len(objects), rows)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if lines[0] != "test_id,elapsed_s,battery_id,voltage_v,current_a" || int64(len(lines)-1) != rows {
+		t.Fatalf("header %q, %d rows", lines[0], len(lines)-1)
+	}
+	// Each object's rows are contiguous, in object (manifest) order, and
+	// sorted by battery then elapsed time.
+	var order []string
+	type key struct {
+		battery string
+		elapsed int
+	}
+	var last key
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		el, err := strconv.Atoi(f[1])
+		if err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		k := key{f[2], el}
+		if n := len(order); n == 0 || order[n-1] != f[0] {
+			if slices.Contains(order, f[0]) {
+				t.Fatalf("test %s: rows not contiguous", f[0])
+			}
+			order = append(order, f[0])
+		} else if k.battery < last.battery || (k.battery == last.battery && k.elapsed <= last.elapsed) {
+			t.Fatalf("test %s: %v after %v, want the sort order", f[0], k, last)
+		}
+		last = k
+	}
+	for i, f := range objects {
+		if !strings.HasSuffix(f.Key, "/"+order[i]+".parquet") {
+			t.Fatalf("object %d is %s, export's test %d is %s", i, f.Key, i, order[i])
+		}
+	}
+	var pq bytes.Buffer
+	if ps, err := export.Parquet(t.Context(), lk, curve, &pq, export.Options{}); err != nil || ps.Rows != rows {
+		t.Errorf("Parquet export: %d rows, err %v; want %d", ps.Rows, err, rows)
+	}
+
+	cp := t.TempDir()
+	if err := os.CopyFS(cp, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(cp, objects[1].Key), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("x"))
+	f.Close()
+	_, err = export.CSV(t.Context(), openLake(t, cp), curve, &bytes.Buffer{}, export.Options{})
+	if !errors.Is(err, export.ErrFileChanged) || !strings.Contains(err.Error(), objects[1].Key) {
+		t.Errorf("tampered object: err %v, want ErrFileChanged naming %s", err, objects[1].Key)
+	}
 }

@@ -80,15 +80,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Target returns the registry table name may be loaded into: master, raw
-// and ops tables stored as partitions (not truth, calculated, derived or
-// per-object blob tables).
+// Target returns the registry table name may be loaded into: master and
+// raw tables, blob tables included (not truth, calculated or derived).
 func Target(name string) (*schema.Table, error) {
 	t, ok := schema.Lookup(name)
 	if !ok {
 		return nil, fmt.Errorf("table %q: not in the registry", name)
 	}
-	if t.Blob() != nil || (t.Class != schema.ClassMaster && t.Class != schema.ClassRaw) {
+	if t.Class != schema.ClassMaster && t.Class != schema.ClassRaw {
 		return nil, fmt.Errorf("table %s: class %s cannot be ingested (master and raw tables only)", name, t.Class)
 	}
 	return t, nil

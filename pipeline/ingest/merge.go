@@ -32,7 +32,7 @@ var intervalInput = map[string]string{
 // writers, whose footers declare the sort order; the others are written
 // by the row writer, which does not. Ingest writes the same footers so an
 // ingested export is byte for byte the synthesizer's file.
-var typedWriter = map[string]bool{"telemetry_jar_raw": true, "telemetry_string_raw": true, "ripple_capture": true}
+var typedWriter = map[string]bool{"telemetry_jar_raw": true, "telemetry_string_raw": true, "ripple_capture": true, "event_window_sample": true}
 
 // mergeAll merges every segment of rs with the lake's current rows of that
 // segment into staged Parquet files.

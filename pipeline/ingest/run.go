@@ -59,6 +59,10 @@ type engine struct {
 	pkMu sync.Mutex
 	inPK map[string]int64 // modeMap: key -> first position (file<<40 | line)
 
+	// blob is set when t is a blob table (its samples become objects of
+	// the parent's segments); parentBlob when t is a blob's parent.
+	blob, parentBlob *blobTarget
+
 	out, rej *runs
 	fast     *fastPath // nil: every row is spilled and merged
 	rc       *codec
@@ -194,6 +198,7 @@ func newEngine(cfg Config, t *schema.Table) *engine {
 	if e.mode == modeAdjacent {
 		e.fast = newFastPath(e)
 	}
+	e.blob, e.parentBlob = newBlobTarget(t), blobParentOf(t)
 	e.decRange = make([]unscaledRange, len(t.Columns))
 	for i := range t.Columns {
 		e.decRange[i] = newUnscaledRange(&t.Columns[i])
@@ -266,6 +271,11 @@ func (e *engine) loadReferences(ctx context.Context) error {
 			}
 		}
 		e.fkSets[i] = set
+	}
+	if e.blob != nil {
+		if err := e.loadParents(ctx); err != nil {
+			return err
+		}
 	}
 	if e.mode == modeMap {
 		e.lakePK = map[string]skey{}
@@ -551,6 +561,7 @@ type segOut struct {
 	accepted int64
 	files    map[int]bool // input files that fed it
 	old      *lake.Manifest
+	keep     []lake.FileEntry // committed blobs of the segment its rows still name
 }
 
 func (e *engine) finish(ctx context.Context) (Summary, error) {
@@ -584,7 +595,17 @@ func (e *engine) finish(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return e.summary(), err
 	}
-	written, err := e.commit(ctx, outs)
+	var written []string
+	switch {
+	case e.blob != nil:
+		written, err = e.commitBlobs(ctx, outs)
+	case e.parentBlob != nil:
+		if err = e.keepParentBlobs(outs); err == nil {
+			written, err = e.commit(ctx, outs)
+		}
+	default:
+		written, err = e.commit(ctx, outs)
+	}
 	if err != nil {
 		return e.summary(), err
 	}
@@ -644,6 +665,11 @@ func (e *engine) commit(ctx context.Context, outs []*segOut) ([]string, error) {
 				return err
 			}
 			defer f.Close()
+			for _, b := range o.keep {
+				if err := out.KeepBlob(b); err != nil {
+					return err
+				}
+			}
 			if _, err := io.Copy(out.Data(), f); err != nil {
 				return err
 			}

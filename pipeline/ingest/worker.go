@@ -231,6 +231,11 @@ func (w *worker) row(fields [][]byte, line int64, raw []byte) error {
 			}
 		}
 	}
+	if e.blob != nil {
+		if rejected, err := w.checkBlob(line, raw); rejected || err != nil {
+			return err
+		}
+	}
 	k := skey{day: noDay, bucket: -1}
 	if e.monthCol >= 0 {
 		v := &w.vals[e.monthCol]

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/battlake/battlake/pipeline/objstore"
 )
@@ -177,6 +178,19 @@ func (o *Output) WriteBlob(key string, write func(w io.Writer) (int64, error)) e
 		return fmt.Errorf("commit blob %s: %w", key, err)
 	}
 	o.blobs = append(o.blobs, FileEntry{Key: key, Segment: o.seg.Name, Rows: rows, Bytes: hw.n, SHA256: hw.sum(), Role: "blob"})
+	return nil
+}
+
+// KeepBlob lists in the new version a blob that the segment's committed
+// version holds, without rewriting it: a load that replaces some objects
+// of a segment keeps the others (the commit deletes only the old files the
+// new manifest does not list).
+func (o *Output) KeepBlob(f FileEntry) error {
+	if f.Role != "blob" || !strings.HasPrefix(f.Key, o.part.BlobPrefix()+"/") {
+		return fmt.Errorf("keep blob %s: not a blob of %s", f.Key, o.part)
+	}
+	f.Segment = o.seg.Name
+	o.blobs = append(o.blobs, f)
 	return nil
 }
 
