@@ -1,7 +1,9 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
@@ -9,12 +11,15 @@ import (
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
 	"github.com/battlake/battlake/schema"
+	"github.com/google/uuid"
 )
 
 // Master data (phase 1): one unpartitioned file per table, straight from
 // the deterministic fleet model, plus truth_battery (the hidden life of
 // every jar) under _truth/. Each table is a function of the fleet alone:
-// the family needs no state beyond the Env.
+// the family needs no state beyond the Env. Rows are written in id order,
+// every master table's SortBy (ingest writes the same order, so an
+// exported master table ingests back to the same bytes).
 
 func masterJobs(e *Env) []pipeline.Job {
 	tables := []struct {
@@ -44,6 +49,13 @@ func masterJobs(e *Env) []pipeline.Job {
 	return jobs
 }
 
+// byID returns xs in the order of their ids' bytes.
+func byID[T any](xs []T, id func(T) uuid.UUID) []T {
+	out := slices.Clone(xs)
+	slices.SortFunc(out, func(a, b T) int { x, y := id(a), id(b); return bytes.Compare(x[:], y[:]) })
+	return out
+}
+
 func datePtr(t *time.Time) any {
 	if t == nil {
 		return nil
@@ -52,7 +64,7 @@ func datePtr(t *time.Time) any {
 }
 
 func emitLocations(f *fleet.Fleet, s *RowSink) error {
-	for _, x := range f.Sites {
+	for _, x := range byID(f.Sites, func(x *fleet.Site) uuid.UUID { return x.ID }) {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("location_id", x.ID).Set("location_code", x.Code).Set("location_name", x.Name).
 				Set("region", x.Region).Set("city", x.City).Set("latitude", x.Latitude).Set("longitude", x.Longitude).
@@ -66,7 +78,7 @@ func emitLocations(f *fleet.Fleet, s *RowSink) error {
 }
 
 func emitBatteryModels(f *fleet.Fleet, s *RowSink) error {
-	for _, x := range f.Models {
+	for _, x := range byID(f.Models, func(x *fleet.BatteryModel) uuid.UUID { return x.ID }) {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("model_id", x.ID).Set("model_name", x.Name).Set("manufacturer", x.Manufacturer).
 				Set("chemistry", x.Chemistry).Set("nominal_voltage_v", x.NominalV).Set("capacity_ah", x.CapacityAh).
@@ -83,7 +95,7 @@ func emitBatteryModels(f *fleet.Fleet, s *RowSink) error {
 }
 
 func emitSystems(f *fleet.Fleet, s *RowSink) error {
-	for _, x := range f.Systems {
+	for _, x := range byID(f.Systems, func(x *fleet.System) uuid.UUID { return x.ID }) {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("system_id", x.ID).Set("location_id", x.LocationID).Set("system_code", x.Code).
 				Set("system_type", x.SystemType).Set("system_name", x.Name).Set("manufacturer", x.Manufacturer).
@@ -97,7 +109,7 @@ func emitSystems(f *fleet.Fleet, s *RowSink) error {
 }
 
 func emitStrings(f *fleet.Fleet, s *RowSink) error {
-	for _, x := range f.Strings {
+	for _, x := range stringsByID(f) {
 		last := lastCapacityTest(x)
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("string_id", x.ID).Set("system_id", x.SystemID).Set("string_code", x.Code).
@@ -113,7 +125,7 @@ func emitStrings(f *fleet.Fleet, s *RowSink) error {
 }
 
 func emitBatteries(f *fleet.Fleet, s *RowSink) error {
-	for _, x := range f.Batteries {
+	for _, x := range byID(f.Batteries, func(x *fleet.Battery) uuid.UUID { return x.ID }) {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("battery_id", x.ID).Set("string_id", x.StringID).Set("model_id", x.ModelID).
 				Set("battery_code", x.Code).Set("serial_number", x.SerialNumber).
@@ -130,7 +142,7 @@ func emitBatteries(f *fleet.Fleet, s *RowSink) error {
 }
 
 func emitSensors(f *fleet.Fleet, s *RowSink) error {
-	for _, x := range f.Sensors {
+	for _, x := range sensorsByID(f) {
 		if err := s.Add(func(b *parquetio.RowBuilder) {
 			b.Set("sensor_id", x.ID).Set("location_id", x.LocationID).Set("sensor_code", x.Code).
 				Set("sensor_type", x.SensorType).Set("zone", x.Zone).Set("is_active", x.IsActive)
@@ -142,7 +154,7 @@ func emitSensors(f *fleet.Fleet, s *RowSink) error {
 }
 
 func emitUsers(f *fleet.Fleet, s *RowSink) error {
-	for _, x := range f.Users {
+	for _, x := range byID(f.Users, func(x *fleet.User) uuid.UUID { return x.ID }) {
 		ids := make([]string, len(x.LocationIDs))
 		for i, id := range x.LocationIDs {
 			ids[i] = id.String()
