@@ -82,4 +82,24 @@
 // key. At most maxOpenFast segments stream at once (each holds a row
 // group's pages); a row for one closed to make room also falls back.
 // Summary.Presorted and FellBack count the segments of each kind.
+//
+// # Blob tables
+//
+// event_window_sample and capacity_test_curve are one Parquet object per
+// parent row (an event window, a capacity test) under _blobs/, listed in
+// the parent segment's manifest entry and named by the row's URL column.
+// Their input is one row per sample with the parent key. On top of the
+// usual checks, the parent must be committed in the lake (load the parent
+// table first; unknown_reference otherwise) and the sample's time must lie
+// in its span (ts in [start_ts, end_ts]; elapsed_s in [0, 1.25 x the
+// reported duration + 60 s]), else outside_window. Accepted samples are
+// merged and deduplicated as usual into one sorted stream, cut into one
+// object per parent, and each parent segment that gains or changes an
+// object is republished by one lake.WritePartition: the new objects, the
+// segment's other objects kept (lake.Output.KeepBlob), and the parent's
+// rows re-encoded with data_blob_url / samples_count (raw_data_url) set to
+// what was written. A load replaces whole objects: the samples of a parent
+// it covers are exactly the file's. A load of a parent table keeps the
+// objects its rows still name (their samples_count set to the object's
+// rows) and writes NULL for any other URL, which would dangle.
 package ingest

@@ -44,6 +44,39 @@ func TestS3SourceAndLake(t *testing.T) {
 			t.Fatalf("%s from S3: %+v", table, s)
 		}
 	}
+	// Event windows and their samples: the objects land on S3 and a
+	// corrected file replaces one window's object, keeping the others.
+	ewsPath := filepath.Join(csvDir, "event_window_sample.csv")
+	for _, table := range []string{"telemetry_event_window", "event_window_sample"} {
+		path := filepath.Join(csvDir, table+".csv")
+		if table == "event_window_sample" {
+			exportBlobCSV(t, src, table, path)
+		} else {
+			exportCSV(t, src, table, path)
+		}
+		if s := ingestOK(t, Config{Lake: lakeURL, LakeOptions: opts, Table: table, Source: path}); s.Rejected != 0 || s.Accepted == 0 {
+			t.Fatalf("%s into S3: %+v", table, s)
+		}
+	}
+	blobs := s3Objects(t, st, run+"/lake/_blobs/")
+	if s := ingestOK(t, Config{Lake: lakeURL, LakeOptions: opts, Table: "event_window_sample", Source: ewsPath}); !s.Unchanged || len(blobs) == 0 {
+		t.Errorf("samples again on S3: %+v (%d objects), want unchanged", s, len(blobs))
+	}
+	if s := ingestOK(t, Config{Lake: lakeURL, LakeOptions: opts, Table: "event_window_sample", Source: fixtures + "event_window_sample_bad.csv", Now: pinnedNow}); s.Accepted != 2 {
+		t.Errorf("blob fixture into S3: %+v", s)
+	}
+	changed := 0
+	for k, v := range s3Objects(t, st, run+"/lake/_blobs/") {
+		if old, ok := blobs[k]; !ok {
+			t.Errorf("new object %s", k)
+		} else if !bytes.Equal(old, v) {
+			changed++
+		}
+	}
+	if n := len(s3Objects(t, st, run+"/lake/_blobs/")); changed != 1 || n != len(blobs) {
+		t.Errorf("blob fixture on S3: %d objects changed, %d of %d left; want 1 changed, all kept", changed, n, len(blobs))
+	}
+
 	fix, _ := os.ReadFile(fixtures + "telemetry_jar_raw_bad.csv")
 	if err := objstore.Put(t.Context(), st, run+"/bms/part-1.csv", fix); err != nil {
 		t.Fatal(err)
