@@ -444,6 +444,66 @@ func TestBlobsOfWithdrawnSegmentsAreNotOrphaned(t *testing.T) {
 	}
 }
 
+// A rewrite of a segment that keeps one of its blobs (KeepBlob) and
+// rewrites another lists both, leaves the kept object's bytes alone and
+// deletes the blob it no longer has; KeepBlob refuses a file that is not a
+// blob of the partition.
+func TestKeepBlobAcrossARewrite(t *testing.T) {
+	ctx := context.Background()
+	fs, _ := objstore.NewFS(t.TempDir())
+	l := lake.New(fs)
+	p := testPartition(t)
+	blob := func(o *lake.Output, name, body string) error {
+		return o.WriteBlob(o.BlobKey(name), func(w io.Writer) (int64, error) {
+			_, err := io.WriteString(w, body)
+			return int64(len(body)), err
+		})
+	}
+	m, _, err := l.WritePartition(ctx, p, lake.Meta{Job: "j"}, days(1), false, nil, func(ctx context.Context, o *lake.Output) error {
+		for _, n := range []string{"a", "b", "c"} {
+			if err := blob(o, n, n+"-v1"); err != nil {
+				return err
+			}
+		}
+		return writeDays("v1")(ctx, o)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]lake.FileEntry{}
+	for _, f := range m.Files {
+		old[filepath.Base(f.Key)] = f
+	}
+	m, _, err = l.WritePartition(ctx, p, lake.Meta{Job: "j"}, days(1), true, nil, func(ctx context.Context, o *lake.Output) error {
+		if err := o.KeepBlob(old["a.parquet"]); err != nil {
+			return err
+		}
+		if err := o.KeepBlob(old["part-2026-01-01.parquet"]); err == nil {
+			return errors.New("KeepBlob took a data file")
+		}
+		if err := blob(o, "b", "b-v2"); err != nil {
+			return err
+		}
+		return writeDays("v2")(ctx, o)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]lake.FileEntry{}
+	for _, f := range m.Files {
+		got[filepath.Base(f.Key)] = f
+	}
+	if got["a.parquet"] != old["a.parquet"] || got["b.parquet"].SHA256 != sha("b-v2") || len(got) != 3 {
+		t.Errorf("files after the rewrite: %+v", got)
+	}
+	if b, err := objstore.ReadAll(ctx, fs, old["a.parquet"].Key); err != nil || string(b) != "a-v1" {
+		t.Errorf("kept blob: %q, %v", b, err)
+	}
+	if keys := listKeys(t, fs, lake.BlobArea); len(keys) != 2 {
+		t.Errorf("blobs on the store: %v, want a and b (c dropped)", keys)
+	}
+}
+
 // A committed file that was truncated or deleted is stale.
 func TestStaleCatchesDamagedFiles(t *testing.T) {
 	ctx := context.Background()
