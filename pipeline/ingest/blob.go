@@ -35,9 +35,12 @@ type blobTarget struct {
 	parent          *schema.Table
 	pc              *codec // parent rows
 	keyCol, timeCol int    // blob columns: parent key, sample time (ts or elapsed_s)
+	batCol          int    // blob battery_id, or -1
+	pString         int    // parent string_id, or -1
 	pKey, pURL      int    // parent columns
 	pCount          int    // parent samples_count, or -1
 	parents         map[[16]byte]parentRef
+	jarString       map[[16]byte][16]byte // battery -> its string (when both sides name one)
 	// span returns the allowed range of the sample time column for a
 	// parent row.
 	span func(vals []val) (lo, hi int64)
@@ -45,9 +48,11 @@ type blobTarget struct {
 
 // parentRef locates a parent row and bounds its samples' time.
 type parentRef struct {
-	part   lake.Partition
-	seg    string
-	lo, hi int64
+	part      lake.Partition
+	seg       string
+	lo, hi    int64
+	str       [16]byte // the parent's string
+	hasString bool
 }
 
 // curveSlack widens a capacity test's reported duration for its curve's
@@ -62,7 +67,8 @@ func newBlobTarget(t *schema.Table) *blobTarget {
 	}
 	pt := schema.MustLookup(b.Parent)
 	bt := &blobTarget{table: t.Name, parent: pt, pc: newCodec(pt, pt.PrimaryKey()), keyCol: t.ColumnIndex(b.Key), timeCol: -1,
-		pKey: pt.ColumnIndex(b.Key), pURL: pt.ColumnIndex(b.URLColumn), pCount: pt.ColumnIndex("samples_count")}
+		pKey: pt.ColumnIndex(b.Key), pURL: pt.ColumnIndex(b.URLColumn), pCount: pt.ColumnIndex("samples_count"),
+		batCol: t.ColumnIndex("battery_id"), pString: pt.ColumnIndex("string_id")}
 	switch {
 	case t.Column("ts") != nil && pt.Column("start_ts") != nil && pt.Column("end_ts") != nil:
 		// A window's samples lie in [start_ts, end_ts].
@@ -105,11 +111,30 @@ func (e *engine) loadParents(ctx context.Context) error {
 		if bt.span != nil {
 			ref.lo, ref.hi = bt.span(vals)
 		}
+		if bt.pString >= 0 && !vals[bt.pString].null {
+			ref.str, ref.hasString = vals[bt.pString].u, true
+		}
 		bt.parents[vals[bt.pKey].u] = ref
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("ingest %s: load %s: %w", e.t.Name, bt.parent.Name, err)
+	}
+	if bt.batCol < 0 || bt.pString < 0 {
+		return nil
+	}
+	// A capture or a test records the jars of its string only.
+	bat := schema.MustLookup("battery")
+	bi, si := bat.ColumnIndex("battery_id"), bat.ColumnIndex("string_id")
+	bt.jarString = map[[16]byte][16]byte{}
+	err = readTable(ctx, e.lk, bat, func(_ lake.Partition, _ string, vals []val) error {
+		if !vals[si].null {
+			bt.jarString[vals[bi].u] = vals[si].u
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ingest %s: load battery: %w", e.t.Name, err)
 	}
 	return nil
 }
@@ -123,6 +148,13 @@ func (w *worker) checkBlob(line int64, raw []byte) (bool, error) {
 	if !ok {
 		return true, w.reject(line, w.plan.source(bt.keyCol, &t.Columns[bt.keyCol]), ReasonReference,
 			fmt.Sprintf("%s %s is not in the lake's %s", t.Columns[bt.keyCol].Name, uuid.UUID(id), bt.parent.Name), raw)
+	}
+	if bt.jarString != nil && ref.hasString {
+		b := w.vals[bt.batCol].u
+		if s, ok := bt.jarString[b]; ok && s != ref.str {
+			return true, w.reject(line, w.plan.source(bt.batCol, &t.Columns[bt.batCol]), ReasonReference,
+				fmt.Sprintf("battery_id %s is a jar of string %s, not of %s %s's string %s", uuid.UUID(b), uuid.UUID(s), bt.parent.Name, uuid.UUID(id), uuid.UUID(ref.str)), raw)
+		}
 	}
 	if bt.timeCol < 0 {
 		return false, nil

@@ -172,6 +172,7 @@ func TestBlobBadRowsAndCorrection(t *testing.T) {
 			8:  {ReasonType, "voltage_v"},
 			9:  {ReasonReference, "battery_id"},
 			10: {ReasonNotNull, "ts"},
+			11: {ReasonReference, "battery_id"}, // a jar of another string
 		}, []string{
 			"393c853b-12e5-50b6-85a3-04842e0172a4,2026-10-25T16:15:25.6Z,078db087-a895-5016-9a60-62a20eb912bd,13.711,0.070,22.1",
 			"393c853b-12e5-50b6-85a3-04842e0172a4,2026-10-25T16:15:25.7Z,078db087-a895-5016-9a60-62a20eb912bd,13.690,0.070,22.3",
@@ -210,6 +211,9 @@ func TestBlobBadRowsAndCorrection(t *testing.T) {
 			if !ok || !strings.HasPrefix(r.reason, want[0]+": ") || r.column != want[1] || r.raw == "" || !strings.Contains(r.reason, src) {
 				t.Errorf("%s line %d: reject %+v, want reason %s column %q naming the file", c.file, line, r, want[0], want[1])
 			}
+		}
+		if r, ok := got[11]; c.table == "event_window_sample" && (!ok || !strings.Contains(r.reason, "is a jar of string")) {
+			t.Errorf("%s line 11: reject %+v, want the jar's string named", c.file, r)
 		}
 		// The covered parent's object now holds the good samples only.
 		lines := exportBlobCSV(t, dir, c.table, filepath.Join(t.TempDir(), "x.csv"))

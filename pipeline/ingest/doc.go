@@ -90,7 +90,8 @@
 // the parent segment's manifest entry and named by the row's URL column.
 // Their input is one row per sample with the parent key. On top of the
 // usual checks, the parent must be committed in the lake (load the parent
-// table first; unknown_reference otherwise) and the sample's time must lie
+// table first) and the sample's battery must be a jar of the parent's
+// string (unknown_reference otherwise), and the sample's time must lie
 // in its span (ts in [start_ts, end_ts]; elapsed_s in [0, 1.25 x the
 // reported duration + 60 s]), else outside_window. Accepted samples are
 // merged and deduplicated as usual into one sorted stream, cut into one
