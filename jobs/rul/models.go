@@ -1,11 +1,15 @@
 package rul
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/battlake/battlake/jobs/derive"
 	"github.com/battlake/battlake/jobs/ml"
@@ -100,8 +104,16 @@ type Models struct {
 // Hyper are the hyperparameters of every model, fixed for a seed.
 type Hyper struct {
 	RUL, Quantile, Failure ml.Params
-	Forest                 ml.IForestParams
-	Contamination          float64
+	// The failure-within models keep one in FailureFarKeep of the rows
+	// known to have at least FailureFarDays left (certain negatives for 30
+	// and 90 days, most of the set), weighted FailureFarKeep: the same
+	// expected loss at a fraction of the rows (negative subsampling). The
+	// rows kept are a hash of battery and as-of day, the same at every
+	// cutoff.
+	FailureFarDays float64 `json:"failure_far_days"`
+	FailureFarKeep int     `json:"failure_far_keep"`
+	Forest         ml.IForestParams
+	Contamination  float64
 }
 
 // DefaultHyper: depth-5 trees, 150 rounds, row and column subsampling.
@@ -115,7 +127,7 @@ func DefaultHyper(seed uint64) Hyper {
 	f.Loss = ml.LossLogistic
 	fp := ml.DefaultIForestParams()
 	fp.Seed = seed
-	return Hyper{RUL: p, Quantile: q, Failure: f, Forest: fp, Contamination: 0.02}
+	return Hyper{RUL: p, Quantile: q, Failure: f, FailureFarDays: 365, FailureFarKeep: 10, Forest: fp, Contamination: 0.02}
 }
 
 // rowsOf lists the rows of split (all splits when ""); rows a cutoff view
@@ -231,7 +243,7 @@ func train(s *Set, h Hyper, forest bool) (*Models, error) {
 		days int
 	}{{&m.P30, 30}, {&m.P90, 90}} {
 		var rows []int
-		var lab []float64
+		var lab, wt []float64
 		for _, i := range train {
 			v := s.Labels[i].Fail30
 			if fc.days == 90 {
@@ -240,10 +252,18 @@ func train(s *Set, h Hyper, forest bool) (*Models, error) {
 			if v < 0 {
 				continue
 			}
+			w := 1.0
+			if h.FailureFarKeep > 1 && s.Labels[i].RULDays >= h.FailureFarDays {
+				if farHash(s.Frame.Rows[i].Battery, s.Frame.Rows[i].AsOf, h.Failure.Seed)%uint64(h.FailureFarKeep) != 0 {
+					continue
+				}
+				w = float64(h.FailureFarKeep)
+			}
 			rows = append(rows, i)
 			lab = append(lab, float64(v))
+			wt = append(wt, w)
 		}
-		if *fc.dst, err = ml.Fit(s.matrix(rows, false), lab, nil, names, h.Failure); err != nil {
+		if *fc.dst, err = ml.Fit(s.matrix(rows, false), lab, wt, names, h.Failure); err != nil {
 			return nil, fmt.Errorf("train failure-within-%dd model: %w", fc.days, err)
 		}
 	}
@@ -263,6 +283,17 @@ func train(s *Set, h Hyper, forest bool) (*Models, error) {
 		}
 	}
 	return m, nil
+}
+
+// farHash picks the far rows the failure models keep: a splitmix64 mix
+// of battery, as-of day and seed.
+func farHash(b uuid.UUID, asOf time.Time, seed uint64) uint64 {
+	x := binary.BigEndian.Uint64(b[:8]) ^ bits.RotateLeft64(binary.BigEndian.Uint64(b[8:]), 29) ^ uint64(asOf.Unix()/86400)*0x9e3779b97f4a7c15 ^ seed
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // weightedConformal is the weighted (1-alpha)(1+1/n) conformal quantile.
