@@ -2,9 +2,11 @@ package rul
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/battlake/battlake/jobs/derive"
+	"github.com/battlake/battlake/jobs/ml"
 )
 
 // The truth features: the fade rate is the true SOH lost over the 90-day
@@ -35,5 +37,51 @@ func TestTruthFeaturesHandCase(t *testing.T) {
 	}
 	if r := tf.row(3); !math.IsNaN(r[2]) || r[1] != 92 {
 		t.Errorf("row 3 = %v, want a missing rate", r)
+	}
+}
+
+// predictBatch (the ensembles blocked over a day's rows) gives Predict's
+// numbers exactly, missing features included.
+func TestPredictBatchEqualsPredict(t *testing.T) {
+	nf, nr := len(derive.RULFeatureNames), 300
+	rng := rand.New(rand.NewPCG(1, 2))
+	X, V := ml.NewMatrix(nr, nf), ml.NewMatrix(nr, len(RULFeatures))
+	y, yb := make([]float64, nr), make([]float64, nr)
+	for i := 0; i < nr; i++ {
+		for j := range X.Row(i) {
+			X.Row(i)[j] = rng.Float64() * 100
+			if rng.IntN(7) == 0 {
+				X.Row(i)[j] = math.NaN()
+			}
+		}
+		rulView(V.Row(i)[:0], X.Row(i))
+		y[i] = 3000 * rng.Float64()
+		if y[i] < 300 {
+			yb[i] = 1
+		}
+	}
+	h := DefaultHyper(3)
+	h.RUL.Trees, h.Quantile.Trees, h.Failure.Trees = 10, 10, 10
+	h.RUL.MinSamplesLeaf, h.Quantile.MinSamplesLeaf, h.Failure.MinSamplesLeaf = 5, 5, 5
+	fit := func(x ml.Matrix, lab []float64, p ml.Params) *ml.GBM {
+		g, err := ml.Fit(x, lab, nil, nil, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	lo, hi := h.Quantile, h.Quantile
+	lo.Alpha, hi.Alpha = loQ, hiQ
+	m := &Models{Point: fit(V, y, h.RUL), Lo: fit(V, y, lo), Hi: fit(V, y, hi), P30: fit(X, yb, h.Failure), P90: fit(X, yb, h.Failure), CQR: 40}
+	ps, err := m.predictBatch(X, V)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < nr; i++ {
+		want := m.Predict(X.Row(i))
+		if got := ps[i]; got.RUL != want.RUL || got.Lo != want.Lo || got.Hi != want.Hi || got.P30 != want.P30 || got.P90 != want.P90 ||
+			got.Confidence != want.Confidence || !math.IsNaN(got.Anomaly) {
+			t.Fatalf("row %d: batch %+v, single %+v", i, got, want)
+		}
 	}
 }

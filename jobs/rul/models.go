@@ -329,25 +329,58 @@ type Prediction struct {
 // predictRUL is the RUL estimate and its interval alone.
 func (m *Models) predictRUL(x []float64) Prediction {
 	v := rulView(nil, x)
-	p := Prediction{RUL: math.Max(0, m.Point.Predict(v)), Anomaly: math.NaN()}
-	p.Lo = math.Max(0, m.Lo.Predict(v)-m.CQR)
-	p.Hi = math.Max(p.Lo, m.Hi.Predict(v)+m.CQR)
+	return m.rulFrom(m.Point.Predict(v), m.Lo.Predict(v), m.Hi.Predict(v))
+}
+
+// rulFrom is the RUL estimate and its interval from the point and quantile
+// models' outputs.
+func (m *Models) rulFrom(point, lo, hi float64) Prediction {
+	p := Prediction{RUL: math.Max(0, point), Anomaly: math.NaN()}
+	p.Lo = math.Max(0, lo-m.CQR)
+	p.Hi = math.Max(p.Lo, hi+m.CQR)
 	p.RUL = math.Min(math.Max(p.RUL, p.Lo), p.Hi)
+	return p
+}
+
+// withFailure adds the failure probabilities (the models' outputs p30,
+// p90) and the confidence to p.
+func withFailure(p Prediction, p30, p90 float64) Prediction {
+	p.P30 = p30
+	p.P90 = math.Max(p.P30, p90) // within 90 days includes within 30
+	// Confidence: how narrow the 95 % interval is next to the estimate
+	// (1 for a point, 0.5 when the width equals the estimate plus 30 days).
+	p.Confidence = 1 / (1 + (p.Hi-p.Lo)/(p.RUL+30))
 	return p
 }
 
 // Predict applies the models to one feature row.
 func (m *Models) Predict(x []float64) Prediction {
-	p := m.predictRUL(x)
-	p.P30 = m.P30.Predict(x)
-	p.P90 = math.Max(p.P30, m.P90.Predict(x)) // within 90 days includes within 30
-	// Confidence: how narrow the 95 % interval is next to the estimate
-	// (1 for a point, 0.5 when the width equals the estimate plus 30 days).
-	p.Confidence = 1 / (1 + (p.Hi-p.Lo)/(p.RUL+30))
+	p := withFailure(m.predictRUL(x), m.P30.Predict(x), m.P90.Predict(x))
 	if m.Forest != nil && !math.IsNaN(x[derive.RULFeatureIndex("fs_v_mean")]) {
 		p.Anomaly = m.Forest.Score(x)
 	}
 	return p
+}
+
+// predictBatch is Predict of every row of X (all features; V the same
+// rows projected onto RULFeatures) without the anomaly score (NaN): the
+// ensembles run blocked over the rows (ml.PredictBatch, the same values).
+func (m *Models) predictBatch(X, V ml.Matrix) ([]Prediction, error) {
+	var out [5][]float64
+	for k, g := range []struct {
+		m *ml.GBM
+		x ml.Matrix
+	}{{m.Point, V}, {m.Lo, V}, {m.Hi, V}, {m.P30, X}, {m.P90, X}} {
+		var err error
+		if out[k], err = g.m.PredictBatch(g.x); err != nil {
+			return nil, err
+		}
+	}
+	ps := make([]Prediction, X.Rows)
+	for i := range ps {
+		ps[i] = withFailure(m.rulFrom(out[0][i], out[1][i], out[2][i]), out[3][i], out[4][i])
+	}
+	return ps, nil
 }
 
 // Bundle is the serialized model set (one artifact per registry model).

@@ -472,17 +472,22 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, ms []
 		m, rulID := ms[k], ids[k][NameRUL]
 		cut := m.Cutoff.Format(time.DateOnly)
 		rows := frameRows(f, day)
-		X := ml.NewMatrix(len(rows), len(RULFeatures))
+		X, V := ml.NewMatrix(len(rows), len(derive.RULFeatureNames)), ml.NewMatrix(len(rows), len(RULFeatures))
 		for k, i := range rows {
-			rulView(X.Row(k)[:0], f.Row(i))
+			copy(X.Row(k), f.Row(i))
+			rulView(V.Row(k)[:0], f.Row(i))
 		}
-		exs, err := m.Point.ExplainBatch(X, 8)
+		ps, err := m.predictBatch(X, V)
+		if err != nil {
+			return fmt.Errorf("predictions as of %s: %w", day.Format(time.DateOnly), err)
+		}
+		exs, err := m.Point.ExplainBatch(V, 8)
 		if err != nil {
 			return fmt.Errorf("explain predictions as of %s: %w", day.Format(time.DateOnly), err)
 		}
 		for k, i := range rows {
 			r, x := f.Rows[i], f.Row(i)
-			p := m.Predict(x)
+			p := ps[k]
 			ex := exs[k]
 			for k := range ex.Top {
 				if math.IsNaN(ex.Top[k].Value) {
