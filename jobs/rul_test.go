@@ -181,7 +181,7 @@ func TestRULStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Rows == 0 || math.IsNaN(ev.Coverage95) || math.IsNaN(ev.FusedCov95) || len(ev.Methods) != 6 || ev.Methods[1].Name != "fused" || math.IsNaN(ev.AUROC90) && ev.Positives90 > 0 {
+	if ev.Rows == 0 || math.IsNaN(ev.Coverage95) || math.IsNaN(ev.FusedCov95) || len(ev.Methods) != 7 || ev.Methods[1].Name != "fused" || ev.Methods[5].Name != "truth-reference" || math.IsNaN(ev.AUROC90) && ev.Positives90 > 0 {
 		t.Fatalf("evaluation: %d rows, coverage %v, fused coverage %v, %d methods", ev.Rows, ev.Coverage95, ev.FusedCov95, len(ev.Methods))
 	}
 	if ev.Cutoffs["2026-09-30"] != "2026-09-30" || ev.Cutoffs["2026-10-31"] != "2026-10-31" {

@@ -19,11 +19,15 @@ type GBM struct {
 
 	expected float64 // cached ExpectedValue (prepare)
 	maxDepth int     // deepest tree, sizes the TreeSHAP path buffer (prepare)
+	// shap holds the TreeSHAP lookup tables, built on the first
+	// explanation (prepare allocates it; see shapTables).
+	shap *shapCache
 }
 
 // prepare caches what explanations need; Fit and loading call it.
 func (m *GBM) prepare() {
 	m.expected, m.maxDepth = m.base, 0
+	m.shap = &shapCache{}
 	for i := range m.trees {
 		m.expected += m.trees[i].expected()
 		m.maxDepth = max(m.maxDepth, m.trees[i].depth(0))

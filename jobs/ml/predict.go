@@ -60,11 +60,8 @@ func (m *GBM) PredictBatch(X Matrix) ([]float64, error) {
 // PredictBatchWorkers is PredictBatch on up to workers goroutines (each
 // takes a contiguous share of the rows; results are identical).
 func (m *GBM) PredictBatchWorkers(X Matrix, workers int) ([]float64, error) {
-	if err := X.check(); err != nil {
-		return nil, fmt.Errorf("ml: predict batch: %w", err)
-	}
-	if X.Cols != len(m.names) {
-		return nil, fmt.Errorf("ml: predict batch: %d columns, model has %d features: %w", X.Cols, len(m.names), ErrShape)
+	if err := m.checkBatch(X, "predict batch"); err != nil {
+		return nil, err
 	}
 	out := make([]float64, X.Rows)
 	workers = min(max(workers, 1), (X.Rows+1023)/1024)
@@ -79,6 +76,18 @@ func (m *GBM) PredictBatchWorkers(X Matrix, workers int) ([]float64, error) {
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// checkBatch checks that X is a well-formed matrix of the model's
+// features; op names the caller in the error.
+func (m *GBM) checkBatch(X Matrix, op string) error {
+	if err := X.check(); err != nil {
+		return fmt.Errorf("ml: %s: %w", op, err)
+	}
+	if X.Cols != len(m.names) {
+		return fmt.Errorf("ml: %s: %d columns, model has %d features: %w", op, X.Cols, len(m.names), ErrShape)
+	}
+	return nil
 }
 
 // predictRows writes the predictions of rows [lo, hi) of X into out.

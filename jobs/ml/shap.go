@@ -53,19 +53,151 @@ func (m *GBM) shapInto(row, phi []float64, path []pathElem) {
 	if len(row) != len(m.names) {
 		panic(fmt.Sprintf("ml: shap: row has %d values, model %d features", len(row), len(m.names)))
 	}
+	if tabs := m.shapTables(); tabs != nil {
+		for i := range m.trees {
+			m.trees[i].shapLookup(row, phi, &tabs[i], 0, 0, 0)
+		}
+		return
+	}
 	for i := range m.trees {
 		m.trees[i].shap(row, phi, path, 0, 0, 1, 1, -1)
 	}
 }
 
+// Lookup tables (the idea of Yang 2021, "Fast TreeSHAP", v2): a leaf's
+// attributions depend on the row only through which side of each split on
+// its path the row takes (the "one" fractions of Algorithm 2 are 0 or 1;
+// the "zero" fractions are training covers). So for every leaf and every
+// hot/cold pattern of its path, Algorithm 2's leaf terms are computed once
+// per model, by the very same sequence of path operations as RECURSE; an
+// explanation then walks each tree once, adding table entries in RECURSE's
+// visiting order (hot child first). The attributions are bit for bit those
+// of the recursion, at O(T·L·D) per row instead of O(T·L·D²); the price is
+// Σ_leaves 2^depth·depth floats per model, so deep models (beyond
+// maxShapTableFloats) keep the recursion.
+
+// maxShapTableFloats bounds a model's tables (16 MiB); depth-5 trees need
+// at most 32·32·5 floats each (a 120-tree model: 4.7 MiB).
+const maxShapTableFloats = 1 << 21
+
+type shapCache struct {
+	once sync.Once
+	tabs []shapTable // per tree; nil when too large
+}
+
+// shapTable is one tree's leaf terms: for a leaf node n, slot[n] indexes
+// feats (the features of its unwound path, path[1..depth] of RECURSE) and
+// vals (2^levels patterns × len(feats) terms; pattern bit j set when the
+// row takes the leaf's side at the path's j-th split).
+type shapTable struct {
+	slot  []int32
+	feats [][]int32
+	vals  [][]float64
+}
+
+func (m *GBM) shapTables() []shapTable {
+	if m.shap == nil {
+		return nil
+	}
+	m.shap.once.Do(func() {
+		var total int
+		for i := range m.trees {
+			total += m.trees[i].shapTableSize(0, 0)
+			if total > maxShapTableFloats {
+				return
+			}
+		}
+		tabs := make([]shapTable, len(m.trees))
+		path := m.shapPath()
+		for i := range m.trees {
+			t := &m.trees[i]
+			tt := &tabs[i]
+			tt.slot = make([]int32, len(t.nodes))
+			for n := range t.nodes {
+				tt.slot[n] = -1
+				if t.nodes[n].Feature < 0 {
+					tt.slot[n] = int32(len(tt.feats))
+					tt.feats = append(tt.feats, nil)
+					tt.vals = append(tt.vals, nil)
+				}
+			}
+			t.shapPrecompute(tt, path, 0, 0, 0, 1, 1, -1, 0)
+		}
+		m.shap.tabs = tabs
+	})
+	return m.shap.tabs
+}
+
+// shapTableSize bounds the floats of node ni's leaves at level levels (a
+// leaf's unwound path has at most levels+1 elements).
+func (t *tree) shapTableSize(ni int32, levels int) int {
+	nd := &t.nodes[ni]
+	if nd.Feature < 0 {
+		return (1 << levels) * levels
+	}
+	return t.shapTableSize(nd.Left, levels+1) + t.shapTableSize(nd.Right, levels+1)
+}
+
+// shapPrecompute is RECURSE over every child as hot (the row's side, one
+// fraction inOne) and as cold (one fraction 0), with pattern bit level set
+// for hot; at a leaf it stores the terms RECURSE would add to phi.
+func (t *tree) shapPrecompute(tt *shapTable, parent []pathElem, ni int32, depth, level int, pZero, pOne float64, pFeature int, pat uint32) {
+	path := parent[depth:]
+	copy(path, parent[:depth])
+	extendPath(path, depth, pZero, pOne, pFeature)
+	nd := &t.nodes[ni]
+	if nd.Feature < 0 {
+		s := tt.slot[ni]
+		if tt.vals[s] == nil {
+			tt.feats[s] = make([]int32, depth)
+			for i := 1; i <= depth; i++ {
+				tt.feats[s][i-1] = int32(path[i].feature)
+			}
+			tt.vals[s] = make([]float64, (1<<level)*depth)
+		}
+		v := tt.vals[s][int(pat)*depth : int(pat+1)*depth]
+		for i := 1; i <= depth; i++ {
+			w := unwoundPathSum(path, depth, i)
+			el := path[i]
+			v[i-1] = w * (el.one - el.zero) * nd.Value
+		}
+		return
+	}
+	depth, inZero, inOne := unwindFeature(path, depth, int(nd.Feature))
+	for _, c := range [2]int32{nd.Left, nd.Right} {
+		z := t.nodes[c].Cover / nd.Cover
+		t.shapPrecompute(tt, path, c, depth+1, level+1, z*inZero, inOne, int(nd.Feature), pat|1<<level)
+		t.shapPrecompute(tt, path, c, depth+1, level+1, z*inZero, 0, int(nd.Feature), pat)
+	}
+}
+
+// shapLookup adds node ni's leaf terms for row, hot child first (RECURSE's
+// order, so the sums are the same).
+func (t *tree) shapLookup(row, phi []float64, tt *shapTable, ni int32, level int, pat uint32) {
+	nd := &t.nodes[ni]
+	if nd.Feature < 0 {
+		s := tt.slot[ni]
+		f := tt.feats[s]
+		v := tt.vals[s][int(pat)*len(f):]
+		for i, fi := range f {
+			phi[fi] += v[i]
+		}
+		return
+	}
+	hot, cold := nd.Right, nd.Left
+	x := row[nd.Feature]
+	if x <= nd.Threshold || (math.IsNaN(x) && nd.DefaultLeft) {
+		hot, cold = nd.Left, nd.Right
+	}
+	t.shapLookup(row, phi, tt, hot, level+1, pat|1<<level)
+	t.shapLookup(row, phi, tt, cold, level+1, pat)
+}
+
 // SHAPBatch explains every row of X on up to workers goroutines: row i's
 // attributions are phi.Row(i) (identical for any worker count).
 func (m *GBM) SHAPBatch(X Matrix, workers int) (phi Matrix, expected float64, err error) {
-	if err := X.check(); err != nil {
-		return Matrix{}, 0, fmt.Errorf("ml: shap batch: %w", err)
-	}
-	if X.Cols != len(m.names) {
-		return Matrix{}, 0, fmt.Errorf("ml: shap batch: %d columns, model has %d features: %w", X.Cols, len(m.names), ErrShape)
+	if err := m.checkBatch(X, "shap batch"); err != nil {
+		return Matrix{}, 0, err
 	}
 	phi = NewMatrix(X.Rows, X.Cols)
 	workers = min(max(workers, 1), max(X.Rows/64, 1))
@@ -113,18 +245,23 @@ func (t *tree) shap(row, phi []float64, parent []pathElem, ni int32, depth int, 
 	}
 	hotZero := t.nodes[hot].Cover / nd.Cover
 	coldZero := t.nodes[cold].Cover / nd.Cover
-	inZero, inOne := 1.0, 1.0
-	// A feature already on the path is unwound and re-added at this node.
-	for k := 0; k <= depth; k++ {
-		if path[k].feature == int(nd.Feature) {
-			inZero, inOne = path[k].zero, path[k].one
-			unwindPath(path, depth, k)
-			depth--
-			break
-		}
-	}
+	depth, inZero, inOne := unwindFeature(path, depth, int(nd.Feature))
 	t.shap(row, phi, path, hot, depth+1, hotZero*inZero, inOne, int(nd.Feature))
 	t.shap(row, phi, path, cold, depth+1, coldZero*inZero, 0, int(nd.Feature))
+}
+
+// unwindFeature unwinds feature f from path[:depth+1] if it is there (a
+// feature already on the path is unwound and re-added at this node): the
+// new depth and f's zero and one fractions (1, 1 when absent).
+func unwindFeature(path []pathElem, depth, f int) (int, float64, float64) {
+	for k := 0; k <= depth; k++ {
+		if path[k].feature == f {
+			zero, one := path[k].zero, path[k].one
+			unwindPath(path, depth, k)
+			return depth - 1, zero, one
+		}
+	}
+	return depth, 1, 1
 }
 
 // invInt[k] = 1/k: the path algebra divides by small integers (path
@@ -207,10 +344,45 @@ type Explanation struct {
 	Top      []Contribution `json:"top"`
 }
 
+// ExplainBatch is Explain of every row of X, the same explanations. With
+// lookup tables it runs tree by tree over all rows, so one tree's table
+// stays in cache while the rows pass (row by row, each row's table reads
+// miss the cache: most of an explanation's cost); each row still adds the
+// trees in order, so the sums are Explain's.
+func (m *GBM) ExplainBatch(X Matrix, k int) ([]Explanation, error) {
+	if err := m.checkBatch(X, "explain batch"); err != nil {
+		return nil, err
+	}
+	out := make([]Explanation, X.Rows)
+	tabs := m.shapTables()
+	if tabs == nil {
+		for i := range out {
+			out[i] = m.Explain(X.Row(i), k)
+		}
+		return out, nil
+	}
+	phi := NewMatrix(X.Rows, X.Cols)
+	for t := range m.trees {
+		for i := 0; i < X.Rows; i++ {
+			m.trees[t].shapLookup(X.Row(i), phi.Row(i), &tabs[t], 0, 0, 0)
+		}
+	}
+	for i := range out {
+		out[i] = m.explanation(X.Row(i), phi.Row(i), k)
+	}
+	return out, nil
+}
+
 // Explain returns the k features with the largest |SHAP| (ties by column
 // order); k <= 0 or k > NumFeatures returns all.
 func (m *GBM) Explain(row []float64, k int) Explanation {
-	phi, ev := m.SHAP(row)
+	phi, _ := m.SHAP(row)
+	return m.explanation(row, phi, k)
+}
+
+// explanation ranks row's attributions phi.
+func (m *GBM) explanation(row, phi []float64, k int) Explanation {
+	ev := m.expected
 	idx := make([]int, len(phi))
 	for i := range idx {
 		idx[i] = i

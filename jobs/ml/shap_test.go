@@ -1,6 +1,7 @@
 package ml
 
 import (
+	"errors"
 	"math"
 	"testing"
 )
@@ -178,5 +179,96 @@ func TestExplainTopFeatures(t *testing.T) {
 	}
 	if e.Margin != 14 || e.Expected != 12 || e.Top[0].Value != 0.8 {
 		t.Errorf("explanation %+v", e)
+	}
+}
+
+// The lookup tables give the recursion's attributions bit for bit (same
+// path operations, same summing order), missing values and features
+// repeated along a path included; a model too large for tables keeps the
+// recursion.
+func TestTreeSHAPTablesMatchRecursionExactly(t *testing.T) {
+	rng := testRNG(30)
+	X := uniformMatrix(rng, 2000, 4)
+	y := make([]float64, X.Rows)
+	for i := range y {
+		if i%5 == 0 {
+			X.Set(i, 1, math.NaN())
+		}
+		r := X.Row(i)
+		y[i] = step(r) + 4*r[0]*r[3] + rng.NormFloat64()
+	}
+	p := DefaultParams()
+	p.Trees, p.MaxDepth, p.MinSamplesLeaf, p.Subsample, p.ColSample = 25, 6, 3, 0.8, 0.75
+	m, err := Fit(X, y, nil, nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.shapTables() == nil {
+		t.Fatal("no tables for a depth-6 model of 25 trees")
+	}
+	repeated := false
+	for i := range m.trees {
+		for _, f := range m.shap.tabs[i].feats {
+			if len(f) > 0 && len(f) < m.trees[i].depth(0) {
+				repeated = true // a path that unwound a repeated feature
+			}
+		}
+	}
+	if !repeated {
+		t.Fatal("no leaf path repeats a feature: the test does not exercise unwinding")
+	}
+	Xt := uniformMatrix(testRNG(31), 200, 4)
+	for i := 0; i < Xt.Rows; i += 3 {
+		Xt.Set(i, 1, math.NaN())
+	}
+	path := m.shapPath()
+	for i := 0; i < Xt.Rows; i++ {
+		row := Xt.Row(i)
+		fast, _ := m.SHAP(row)
+		slow := make([]float64, len(fast))
+		for k := range m.trees {
+			m.trees[k].shap(row, slow, path, 0, 0, 1, 1, -1)
+		}
+		for f := range fast {
+			if fast[f] != slow[f] {
+				t.Fatalf("row %d feature %d: table %v, recursion %v", i, f, fast[f], slow[f])
+			}
+		}
+	}
+	// ExplainBatch (tree by tree) gives Explain's explanations exactly.
+	batch, err := m.ExplainBatch(Xt, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < Xt.Rows; i++ {
+		one := m.Explain(Xt.Row(i), 3)
+		b := batch[i]
+		if b.Expected != one.Expected || b.Margin != one.Margin || len(b.Top) != 3 {
+			t.Fatalf("row %d: batch %+v, single %+v", i, b, one)
+		}
+		for j := range one.Top {
+			if b.Top[j].Feature != one.Top[j].Feature || b.Top[j].SHAP != one.Top[j].SHAP || !(b.Top[j].Value == one.Top[j].Value || math.IsNaN(one.Top[j].Value)) {
+				t.Fatalf("row %d top %d: batch %+v, single %+v", i, j, b.Top[j], one.Top[j])
+			}
+		}
+	}
+	if _, err := m.ExplainBatch(NewMatrix(2, 3), 3); !errors.Is(err, ErrShape) {
+		t.Errorf("explain batch of 3 columns for 4 features: %v, want ErrShape", err)
+	}
+	// Beyond the size bound: no tables, the recursion.
+	p.Trees, p.MaxDepth, p.MinSamplesLeaf = 3, 16, 1
+	big, err := Fit(X, y, nil, nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int
+	for i := range big.trees {
+		size += big.trees[i].shapTableSize(0, 0)
+	}
+	if size <= maxShapTableFloats {
+		t.Fatalf("the deep model's tables need %d floats, not beyond the bound", size)
+	}
+	if big.shapTables() != nil {
+		t.Errorf("tables of %d floats built for a depth-%d model", size, big.maxDepth)
 	}
 }

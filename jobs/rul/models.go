@@ -1,11 +1,15 @@
 package rul
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/battlake/battlake/jobs/derive"
 	"github.com/battlake/battlake/jobs/ml"
@@ -100,8 +104,16 @@ type Models struct {
 // Hyper are the hyperparameters of every model, fixed for a seed.
 type Hyper struct {
 	RUL, Quantile, Failure ml.Params
-	Forest                 ml.IForestParams
-	Contamination          float64
+	// The failure-within models keep one in FailureFarKeep of the rows
+	// known to have at least FailureFarDays left (certain negatives for 30
+	// and 90 days, most of the set), weighted FailureFarKeep: the same
+	// expected loss at a fraction of the rows (negative subsampling). The
+	// rows kept are a hash of battery and as-of day, the same at every
+	// cutoff.
+	FailureFarDays float64 `json:"failure_far_days"`
+	FailureFarKeep int     `json:"failure_far_keep"`
+	Forest         ml.IForestParams
+	Contamination  float64
 }
 
 // DefaultHyper: depth-5 trees, 150 rounds, row and column subsampling.
@@ -115,7 +127,7 @@ func DefaultHyper(seed uint64) Hyper {
 	f.Loss = ml.LossLogistic
 	fp := ml.DefaultIForestParams()
 	fp.Seed = seed
-	return Hyper{RUL: p, Quantile: q, Failure: f, Forest: fp, Contamination: 0.02}
+	return Hyper{RUL: p, Quantile: q, Failure: f, FailureFarDays: 365, FailureFarKeep: 10, Forest: fp, Contamination: 0.02}
 }
 
 // rowsOf lists the rows of split (all splits when ""); rows a cutoff view
@@ -231,7 +243,7 @@ func train(s *Set, h Hyper, forest bool) (*Models, error) {
 		days int
 	}{{&m.P30, 30}, {&m.P90, 90}} {
 		var rows []int
-		var lab []float64
+		var lab, wt []float64
 		for _, i := range train {
 			v := s.Labels[i].Fail30
 			if fc.days == 90 {
@@ -240,10 +252,18 @@ func train(s *Set, h Hyper, forest bool) (*Models, error) {
 			if v < 0 {
 				continue
 			}
+			w := 1.0
+			if h.FailureFarKeep > 1 && s.Labels[i].RULDays >= h.FailureFarDays {
+				if farHash(s.Frame.Rows[i].Battery, s.Frame.Rows[i].AsOf, h.Failure.Seed)%uint64(h.FailureFarKeep) != 0 {
+					continue
+				}
+				w = float64(h.FailureFarKeep)
+			}
 			rows = append(rows, i)
 			lab = append(lab, float64(v))
+			wt = append(wt, w)
 		}
-		if *fc.dst, err = ml.Fit(s.matrix(rows, false), lab, nil, names, h.Failure); err != nil {
+		if *fc.dst, err = ml.Fit(s.matrix(rows, false), lab, wt, names, h.Failure); err != nil {
 			return nil, fmt.Errorf("train failure-within-%dd model: %w", fc.days, err)
 		}
 	}
@@ -263,6 +283,17 @@ func train(s *Set, h Hyper, forest bool) (*Models, error) {
 		}
 	}
 	return m, nil
+}
+
+// farHash picks the far rows the failure models keep: a splitmix64 mix
+// of battery, as-of day and seed.
+func farHash(b uuid.UUID, asOf time.Time, seed uint64) uint64 {
+	x := binary.BigEndian.Uint64(b[:8]) ^ bits.RotateLeft64(binary.BigEndian.Uint64(b[8:]), 29) ^ uint64(asOf.Unix()/86400)*0x9e3779b97f4a7c15 ^ seed
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // weightedConformal is the weighted (1-alpha)(1+1/n) conformal quantile.
@@ -298,25 +329,58 @@ type Prediction struct {
 // predictRUL is the RUL estimate and its interval alone.
 func (m *Models) predictRUL(x []float64) Prediction {
 	v := rulView(nil, x)
-	p := Prediction{RUL: math.Max(0, m.Point.Predict(v)), Anomaly: math.NaN()}
-	p.Lo = math.Max(0, m.Lo.Predict(v)-m.CQR)
-	p.Hi = math.Max(p.Lo, m.Hi.Predict(v)+m.CQR)
+	return m.rulFrom(m.Point.Predict(v), m.Lo.Predict(v), m.Hi.Predict(v))
+}
+
+// rulFrom is the RUL estimate and its interval from the point and quantile
+// models' outputs.
+func (m *Models) rulFrom(point, lo, hi float64) Prediction {
+	p := Prediction{RUL: math.Max(0, point), Anomaly: math.NaN()}
+	p.Lo = math.Max(0, lo-m.CQR)
+	p.Hi = math.Max(p.Lo, hi+m.CQR)
 	p.RUL = math.Min(math.Max(p.RUL, p.Lo), p.Hi)
+	return p
+}
+
+// withFailure adds the failure probabilities (the models' outputs p30,
+// p90) and the confidence to p.
+func withFailure(p Prediction, p30, p90 float64) Prediction {
+	p.P30 = p30
+	p.P90 = math.Max(p.P30, p90) // within 90 days includes within 30
+	// Confidence: how narrow the 95 % interval is next to the estimate
+	// (1 for a point, 0.5 when the width equals the estimate plus 30 days).
+	p.Confidence = 1 / (1 + (p.Hi-p.Lo)/(p.RUL+30))
 	return p
 }
 
 // Predict applies the models to one feature row.
 func (m *Models) Predict(x []float64) Prediction {
-	p := m.predictRUL(x)
-	p.P30 = m.P30.Predict(x)
-	p.P90 = math.Max(p.P30, m.P90.Predict(x)) // within 90 days includes within 30
-	// Confidence: how narrow the 95 % interval is next to the estimate
-	// (1 for a point, 0.5 when the width equals the estimate plus 30 days).
-	p.Confidence = 1 / (1 + (p.Hi-p.Lo)/(p.RUL+30))
+	p := withFailure(m.predictRUL(x), m.P30.Predict(x), m.P90.Predict(x))
 	if m.Forest != nil && !math.IsNaN(x[derive.RULFeatureIndex("fs_v_mean")]) {
 		p.Anomaly = m.Forest.Score(x)
 	}
 	return p
+}
+
+// predictBatch is Predict of every row of X (all features; V the same
+// rows projected onto RULFeatures) without the anomaly score (NaN): the
+// ensembles run blocked over the rows (ml.PredictBatch, the same values).
+func (m *Models) predictBatch(X, V ml.Matrix) ([]Prediction, error) {
+	var out [5][]float64
+	for k, g := range []struct {
+		m *ml.GBM
+		x ml.Matrix
+	}{{m.Point, V}, {m.Lo, V}, {m.Hi, V}, {m.P30, X}, {m.P90, X}} {
+		var err error
+		if out[k], err = g.m.PredictBatch(g.x); err != nil {
+			return nil, err
+		}
+	}
+	ps := make([]Prediction, X.Rows)
+	for i := range ps {
+		ps[i] = withFailure(m.rulFrom(out[0][i], out[1][i], out[2][i]), out[3][i], out[4][i])
+	}
+	return ps, nil
 }
 
 // Bundle is the serialized model set (one artifact per registry model).

@@ -38,7 +38,7 @@ import (
 
 // CodeVersion enters the fingerprint of every rul segment: bump it when
 // the set, the training or the predictions change for the same inputs.
-const CodeVersion = "rul-2026.11.29-9"
+const CodeVersion = "rul-2026.11.29-10"
 
 func meta(table string) lake.Meta {
 	m := derive.Meta(table)
@@ -471,10 +471,24 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, ms []
 		}
 		m, rulID := ms[k], ids[k][NameRUL]
 		cut := m.Cutoff.Format(time.DateOnly)
-		for _, i := range frameRows(f, day) {
+		rows := frameRows(f, day)
+		X, V := ml.NewMatrix(len(rows), len(derive.RULFeatureNames)), ml.NewMatrix(len(rows), len(RULFeatures))
+		for k, i := range rows {
+			copy(X.Row(k), f.Row(i))
+			rulView(V.Row(k)[:0], f.Row(i))
+		}
+		ps, err := m.predictBatch(X, V)
+		if err != nil {
+			return fmt.Errorf("predictions as of %s: %w", day.Format(time.DateOnly), err)
+		}
+		exs, err := m.Point.ExplainBatch(V, 8)
+		if err != nil {
+			return fmt.Errorf("explain predictions as of %s: %w", day.Format(time.DateOnly), err)
+		}
+		for k, i := range rows {
 			r, x := f.Rows[i], f.Row(i)
-			p := m.Predict(x)
-			ex := m.Point.Explain(rulView(nil, x), 8)
+			p := ps[k]
+			ex := exs[k]
 			for k := range ex.Top {
 				if math.IsNaN(ex.Top[k].Value) {
 					ex.Top[k].Value = -1 // JSON has no NaN: missing inputs read -1 with "missing"
@@ -550,16 +564,19 @@ func clampDays(v float64) float64 { return math.Min(99999, math.Max(0, math.Roun
 func writeAnomalies(o *lake.Output, t *schema.Table, f *derive.RULFrame, m *Models, id uuid.UUID, day time.Time) error {
 	at := day.AddDate(0, 0, 1)
 	return writeSink(o, t, func(sink *parquetio.RowSink) error {
+		fs := derive.RULFeatureIndex("fs_v_mean")
 		for _, i := range frameRows(f, day) {
 			r, x := f.Rows[i], f.Row(i)
-			p := m.Predict(x)
-			if math.IsNaN(p.Anomaly) {
+			// The forest's score alone (Predict would also run the five
+			// tree ensembles for nothing).
+			if m.Forest == nil || math.IsNaN(x[fs]) {
 				continue
 			}
+			score := m.Forest.Score(x)
 			top, _ := json.Marshal(m.Forest.TopFeatures(x, 3))
 			if err := sink.Add(func(b *parquetio.RowBuilder) {
-				b.Set("scored_at", at).Set("battery_id", r.Battery).Set("model_id", id).Set("score", p.Anomaly).
-					Set("threshold", m.AnomalyThreshold).Set("is_anomaly", p.Anomaly > m.AnomalyThreshold).Set("top_features_json", string(top))
+				b.Set("scored_at", at).Set("battery_id", r.Battery).Set("model_id", id).Set("score", score).
+					Set("threshold", m.AnomalyThreshold).Set("is_anomaly", score > m.AnomalyThreshold).Set("top_features_json", string(top))
 			}); err != nil {
 				return fmt.Errorf("anomaly_score battery %s at %s: %w", r.Battery, at.Format(time.DateOnly), err)
 			}
