@@ -198,6 +198,7 @@ type featureTask struct {
 	pending []features.Row // emitted rows not yet written (feature_ts of later days)
 	mu      sync.Mutex     // the sink may be called from several jar passes
 	vals    [][features.NumCols]int32
+	whole   []features.JarBatch // small jar files of the chunk, read whole, by file
 }
 
 func (ft *featureTask) run(ctx context.Context, o *lake.Output) (err error) {
@@ -307,8 +308,30 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
+	// A small file (a historian day of a bucket) is read once, whole, for
+	// both passes: opening and decoding it cost more than its rows.
+	if len(ft.whole) < len(jar) {
+		ft.whole = append(ft.whole, make([]features.JarBatch, len(jar)-len(ft.whole))...)
+	}
+	mainCols := parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}
 	if err := pipeline.Spread(ctx, len(jar), func(i int) error {
 		f := jar[i]
+		if f.Data.Rows <= smallRawFile {
+			jb := &ft.whole[i]
+			jb.BatteryID, jb.TS, jb.Voltage, jb.Temp, jb.Resistance = jb.BatteryID[:0], jb.TS[:0], jb.Voltage[:0], jb.Temp[:0], jb.Resistance[:0]
+			if err := EachSlice(ctx, l, f, mainCols, func(b *parquetio.SliceBatch) error {
+				c := b.Cols
+				jb.BatteryID, jb.TS = append(jb.BatteryID, asUUIDs(c[0].UUID)...), append(jb.TS, c[1].Int64...)
+				jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage, &c[2]), nullable32(jb.Temp, &c[3]), nullable32(jb.Resistance, &c[4])
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := pres[i].Add(jb); err != nil {
+				return fmt.Errorf("read %s: %w", f.Data.Key, err)
+			}
+			return nil
+		}
 		var jb features.JarBatch
 		return EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
 			jb.BatteryID, jb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
@@ -336,8 +359,18 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	}
 	if err := pipeline.Spread(ctx, len(jar), func(i int) error {
 		f := jar[i]
+		if f.Data.Rows <= smallRawFile {
+			err := passes[i].Add(&ft.whole[i])
+			if cerr := passes[i].Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("read %s: %w", f.Data.Key, err)
+			}
+			return nil
+		}
 		var jb features.JarBatch
-		err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
+		err := EachSlice(ctx, l, f, mainCols, func(b *parquetio.SliceBatch) error {
 			c := b.Cols
 			jb.BatteryID, jb.TS = asUUIDs(c[0].UUID), c[1].Int64
 			jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage[:0], &c[2]), nullable32(jb.Temp[:0], &c[3]), nullable32(jb.Resistance[:0], &c[4])
@@ -357,7 +390,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 }
 
 func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
-	w, err := parquetio.NewTypedWriter[featureRow](o.Data(), ft.t)
+	w, err := parquetio.NewTypedWriter[featureRow](o.Data(), ft.t, parquetio.SmallFile(int64(len(rows)), maxColBytes))
 	if err != nil {
 		return err
 	}

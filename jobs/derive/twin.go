@@ -675,7 +675,15 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 	// The row builder, not a typed writer: parquet-go v0.32 writes an
 	// optional JSON field of a typed row as NULL (*string) or panics in its
 	// level histograms (string, []byte).
-	return writeRows(o, t, len(rows), func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
+	// The longest value of a row is its OCV JSON (the rest is fixed-width).
+	colBytes := maxColBytes
+	for i := range rows {
+		if c := rows[i].cal; c != nil && c.hasCal {
+			colBytes = max(colBytes, len(c.ocv())+8)
+		}
+	}
+	colBytes = max(colBytes, len(priorOCVJSON)+8)
+	return writeRowsSized(o, t, len(rows), colBytes, func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
 }
 
 // calibrations are the jars' calibrations current at the end of day d
@@ -873,13 +881,19 @@ func (s *twinSources) setRow(rb *parquetio.RowBuilder, r *twinRow) {
 		r25 := calc.DefaultResistanceTemp.To25(1000*e.R0, c.tempC)
 		setDec("power_fade_pct", twin.PowerFadePct(r.b.InitialResistanceMOhm, r25), 999.99)
 	}
-	if c.ocvJSON == nil { // once per calibration state, not per row
+	rb.Set("ocv_params_json", c.ocv())
+}
+
+// ocv is c's OCV fit as JSON, computed once per calibration state, not
+// per row.
+func (c *calibration) ocv() []byte {
+	if c.ocvJSON == nil {
 		c.ocvJSON = priorOCVJSON
 		if ocv, err := twin.FitOCV(c.ocvPts[0], c.ocvPts[1], c.ocvPts[2]); err == nil {
 			c.ocvJSON = ocvJSON(ocv)
 		}
 	}
-	rb.Set("ocv_params_json", c.ocvJSON)
+	return c.ocvJSON
 }
 
 var priorOCVJSON = ocvJSON(twin.OCVFit{OCVParams: twin.PriorOCV, Source: "prior"})
