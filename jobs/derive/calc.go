@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,7 @@ type calcInputs struct {
 	testKeys, impKeys []string
 	chainMu           sync.Mutex
 	chains            map[int]bucketChains
+	known             map[string]func(time.Time) lake.Input // knownInputs by string set (knownBy)
 	smallStrings      stringFileCache
 }
 
@@ -606,7 +608,7 @@ func (in *calcInputs) jarJob() pipeline.Job {
 			}
 			bc, ok := in.chains[bucket]
 			if !ok { // the same for every month of the bucket
-				bc = bucketChains{in.master.DayInputs(inBucket), in.knownInputs(inBucket)}
+				bc = bucketChains{in.master.DayInputs(inBucket), in.knownBy(strs, inBucket)}
 				in.chains[bucket] = bc
 			}
 			in.chainMu.Unlock()
@@ -637,6 +639,31 @@ func (in *calcInputs) jarJob() pipeline.Job {
 		}
 		return tasks, nil
 	}}
+}
+
+// knownBy is knownInputs(keep) for the jars of the strings strs, shared
+// by the buckets that hold the same strings (every bucket holds a jar of
+// almost every string, so the fleet's 8 chains were one chain 8 times).
+// Call it under chainMu.
+func (in *calcInputs) knownBy(strs map[uuid.UUID]bool, keep func(*Battery) bool) func(time.Time) lake.Input {
+	ids := make([]uuid.UUID, 0, len(strs))
+	for id := range strs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return lessUUID(ids[i], ids[j]) })
+	var k strings.Builder
+	for _, id := range ids {
+		k.Write(id[:])
+	}
+	if f, ok := in.known[k.String()]; ok {
+		return f
+	}
+	if in.known == nil {
+		in.known = map[string]func(time.Time) lake.Input{}
+	}
+	f := in.knownInputs(keep)
+	in.known[k.String()] = f
+	return f
 }
 
 // knownInputs is the lineage of the capacity tests and impedance readings

@@ -88,14 +88,28 @@ type featureSources struct {
 	fm                   features.Master
 	// interval is the jar telemetry's sample interval by day number
 	// (days since the epoch), from the manifests.
-	interval map[int64]time.Duration
+	interval dayIntervals
 	masterIn func(time.Time) lake.Input // master lineage by day
+}
+
+// dayIntervals maps day numbers from first to sample intervals (0: no
+// data): the engine asks for every hour of every battery.
+type dayIntervals struct {
+	first int64
+	by    []time.Duration
+}
+
+func (x *dayIntervals) at(n int64) time.Duration {
+	if i := n - x.first; i >= 0 && i < int64(len(x.by)) {
+		return x.by[i]
+	}
+	return 0
 }
 
 // emitHour is the engine's cadence (features.Config.EmitHour): hourly on
 // detail days; on historian days only 00:00, for windows of 24 h and more.
 func (s *featureSources) emitHour(h int64) int64 {
-	if s.interval[h/24] < HistorianCadenceFrom {
+	if s.interval.at(h/24) < HistorianCadenceFrom {
 		return 0
 	}
 	if h%24 != 0 {
@@ -108,7 +122,7 @@ func (s *featureSources) emitHour(h int64) int64 {
 // sample interval of the day or the day before.
 func (s *featureSources) maxGap(day time.Time) time.Duration {
 	n := day.Unix() / 86400
-	return max(defaultMaxGap, s.interval[n], s.interval[n-1])
+	return max(defaultMaxGap, s.interval.at(n), s.interval.at(n-1))
 }
 
 func loadFeatureSources(ctx context.Context, l *lake.Lake) (*featureSources, error) {
@@ -116,9 +130,14 @@ func loadFeatureSources(ctx context.Context, l *lake.Lake) (*featureSources, err
 	if err != nil || len(jar.Parts) == 0 {
 		return nil, err
 	}
-	src := &featureSources{jar: jar, interval: map[int64]time.Duration{}}
-	for _, d := range jar.Days() {
-		src.interval[d.Unix()/86400] = jar.Interval(d)
+	src := &featureSources{jar: jar}
+	days := jar.Days()
+	if len(days) > 0 {
+		first := days[0].Unix() / 86400
+		src.interval = dayIntervals{first: first, by: make([]time.Duration, days[len(days)-1].Unix()/86400-first+1)}
+		for _, d := range days {
+			src.interval.by[d.Unix()/86400-first] = jar.Interval(d)
+		}
 	}
 	for _, x := range []struct {
 		ix   **Index
