@@ -50,15 +50,7 @@ func TestDerivedTaskRetriedAfterTransientReadError(t *testing.T) {
 	runOn(t, dir, "", sc, rawStages...)
 	derivedRun(t, dir, "", sc, "calc")
 	derived := []string{"feature_store", "digital_twin_state", filepath.Join(lake.StateArea, "digital_twin_state")}
-	hashes := func() map[string]string {
-		out := map[string]string{}
-		for _, sub := range derived {
-			for k, v := range fileHashes(t, filepath.Join(dir, sub)) {
-				out[filepath.ToSlash(filepath.Join(sub, k))] = v
-			}
-		}
-		return out
-	}
+	hashes := func() map[string]string { return subdirHashes(t, dir, derived...) }
 	derivedRun(t, dir, "", sc, "features", "twin")
 	clean := hashes()
 	for _, sub := range derived {

@@ -256,13 +256,7 @@ func (b *syncBuffer) String() string {
 // manifests) and its state files.
 func twinFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	for _, sub := range []string{"digital_twin_state", filepath.Join(lake.StateArea, "digital_twin_state")} {
-		for k, v := range fileHashes(t, filepath.Join(dir, sub)) {
-			out[filepath.ToSlash(filepath.Join(sub, k))] = v
-		}
-	}
-	return out
+	return subdirHashes(t, dir, "digital_twin_state", filepath.Join(lake.StateArea, "digital_twin_state"))
 }
 
 func dropTwin(t testing.TB, dir string) {

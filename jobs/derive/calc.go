@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,7 @@ type calcInputs struct {
 	testKeys, impKeys []string
 	chainMu           sync.Mutex
 	chains            map[int]bucketChains
+	known             map[string]func(time.Time) lake.Input // knownInputs by string set (knownBy)
 	smallStrings      stringFileCache
 }
 
@@ -314,9 +316,28 @@ func (in *calcInputs) capacityJob() pipeline.Job {
 	}}
 }
 
+// maxColBytes bounds the bytes a row adds to any one column of the
+// derived tables' typed rows (a plain UUID and its level), for
+// parquetio.SmallFile.
+const maxColBytes = 17
+
 // writeRows writes n rows of a small table through the checked builder.
 func writeRows(o *lake.Output, t *schema.Table, n int, set func(i int, b *parquetio.RowBuilder)) error {
-	w, err := parquetio.NewRowWriter(o.Data(), t)
+	return writeRowsSized(o, t, n, 0, set)
+}
+
+// writeRowsSized is writeRows with the writer sized for n rows of at most
+// colBytes bytes in any column (parquetio.SmallFile; 0: the default).
+func writeRowsSized(o *lake.Output, t *schema.Table, n, colBytes int, set func(i int, b *parquetio.RowBuilder)) error {
+	var (
+		w   *parquetio.RowWriter
+		err error
+	)
+	if colBytes > 0 {
+		w, err = parquetio.NewSmallRowWriter(o.Data(), t, parquetio.SmallFile(int64(n), colBytes))
+	} else {
+		w, err = parquetio.NewRowWriter(o.Data(), t)
+	}
 	if err != nil {
 		return err
 	}
@@ -472,7 +493,7 @@ func writeStringCalc(ctx context.Context, l *lake.Lake, o *lake.Output, t *schem
 		return err
 	}
 	k := calc.NewStringCalc(thd)
-	w, err := parquetio.NewTypedWriter[stringCalcRow](o.Data(), t)
+	w, err := parquetio.NewTypedWriter[stringCalcRow](o.Data(), t, parquetio.SmallFile(raw.Data.Rows, maxColBytes))
 	if err != nil {
 		return err
 	}
@@ -587,7 +608,7 @@ func (in *calcInputs) jarJob() pipeline.Job {
 			}
 			bc, ok := in.chains[bucket]
 			if !ok { // the same for every month of the bucket
-				bc = bucketChains{in.master.DayInputs(inBucket), in.knownInputs(inBucket)}
+				bc = bucketChains{in.master.DayInputs(inBucket), in.knownBy(strs, inBucket)}
 				in.chains[bucket] = bc
 			}
 			in.chainMu.Unlock()
@@ -608,15 +629,41 @@ func (in *calcInputs) jarJob() pipeline.Job {
 				segs = append(segs, s)
 				inputs[s.Name] = x
 			}
+			jt := &jarCalcTask{in: in, t: t}
 			tasks = append(tasks, pipeline.Task{Partition: dt.out, Meta: Meta(t.Name), Segments: segs, Weight: int64(len(segs)) * 4_000_000,
 				Run: func(ctx context.Context, o *lake.Output) error {
 					x := inputs[o.Segment().Name]
 					d := o.Segment().From
-					return in.writeJarCalc(ctx, o, t, x.jar, x.str, holdFor(strRaw, d))
+					return jt.write(ctx, o, x.jar, x.str, holdFor(strRaw, d))
 				}})
 		}
 		return tasks, nil
 	}}
+}
+
+// knownBy is knownInputs(keep) for the jars of the strings strs, shared
+// by the buckets that hold the same strings (every bucket holds a jar of
+// almost every string, so the fleet's 8 chains were one chain 8 times).
+// Call it under chainMu.
+func (in *calcInputs) knownBy(strs map[uuid.UUID]bool, keep func(*Battery) bool) func(time.Time) lake.Input {
+	ids := make([]uuid.UUID, 0, len(strs))
+	for id := range strs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return lessUUID(ids[i], ids[j]) })
+	var k strings.Builder
+	for _, id := range ids {
+		k.Write(id[:])
+	}
+	if f, ok := in.known[k.String()]; ok {
+		return f
+	}
+	if in.known == nil {
+		in.known = map[string]func(time.Time) lake.Input{}
+	}
+	f := in.knownInputs(keep)
+	in.known[k.String()] = f
+	return f
 }
 
 // knownInputs is the lineage of the capacity tests and impedance readings
@@ -660,9 +707,37 @@ func holdFor(strRaw *Index, d time.Time) int64 {
 	return hold
 }
 
-// writeJarCalc runs the SOC/SOH kernel over jar (the day before, if held,
-// then the day) with the string currents of str, and writes the day.
-func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schema.Table, jar, str []lake.SegmentFile, maxHold int64) error {
+// jarCalcTask derives the days of one jar calc partition in order. The
+// last small raw file it decoded outlives a day: day d+1 warms up on day
+// d's raw file, which day d read, and a historian day's file (hundreds to
+// thousands of rows) costs more to open and decode than to compute.
+type jarCalcTask struct {
+	in   *calcInputs
+	t    *schema.Table
+	last smallJarFile // the last small raw file decoded (a retry starts afresh)
+	read smallJarFile // the one being read
+}
+
+// smallJarFile is a decoded raw jar file of at most smallRawFile rows.
+type smallJarFile struct {
+	key string // data key @ SHA-256: the manifest's version of the file
+	b   calc.JarBatch
+}
+
+// smallRawFile: raw files of at most this many rows (a historian day of a
+// bucket) are decoded whole and kept for the next day's warm-up; they fit
+// one row group and one page of every column.
+const smallRawFile = 50_000
+
+// write runs the SOC/SOH kernel over jar (the day before, if held, then
+// the day) with the string currents of str, and writes the day.
+func (jt *jarCalcTask) write(ctx context.Context, o *lake.Output, jar, str []lake.SegmentFile, maxHold int64) (err error) {
+	defer func() {
+		if err != nil { // a file cut short is not reused
+			jt.last.key, jt.read.key = "", ""
+		}
+	}()
+	in := jt.in
 	cur := calc.NewStringCurrents()
 	var sb calc.StringBatch
 	for _, f := range str {
@@ -685,7 +760,11 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 		}
 	}
 	k := in.kernel.With(maxHold, cur)
-	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), t)
+	var rows64 int64
+	for _, f := range jar {
+		rows64 += f.Data.Rows
+	}
+	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), jt.t, parquetio.SmallFile(rows64, maxColBytes))
 	if err != nil {
 		return err
 	}
@@ -695,30 +774,72 @@ func (in *calcInputs) writeJarCalc(ctx context.Context, o *lake.Output, t *schem
 		out  calc.JarCalcOut
 		rows []jarCalcRow
 	)
+	run := func(jb *calc.JarBatch, write bool) error {
+		if err := k.Run(jb, &out); err != nil {
+			return err
+		}
+		if !write {
+			return nil // warm-up
+		}
+		n := jb.Len()
+		rows = slices.Grow(rows[:0], n)[:n]
+		for i := 0; i < n; i++ {
+			rows[i] = jarCalcRow{TS: jb.TS[i], BatteryID: jb.BatteryID[i], SOCPct: fastOptional(out.SOCCentiPct[i]), SOHPct: fastOptional(out.SOHCentiPct[i])}
+		}
+		return w.Write(rows)
+	}
+	cols := parquetio.ReadOptions{Columns: []string{"ts", "battery_id", "voltage_v", "temperature_c", "resistance_mohm"}}
 	for _, f := range jar {
 		write := f.Segment.From.Equal(day.From)
-		if err := EachSlice(ctx, in.l, f, parquetio.ReadOptions{Columns: []string{"ts", "battery_id", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
+		if f.Data.Rows <= smallRawFile {
+			b, err := jt.small(ctx, f, cols)
+			if err != nil {
+				return err
+			}
+			if err := run(b, write); err != nil {
+				return fmt.Errorf("read %s: %w", f.Data.Key, err)
+			}
+			continue
+		}
+		if err := EachSlice(ctx, in.l, f, cols, func(b *parquetio.SliceBatch) error {
 			c := b.Cols
 			jb.TS, jb.BatteryID = c[0].Int64, c[1].UUID
 			jb.VoltageMV = nullable32(jb.VoltageMV[:0], &c[2])
 			jb.TemperatureDeciC = nullable32(jb.TemperatureDeciC[:0], &c[3])
 			jb.ResistanceMicroOhm = nullable32(jb.ResistanceMicroOhm[:0], &c[4])
-			if err := k.Run(&jb, &out); err != nil {
-				return err
-			}
-			if !write {
-				return nil // warm-up
-			}
-			n := b.Rows
-			rows = slices.Grow(rows[:0], n)[:n]
-			for i := 0; i < n; i++ {
-				rows[i] = jarCalcRow{TS: jb.TS[i], BatteryID: jb.BatteryID[i], SOCPct: fastOptional(out.SOCCentiPct[i]), SOHPct: fastOptional(out.SOHCentiPct[i])}
-			}
-			return w.Write(rows)
+			return run(&jb, write)
 		}); err != nil {
 			return err
 		}
 	}
 	o.SetRows(w.Rows())
 	return w.Close()
+}
+
+// small is small raw file f decoded whole: the last one decoded when it
+// is f (the day before of the next day), else read into the spare buffer,
+// which then becomes the last. The kernel over the whole file equals the
+// kernel over its row groups: it carries each jar's state across calls.
+func (jt *jarCalcTask) small(ctx context.Context, f lake.SegmentFile, o parquetio.ReadOptions) (*calc.JarBatch, error) {
+	key := f.Data.Key + "@" + f.Data.SHA256
+	if jt.last.key == key {
+		return &jt.last.b, nil
+	}
+	r := &jt.read
+	r.key = ""
+	b := &r.b
+	b.TS, b.BatteryID, b.VoltageMV, b.TemperatureDeciC, b.ResistanceMicroOhm = b.TS[:0], b.BatteryID[:0], b.VoltageMV[:0], b.TemperatureDeciC[:0], b.ResistanceMicroOhm[:0]
+	if err := EachSlice(ctx, jt.in.l, f, o, func(sb *parquetio.SliceBatch) error {
+		c := sb.Cols
+		b.TS, b.BatteryID = append(b.TS, c[0].Int64...), append(b.BatteryID, c[1].UUID...)
+		b.VoltageMV = nullable32(b.VoltageMV, &c[2])
+		b.TemperatureDeciC = nullable32(b.TemperatureDeciC, &c[3])
+		b.ResistanceMicroOhm = nullable32(b.ResistanceMicroOhm, &c[4])
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	r.key = key
+	jt.last, jt.read = jt.read, jt.last
+	return &jt.last.b, nil
 }

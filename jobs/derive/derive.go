@@ -43,6 +43,9 @@ type Index struct {
 
 	byDayOnce sync.Once
 	byDay     map[int64][]lake.SegmentFile // dayFiles' index, built on first use
+
+	intervalOnce sync.Once
+	intervals    map[int64]time.Duration // Interval's index by day (Unix s)
 }
 
 // Load lists t's committed partitions through their manifests.
@@ -93,22 +96,27 @@ func (ix *Index) Days() []time.Time {
 // is downsampled on history days (a BMS historian), so derived jobs read
 // each day's rate rather than assume one.
 func (ix *Index) Interval(d time.Time) time.Duration {
-	var out time.Duration
-	for _, c := range ix.Parts {
-		for _, s := range c.Manifest.Segments {
-			if s.Name == lake.AsOfName || !s.From.Equal(d) {
-				continue
-			}
-			for _, in := range s.Inputs {
-				if v, ok := strings.CutPrefix(in, "sample_interval="); ok {
-					if x, err := time.ParseDuration(v); err == nil {
-						out = max(out, x)
+	// Indexed by day on first use: every jar calc day asked twice, and
+	// each answer scanned every segment of the table.
+	ix.intervalOnce.Do(func() {
+		ix.intervals = map[int64]time.Duration{}
+		for _, c := range ix.Parts {
+			for _, s := range c.Manifest.Segments {
+				if s.Name == lake.AsOfName {
+					continue
+				}
+				k := s.From.Unix()
+				for _, in := range s.Inputs {
+					if v, ok := strings.CutPrefix(in, "sample_interval="); ok {
+						if x, err := time.ParseDuration(v); err == nil {
+							ix.intervals[k] = max(ix.intervals[k], x)
+						}
 					}
 				}
 			}
 		}
-	}
-	return out
+	})
+	return ix.intervals[d.Unix()]
 }
 
 // Inputs is the lineage of reading files.

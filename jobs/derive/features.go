@@ -88,14 +88,28 @@ type featureSources struct {
 	fm                   features.Master
 	// interval is the jar telemetry's sample interval by day number
 	// (days since the epoch), from the manifests.
-	interval map[int64]time.Duration
+	interval dayIntervals
 	masterIn func(time.Time) lake.Input // master lineage by day
+}
+
+// dayIntervals maps day numbers from first to sample intervals (0: no
+// data): the engine asks for every hour of every battery.
+type dayIntervals struct {
+	first int64
+	by    []time.Duration
+}
+
+func (x *dayIntervals) at(n int64) time.Duration {
+	if i := n - x.first; i >= 0 && i < int64(len(x.by)) {
+		return x.by[i]
+	}
+	return 0
 }
 
 // emitHour is the engine's cadence (features.Config.EmitHour): hourly on
 // detail days; on historian days only 00:00, for windows of 24 h and more.
 func (s *featureSources) emitHour(h int64) int64 {
-	if s.interval[h/24] < HistorianCadenceFrom {
+	if s.interval.at(h/24) < HistorianCadenceFrom {
 		return 0
 	}
 	if h%24 != 0 {
@@ -108,7 +122,7 @@ func (s *featureSources) emitHour(h int64) int64 {
 // sample interval of the day or the day before.
 func (s *featureSources) maxGap(day time.Time) time.Duration {
 	n := day.Unix() / 86400
-	return max(defaultMaxGap, s.interval[n], s.interval[n-1])
+	return max(defaultMaxGap, s.interval.at(n), s.interval.at(n-1))
 }
 
 func loadFeatureSources(ctx context.Context, l *lake.Lake) (*featureSources, error) {
@@ -116,9 +130,14 @@ func loadFeatureSources(ctx context.Context, l *lake.Lake) (*featureSources, err
 	if err != nil || len(jar.Parts) == 0 {
 		return nil, err
 	}
-	src := &featureSources{jar: jar, interval: map[int64]time.Duration{}}
-	for _, d := range jar.Days() {
-		src.interval[d.Unix()/86400] = jar.Interval(d)
+	src := &featureSources{jar: jar}
+	days := jar.Days()
+	if len(days) > 0 {
+		first := days[0].Unix() / 86400
+		src.interval = dayIntervals{first: first, by: make([]time.Duration, days[len(days)-1].Unix()/86400-first+1)}
+		for _, d := range days {
+			src.interval.by[d.Unix()/86400-first] = jar.Interval(d)
+		}
 	}
 	for _, x := range []struct {
 		ix   **Index
@@ -198,6 +217,7 @@ type featureTask struct {
 	pending []features.Row // emitted rows not yet written (feature_ts of later days)
 	mu      sync.Mutex     // the sink may be called from several jar passes
 	vals    [][features.NumCols]int32
+	whole   []features.JarBatch // small jar files of the chunk, read whole, by file
 }
 
 func (ft *featureTask) run(ctx context.Context, o *lake.Output) (err error) {
@@ -307,8 +327,30 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 			return err
 		}
 	}
+	// A small file (a historian day of a bucket) is read once, whole, for
+	// both passes: opening and decoding it cost more than its rows.
+	if len(ft.whole) < len(jar) {
+		ft.whole = append(ft.whole, make([]features.JarBatch, len(jar)-len(ft.whole))...)
+	}
+	mainCols := parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}
 	if err := pipeline.Spread(ctx, len(jar), func(i int) error {
 		f := jar[i]
+		if f.Data.Rows <= smallRawFile {
+			jb := &ft.whole[i]
+			jb.BatteryID, jb.TS, jb.Voltage, jb.Temp, jb.Resistance = jb.BatteryID[:0], jb.TS[:0], jb.Voltage[:0], jb.Temp[:0], jb.Resistance[:0]
+			if err := EachSlice(ctx, l, f, mainCols, func(b *parquetio.SliceBatch) error {
+				c := b.Cols
+				jb.BatteryID, jb.TS = append(jb.BatteryID, asUUIDs(c[0].UUID)...), append(jb.TS, c[1].Int64...)
+				jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage, &c[2]), nullable32(jb.Temp, &c[3]), nullable32(jb.Resistance, &c[4])
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := pres[i].Add(jb); err != nil {
+				return fmt.Errorf("read %s: %w", f.Data.Key, err)
+			}
+			return nil
+		}
 		var jb features.JarBatch
 		return EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v"}}, func(b *parquetio.SliceBatch) error {
 			jb.BatteryID, jb.TS = asUUIDs(b.Cols[0].UUID), b.Cols[1].Int64
@@ -336,8 +378,18 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 	}
 	if err := pipeline.Spread(ctx, len(jar), func(i int) error {
 		f := jar[i]
+		if f.Data.Rows <= smallRawFile {
+			err := passes[i].Add(&ft.whole[i])
+			if cerr := passes[i].Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("read %s: %w", f.Data.Key, err)
+			}
+			return nil
+		}
 		var jb features.JarBatch
-		err := EachSlice(ctx, l, f, parquetio.ReadOptions{Columns: []string{"battery_id", "ts", "voltage_v", "temperature_c", "resistance_mohm"}}, func(b *parquetio.SliceBatch) error {
+		err := EachSlice(ctx, l, f, mainCols, func(b *parquetio.SliceBatch) error {
 			c := b.Cols
 			jb.BatteryID, jb.TS = asUUIDs(c[0].UUID), c[1].Int64
 			jb.Voltage, jb.Temp, jb.Resistance = nullable32(jb.Voltage[:0], &c[2]), nullable32(jb.Temp[:0], &c[3]), nullable32(jb.Resistance[:0], &c[4])
@@ -357,7 +409,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 }
 
 func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
-	w, err := parquetio.NewTypedWriter[featureRow](o.Data(), ft.t)
+	w, err := parquetio.NewTypedWriter[featureRow](o.Data(), ft.t, parquetio.SmallFile(int64(len(rows)), maxColBytes))
 	if err != nil {
 		return err
 	}

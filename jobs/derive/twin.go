@@ -2,11 +2,14 @@ package derive
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -178,6 +181,8 @@ type twinSources struct {
 	table *schema.Table // digital_twin_state: where the persisted states are
 	log   *slog.Logger
 
+	memo lineageMemo
+
 	// The daily filters' end states, by day (see stateAfter), and each
 	// day's own lineage digest (the chain's links).
 	chainMu sync.Mutex
@@ -346,15 +351,8 @@ func (s *twinSources) loadTests(ctx context.Context) error {
 // lineage of day d: its own inputs, the removals known by its end, and
 // the chain of the month's earlier days (the filter state it starts from).
 func (s *twinSources) lineage(d time.Time) []lake.Input {
-	in := s.ownLineage(d)
-	var rm []any
-	for i := range s.master.Batteries {
-		b := &s.master.Batteries[i]
-		if r, ok := s.removed[b.ID]; ok && !r.After(d) {
-			rm = append(rm, b.ID, r)
-		}
-	}
-	in = append(in, lake.Input{Table: "master_removals", Segment: d.Format(time.DateOnly), SHA256: Digest(rm...)})
+	in := slices.Clone(s.ownLineage(d))
+	in = append(in, lake.Input{Table: "master_removals", Segment: d.Format(time.DateOnly), SHA256: s.removalsDigest(d)})
 	chain := Digest() // a month's first day starts cold
 	if p := d.AddDate(0, 0, -1); !p.Before(chainStart(d)) {
 		chain = s.chainThrough(p)
@@ -405,6 +403,130 @@ func (s *twinSources) ownDigest(d time.Time) string {
 // segments of d, the event windows of its look-back, the capacity tests
 // known by its end and the master rows of d.
 func (s *twinSources) ownLineage(d time.Time) []lake.Input {
+	s.memo.mu.Lock()
+	in, ok := s.memo.own[d]
+	s.memo.mu.Unlock()
+	if ok {
+		return in
+	}
+	in = s.ownLineageOnce(d)
+	s.memo.mu.Lock()
+	if s.memo.own == nil {
+		s.memo.own = map[time.Time][]lake.Input{}
+	}
+	s.memo.own[d] = in
+	s.memo.mu.Unlock()
+	return in
+}
+
+// lineageMemo holds what the lineage of a year of days shares: each
+// day's own lineage (the plan and the filter chain both ask for it), and
+// the digests of the sets that grow with the day (tests known, removals
+// known, jars installed) by their size. A day's lineage digested every
+// test, removal and installed jar again: ~10^6 formatted values and
+// ~10^9 hashed bytes to plan the fleet's 15-month history.
+type lineageMemo struct {
+	mu        sync.Mutex
+	own       map[time.Time][]lake.Input
+	testKeys  []string       // RowKey of each test, by s.tests
+	tests     map[int]string // digest of the first k tests
+	rmKeys    []string       // RowKey(id, removed) by master battery, "" if in service
+	rmAt      []time.Time    // removal day by master battery
+	removals  map[int]string // digest of the removals known, by their count
+	installed map[int]string // master DayInput digest, by the jars installed
+}
+
+// testsDigest is the digest of the tests known before end: s.tests is by
+// knownAt, so they are its first k.
+func (s *twinSources) testsDigest(end int64) string {
+	k := sort.Search(len(s.tests), func(i int) bool { return s.tests[i].knownAt >= end })
+	m := &s.memo
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.testKeys == nil {
+		m.testKeys, m.tests = make([]string, len(s.tests)), map[int]string{}
+		for i, t := range s.tests {
+			m.testKeys[i] = RowKey(t.stringID, t.testDate, t.knownAt, t.measuredAh, t.pct)
+		}
+	}
+	if dg, ok := m.tests[k]; ok {
+		return dg
+	}
+	dg := digestKeys(m.testKeys[:k], nil)
+	m.tests[k] = dg
+	return dg
+}
+
+// removalsDigest is the digest of (battery, replaced_date) of the jars
+// removed by d, in master order: a set that only grows with d, so its size
+// names it.
+func (s *twinSources) removalsDigest(d time.Time) string {
+	m := &s.memo
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rmKeys == nil {
+		m.rmKeys, m.rmAt, m.removals = make([]string, len(s.master.Batteries)), make([]time.Time, len(s.master.Batteries)), map[int]string{}
+		for i := range s.master.Batteries {
+			b := &s.master.Batteries[i]
+			if r, ok := s.removed[b.ID]; ok {
+				m.rmKeys[i], m.rmAt[i] = RowKey(b.ID, r), r
+			}
+		}
+	}
+	n := 0
+	for i, k := range m.rmKeys {
+		if k != "" && !m.rmAt[i].After(d) {
+			n++
+		}
+	}
+	if dg, ok := m.removals[n]; ok {
+		return dg
+	}
+	dg := digestKeys(m.rmKeys, func(i int) bool { return m.rmKeys[i] != "" && !m.rmAt[i].After(d) })
+	m.removals[n] = dg
+	return dg
+}
+
+// masterDay is s.master.DayInput(d, nil): the jars installed by the end of
+// d, a set that only grows with d.
+func (s *twinSources) masterDay(d time.Time) lake.Input {
+	end := d.AddDate(0, 0, 1)
+	n := 0
+	for i := range s.master.Batteries {
+		if b := &s.master.Batteries[i]; b.Installed.IsZero() || b.Installed.Before(end) {
+			n++
+		}
+	}
+	m := &s.memo
+	m.mu.Lock()
+	dg, ok := m.installed[n]
+	m.mu.Unlock()
+	if ok {
+		return lake.Input{Table: "master", Segment: d.Format(time.DateOnly), SHA256: dg}
+	}
+	in := s.master.DayInput(d, nil)
+	m.mu.Lock()
+	if m.installed == nil {
+		m.installed = map[int]string{}
+	}
+	m.installed[n] = in.SHA256
+	m.mu.Unlock()
+	return in
+}
+
+// digestKeys is Digest of the parts whose RowKeys are keys (those i with
+// keep(i), all when keep is nil).
+func digestKeys(keys []string, keep func(int) bool) string {
+	h := sha256.New()
+	for i, k := range keys {
+		if keep == nil || keep(i) {
+			h.Write([]byte(k))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (s *twinSources) ownLineageOnce(d time.Time) []lake.Input {
 	in := append(Inputs(s.jar.dayFiles(d, -1)), Inputs(s.str.dayFiles(d, -1))...)
 	var parts []any
 	for k := calibLookBack; k >= 0; k-- {
@@ -414,15 +536,8 @@ func (s *twinSources) ownLineage(d time.Time) []lake.Input {
 		}
 	}
 	in = append(in, lake.Input{Table: "telemetry_event_window+event_window_sample", Segment: d.Format(time.DateOnly), SHA256: Digest(parts...)})
-	end := d.AddDate(0, 0, 1).UnixMicro()
-	parts = parts[:0]
-	for _, t := range s.tests {
-		if t.knownAt < end {
-			parts = append(parts, t.stringID, t.testDate, t.knownAt, t.measuredAh, t.pct)
-		}
-	}
-	in = append(in, lake.Input{Table: "capacity_test_raw+capacity_test_calc", Segment: d.Format(time.DateOnly), SHA256: Digest(parts...)})
-	return append(in, s.master.DayInput(d, nil))
+	in = append(in, lake.Input{Table: "capacity_test_raw+capacity_test_calc", Segment: d.Format(time.DateOnly), SHA256: s.testsDigest(d.AddDate(0, 0, 1).UnixMicro())})
+	return append(in, s.masterDay(d))
 }
 
 // --- calibration ------------------------------------------------------------
@@ -675,7 +790,15 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 	// The row builder, not a typed writer: parquet-go v0.32 writes an
 	// optional JSON field of a typed row as NULL (*string) or panics in its
 	// level histograms (string, []byte).
-	return writeRows(o, t, len(rows), func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
+	// The longest value of a row is its OCV JSON (the rest is fixed-width).
+	colBytes := maxColBytes
+	for i := range rows {
+		if c := rows[i].cal; c != nil && c.hasCal {
+			colBytes = max(colBytes, len(c.ocv())+8)
+		}
+	}
+	colBytes = max(colBytes, len(priorOCVJSON)+8)
+	return writeRowsSized(o, t, len(rows), colBytes, func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
 }
 
 // calibrations are the jars' calibrations current at the end of day d
@@ -873,13 +996,19 @@ func (s *twinSources) setRow(rb *parquetio.RowBuilder, r *twinRow) {
 		r25 := calc.DefaultResistanceTemp.To25(1000*e.R0, c.tempC)
 		setDec("power_fade_pct", twin.PowerFadePct(r.b.InitialResistanceMOhm, r25), 999.99)
 	}
-	if c.ocvJSON == nil { // once per calibration state, not per row
+	rb.Set("ocv_params_json", c.ocv())
+}
+
+// ocv is c's OCV fit as JSON, computed once per calibration state, not
+// per row.
+func (c *calibration) ocv() []byte {
+	if c.ocvJSON == nil {
 		c.ocvJSON = priorOCVJSON
 		if ocv, err := twin.FitOCV(c.ocvPts[0], c.ocvPts[1], c.ocvPts[2]); err == nil {
 			c.ocvJSON = ocvJSON(ocv)
 		}
 	}
-	rb.Set("ocv_params_json", c.ocvJSON)
+	return c.ocvJSON
 }
 
 var priorOCVJSON = ocvJSON(twin.OCVFit{OCVParams: twin.PriorOCV, Source: "prior"})

@@ -238,10 +238,6 @@ func New(cfg Config, m Master) (*Engine, error) {
 			id: b.ID, str: si, baseline: b.InitialResistanceMOhm,
 			fmin: int32(math.Round(md.FloatMinV * 1e3)), fmax: int32(math.Round(md.FloatMaxV * 1e3)),
 			lastTS: none, firstR: Null, emitted: none, lastHour: none,
-			ring: make([]jarHour, pow2(e.maxW+1)),
-		}
-		for k := range bs.ring {
-			bs.ring[k].hour = none
 		}
 	}
 	return e, nil

@@ -252,6 +252,15 @@ func (e *Engine) EndChunk(sink Sink) error {
 
 func (p *JarPass) run(b *batState, ts []int64, V, T, R []int32) error {
 	e := p.e
+	if b.ring == nil {
+		// Allocated on a battery's first row: a month's engine held a
+		// 26 KB ring for each of the register's jars, half of them out of
+		// service, 100 MB per feature task at the fleet's size.
+		b.ring = make([]jarHour, pow2(e.maxW+1))
+		for k := range b.ring {
+			b.ring[k].hour = none
+		}
+	}
 	if ts[0] <= b.lastTS || ts[0] < e.from || ts[len(ts)-1] >= e.to {
 		return fmt.Errorf("telemetry_jar_raw: battery %s ts %s: out of order, duplicated or outside the chunk", b.id, time.UnixMicro(ts[0]).UTC())
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -229,3 +230,30 @@ func BenchmarkParquetWriteTelemetry(b *testing.B) {
 type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// A writer sized by SmallFile for the rows it writes gives the default
+// writer's bytes, at every size up to the default page buffer (the last
+// sizes fill several default pages); a buffer sized for fewer rows than
+// written cuts pages early, which this test would see.
+func TestSmallFileWritesTheDefaultBytes(t *testing.T) {
+	write := func(rows []JarRawRow, opts ...parquet.WriterOption) []byte { return writeJarRows(t, rows, opts...) }
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 700, 5_000, 40_000, 200_000} {
+		rows := make([]JarRawRow, n)
+		for i := range rows {
+			// Random ids: a dictionary as large as the column.
+			var id [16]byte
+			for k := range id {
+				id[k] = byte(rng.Uint32())
+			}
+			rows[i] = JarRawRow{TS: int64(i) * 1e6, BatteryID: id, VoltageV: 13000 + int32(rng.IntN(900)), TemperatureC: 250, ResistanceMOhm: 3000 + int32(rng.IntN(500))}
+		}
+		want := write(rows)
+		if got := write(rows, SmallFile(int64(n), 17)); !bytes.Equal(got, want) {
+			t.Errorf("%d rows: SmallFile changed the bytes", n)
+		}
+		if n >= 40_000 && bytes.Equal(write(rows, SmallFile(int64(n)/16, 17)), want) {
+			t.Errorf("%d rows: a writer sized for %d rows wrote the default bytes (the test cannot see a short buffer)", n, n/16)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"sync"
 
 	"github.com/battlake/battlake/schema"
 	"github.com/parquet-go/parquet-go"
@@ -12,6 +13,26 @@ import (
 // RowGroupRows bounds a row group: large enough for good compression and
 // DuckDB's parallel scans, small enough to bound the writer's memory.
 const RowGroupRows = 1 << 20
+
+// pageBufferSize is a writer's page buffer: a column's page is cut when
+// its buffer holds this much (0.98 of it, parquet-go's rule).
+const pageBufferSize = 1 << 20
+
+// SmallFile sizes the page buffers of a writer that will write at most
+// rows rows whose values take at most colBytes bytes in any one column
+// (levels included): the buffers become a power of two at least twice
+// that, between 64 KiB and pageBufferSize. A buffer that never fills cuts
+// no page before Close, so the file's bytes are those of the default
+// writer; but every required column's buffer is allocated whole (cleared)
+// per writer, and a history's ~10^4 small day files allocated ~2 MiB each
+// for a few KB of rows.
+func SmallFile(rows int64, colBytes int) parquet.WriterOption {
+	size := int64(64 << 10)
+	for size < pageBufferSize && size < 2*rows*int64(colBytes) {
+		size *= 2
+	}
+	return parquet.PageBufferSize(int(min(size, pageBufferSize)))
+}
 
 // CreatedBy is written into every file footer. It carries no version or
 // build id so that the same inputs give the same bytes on every machine.
@@ -25,7 +46,7 @@ func writerOptions(t *schema.Table, s *parquet.Schema, declareSort bool) []parqu
 		s,
 		parquet.Compression(sharedZstd),
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
-		parquet.PageBufferSize(1 << 20),
+		parquet.PageBufferSize(pageBufferSize),
 		parquet.CreatedBy(CreatedBy, "", ""),
 		parquet.DataPageStatistics(true),
 		parquet.KeyValueMetadata("battlake.table", t.Name),
@@ -54,6 +75,15 @@ func NewRowWriter(w io.Writer, t *schema.Table) (*RowWriter, error) {
 		return nil, err
 	}
 	return &RowWriter{w: parquet.NewGenericWriter[any](w, writerOptions(t, s, false)...)}, nil
+}
+
+// NewSmallRowWriter is NewRowWriter with extra options (SmallFile).
+func NewSmallRowWriter(w io.Writer, t *schema.Table, extra ...parquet.WriterOption) (*RowWriter, error) {
+	s, err := Schema(t)
+	if err != nil {
+		return nil, err
+	}
+	return &RowWriter{w: parquet.NewGenericWriter[any](w, append(writerOptions(t, s, false), extra...)...)}, nil
 }
 
 // NewSortedRowWriter is NewRowWriter for producers that guarantee t.SortBy
@@ -118,8 +148,13 @@ func NewTypedWriter[T any](w io.Writer, t *schema.Table, extra ...parquet.Writer
 	return &TypedWriter[T]{w: parquet.NewGenericWriter[T](w, append(writerOptions(t, s, true), extra...)...)}, nil
 }
 
-// CheckRowType verifies that T's Parquet schema equals table t's.
+// CheckRowType verifies that T's Parquet schema equals table t's. A match
+// is remembered: jobs open a writer per day file.
 func CheckRowType[T any](t *schema.Table) error {
+	key := rowTypeKey{reflect.TypeFor[T](), t}
+	if _, ok := rowTypesOK.Load(key); ok {
+		return nil
+	}
 	s, err := Schema(t)
 	if err != nil {
 		return err
@@ -128,8 +163,16 @@ func CheckRowType[T any](t *schema.Table) error {
 	if !parquet.EqualNodes(ts, s) {
 		return fmt.Errorf("table %s: row type %v does not match the registry:\nrow type: %v\nregistry: %v", t.Name, reflect.TypeFor[T](), ts, s)
 	}
+	rowTypesOK.Store(key, true)
 	return nil
 }
+
+type rowTypeKey struct {
+	rt reflect.Type
+	t  *schema.Table
+}
+
+var rowTypesOK sync.Map // rowTypeKey -> true
 
 // Write appends rows.
 func (tw *TypedWriter[T]) Write(rows []T) error {
