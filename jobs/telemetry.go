@@ -183,7 +183,7 @@ const jarBatch = 1 << 14
 const OhmicRefresh = 15 * time.Minute
 
 func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
-	w, err := parquetio.NewTypedWriter[parquetio.JarRawRow](o.Data(), t)
+	w, err := parquetio.NewTypedWriter[parquetio.JarRawRow](o.Data(), t, parquetio.SizedFor(t, int64(len(bats))*tel.samplesIn(ms)))
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,8 @@ type truthDailyRow struct {
 }
 
 func (tr truth) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
-	w, err := parquetio.NewTypedWriter[truthDailyRow](o.Data(), t)
+	days := int64(ms.To.Sub(ms.From)/(24*time.Hour)) + 1
+	w, err := parquetio.NewTypedWriter[truthDailyRow](o.Data(), t, parquetio.SizedFor(t, int64(len(bats))*days))
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,7 @@ func (s *RowSink) flush() error {
 
 // Close flushes and finishes the file, returning the row count.
 func (s *RowSink) Close() (int64, error) {
+	s.w.openFor(s.batch) // no-op if a full batch was written already
 	if err := s.flush(); err != nil {
 		return 0, err
 	}
