@@ -55,8 +55,8 @@ type truthDailyRow struct {
 }
 
 func (tr truth) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
-	days := int64(ms.To.Sub(ms.From)/(24*time.Hour)) + 1
-	w, err := parquetio.NewTypedWriter[truthDailyRow](o.Data(), t, parquetio.SizedFor(t, int64(len(bats))*days))
+	monthDays := Days(ms.From, ms.To) // once, not per battery (activeDays listed them per jar: a sixth of the table's time)
+	w, err := parquetio.NewTypedWriter[truthDailyRow](o.Data(), t, parquetio.SizedFor(t, int64(len(bats)*len(monthDays))))
 	if err != nil {
 		return err
 	}
@@ -64,9 +64,12 @@ func (tr truth) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.B
 	for _, b := range bats {
 		l := &b.Life
 		rows = rows[:0]
-		for _, day := range activeDays(b, ms.From, ms.To) {
+		for _, day := range monthDays {
+			if !b.ActiveOn(day) {
+				continue
+			}
 			end := day.Add(24*time.Hour - time.Second) // state at the end of the day
-			soh := l.SOH(end)
+			soh, rMOhm := l.SOHAndResistance(end)
 			if l.Failed(end) {
 				soh = 0.05
 			}
@@ -80,7 +83,7 @@ func (tr truth) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.B
 			}{
 				{&r.SOHPct, soh * 100, 1e2, 1e5, "soh_pct"},
 				{&r.CapacityAh, soh * l.RatedAh, 1e2, 1e6, "capacity_ah"},
-				{&r.ResistanceMOhm, l.ResistanceMOhm(end), 1e3, 1e8, "resistance_mohm"},
+				{&r.ResistanceMOhm, rMOhm, 1e3, 1e8, "resistance_mohm"},
 				{&r.RULDays, l.End.Sub(end).Hours() / 24, 1e1, 1e6, "rul_days"},
 			} {
 				if *q.dst, err = quant(q.x, q.scale, q.limit, q.what); err != nil {
