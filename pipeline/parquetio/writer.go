@@ -95,7 +95,7 @@ const CreatedBy = "battlake"
 func writerOptions(t *schema.Table, s *parquet.Schema, declareSort bool) []parquet.WriterOption {
 	opts := []parquet.WriterOption{
 		s,
-		parquet.Compression(sharedZstd),
+		parquet.Compression(codecFor(t)),
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
 		parquet.PageBufferSize(pageBufferSize),
 		parquet.CreatedBy(CreatedBy, "", ""),
