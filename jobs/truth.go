@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,22 +74,17 @@ func (tr truth) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.B
 			if l.Failed(end) {
 				soh = 0.05
 			}
+			// Quantised field by field: a loop over pointers to the
+			// row's fields moved every row to the heap (46 MB for two
+			// months of one site's history).
 			r := truthDailyRow{Day: int32(day.Unix() / 86400), BatteryID: b.ID}
-			for _, q := range []struct {
-				dst   *int32
-				x     float64
-				scale float64
-				limit int32
-				what  string
-			}{
-				{&r.SOHPct, soh * 100, 1e2, 1e5, "soh_pct"},
-				{&r.CapacityAh, soh * l.RatedAh, 1e2, 1e6, "capacity_ah"},
-				{&r.ResistanceMOhm, rMOhm, 1e3, 1e8, "resistance_mohm"},
-				{&r.RULDays, l.End.Sub(end).Hours() / 24, 1e1, 1e6, "rul_days"},
-			} {
-				if *q.dst, err = quant(q.x, q.scale, q.limit, q.what); err != nil {
-					return fmt.Errorf("table %s battery %s day %s: %w", t.Name, b.Code, day.Format(time.DateOnly), err)
-				}
+			var e1, e2, e3, e4 error
+			r.SOHPct, e1 = quant(soh*100, 1e2, 1e5, "soh_pct")
+			r.CapacityAh, e2 = quant(soh*l.RatedAh, 1e2, 1e6, "capacity_ah")
+			r.ResistanceMOhm, e3 = quant(rMOhm, 1e3, 1e8, "resistance_mohm")
+			r.RULDays, e4 = quant(l.End.Sub(end).Hours()/24, 1e1, 1e6, "rul_days")
+			if err := errors.Join(e1, e2, e3, e4); err != nil {
+				return fmt.Errorf("table %s battery %s day %s: %w", t.Name, b.Code, day.Format(time.DateOnly), err)
 			}
 			rows = append(rows, r)
 		}

@@ -68,11 +68,20 @@ func SizedFor(t *schema.Table, rows int64) parquet.WriterOption {
 	for i := range t.Columns {
 		b := maxValueBytes(&t.Columns[i])
 		if b < 0 {
-			return parquet.PageBufferSize(pageBufferSize)
+			return sizedOption(pageBufferSize)
 		}
 		per = max(per, b)
 	}
-	return parquet.PageBufferSize(sizedBuffer(max(rows, 0) * int64(per)))
+	return sizedOption(sizedBuffer(max(rows, 0) * int64(per)))
+}
+
+// sizedOption sets the page buffer, and caps the output buffer (32 KiB by
+// default, one per file) to it: neither changes a byte of the file.
+type sizedOption int
+
+func (s sizedOption) ConfigureWriter(c *parquet.WriterConfig) {
+	c.PageBufferSize = int(s)
+	c.WriteBufferSize = min(c.WriteBufferSize, int(s))
 }
 
 // sizedBuffer is the page buffer for a file whose largest column buffers
@@ -169,7 +178,7 @@ func (rw *RowWriter) openFor(rows []parquet.Row) {
 			cols[c] += 2*int64(n) + 16
 		}
 	}
-	rw.open(parquet.PageBufferSize(sizedBuffer(slices.Max(append(cols, 0)))))
+	rw.open(sizedOption(sizedBuffer(slices.Max(append(cols, 0)))))
 }
 
 // NewSortedRowWriter is NewRowWriter for producers that guarantee t.SortBy
