@@ -5,6 +5,7 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"sync"
 
 	"github.com/battlake/battlake/schema"
 	"github.com/parquet-go/parquet-go"
@@ -241,6 +242,10 @@ func NewTypedWriter[T any](w io.Writer, t *schema.Table, extra ...parquet.Writer
 
 // CheckRowType verifies that T's Parquet schema equals table t's.
 func CheckRowType[T any](t *schema.Table) error {
+	k := rowTypeKey{t, reflect.TypeFor[T]()}
+	if _, ok := rowTypesChecked.Load(k); ok {
+		return nil
+	}
 	s, err := Schema(t)
 	if err != nil {
 		return err
@@ -249,7 +254,17 @@ func CheckRowType[T any](t *schema.Table) error {
 	if !parquet.EqualNodes(ts, s) {
 		return fmt.Errorf("table %s: row type %v does not match the registry:\nrow type: %v\nregistry: %v", t.Name, reflect.TypeFor[T](), ts, s)
 	}
+	rowTypesChecked.Store(k, true)
 	return nil
+}
+
+// rowTypesChecked remembers the row types that matched their table: the
+// check cost a fifth of opening a writer, once per day file.
+var rowTypesChecked sync.Map // rowTypeKey -> true
+
+type rowTypeKey struct {
+	t   *schema.Table
+	row reflect.Type
 }
 
 // Write appends rows.
