@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/battlake/battlake/pipeline/lake"
-	_ "github.com/duckdb/duckdb-go/v2"
 )
 
 // BenchmarkTelemetryStageVsDuckDB races the whole telemetry stage (every
@@ -27,26 +25,9 @@ import (
 // logs a line per table and reports both totals, the ratios, rows/s and
 // bytes/row. BENCH_SITES (comma-separated codes) shrinks the fleet.
 func BenchmarkTelemetryStageVsDuckDB(b *testing.B) {
-	sc := DefaultScenario()
-	sc.Start, sc.DetailFrom = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, Date{} // a day at 5 s
-	sc.End = Date{sc.Start.AddDate(0, 0, 1)}
-	if s := os.Getenv("BENCH_SITES"); s != "" {
-		sc.Sites = strings.Split(s, ",")
-	}
+	sc := fleetDayScenario()
 	workers := runtime.GOMAXPROCS(0)
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	exec := func(q string) time.Duration {
-		start := time.Now()
-		if _, err := db.Exec(q); err != nil {
-			b.Fatalf("%v\n%s", err, q)
-		}
-		return time.Since(start)
-	}
+	db, exec := openDuckDB(b)
 	exec(fmt.Sprintf("SET threads = %d", workers))
 	exec("SET preserve_insertion_order = true") // the default, stated: rows stay in our order
 	for i := 0; i < b.N; i++ {

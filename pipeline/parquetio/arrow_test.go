@@ -355,8 +355,14 @@ func sortedJarRows(n, batteries int) []jarRow {
 
 func writeTyped(t testing.TB, rows []jarRow, rowGroup int64) []byte {
 	t.Helper()
+	return writeRows(t, schema.MustLookup("telemetry_jar_raw"), rows, parquet.MaxRowsPerRowGroup(rowGroup))
+}
+
+// writeRows writes rows of tb in one file with a typed writer.
+func writeRows[T any](t testing.TB, tb *schema.Table, rows []T, opts ...parquet.WriterOption) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	w, err := NewTypedWriter[jarRow](&buf, schema.MustLookup("telemetry_jar_raw"), parquet.MaxRowsPerRowGroup(rowGroup))
+	w, err := NewTypedWriter[T](&buf, tb, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

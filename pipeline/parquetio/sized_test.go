@@ -48,28 +48,13 @@ func TestSizedWriterWritesSameBytes(t *testing.T) {
 	tb := schema.MustLookup("telemetry_jar_raw")
 	for _, n := range []int{0, 1, 700, 5_000, 11_000, 40_000} {
 		rows := worstJarRows(n, uint64(n))
-		var sized, plain bytes.Buffer
 		opt := SizedFor(tb, int64(n))
 		if n <= 5_000 && pageBuffer(t, opt) >= pageBufferSize {
 			t.Fatalf("%d rows: page buffer %d, want less than the default %d", n, pageBuffer(t, opt), pageBufferSize)
 		}
-		for _, c := range []struct {
-			buf  *bytes.Buffer
-			opts []parquet.WriterOption
-		}{{&sized, []parquet.WriterOption{opt}}, {&plain, nil}} {
-			w, err := NewTypedWriter[JarRawRow](c.buf, tb, c.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Write(rows); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if !bytes.Equal(sized.Bytes(), plain.Bytes()) {
-			t.Fatalf("%d rows: sized writer wrote %d bytes, default %d, not the same", n, sized.Len(), plain.Len())
+		sized, plain := writeRows(t, tb, rows, opt), writeRows(t, tb, rows)
+		if !bytes.Equal(sized, plain) {
+			t.Fatalf("%d rows: sized writer wrote %d bytes, default %d, not the same", n, len(sized), len(plain))
 		}
 	}
 	// A table with a JSON column has no schema bound: the default.
