@@ -28,10 +28,11 @@ var (
 // fastTables are written with ZSTD at its fastest level: the synthesized
 // raw time series and the daily truth, the telemetry stage's volume. On a
 // fleet-day at 5 s the default level's encoder was a fifth of the stage's
-// CPU; the fastest takes 0.4 of that time for 14 % more bytes on jar
-// telemetry (1.12 to 1.27 bytes/row, under its 2.0 cap) and 29 % more on
-// truth_battery_daily. The choice belongs to the table, not the writer, so
-// ingest, the Arrow writer and the synthesizer still write the same bytes.
+// CPU; the fastest takes 0.4 of that time, for 9 % more bytes on jar
+// telemetry (1.11 to 1.21 bytes/row, under its 2.0 cap) and 30 % more on
+// truth_battery_daily (5.45 to 7.10). The choice belongs to the table, not
+// the writer, so ingest, the Arrow writer and the synthesizer still write
+// the same bytes.
 var fastTables = map[string]bool{
 	"telemetry_jar_raw": true, "telemetry_string_raw": true, "ripple_capture": true,
 	"event_window_sample": true, "truth_battery_daily": true,
