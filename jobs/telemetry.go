@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
+	"github.com/battlake/battlake/physics"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
@@ -31,8 +32,9 @@ import (
 // stage's hidden side from the same event and fault models.
 type telemetry struct {
 	*Env
-	// rooms shares built room spans between the family's tasks.
-	rooms envSpanCache
+	// rooms and strSpans share built spans between the family's tasks.
+	rooms    spanShare[envSpanKey, physics.EnvSpan]
+	strSpans spanShare[spanKey, physics.StringSpan]
 }
 
 func telemetryJobs(e *Env) []pipeline.Job {

@@ -56,8 +56,7 @@ func (tel *telemetry) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan
 			n := int(24 * time.Hour / step)
 			// The site's span, shared by its sensors (and built once
 			// per run for every task that asks).
-			k := envSpanKey{seed: tel.siteSeed(site), day: day.Unix(), step: step, n: n}
-			span := tel.rooms.get(k, func(sp *physics.EnvSpan) { physics.BuildEnvSpan(sp, k.seed, site.Climate, day, k.step, k.n) })
+			span := tel.room(envSpanKey{seed: tel.siteSeed(site), day: day.Unix(), step: step, n: n}, site.Climate, day)
 			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, envFaultRates)
 			y := uint64(day.Year())
 			calT, calH := 0.2*physics.Gauss(calSeed, 2*y), 2*physics.Gauss(calSeed, 2*y+1)
