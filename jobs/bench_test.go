@@ -74,6 +74,37 @@ func BenchmarkTelemetryJarFleetDay(b *testing.B) {
 	}
 }
 
+// fleetDayScenario is 2026-01-01 alone at 5 s, the fleet shrunk to
+// BENCH_SITES (comma-separated codes) if set.
+func fleetDayScenario() Scenario {
+	sc := DefaultScenario()
+	sc.Start, sc.DetailFrom = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, Date{} // a day at 5 s
+	sc.End = Date{sc.Start.AddDate(0, 0, 1)}
+	if s := os.Getenv("BENCH_SITES"); s != "" {
+		sc.Sites = strings.Split(s, ",")
+	}
+	return sc
+}
+
+// openDuckDB opens an in-memory DuckDB on one connection (so SET applies
+// to every statement), closed with b, and a helper that runs a statement
+// and returns its time.
+func openDuckDB(b *testing.B) (*sql.DB, func(q string) time.Duration) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	return db, func(q string) time.Duration {
+		start := time.Now()
+		if _, err := db.Exec(q); err != nil {
+			b.Fatalf("%v\n%s", err, q)
+		}
+		return time.Since(start)
+	}
+}
+
 // BenchmarkDailyAppend times a scheduled daily run of the whole fleet at
 // 5 s on day 30 of a month whose days 1-29 are already in the lake, next to
 // the same day run on an empty lake, for the raw stages (master,
@@ -142,12 +173,7 @@ func BenchmarkDailyAppend(b *testing.B) {
 //
 // BENCH_SITES (comma-separated codes) shrinks the fleet.
 func BenchmarkDerivedFleetDay(b *testing.B) {
-	sc := DefaultScenario()
-	sc.Start, sc.DetailFrom = Date{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, Date{} // a day at 5 s
-	sc.End = Date{sc.Start.AddDate(0, 0, 1)}
-	if s := os.Getenv("BENCH_SITES"); s != "" {
-		sc.Sites = strings.Split(s, ",")
-	}
+	sc := fleetDayScenario()
 	dir := b.TempDir()
 	if _, err := Run(context.Background(), RunConfig{Lake: dir, Scenario: sc, Seed: DefaultSeed, Stages: []string{"master", "telemetry", "transactions", "calc"}}); err != nil {
 		b.Fatal(err)
@@ -157,19 +183,7 @@ func BenchmarkDerivedFleetDay(b *testing.B) {
 		b.Fatal(err)
 	}
 	lk := lake.New(fs)
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	exec := func(q string) time.Duration {
-		start := time.Now()
-		if _, err := db.Exec(q); err != nil {
-			b.Fatalf("%v\n%s", err, q)
-		}
-		return time.Since(start)
-	}
+	_, exec := openDuckDB(b)
 	glob := func(table string) string { return filepath.Join(dir, table, "**", "*.parquet") }
 	// Peak memory is not reported here: DuckDB shares the process. `battlake
 	// run --stages calc,features` under /usr/bin/time measures it alone.

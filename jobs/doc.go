@@ -14,8 +14,8 @@
 //   - telemetry (telemetry*.go): the raw time series. telemetry_sim.go is
 //     the simulation side: the seeds and inputs of an entity-day (events,
 //     string configuration, the monitoring chain's sensors and faults),
-//     the daySim that builds string and room spans (with a per-task span
-//     cache and the family's shared room-span cache), and pull iterators
+//     the daySim that reads string and room spans (built once per run in
+//     the family's shared span caches, spanShare), and pull iterators
 //     of readings (jarDay, stringDay). The writers (telemetry.go,
 //     telemetry_string.go, telemetry_events.go, telemetry_env.go) map
 //     readings to rows on the typed fast path (telemetry_rows.go).

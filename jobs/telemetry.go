@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/battlake/battlake/jobs/fleet"
+	"github.com/battlake/battlake/physics"
 	"github.com/battlake/battlake/pipeline"
 	"github.com/battlake/battlake/pipeline/lake"
 	"github.com/battlake/battlake/pipeline/parquetio"
@@ -31,8 +32,9 @@ import (
 // stage's hidden side from the same event and fault models.
 type telemetry struct {
 	*Env
-	// rooms shares built room spans between the family's tasks.
-	rooms envSpanCache
+	// rooms and strSpans share built spans between the family's tasks.
+	rooms    spanShare[envSpanKey, physics.EnvSpan]
+	strSpans spanShare[spanKey, physics.StringSpan]
 }
 
 func telemetryJobs(e *Env) []pipeline.Job {
@@ -183,7 +185,7 @@ const jarBatch = 1 << 14
 const OhmicRefresh = 15 * time.Minute
 
 func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
-	w, err := parquetio.NewTypedWriter[parquetio.JarRawRow](o.Data(), t)
+	w, err := parquetio.NewTypedWriter[parquetio.JarRawRow](o.Data(), t, parquetio.SizedFor(t, int64(len(bats))*tel.samplesIn(ms)))
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,6 @@ func (tel *telemetry) envJob() pipeline.Job {
 }
 
 func (tel *telemetry) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan) error {
-	var span physics.EnvSpan
 	var faults []physics.SensorFault
 	for _, sn := range sensorsByID(tel.Fleet) {
 		site := tel.Fleet.SiteByID[sn.LocationID]
@@ -55,7 +54,9 @@ func (tel *telemetry) emitEnv(ctx context.Context, s *RowSink, ms lake.MonthSpan
 			}
 			step := tel.Scenario.RatesOn(day).Env
 			n := int(24 * time.Hour / step)
-			physics.BuildEnvSpan(&span, tel.siteSeed(site), site.Climate, day, step, n)
+			// The site's span, shared by its sensors (and built once
+			// per run for every task that asks).
+			span := tel.room(envSpanKey{seed: tel.siteSeed(site), day: day.Unix(), step: step, n: n}, site.Climate, day)
 			faults = physics.JarSensorFaults(faults, physics.Mix(seed, DayNumber(day)), day, n, envFaultRates)
 			y := uint64(day.Year())
 			calT, calH := 0.2*physics.Gauss(calSeed, 2*y), 2*physics.Gauss(calSeed, 2*y+1)

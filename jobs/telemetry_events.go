@@ -132,17 +132,17 @@ func (tel *telemetry) writeEventWindows(ctx context.Context, o *lake.Output, t, 
 // its jars are the ones captured, even when the window opens before
 // midnight.
 func (tel *telemetry) writeWindowSamples(ctx context.Context, w io.Writer, st *schema.Table, ds *daySim, s *fleet.String, id uuid.UUID, day, from, to time.Time, step time.Duration) (int64, error) {
-	tw, err := parquetio.NewTypedWriter[windowSampleRow](w, st)
+	n := int(to.Sub(from) / step)
+	jars := tel.Fleet.StringJarsOn(s.ID, day)
+	tw, err := parquetio.NewTypedWriter[windowSampleRow](w, st, parquetio.SizedFor(st, int64(len(jars))*int64(n)))
 	if err != nil {
 		return 0, err
 	}
-	n := int(to.Sub(from) / step)
 	sys := tel.Fleet.SystemByID[s.SystemID]
 	site := tel.Fleet.SiteByID[sys.LocationID]
 	ds.events = tel.stringEvents(ds.events, s, day)
 	physics.BuildStringSpan(&ds.span, tel.stringConfig(s, day), tel.stringSeed(s), from, step, n, ds.events)
 	physics.BuildEnvSpan(&ds.env, tel.siteSeed(site), site.Climate, from, step, n)
-	jars := tel.Fleet.StringJarsOn(s.ID, day)
 	slices.SortFunc(jars, func(a, b *fleet.Battery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	buf := make([]windowSampleRow, 0, n)
 	vals := newArena32(n)
@@ -216,14 +216,15 @@ func (tel *telemetry) rippleJob() pipeline.Job {
 }
 
 func (tel *telemetry) writeRipple(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
-	tw, err := parquetio.NewTypedWriter[rippleRow](o.Data(), t)
+	every := tel.Scenario.RatesOn(ms.From).Ripple // ms is one day
+	captures := int64((ms.To.Sub(ms.From) + every - 1) / every)
+	tw, err := parquetio.NewTypedWriter[rippleRow](o.Data(), t, parquetio.SizedFor(t, int64(len(strs))*captures*rippleSamples))
 	if err != nil {
 		return err
 	}
 	wave := make([]float64, rippleSamples)
 	buf := make([]rippleRow, 0, rippleSamples)
 	vals := newArena32(rippleSamples)
-	every := tel.Scenario.RatesOn(ms.From).Ripple // ms is one day
 	for _, s := range strs {
 		cfg := tel.stringConfig(s, ms.From)
 		seed := physics.Mix(tel.stringSeed(s), physics.HashString("ripple"))

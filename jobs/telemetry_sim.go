@@ -29,32 +29,13 @@ type daySim struct {
 	jar    physics.JarSim
 	events []physics.Event
 	faults []physics.SensorFault
-	cache  spanCache
 }
 
 type spanKey struct {
 	id   uuid.UUID
 	day  int64
 	step time.Duration
-}
-
-type cachedSpans struct {
-	str   physics.StringSpan
-	env   *physics.EnvSpan // shared, read-only (envSpanCache)
-	bytes int
-}
-
-// envSpanCache shares built room spans between the tasks of a run. A
-// room's span depends only on its site, day and step, while jar and string
-// tasks are split by bucket and the task cache is keyed by string: without
-// it every string of every bucket rebuilt its site's day (648 builds a
-// fleet-day for 9 rooms; on 1 h historian days that rebuild was half of
-// the jar telemetry's time). Spans are never written once built.
-type envSpanCache struct {
-	mu   sync.Mutex
-	m    map[envSpanKey]*envSpanEntry
-	fifo []envSpanKey
-	used int
+	n    int
 }
 
 type envSpanKey struct {
@@ -64,25 +45,43 @@ type envSpanKey struct {
 	n    int
 }
 
-type envSpanEntry struct {
+// spanShare shares built spans between the tasks of a run, bounded by
+// bytes. A span depends only on its key, while the tasks that read it are
+// split otherwise: a room's span by site and day, but jar and string tasks
+// by bucket (without it every string of every bucket rebuilt its site's
+// day: 648 builds a fleet-day for 9 rooms); a string's span by string and
+// day, but each of a day's 8 jar buckets holds jars of nearly every string
+// (each bucket task built every string-day, and the string task once
+// more). Spans are never written once built, so tasks read them at once.
+type spanShare[K comparable, S any] struct {
+	mu   sync.Mutex
+	m    map[K]*spanEntry[S]
+	fifo []K
+	used int
+}
+
+type spanEntry[S any] struct {
 	once  sync.Once
-	span  physics.EnvSpan
+	span  S
 	bytes int
 }
 
-// envSpanBudget bounds the shared cache (a 1-min site-day is ~25 KB).
-const envSpanBudget = 32 << 20
+// spanShareBudget bounds each shared cache: a 1-min site-day is ~25 KB,
+// a 5 s string-day ~310 KB, so a fleet-day's 81 fit (each task kept
+// 64 MB of its own before).
+const spanShareBudget = 64 << 20
 
-// get returns the span of k, building it once with build.
-func (c *envSpanCache) get(k envSpanKey, build func(*physics.EnvSpan)) *physics.EnvSpan {
+// get returns the span of k, building it once with build; bytes is its
+// size for the budget.
+func (c *spanShare[K, S]) get(k K, bytes int, build func(*S)) *S {
 	c.mu.Lock()
 	x := c.m[k]
 	if x == nil {
 		if c.m == nil {
-			c.m = map[envSpanKey]*envSpanEntry{}
+			c.m = map[K]*spanEntry[S]{}
 		}
-		x = &envSpanEntry{bytes: 64 + k.n*17}
-		for c.used+x.bytes > envSpanBudget && len(c.fifo) > 0 {
+		x = &spanEntry[S]{bytes: bytes}
+		for c.used+x.bytes > spanShareBudget && len(c.fifo) > 0 {
 			old := c.fifo[0]
 			c.fifo = c.fifo[1:]
 			c.used -= c.m[old].bytes
@@ -97,59 +96,9 @@ func (c *envSpanCache) get(k envSpanKey, build func(*physics.EnvSpan)) *physics.
 	return &x.span
 }
 
-// spanCache keeps the spans of recently prepared string-days, bounded by
-// bytes. Rows are written battery by battery, so the ~3 jars of a string
-// in a bucket each need the same string-days: at coarse sample intervals
-// a whole partition's string-days fit and each is built once instead of
-// once per jar (a year at 5 min spent most of its time rebuilding them);
-// at 5 s few fit, and a miss costs only the build it replaces.
-type spanCache struct {
-	m     map[spanKey]*cachedSpans
-	fifo  []spanKey
-	used  int
-	spare *cachedSpans
-}
-
-// spanCacheBudget bounds one task's cache.
-const spanCacheBudget = 64 << 20
-
-func (c *spanCache) get(k spanKey) *cachedSpans {
-	if c.m == nil {
-		return nil
-	}
-	return c.m[k]
-}
-
-// slot returns a spans holder for k, evicting the oldest entries to stay
-// within budget; the caller fills it and then calls put.
-func (c *spanCache) slot() *cachedSpans {
-	if c.spare != nil {
-		x := c.spare
-		c.spare = nil
-		return x
-	}
-	return &cachedSpans{}
-}
-
-func (c *spanCache) put(k spanKey, x *cachedSpans) {
-	if c.m == nil {
-		c.m = map[spanKey]*cachedSpans{}
-	}
-	x.bytes = x.str.N * 18
-	for c.used+x.bytes > spanCacheBudget && len(c.fifo) > 0 {
-		old := c.fifo[0]
-		c.fifo = c.fifo[1:]
-		ev := c.m[old]
-		delete(c.m, old)
-		c.used -= ev.bytes
-		c.spare = ev // recycle one holder's buffers
-	}
-	if x.bytes > spanCacheBudget {
-		return
-	}
-	c.m[k] = x
-	c.fifo = append(c.fifo, k)
-	c.used += x.bytes
+// room is the shared span of k's room.
+func (tel *telemetry) room(k envSpanKey, climate physics.Climate, day time.Time) *physics.EnvSpan {
+	return tel.rooms.get(k, 64+k.n*17, func(sp *physics.EnvSpan) { physics.BuildEnvSpan(sp, k.seed, climate, day, k.step, k.n) })
 }
 
 // --- observation model ------------------------------------------------------
@@ -220,26 +169,19 @@ func (tel *telemetry) stringConfig(s *fleet.String, day time.Time) physics.Strin
 	return cfg
 }
 
-// prepare returns the string and environment spans of (s, day) at step.
-// They stay valid until the next prepare call.
+// prepare returns the string and environment spans of (s, day) at step,
+// shared with the run's other tasks (read-only).
 func (ds *daySim) prepare(s *fleet.String, day time.Time, step time.Duration, n int) (*physics.StringSpan, *physics.EnvSpan) {
-	k := spanKey{id: s.ID, day: day.Unix(), step: step}
-	if x := ds.cache.get(k); x != nil {
-		return &x.str, x.env
-	}
 	tel := ds.tel
 	sys := tel.Fleet.SystemByID[s.SystemID]
 	site := tel.Fleet.SiteByID[sys.LocationID]
-	x := ds.cache.slot()
-	ds.events = tel.stringEvents(ds.events, s, day)
-	physics.BuildStringSpan(&x.str, tel.stringConfig(s, day), tel.stringSeed(s), day, step, n, ds.events)
-	envStep, _ := envStepFor(step)
-	ek := envSpanKey{seed: tel.siteSeed(site), day: day.Unix(), step: envStep, n: int(time.Duration(n)*step/envStep) + 1}
-	x.env = tel.rooms.get(ek, func(sp *physics.EnvSpan) {
-		physics.BuildEnvSpan(sp, ek.seed, site.Climate, day, ek.step, ek.n)
+	str := tel.strSpans.get(spanKey{id: s.ID, day: day.Unix(), step: step, n: n}, 64+n*18, func(sp *physics.StringSpan) {
+		ds.events = tel.stringEvents(ds.events, s, day)
+		physics.BuildStringSpan(sp, tel.stringConfig(s, day), tel.stringSeed(s), day, step, n, ds.events)
 	})
-	ds.cache.put(k, x)
-	return &x.str, x.env
+	envStep, _ := envStepFor(step)
+	env := tel.room(envSpanKey{seed: tel.siteSeed(site), day: day.Unix(), step: envStep, n: int(time.Duration(n)*step/envStep) + 1}, site.Climate, day)
+	return str, env
 }
 
 // envStepFor is the environment resolution a jar simulation at step reads:

@@ -42,7 +42,7 @@ func (tel *telemetry) stringRawJob() pipeline.Job {
 }
 
 func (tel *telemetry) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
-	w, err := parquetio.NewTypedWriter[stringRawRow](o.Data(), t)
+	w, err := parquetio.NewTypedWriter[stringRawRow](o.Data(), t, parquetio.SizedFor(t, int64(len(strs))*tel.samplesIn(ms)))
 	if err != nil {
 		return err
 	}

@@ -515,6 +515,14 @@ func (l *JarLife) ResistanceAndCapacity(t time.Time) (rMOhm, capAh float64) {
 	return l.R0mOhm * l.rFactorAt(a, kf, t), floorSOH(l.sohAt(a, kf)) * l.RatedAh
 }
 
+// SOHAndResistance is (SOH(t), ResistanceMOhm(t)), the same values from
+// one effective age and knee: the daily truth reads both for every jar-day.
+func (l *JarLife) SOHAndResistance(t time.Time) (soh, rMOhm float64) {
+	a := l.effAge(t)
+	kf := l.kneeFade(a)
+	return floorSOH(l.sohAt(a, kf)), l.R0mOhm * l.rFactorAt(a, kf, t)
+}
+
 // CapacityAh is the true capacity at t (25 °C, C10).
 func (l *JarLife) CapacityAh(t time.Time) float64 { return l.SOH(t) * l.RatedAh }
 

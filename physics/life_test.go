@@ -348,7 +348,8 @@ func TestProcessNoiseAndResistanceFadeCorrelation(t *testing.T) {
 }
 
 // ResistanceAndCapacity is exactly ResistanceMOhm and CapacityAh (the
-// telemetry's knots use it; the truth and the tests use the others).
+// telemetry's knots use it), and SOHAndResistance SOH and ResistanceMOhm
+// (the daily truth uses it).
 func TestResistanceAndCapacityMatchesSeparateCalls(t *testing.T) {
 	n := 0
 	for s := uint64(0); s < 300; s++ {
@@ -359,6 +360,9 @@ func TestResistanceAndCapacityMatchesSeparateCalls(t *testing.T) {
 			r, c := l.ResistanceAndCapacity(at)
 			if r != l.ResistanceMOhm(at) || c != l.CapacityAh(at) {
 				t.Fatalf("jar %d at %s: (%v, %v), separate calls (%v, %v)", s, at, r, c, l.ResistanceMOhm(at), l.CapacityAh(at))
+			}
+			if soh, r2 := l.SOHAndResistance(at); soh != l.SOH(at) || r2 != r {
+				t.Fatalf("jar %d at %s: SOHAndResistance (%v, %v), separate calls (%v, %v)", s, at, soh, r2, l.SOH(at), r)
 			}
 			n++
 		}

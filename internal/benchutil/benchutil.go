@@ -1,5 +1,5 @@
 // Package benchutil holds what benchmarks across packages share: the
-// process's peak resident set, per phase.
+// process's peak resident set, per phase, and its CPU time.
 package benchutil
 
 import (
@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // PeakRSS reads the process's peak resident set (VmHWM) in bytes; 0 where
@@ -31,4 +33,15 @@ func PeakRSS() int64 {
 func ResetPeakRSS() {
 	debug.FreeOSMemory()
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// CPUTime is the CPU time (user + system) the process has used so far, all
+// threads (cgo ones included); 0 where getrusage is not available. On a
+// shared machine a phase's CPU time varies far less than its wall time.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

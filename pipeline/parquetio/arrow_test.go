@@ -355,14 +355,14 @@ func sortedJarRows(n, batteries int) []jarRow {
 
 func writeTyped(t testing.TB, rows []jarRow, rowGroup int64) []byte {
 	t.Helper()
-	return writeJarRows(t, rows, parquet.MaxRowsPerRowGroup(rowGroup))
+	return writeRows(t, schema.MustLookup("telemetry_jar_raw"), rows, parquet.MaxRowsPerRowGroup(rowGroup))
 }
 
-// writeJarRows writes rows of telemetry_jar_raw with the typed writer.
-func writeJarRows[T any](t testing.TB, rows []T, opts ...parquet.WriterOption) []byte {
+// writeRows writes rows of tb in one file with a typed writer.
+func writeRows[T any](t testing.TB, tb *schema.Table, rows []T, opts ...parquet.WriterOption) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := NewTypedWriter[T](&buf, schema.MustLookup("telemetry_jar_raw"), opts...)
+	w, err := NewTypedWriter[T](&buf, tb, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,7 +236,9 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 // sizes fill several default pages); a buffer sized for fewer rows than
 // written cuts pages early, which this test would see.
 func TestSmallFileWritesTheDefaultBytes(t *testing.T) {
-	write := func(rows []JarRawRow, opts ...parquet.WriterOption) []byte { return writeJarRows(t, rows, opts...) }
+	write := func(rows []JarRawRow, opts ...parquet.WriterOption) []byte {
+		return writeRows(t, schema.MustLookup("telemetry_jar_raw"), rows, opts...)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 700, 5_000, 40_000, 200_000} {
 		rows := make([]JarRawRow, n)

@@ -19,7 +19,9 @@ const rowBatch = 4096
 
 // NewRowSink writes rows of t to w.
 func NewRowSink(w *RowWriter, t *schema.Table) *RowSink {
-	return &RowSink{b: NewRowBuilder(t), w: w, batch: make([]parquet.Row, 0, rowBatch)}
+	// The batch grows to rowBatch as rows come: most files of a 1 h
+	// history day hold a few rows, and a full batch each was 100 KB.
+	return &RowSink{b: NewRowBuilder(t), w: w}
 }
 
 // Add builds one row with set and queues it.
@@ -30,7 +32,7 @@ func (s *RowSink) Add(set func(b *RowBuilder)) error {
 		return fmt.Errorf("row %d: %w", s.w.Rows()+int64(len(s.batch))+1, err)
 	}
 	s.batch = append(s.batch, row)
-	if len(s.batch) == cap(s.batch) {
+	if len(s.batch) == rowBatch {
 		return s.flush()
 	}
 	return nil
@@ -47,6 +49,7 @@ func (s *RowSink) flush() error {
 
 // Close flushes and finishes the file, returning the row count.
 func (s *RowSink) Close() (int64, error) {
+	s.w.openFor(s.batch) // no-op if a full batch was written already
 	if err := s.flush(); err != nil {
 		return 0, err
 	}

@@ -1,0 +1,165 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/battlake/battlake/internal/benchutil"
+	"github.com/battlake/battlake/pipeline/lake"
+)
+
+// BenchmarkTelemetryStageVsDuckDB races the whole telemetry stage (every
+// table it writes, the truth and the event-window sample blobs included)
+// for one fleet-day at 5 s against DuckDB writing the same rows: each
+// table's files are read back into an in-memory DuckDB table (untimed),
+// then `COPY t TO 'x.parquet' (FORMAT parquet)` is timed for every table,
+// once with DuckDB's default compression (Snappy) and once with ZSTD, as
+// ours. DuckDB runs with `SET threads` = GOMAXPROCS, like our workers. It
+// logs a line per table and reports both totals and their ratios in wall
+// time and in process CPU time (the stage and DuckDB run in this process,
+// one after the other; on a shared machine CPU time is the steadier
+// figure), rows/s and bytes/row. BENCH_SITES (comma-separated codes)
+// shrinks the fleet.
+func BenchmarkTelemetryStageVsDuckDB(b *testing.B) {
+	sc := fleetDayScenario()
+	workers := runtime.GOMAXPROCS(0)
+	db, exec := openDuckDB(b)
+	exec(fmt.Sprintf("SET threads = %d", workers))
+	exec("SET preserve_insertion_order = true") // the default, stated: rows stay in our order
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		start, cpu0 := time.Now(), benchutil.CPUTime()
+		sum, err := Run(context.Background(), RunConfig{Lake: dir, Scenario: sc, Seed: DefaultSeed, Stages: []string{"telemetry"}, Workers: workers, Force: true})
+		ours, oursCPU := time.Since(start), benchutil.CPUTime()-cpu0
+		if err != nil {
+			b.Fatal(err)
+		}
+		tables := map[string]int64{} // rows by table
+		var rows, tableBytes int64
+		for _, t := range sum.Tables {
+			tables[t.Table] = t.Rows
+			rows += t.Rows
+			tableBytes += t.Bytes
+		}
+		files := telemetryFiles(b, dir)
+		for name := range tables {
+			if len(files[name]) == 0 {
+				b.Fatalf("no files of %s under %s", name, dir)
+			}
+		}
+		out := b.TempDir()
+		var snappy, zstd, snappyCPU, zstdCPU time.Duration
+		var duckRows, blobBytes int64
+		for _, name := range sortedKeys(files) {
+			list := "['" + strings.Join(files[name], "','") + "']"
+			exec(fmt.Sprintf("CREATE OR REPLACE TABLE t AS SELECT * FROM read_parquet(%s, hive_partitioning = false)", list))
+			var n int64
+			if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+				b.Fatal(err)
+			}
+			if want, ok := tables[name]; ok && n != want {
+				b.Fatalf("%s: DuckDB loaded %d rows, the run wrote %d", name, n, want)
+			}
+			if _, ok := tables[name]; !ok {
+				rows += n // the blobs' rows are not in the run's summary
+				blobBytes += filesBytes(b, files[name])
+			}
+			duckRows += n
+			c0 := benchutil.CPUTime()
+			s := exec(fmt.Sprintf("COPY t TO '%s' (FORMAT parquet)", filepath.Join(out, name+".parquet")))
+			c1 := benchutil.CPUTime()
+			z := exec(fmt.Sprintf("COPY t TO '%s' (FORMAT parquet, COMPRESSION zstd)", filepath.Join(out, name+".zstd.parquet")))
+			snappy, zstd = snappy+s, zstd+z
+			snappyCPU, zstdCPU = snappyCPU+c1-c0, zstdCPU+benchutil.CPUTime()-c1
+			b.Logf("%-24s %10d rows  duckdb snappy %6.2fs  zstd %6.2fs  (%.2f / %.2f bytes/row)", name, n, s.Seconds(), z.Seconds(),
+				float64(fileSize(b, filepath.Join(out, name+".parquet")))/float64(max(n, 1)),
+				float64(fileSize(b, filepath.Join(out, name+".zstd.parquet")))/float64(max(n, 1)))
+			exec("DROP TABLE t")
+		}
+		if duckRows != rows {
+			b.Fatalf("DuckDB copied %d rows, the stage wrote %d", duckRows, rows)
+		}
+		for _, t := range sum.Tables {
+			b.Logf("ours %-24s %10d rows %11d bytes %6.2f bytes/row %6.2f task-s", t.Table, t.Rows, t.Bytes, float64(t.Bytes)/float64(max(t.Rows, 1)), t.Seconds)
+			if t.Table == "telemetry_jar_raw" {
+				b.ReportMetric(float64(t.Bytes)/float64(t.Rows), "jar_bytes/row")
+			}
+		}
+		b.Logf("wall: telemetry stage %.2fs  duckdb COPY snappy %.2fs (ratio %.2f)  zstd %.2fs (ratio %.2f)  %d rows",
+			ours.Seconds(), snappy.Seconds(), ours.Seconds()/snappy.Seconds(), zstd.Seconds(), ours.Seconds()/zstd.Seconds(), rows)
+		b.Logf("CPU:  telemetry stage %.2fs  duckdb COPY snappy %.2fs (ratio %.2f)  zstd %.2fs (ratio %.2f)",
+			oursCPU.Seconds(), snappyCPU.Seconds(), oursCPU.Seconds()/snappyCPU.Seconds(), zstdCPU.Seconds(), oursCPU.Seconds()/zstdCPU.Seconds())
+		b.ReportMetric(ours.Seconds(), "stage_s")
+		b.ReportMetric(snappy.Seconds(), "duckdb_snappy_s")
+		b.ReportMetric(zstd.Seconds(), "duckdb_zstd_s")
+		b.ReportMetric(ours.Seconds()/snappy.Seconds(), "stage/duckdb_snappy")
+		b.ReportMetric(ours.Seconds()/zstd.Seconds(), "stage/duckdb_zstd")
+		b.ReportMetric(oursCPU.Seconds()/snappyCPU.Seconds(), "cpu_stage/duckdb_snappy")
+		b.ReportMetric(oursCPU.Seconds()/zstdCPU.Seconds(), "cpu_stage/duckdb_zstd")
+		b.ReportMetric(float64(rows)/ours.Seconds(), "rows/s")
+		b.ReportMetric(float64(rows)/zstd.Seconds(), "duckdb_zstd_rows/s")
+		b.ReportMetric(float64(tableBytes+blobBytes)/float64(rows), "bytes/row")
+		b.ReportMetric(float64(rows), "rows")
+	}
+}
+
+// telemetryFiles lists the Parquet files under dir by table: a table's
+// directory (under _truth/ for the hidden ones), and the event windows'
+// sample blobs as event_window_sample. Staging, state and manifests are
+// not rows.
+func telemetryFiles(b *testing.B, dir string) map[string][]string {
+	out := map[string][]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		switch {
+		case parts[0] == lake.BlobArea && len(parts) > 1 && parts[1] == "telemetry_event_window":
+			out["event_window_sample"] = append(out["event_window_sample"], p)
+		case parts[0] == "_truth" && len(parts) > 1:
+			out[parts[1]] = append(out[parts[1]], p)
+		case !strings.HasPrefix(parts[0], "_"):
+			out[parts[0]] = append(out[parts[0]], p)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func fileSize(b *testing.B, p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st.Size()
+}
+
+func filesBytes(b *testing.B, ps []string) int64 {
+	var n int64
+	for _, p := range ps {
+		n += fileSize(b, p)
+	}
+	return n
+}
