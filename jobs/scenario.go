@@ -117,29 +117,34 @@ func (s Scenario) RatesOn(day time.Time) DayRates {
 // run is reproducible whatever the date.
 var DefaultEnd = Date{time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 
-// DefaultDetailFrom is the first detail day of the default scenario: the
-// last 7 days before DefaultEnd (so every feature window up to 168 h fills
-// at the base rate).
-var DefaultDetailFrom = Date{DefaultEnd.AddDate(0, 0, -7)}
+// DefaultDetailDays is the default scenario's detail window: the last days
+// before DefaultEnd at the seed's 5 s base rate, like a BMS that keeps its
+// raw samples for a few days and hands older ones to its historian. Three
+// days give the 1 h and 24 h feature windows, the twin's 1 min SOC filter
+// and the event windows' high-rate captures real detail; the 168 h window
+// of the detail days reaches back into the historian's 1 h snapshots.
+const DefaultDetailDays = 3
 
-// HistoryStart is the first telemetry day of HistoryScenario: 450 history
-// days before DefaultDetailFrom. A year is not enough: most jars are
-// replaced on evidence before or soon after their true end of service, so
-// about 90 a year are still in their string when they reach it; from
-// 2025-08-01, 111 are (TestHistoryScenarioHasAYearAndEndsOfService).
+// DefaultDetailFrom is the first detail day of the default scenario.
+var DefaultDetailFrom = Date{DefaultEnd.AddDate(0, 0, -DefaultDetailDays)}
+
+// HistoryStart is the default scenario's first telemetry day: 15 months of
+// 1 h history before DefaultDetailFrom. A year is not enough: most jars
+// are replaced on evidence before or soon after their true end of service,
+// so about 90 a year are still in their string when they reach it; from
+// 2025-08-01, 111 are (TestDefaultScenarioHasAYearAndEndsOfService).
 var HistoryStart = Date{time.Date(2025, 8, 1, 0, 0, 0, 0, time.UTC)}
 
-// DefaultScenario: the whole fleet at the seed's scale, the 7 days before
-// DefaultEnd at the seed's 5 s base rate (so every feature window up to
-// 168 h fills). It carries the historian's settings: a run with an earlier
-// --start writes the days before DefaultDetailFrom at the 1 h history
-// interval (HistoryScenario). The default stops at the week because the
-// whole default run must stay within 120 s on two cores, and 15 months of
-// history cost more than that on their own (README, "Historian telemetry").
+// DefaultScenario: the whole fleet at the seed's scale, telemetry from
+// HistoryStart to DefaultEnd, the last DefaultDetailDays at the seed's 5 s
+// base rate and the days before at the historian's 1 h: every jar in
+// service has more than a year of telemetry, and more than 100 jars reach
+// their true end of service inside it, which the labelled RUL set learns
+// from. The whole default run stays within 120 s on two cores (README).
 func DefaultScenario() Scenario {
 	return Scenario{
 		Mix:             Mix{0.85, 0.12, 0.03},
-		Start:           DefaultDetailFrom,
+		Start:           HistoryStart,
 		End:             DefaultEnd,
 		SampleInterval:  Duration{5 * time.Second},
 		EnvInterval:     Duration{60 * time.Second},
@@ -147,16 +152,6 @@ func DefaultScenario() Scenario {
 		DetailFrom:      DefaultDetailFrom,
 		HistoryInterval: Duration{time.Hour},
 	}
-}
-
-// HistoryScenario is DefaultScenario with 15 months of historian telemetry
-// (1 h) before the detail week: every jar in service has more than a year
-// of history and the labelled RUL set sees more than 100 jars reach their
-// true end of service. Same as `battlake run --start 2025-08-01`.
-func HistoryScenario() Scenario {
-	s := DefaultScenario()
-	s.Start = HistoryStart
-	return s
 }
 
 // Validate reports every problem at once.

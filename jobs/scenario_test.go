@@ -114,16 +114,16 @@ func TestRatesOnSplitsHistoryFromDetail(t *testing.T) {
 	}
 }
 
-// The historian scenario gives the RUL set a year of history for every jar
-// and at least 100 true ends of service inside the telemetry; the default
-// is its last week.
-func TestHistoryScenarioHasAYearAndEndsOfService(t *testing.T) {
-	if d := DefaultScenario(); d.Start != d.DetailFrom || d.End.Sub(d.Start.Time) != 7*24*time.Hour {
-		t.Fatalf("default window %s..%s, detail from %s: want the 7 detail days", d.Start, d.End, d.DetailFrom)
+// The default scenario gives the RUL set a year of history for every jar
+// and at least 100 true ends of service inside the telemetry, and ends with
+// its detail days.
+func TestDefaultScenarioHasAYearAndEndsOfService(t *testing.T) {
+	s := DefaultScenario()
+	if s.DetailFrom.Sub(s.Start.Time) < 365*24*time.Hour || s.End.Sub(s.DetailFrom.Time) != DefaultDetailDays*24*time.Hour {
+		t.Fatalf("window %s..%s, detail from %s: want a year of history and %d detail days", s.Start, s.End, s.DetailFrom, DefaultDetailDays)
 	}
-	s := HistoryScenario()
-	if s.DetailFrom.Sub(s.Start.Time) < 365*24*time.Hour || s.End.Sub(s.DetailFrom.Time) != 7*24*time.Hour {
-		t.Fatalf("window %s..%s, detail from %s: want a year of history and 7 detail days", s.Start, s.End, s.DetailFrom)
+	if r := s.RatesOn(s.Start.Time); !r.History || r.Sample != time.Hour {
+		t.Fatalf("first day %s: %+v, want the 1 h historian", s.Start, r)
 	}
 	e, err := NewEnv(s, DefaultSeed)
 	if err != nil {
