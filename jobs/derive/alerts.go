@@ -54,7 +54,7 @@ import (
 // is bounded by the entities' detector state and the rows written, not by
 // the telemetry read: raw and hourly rows stream a day at a time.
 
-// Plausible counts, observed on the default lake (9 sites, 7 days at 5 s
+// Plausible counts, observed on the former default lake (9 sites, 7 days at 5 s
 // after each site's maintenance history since 2012) and on one site over
 // 3 days (TestAlertStageOnTinyLake checks these ranges):
 //
