@@ -170,16 +170,56 @@ func (tel *telemetry) writeWindowSamples(ctx context.Context, w io.Writer, st *s
 			row.TemperatureC = nonZero(q)
 			buf = append(buf, row)
 		}
-		if err := tw.Write(buf); err != nil {
+		var err error
+		if buf, err = writeAligned(tw, buf, vals, false); err != nil {
 			return 0, err
 		}
-		buf = buf[:0]
-		vals.reset()
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
 	}
+	if _, err := writeAligned(tw, buf, vals, true); err != nil {
+		return 0, err
+	}
 	return tw.Rows(), tw.Close()
+}
+
+// writeAligned writes buf's rows in a whole number of 64-row chunks (all
+// of them when final) and returns the rest, moved to buf's front with
+// their currents re-homed in the reset arena. parquet-go splits each write
+// call into 64-row chunks and checks for a page cut only at a chunk's end,
+// so a long capture (a 15 min outage at 100 ms is 218 K rows) cut pages at
+// rows that depended on the jars' sample count; ingest writes 1024-row
+// batches. With every call starting at a multiple of 64 from the file's
+// start, both write the same bytes (TestWindowSamplesWriteLikeIngest).
+func writeAligned(tw *parquetio.TypedWriter[windowSampleRow], buf []windowSampleRow, vals *arena32, final bool) ([]windowSampleRow, error) {
+	k := len(buf)
+	if !final {
+		k -= k % 64
+	}
+	if k > 0 {
+		if err := tw.Write(buf[:k]); err != nil {
+			return buf, err
+		}
+	}
+	// Fewer than 64 rows are carried: read their currents before the
+	// arena's slots are reused.
+	n := copy(buf, buf[k:])
+	buf = buf[:n]
+	var cur [64]*int32
+	for i := range buf {
+		if p := buf[i].CurrentA; p != nil {
+			v := *p
+			cur[i] = &v
+		}
+	}
+	vals.reset()
+	for i := range buf {
+		if cur[i] != nil {
+			buf[i].CurrentA = vals.ptr(*cur[i])
+		}
+	}
+	return buf, nil
 }
 
 // --- ripple_capture -----------------------------------------------------------
