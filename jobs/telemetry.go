@@ -40,7 +40,7 @@ type telemetry struct {
 func telemetryJobs(e *Env) []pipeline.Job {
 	tel := &telemetry{Env: e}
 	return []pipeline.Job{
-		tel.jarRawJob(),
+		releasing{tel.jarRawJob(), tel.releaseSpans},
 		tel.stringRawJob(),
 		tel.envJob(),
 		tel.eventWindowJob(),
@@ -48,6 +48,23 @@ func telemetryJobs(e *Env) []pipeline.Job {
 		truth{tel}.truthDailyJob(),
 		truth{tel}.truthEventJob(),
 	}
+}
+
+// releasing is a job that, once its wave has run, frees caches its
+// family's jobs share (pipeline.Releaser).
+type releasing struct {
+	pipeline.Job
+	release func()
+}
+
+func (r releasing) Release() { r.release() }
+
+// releaseSpans empties the span caches once the stage has run: every job
+// of the family runs in the same wave, and a later run of the family
+// rebuilds what it needs.
+func (tel *telemetry) releaseSpans() {
+	tel.rooms.reset()
+	tel.strSpans.reset()
 }
 
 // sampleInput, envInput and rippleInput name the rates a table's rows of

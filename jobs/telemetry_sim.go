@@ -96,6 +96,13 @@ func (c *spanShare[K, S]) get(k K, bytes int, build func(*S)) *S {
 	return &x.span
 }
 
+// reset drops every span; users keep the pointers they hold.
+func (c *spanShare[K, S]) reset() {
+	c.mu.Lock()
+	c.m, c.fifo, c.used = nil, nil, 0
+	c.mu.Unlock()
+}
+
 // room is the shared span of k's room.
 func (tel *telemetry) room(k envSpanKey, climate physics.Climate, day time.Time) *physics.EnvSpan {
 	return tel.rooms.get(k, 64+k.n*17, func(sp *physics.EnvSpan) { physics.BuildEnvSpan(sp, k.seed, climate, day, k.step, k.n) })

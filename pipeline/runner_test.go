@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -243,5 +244,34 @@ func TestRunnerWaveErrorNamesStage(t *testing.T) {
 	_, err := r.RunJobs(context.Background(), []pipeline.Job{a, b})
 	if err == nil || !strings.Contains(err.Error(), "stage b: ") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("err = %v, want it to name stage b and the cause", err)
+	}
+}
+
+// releaseJob is a stageJob whose shared caches the runner releases.
+type releaseJob struct {
+	*stageJob
+	release func()
+}
+
+func (j releaseJob) Release() { j.release() }
+
+// A Releaser's caches are released once, after every task of its wave
+// (both of stage a's jobs here) and before the next wave's stage (b,
+// which reads a) is planned; a job without caches is left alone.
+func TestRunnerReleasesAJobsCachesAfterItsWave(t *testing.T) {
+	fs, _ := objstore.NewFS(t.TempDir())
+	var events []string
+	var mu sync.Mutex
+	log := func(e string) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	a1 := &stageJob{stage: "a", table: "telemetry_env", month: "2026-01", hook: func(context.Context) error { log("a1"); return nil }}
+	a2 := &stageJob{stage: "a", table: "telemetry_env", month: "2026-02", hook: func(context.Context) error { log("a2"); return nil }}
+	b := &stageJob{stage: "b", table: "telemetry_env", month: "2026-03", plan: func() { log("plan b") }}
+	r := &pipeline.Runner{Lake: lake.New(fs), Workers: 2, Reads: func(stage string) ([]string, bool) { return []string{"a"}, true }}
+	if _, err := r.RunJobs(context.Background(), []pipeline.Job{releaseJob{a1, func() { log("release") }}, a2, b}); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(events, ",")
+	if got != "a1,a2,release,plan b" && got != "a2,a1,release,plan b" {
+		t.Fatalf("events %s: want both of a's tasks, one release, then b's plan", got)
 	}
 }
