@@ -117,17 +117,17 @@ func (s Scenario) RatesOn(day time.Time) DayRates {
 // run is reproducible whatever the date.
 var DefaultEnd = Date{time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 
-// DefaultDetailDays is the default scenario's detail window: the last day
-// before DefaultEnd at the seed's 5 s base rate, like a BMS that keeps a
-// day of raw samples and hands older ones to its historian. Each 5 s
-// fleet-day costs 16-20 s of the default run's 120 s on two cores (33.6 M
-// jar rows and everything derived from them; README, "The default
-// scenario"), and the 15 months of history about 85 s, so the default
-// keeps one: the 1 h feature windows, the twin's 1 min SOC filter and the
-// event windows' high-rate captures get a day of real detail, and the
-// 24 h and 168 h windows reach back into the historian's 1 h snapshots.
-// `battlake run --detail-from` widens it.
-const DefaultDetailDays = 1
+// DefaultDetailDays is the default scenario's detail window: the last
+// days before DefaultEnd at the seed's 5 s base rate, like a BMS that keeps
+// a few days of raw samples and hands older ones to its historian. Each
+// 5 s fleet-day costs about 7.5 s of the default run's 120 s on two cores
+// (33.6 M jar rows and everything derived from them), the 15 months of
+// history about 60 s (README, "The default scenario"), so the default
+// keeps three: the 1 h feature windows, the twin's 1 min SOC filter and
+// the event windows' high-rate captures get real detail, and the 168 h
+// window reaches back into the historian's 1 h snapshots. `battlake run
+// --detail-from` widens it.
+const DefaultDetailDays = 3
 
 // DefaultDetailFrom is the first detail day of the default scenario.
 var DefaultDetailFrom = Date{DefaultEnd.AddDate(0, 0, -DefaultDetailDays)}
