@@ -6,7 +6,7 @@ GO ?= go
 build:
 	$(GO) build -o bin/battlake ./cmd/battlake
 
-## run: the main job on the embedded default (whole fleet, 15 months at 1 h then 3 days at 5 s, every stage, into ./lake)
+## run: the main job on the embedded default (whole fleet, 15 months at 1 h then 2 days at 5 s, every stage, into ./lake)
 run:
 	$(GO) run ./cmd/battlake run
 

@@ -120,14 +120,14 @@ var DefaultEnd = Date{time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 // DefaultDetailDays is the default scenario's detail window: the last
 // days before DefaultEnd at the seed's 5 s base rate, like a BMS that keeps
 // a few days of raw samples and hands older ones to its historian. Each
-// 5 s fleet-day costs about 7.5 s of the default run's 120 s on two cores
+// 5 s fleet-day costs 8-13 s of the default run's 120 s on two cores
 // (33.6 M jar rows and everything derived from them), the 15 months of
-// history about 60 s (README, "The default scenario"), so the default
-// keeps three: the 1 h feature windows, the twin's 1 min SOC filter and
-// the event windows' high-rate captures get real detail, and the 168 h
-// window reaches back into the historian's 1 h snapshots. `battlake run
-// --detail-from` widens it.
-const DefaultDetailDays = 3
+// history about 60 s (README, "The default scenario"). Two days keep a
+// margin under the budget and give the last day's 1 h and 24 h feature
+// windows, the twin's 1 min SOC filter and the event windows' high-rate
+// captures real detail; the 168 h window reaches back into the
+// historian's 1 h snapshots. `battlake run --detail-from` widens it.
+const DefaultDetailDays = 2
 
 // DefaultDetailFrom is the first detail day of the default scenario.
 var DefaultDetailFrom = Date{DefaultEnd.AddDate(0, 0, -DefaultDetailDays)}

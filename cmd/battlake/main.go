@@ -73,7 +73,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			strings.Join(jobs.StageNames(), ", ") + ").\n" +
 			"Partitions whose manifest already records the same inputs are skipped; --force rewrites them.\n\n" +
 			exitCodesHelp,
-		Example: `  battlake run                                   # whole fleet, 15 months at 1 h then 3 days at 5 s, every stage, into ./lake
+		Example: `  battlake run                                   # whole fleet, 15 months at 1 h then 2 days at 5 s, every stage, into ./lake
   battlake run --start 2026-10-25 --detail-from 2026-10-25   # only the last week, all of it at 5 s
   battlake run --stages master                    # master data only
   battlake run --stages telemetry --start 2026-01-01 --end 2026-01-02 --detail-from 2026-01-01 --sample-interval 5s
