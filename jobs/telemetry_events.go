@@ -206,17 +206,16 @@ func writeAligned(tw *parquetio.TypedWriter[windowSampleRow], buf []windowSample
 	// arena's slots are reused.
 	n := copy(buf, buf[k:])
 	buf = buf[:n]
-	var cur [64]*int32
+	var cur [64]int32
 	for i := range buf {
 		if p := buf[i].CurrentA; p != nil {
-			v := *p
-			cur[i] = &v
+			cur[i] = *p
 		}
 	}
 	vals.reset()
 	for i := range buf {
-		if cur[i] != nil {
-			buf[i].CurrentA = vals.ptr(*cur[i])
+		if buf[i].CurrentA != nil {
+			buf[i].CurrentA = vals.ptr(cur[i])
 		}
 	}
 	return buf, nil

@@ -316,28 +316,10 @@ func (in *calcInputs) capacityJob() pipeline.Job {
 	}}
 }
 
-// maxColBytes bounds the bytes a row adds to any one column of the
-// derived tables' typed rows (a plain UUID and its level), for
-// parquetio.SmallFile.
-const maxColBytes = 17
-
-// writeRows writes n rows of a small table through the checked builder.
+// writeRows writes n rows of a small table through the checked builder
+// (the RowSink sizes the writer's buffers to a file it holds whole).
 func writeRows(o *lake.Output, t *schema.Table, n int, set func(i int, b *parquetio.RowBuilder)) error {
-	return writeRowsSized(o, t, n, 0, set)
-}
-
-// writeRowsSized is writeRows with the writer sized for n rows of at most
-// colBytes bytes in any column (parquetio.SmallFile; 0: the default).
-func writeRowsSized(o *lake.Output, t *schema.Table, n, colBytes int, set func(i int, b *parquetio.RowBuilder)) error {
-	var (
-		w   *parquetio.RowWriter
-		err error
-	)
-	if colBytes > 0 {
-		w, err = parquetio.NewSmallRowWriter(o.Data(), t, parquetio.SmallFile(int64(n), colBytes))
-	} else {
-		w, err = parquetio.NewRowWriter(o.Data(), t)
-	}
+	w, err := parquetio.NewRowWriter(o.Data(), t)
 	if err != nil {
 		return err
 	}
@@ -493,7 +475,7 @@ func writeStringCalc(ctx context.Context, l *lake.Lake, o *lake.Output, t *schem
 		return err
 	}
 	k := calc.NewStringCalc(thd)
-	w, err := parquetio.NewTypedWriter[stringCalcRow](o.Data(), t, parquetio.SmallFile(raw.Data.Rows, maxColBytes))
+	w, err := parquetio.NewTypedWriter[stringCalcRow](o.Data(), t, parquetio.SizedFor(t, raw.Data.Rows))
 	if err != nil {
 		return err
 	}
@@ -764,7 +746,7 @@ func (jt *jarCalcTask) write(ctx context.Context, o *lake.Output, jar, str []lak
 	for _, f := range jar {
 		rows64 += f.Data.Rows
 	}
-	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), jt.t, parquetio.SmallFile(rows64, maxColBytes))
+	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), jt.t, parquetio.SizedFor(jt.t, rows64))
 	if err != nil {
 		return err
 	}

@@ -409,7 +409,7 @@ func (ft *featureTask) chunk(ctx context.Context, day time.Time) error {
 }
 
 func (ft *featureTask) write(o *lake.Output, rows []features.Row) error {
-	w, err := parquetio.NewTypedWriter[featureRow](o.Data(), ft.t, parquetio.SmallFile(int64(len(rows)), maxColBytes))
+	w, err := parquetio.NewTypedWriter[featureRow](o.Data(), ft.t, parquetio.SizedFor(ft.t, int64(len(rows))))
 	if err != nil {
 		return err
 	}

@@ -790,15 +790,7 @@ func (s *twinSources) writeDay(ctx context.Context, o *lake.Output, t *schema.Ta
 	// The row builder, not a typed writer: parquet-go v0.32 writes an
 	// optional JSON field of a typed row as NULL (*string) or panics in its
 	// level histograms (string, []byte).
-	// The longest value of a row is its OCV JSON (the rest is fixed-width).
-	colBytes := maxColBytes
-	for i := range rows {
-		if c := rows[i].cal; c != nil && c.hasCal {
-			colBytes = max(colBytes, len(c.ocv())+8)
-		}
-	}
-	colBytes = max(colBytes, len(priorOCVJSON)+8)
-	return writeRowsSized(o, t, len(rows), colBytes, func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
+	return writeRows(o, t, len(rows), func(i int, rb *parquetio.RowBuilder) { s.setRow(rb, &rows[i]) })
 }
 
 // calibrations are the jars' calibrations current at the end of day d

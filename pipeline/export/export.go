@@ -106,10 +106,11 @@ type Stats struct {
 // parent's segments list, each as a SegmentFile of the blob table in the
 // parent's month.
 func Files(ctx context.Context, lk *lake.Lake, t *schema.Table, month string) ([]lake.SegmentFile, error) {
+	src := t
 	if b := t.Blob(); b != nil {
-		return blobFiles(ctx, lk, t, schema.MustLookup(b.Parent), month)
+		src = schema.MustLookup(b.Parent)
 	}
-	parts, err := lk.Partitions(ctx, t)
+	parts, err := lk.Partitions(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -118,19 +119,8 @@ func Files(ctx context.Context, lk *lake.Lake, t *schema.Table, month string) ([
 		if month != "" && c.Partition.Month != month {
 			continue
 		}
-		out = append(out, c.SegmentsOverlapping(time.Time{}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))...)
-	}
-	return out, nil
-}
-
-func blobFiles(ctx context.Context, lk *lake.Lake, t, parent *schema.Table, month string) ([]lake.SegmentFile, error) {
-	parts, err := lk.Partitions(ctx, parent)
-	if err != nil {
-		return nil, err
-	}
-	var out []lake.SegmentFile
-	for _, c := range parts {
-		if month != "" && c.Partition.Month != month {
+		if src == t {
+			out = append(out, c.SegmentsOverlapping(time.Time{}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))...)
 			continue
 		}
 		p := lake.Partition{Table: t, Month: c.Partition.Month, Bucket: -1}

@@ -231,11 +231,12 @@ type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
-// A writer sized by SmallFile for the rows it writes gives the default
-// writer's bytes, at every size up to the default page buffer (the last
-// sizes fill several default pages); a buffer sized for fewer rows than
-// written cuts pages early, which this test would see.
-func TestSmallFileWritesTheDefaultBytes(t *testing.T) {
+// A writer sized by SizedFor for the rows it writes gives the default
+// writer's bytes with realistic rows, at every size up to the default page
+// buffer (the last sizes fill several default pages); a buffer sized for
+// fewer rows than written cuts pages early, which this test would see.
+func TestSizedForRealisticRowsWritesTheDefaultBytes(t *testing.T) {
+	jar := schema.MustLookup("telemetry_jar_raw")
 	write := func(rows []JarRawRow, opts ...parquet.WriterOption) []byte {
 		return writeRows(t, schema.MustLookup("telemetry_jar_raw"), rows, opts...)
 	}
@@ -251,11 +252,11 @@ func TestSmallFileWritesTheDefaultBytes(t *testing.T) {
 			rows[i] = JarRawRow{TS: int64(i) * 1e6, BatteryID: id, VoltageV: 13000 + int32(rng.IntN(900)), TemperatureC: 250, ResistanceMOhm: 3000 + int32(rng.IntN(500))}
 		}
 		want := write(rows)
-		if got := write(rows, SmallFile(int64(n), 17)); !bytes.Equal(got, want) {
-			t.Errorf("%d rows: SmallFile changed the bytes", n)
+		if got := write(rows, SizedFor(jar, int64(n))); !bytes.Equal(got, want) {
+			t.Errorf("%d rows: SizedFor changed the bytes", n)
 		}
-		if n >= 40_000 && bytes.Equal(write(rows, SmallFile(int64(n)/16, 17)), want) {
-			t.Errorf("%d rows: a writer sized for %d rows wrote the default bytes (the test cannot see a short buffer)", n, n/16)
+		if n >= 40_000 && bytes.Equal(write(rows, SizedFor(jar, int64(n)/64)), want) {
+			t.Errorf("%d rows: a writer sized for %d rows wrote the default bytes (the test cannot see a short buffer)", n, n/64)
 		}
 	}
 }

@@ -95,14 +95,6 @@ func sizedBuffer(bound int64) int {
 	return pageBufferSize
 }
 
-// SmallFile sizes the page buffers of a writer that will write at most
-// rows rows whose values take at most colBytes bytes in any one column
-// (levels included), for callers that know that bound better than the
-// table's column types (SizedFor): the same bytes, smaller buffers.
-func SmallFile(rows int64, colBytes int) parquet.WriterOption {
-	return sizedOption(sizedBuffer(max(rows, 0) * int64(colBytes)))
-}
-
 // CreatedBy is written into every file footer. It carries no version or
 // build id so that the same inputs give the same bytes on every machine.
 const CreatedBy = "battlake"
@@ -188,15 +180,6 @@ func (rw *RowWriter) openFor(rows []parquet.Row) {
 		}
 	}
 	rw.open(sizedOption(sizedBuffer(slices.Max(append(cols, 0)))))
-}
-
-// NewSmallRowWriter is NewRowWriter with extra options (SmallFile).
-func NewSmallRowWriter(w io.Writer, t *schema.Table, extra ...parquet.WriterOption) (*RowWriter, error) {
-	s, err := Schema(t)
-	if err != nil {
-		return nil, err
-	}
-	return &RowWriter{out: w, opts: append(writerOptions(t, s, false), extra...)}, nil
 }
 
 // NewSortedRowWriter is NewRowWriter for producers that guarantee t.SortBy
