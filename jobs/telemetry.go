@@ -193,6 +193,9 @@ func nonZero(q int32) int32 {
 
 const jarBatch = 1 << 14
 
+// jarRawBatch is telemetry_jar_raw's batch: 80 KB of rows.
+const jarRawBatch = 2048
+
 // OhmicRefresh is how often the BMS takes an ohmic (internal resistance)
 // measurement: a test-current injection every 15 minutes, held between
 // refreshes, as monitoring systems report it. Voltage and temperature are
@@ -207,7 +210,10 @@ func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema
 		return err
 	}
 	ds := &daySim{tel: tel}
-	buf := make([]parquetio.JarRawRow, 0, tel.batchRows(len(bats), ms))
+	// A small batch stays in L2 between the loop that fills it and the
+	// writer that reads it column by column (a 16 K-row batch, 640 KB, did
+	// not: its stores were a tenth of the table's time).
+	buf := make([]parquetio.JarRawRow, 0, min(tel.batchRows(len(bats), ms), jarRawBatch))
 	flush := func() error {
 		if err := w.Write(buf); err != nil {
 			return err
@@ -225,7 +231,7 @@ func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema
 			// The module's resolution in mV (1 or 5), applied to the
 			// integer reading.
 			resMV := int32(max(1, math.Round(ds.jar.Sensor.VoltResV*1e3)))
-			var stuck parquetio.JarRawRow
+			var stuck [4]int32 // the last report's values: a stuck sensor repeats them
 			var heldR, heldG int32
 			ts0, stepMicros := day.UnixMicro(), step.Microseconds()
 			for {
@@ -240,7 +246,7 @@ func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema
 					rd := &rds[k]
 					row := parquetio.JarRawRow{TS: ts0 + int64(rd.I)*stepMicros, BatteryID: b.ID}
 					if rd.Stuck == stuckHeld { // repeat the interval's first report
-						row.VoltageV, row.TemperatureC, row.ResistanceMOhm, row.ConductanceS = stuck.VoltageV, stuck.TemperatureC, stuck.ResistanceMOhm, stuck.ConductanceS
+						row.VoltageV, row.TemperatureC, row.ResistanceMOhm, row.ConductanceS = stuck[0], stuck[1], stuck[2], stuck[3]
 					} else {
 						if row.VoltageV, err = quant(rd.VoltageV, 1e3, 1e5, "voltage_v"); err != nil {
 							return jarErr(t, b, row.TS, err)
@@ -265,7 +271,7 @@ func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema
 							heldG = nonZero(heldG)
 						}
 						row.ResistanceMOhm, row.ConductanceS = heldR, heldG
-						stuck = row
+						stuck = [4]int32{row.VoltageV, row.TemperatureC, row.ResistanceMOhm, row.ConductanceS}
 					}
 					buf = append(buf, row)
 					if len(buf) == cap(buf) {

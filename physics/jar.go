@@ -58,6 +58,11 @@ type JarSim struct {
 	offset       float64
 	openV        float64
 	failNs       int64
+	// quietNs: before it the sudden failure's precursor is zero at both
+	// hourly knots around any sample, so a jar with a failure ahead runs
+	// canonical float like a jar without one (most of the jars that have
+	// one: it lies months or years ahead).
+	quietNs int64
 
 	// Knots of the slow life quantities at whole hours (absolute), linearly
 	// interpolated: pure functions of time, cheap per sample.
@@ -191,9 +196,10 @@ func (s *JarSim) Reset(life *JarLife, jarSeed uint64, span *StringSpan, env *Env
 	// Jar-to-jar float spread within a string, ~±20-50 mV (brief).
 	s.offset = clamp(0.02*Gauss(Mix(jarSeed, tagJarOffset), 0), -0.045, 0.045)
 	s.openV = 0.3 + 1.5*Unit(Mix(jarSeed, tagJarOpen), 0)
-	s.failNs = math.MaxInt64
+	s.failNs, s.quietNs = math.MaxInt64, int64(math.MaxInt64)
 	if life.Failure != FailureNone {
 		s.failNs = life.FailureAt.UnixNano()
+		s.quietNs = s.failNs - int64(life.precursorDays*24*float64(hourNs)) - 2*hourNs
 	}
 	s.knotStart, s.knotEnd = 0, math.MinInt64
 	s.pkI, s.inBusy = 0, false
@@ -556,14 +562,15 @@ func (s *JarSim) Next() (JarSample, bool) {
 
 // NextTrueV is Next's TrueVoltageV alone, for a string's sum: the same
 // state, without the sensor's draws, and at canonical float of a jar with
-// no sudden failure without the life knots (its voltage does not read
-// them), which were most of a 1 h history's string telemetry.
+// no sudden failure precursor under way without the life knots (its
+// voltage does not read them), which were most of a 1 h history's string
+// telemetry.
 func (s *JarSim) NextTrueV() (float64, bool) {
 	if s.i >= s.n {
 		return 0, false
 	}
 	i, t := s.tick()
-	if s.busy != nil && !s.busy[i] && s.failNs == math.MaxInt64 && s.sp[i] != 0 {
+	if s.busy != nil && !s.busy[i] && t < s.quietNs && s.sp[i] != 0 {
 		s.inBusy = false
 		return float64(s.sp[i]) + s.qV, true // truth's canonical float branch
 	}
@@ -614,7 +621,7 @@ func (s *JarSim) truth(i int, t int64) (v, temp, r, soc float64) {
 			relax := s.floatV + s.offset - OCV(1, 25)
 			v = OCV(1, temp) + drift + relax*math.Exp(-float64(t-s.openFrom)/float64(2*hourNs))
 			r = rb * rTempFactor(temp)
-		} else if s.failNs == math.MaxInt64 {
+		} else if t < s.quietNs {
 			temp, v, r = s.qT, float64(s.sp[i])+s.qV, rb*s.qRf
 		} else {
 			temp = s.amb + s.eqExc + heat

@@ -468,3 +468,50 @@ func TestNextTrueVMatchesNext(t *testing.T) {
 		t.Fatal("nothing checked")
 	}
 }
+
+// A jar whose sudden failure lies ahead of its precursor runs exactly like
+// the same jar without one (the quiet fast path; voltages to rounding);
+// inside the precursor it does not.
+func TestFailureAheadIsQuietBeforeItsPrecursor(t *testing.T) {
+	checked, differed := 0, 0
+	for s := uint64(0); s < 60 && checked < 3; s++ {
+		l := NewJarLife(Mix(17, s), testSpec, ProfileFailing, day(2019, 1, 1), 27)
+		if l.Failure == FailureNone || l.FailureAt.Year() < 2021 {
+			continue
+		}
+		none := l
+		none.Failure = FailureNone
+		quiet := l.FailureAt.Add(-time.Duration(l.precursorDays*24)*time.Hour - 72*time.Hour).Truncate(24 * time.Hour)
+		inside := l.FailureAt.Add(-time.Duration(l.precursorDays*12) * time.Hour).Truncate(24 * time.Hour)
+		for _, d0 := range []time.Time{quiet, inside} {
+			step := time.Minute
+			n := int(24 * time.Hour / step)
+			var span StringSpan
+			BuildStringSpan(&span, testCfg(SystemUPS), Mix(5, s), d0, step, n, busyDayEvents(d0, 1))
+			var a, b JarSim
+			a.Reset(&l, Mix(3, s), &span, nil, 1)
+			b.Reset(&none, Mix(3, s), &span, nil, 1)
+			diff := 0 // samples whose voltage shows the precursor's drift
+			for i := 0; i < n; i++ {
+				x, _ := a.Next()
+				y, _ := b.Next()
+				if math.Abs(x.TrueVoltageV-y.TrueVoltageV) > 1e-9 {
+					diff++
+				}
+				if math.Abs(x.TrueVoltageV-y.TrueVoltageV) > 1e-12 || x.TempC != y.TempC || x.ResistanceMOhm != y.ResistanceMOhm {
+					if d0.Equal(quiet) {
+						t.Fatalf("jar %d day %s sample %d: with its failure ahead %+v, without %+v", s, d0.Format(time.DateOnly), i, x, y)
+					}
+				}
+			}
+			if d0.Equal(quiet) {
+				checked++
+			} else if diff > n/2 { // the precursor's drift shows at float, most of the day
+				differed++
+			}
+		}
+	}
+	if checked == 0 || differed != checked {
+		t.Fatalf("%d quiet days checked, %d precursor days showed its drift in most samples (want as many)", checked, differed)
+	}
+}

@@ -19,18 +19,6 @@ import (
 // registry's for its table.
 var ErrSchema = errors.New("data file schema differs from the registry")
 
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // Parquet writes table t of lake lk to w as one Parquet file with the
 // registry's schema (the lake's logical types, zstd, footer metadata; no
 // sort order is declared, since partitions are concatenated). Each
@@ -47,7 +35,7 @@ func Parquet(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o
 	if err != nil {
 		return st, fmt.Errorf("export %s: %w", t.Name, err)
 	}
-	cw := &countWriter{w: w}
+	cw := &parquetio.CountingWriter{W: w}
 	pw, err := parquetio.NewRowWriter(cw, t)
 	if err != nil {
 		return st, fmt.Errorf("export %s: %w", t.Name, err)
@@ -65,7 +53,7 @@ func Parquet(ctx context.Context, lk *lake.Lake, t *schema.Table, w io.Writer, o
 	if err := pw.Close(); err != nil {
 		return st, fmt.Errorf("export %s: write: %w", t.Name, err)
 	}
-	st.Bytes = cw.n
+	st.Bytes = cw.N
 	return st, nil
 }
 

@@ -442,17 +442,9 @@ func (s *rowSink) flush() error {
 
 func (s *rowSink) close() error { return errors.Join(s.flush(), s.w.Close()) }
 
-// jarRow is telemetry_jar_raw's Parquet row (checked against the registry
-// when the writer opens). Optional decimals are pointers: unlike the
-// synthesizer, an export may hold a real zero.
-type jarRow struct {
-	TS             int64    `parquet:"ts,timestamp(microsecond)"`
-	BatteryID      [16]byte `parquet:"battery_id,uuid"`
-	VoltageV       *int32   `parquet:"voltage_v,decimal(3:5),optional"`
-	TemperatureC   *int32   `parquet:"temperature_c,decimal(1:4),optional"`
-	ResistanceMOhm *int32   `parquet:"resistance_mohm,decimal(3:8),optional"`
-	ConductanceS   *int32   `parquet:"conductance_s,decimal(5:8),optional"`
-}
+// jarRow is telemetry_jar_raw's Parquet row with pointers for its optional
+// decimals: unlike the synthesizer, an export may hold a real zero.
+type jarRow = parquetio.JarRawNullableRow
 
 // typedSink batches rows for a typed writer; conv builds one row.
 type typedSink[T any] struct {

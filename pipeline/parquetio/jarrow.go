@@ -14,3 +14,16 @@ type JarRawRow struct {
 	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8),optional"`
 	ConductanceS   int32    `parquet:"conductance_s,decimal(5:8),optional"`
 }
+
+// JarRawNullableRow is telemetry_jar_raw's row where a zero is a real
+// reading: its optional decimals are pointers (nil is NULL). Ingest writes
+// exports that hold real zeros through it; for the same values it writes
+// the same bytes as JarRawRow.
+type JarRawNullableRow struct {
+	TS             int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID      [16]byte `parquet:"battery_id,uuid"`
+	VoltageV       *int32   `parquet:"voltage_v,decimal(3:5),optional"`
+	TemperatureC   *int32   `parquet:"temperature_c,decimal(1:4),optional"`
+	ResistanceMOhm *int32   `parquet:"resistance_mohm,decimal(3:8),optional"`
+	ConductanceS   *int32   `parquet:"conductance_s,decimal(5:8),optional"`
+}

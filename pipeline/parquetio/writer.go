@@ -222,6 +222,7 @@ func (rw *RowWriter) Close() error { return rw.open().Close() }
 // (a dead jar reads 0.001 V, not 0).
 type TypedWriter[T any] struct {
 	w    *parquet.GenericWriter[T]
+	jar  *jarWriter // telemetry_jar_raw's own page writer (jarwriter.go)
 	rows int64
 }
 
@@ -236,6 +237,17 @@ func NewTypedWriter[T any](w io.Writer, t *schema.Table, extra ...parquet.Writer
 	}
 	if err := CheckRowType[T](t); err != nil {
 		return nil, err
+	}
+	switch any((*T)(nil)).(type) {
+	case *JarRawRow, *JarRawNullableRow:
+		if t.Name != "telemetry_jar_raw" {
+			break
+		}
+		jw, err := newJarWriter(w, t, s, extra)
+		if err != nil {
+			return nil, err
+		}
+		return &TypedWriter[T]{jar: jw}, nil
 	}
 	return &TypedWriter[T]{w: parquet.NewGenericWriter[T](w, append(writerOptions(t, s, true), extra...)...)}, nil
 }
@@ -270,6 +282,20 @@ type rowTypeKey struct {
 
 // Write appends rows.
 func (tw *TypedWriter[T]) Write(rows []T) error {
+	if tw.jar != nil {
+		var err error
+		switch r := any(rows).(type) {
+		case []JarRawRow:
+			err = writeJarRows(tw.jar, r, false)
+		case []JarRawNullableRow:
+			err = writeJarRows(tw.jar, r, true)
+		}
+		if err != nil {
+			return err
+		}
+		tw.rows += int64(len(rows))
+		return nil
+	}
 	n, err := tw.w.Write(rows)
 	tw.rows += int64(n)
 	return err
@@ -279,4 +305,9 @@ func (tw *TypedWriter[T]) Write(rows []T) error {
 func (tw *TypedWriter[T]) Rows() int64 { return tw.rows }
 
 // Close flushes and writes the footer.
-func (tw *TypedWriter[T]) Close() error { return tw.w.Close() }
+func (tw *TypedWriter[T]) Close() error {
+	if tw.jar != nil {
+		return tw.jar.close()
+	}
+	return tw.w.Close()
+}
