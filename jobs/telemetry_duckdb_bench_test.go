@@ -45,12 +45,15 @@ func BenchmarkTelemetryStageVsDuckDB(b *testing.B) {
 	exec(fmt.Sprintf("SET threads = %d", workers))
 	exec("SET preserve_insertion_order = true") // the default, stated: rows stay in our order
 	b.Run("fresh", func(b *testing.B) {
+		var best raceResult
 		for i := 0; i < b.N; i++ {
 			dir := b.TempDir()
-			raceTelemetryStage(b, db, exec, dir, fleetDayScenario(), nil)
+			best.keepBest(raceTelemetryStage(b, db, exec, dir, fleetDayScenario(), nil))
 		}
+		best.report(b)
 	})
 	b.Run("daily", func(b *testing.B) {
+		var best raceResult
 		for i := 0; i < b.N; i++ {
 			dir := b.TempDir()
 			prev := fleetDayScenario()
@@ -59,15 +62,16 @@ func BenchmarkTelemetryStageVsDuckDB(b *testing.B) {
 			}
 			sc := prev
 			sc.Start, sc.End = Date{prev.Start.AddDate(0, 0, 1)}, Date{prev.End.AddDate(0, 0, 1)}
-			raceTelemetryStage(b, db, exec, dir, sc, snapshotFiles(b, dir))
+			best.keepBest(raceTelemetryStage(b, db, exec, dir, sc, snapshotFiles(b, dir)))
 		}
+		best.report(b)
 	})
 }
 
 // raceTelemetryStage runs the telemetry stage of sc on the lake in dir and
 // DuckDB's COPY of the rows it wrote: the files not in before (new, or
 // rewritten: another size or time), or every file when before is nil.
-func raceTelemetryStage(b *testing.B, db *sql.DB, exec func(string) time.Duration, dir string, sc Scenario, before map[string]fileStamp) {
+func raceTelemetryStage(b *testing.B, db *sql.DB, exec func(string) time.Duration, dir string, sc Scenario, before map[string]fileStamp) raceResult {
 	workers := runtime.GOMAXPROCS(0)
 	start, cpu0 := time.Now(), benchutil.CPUTime()
 	sum, err := Run(context.Background(), RunConfig{Lake: dir, Scenario: sc, Seed: DefaultSeed, Stages: []string{"telemetry"}, Workers: workers, Force: before == nil})
@@ -148,17 +152,45 @@ func raceTelemetryStage(b *testing.B, db *sql.DB, exec func(string) time.Duratio
 		ours.Seconds(), snappy.Seconds(), ours.Seconds()/snappy.Seconds(), zstd.Seconds(), ours.Seconds()/zstd.Seconds(), rows, skipped)
 	b.Logf("CPU:  telemetry stage %.2fs  duckdb COPY snappy %.2fs (ratio %.2f)  zstd %.2fs (ratio %.2f)",
 		oursCPU.Seconds(), snappyCPU.Seconds(), oursCPU.Seconds()/snappyCPU.Seconds(), zstdCPU.Seconds(), oursCPU.Seconds()/zstdCPU.Seconds())
-	b.ReportMetric(ours.Seconds(), "stage_s")
-	b.ReportMetric(snappy.Seconds(), "duckdb_snappy_s")
-	b.ReportMetric(zstd.Seconds(), "duckdb_zstd_s")
-	b.ReportMetric(ours.Seconds()/snappy.Seconds(), "stage/duckdb_snappy")
-	b.ReportMetric(ours.Seconds()/zstd.Seconds(), "stage/duckdb_zstd")
-	b.ReportMetric(oursCPU.Seconds()/snappyCPU.Seconds(), "cpu_stage/duckdb_snappy")
-	b.ReportMetric(oursCPU.Seconds()/zstdCPU.Seconds(), "cpu_stage/duckdb_zstd")
-	b.ReportMetric(float64(rows)/ours.Seconds(), "rows/s")
-	b.ReportMetric(float64(rows)/zstd.Seconds(), "duckdb_zstd_rows/s")
-	b.ReportMetric(float64(tableBytes+blobBytes)/float64(rows), "bytes/row")
-	b.ReportMetric(float64(rows), "rows")
+	return raceResult{ours, oursCPU, snappy, snappyCPU, zstd, zstdCPU, rows, tableBytes + blobBytes}
+}
+
+// raceResult is one race's times; over iterations (-benchtime Nx) the
+// report keeps each side's fastest, so a machine whose load varies does
+// not favour whichever side ran in a quiet moment.
+type raceResult struct {
+	ours, oursCPU, snappy, snappyCPU, zstd, zstdCPU time.Duration
+	rows, bytes                                     int64
+}
+
+func (r *raceResult) keepBest(x raceResult) {
+	if r.rows == 0 {
+		*r = x
+		return
+	}
+	r.ours, r.oursCPU = min(r.ours, x.ours), min(r.oursCPU, x.oursCPU)
+	r.snappy, r.snappyCPU = min(r.snappy, x.snappy), min(r.snappyCPU, x.snappyCPU)
+	r.zstd, r.zstdCPU = min(r.zstd, x.zstd), min(r.zstdCPU, x.zstdCPU)
+}
+
+func (r *raceResult) report(b *testing.B) {
+	if b.N > 1 {
+		b.Logf("best of %d: wall: telemetry stage %.2fs  duckdb COPY snappy %.2fs (ratio %.2f)  zstd %.2fs (ratio %.2f)", b.N,
+			r.ours.Seconds(), r.snappy.Seconds(), r.ours.Seconds()/r.snappy.Seconds(), r.zstd.Seconds(), r.ours.Seconds()/r.zstd.Seconds())
+		b.Logf("best of %d: CPU:  telemetry stage %.2fs  duckdb COPY snappy %.2fs (ratio %.2f)  zstd %.2fs (ratio %.2f)", b.N,
+			r.oursCPU.Seconds(), r.snappyCPU.Seconds(), r.oursCPU.Seconds()/r.snappyCPU.Seconds(), r.zstdCPU.Seconds(), r.oursCPU.Seconds()/r.zstdCPU.Seconds())
+	}
+	b.ReportMetric(r.ours.Seconds(), "stage_s")
+	b.ReportMetric(r.snappy.Seconds(), "duckdb_snappy_s")
+	b.ReportMetric(r.zstd.Seconds(), "duckdb_zstd_s")
+	b.ReportMetric(r.ours.Seconds()/r.snappy.Seconds(), "stage/duckdb_snappy")
+	b.ReportMetric(r.ours.Seconds()/r.zstd.Seconds(), "stage/duckdb_zstd")
+	b.ReportMetric(r.oursCPU.Seconds()/r.snappyCPU.Seconds(), "cpu_stage/duckdb_snappy")
+	b.ReportMetric(r.oursCPU.Seconds()/r.zstdCPU.Seconds(), "cpu_stage/duckdb_zstd")
+	b.ReportMetric(float64(r.rows)/r.ours.Seconds(), "rows/s")
+	b.ReportMetric(float64(r.rows)/r.zstd.Seconds(), "duckdb_zstd_rows/s")
+	b.ReportMetric(float64(r.bytes)/float64(r.rows), "bytes/row")
+	b.ReportMetric(float64(r.rows), "rows")
 }
 
 // fileStamp tells a rewritten file from an untouched one.
