@@ -18,7 +18,10 @@ import (
 // The models, trained on the train strings with what the training set
 // knew at its horizon (censored jars stay censored):
 //
-//   - RUL: gradient-boosted trees in Go (package ml): a squared-loss model
+//   - SOH soft sensor: gradient-boosted trees that estimate the jar's SOH
+//     and its recent fade from every feature (sensor.go);
+//   - RUL: gradient-boosted trees in Go (package ml) on age and the
+//     sensor's estimates: a squared-loss model
 //     for the point estimate and quantile-loss models at 2.5 % and 97.5 %,
 //     widened by conformalized quantile regression calibrated on the
 //     validation strings. They learn from rows whose end of service was

@@ -3,7 +3,8 @@
 // the hidden truth.
 //
 // It is the one place outside the synthesizer that reads `_truth/`, and
-// only for labels and evaluation: the features come from package derive
+// only for labels (the RUL labels, and the true SOH the soft sensor learns)
+// and evaluation: the features come from package derive
 // (raw and calculated data only), and predictions (derive.PredictJobs) read
 // no truth at all: the trained models and the same features.
 package rul
