@@ -130,6 +130,19 @@ func TestRULStage(t *testing.T) {
 		t.Errorf("%v models with test metrics, want the RUL and both failure models", n)
 	}
 
+	// The SOH soft sensor: registered at every cutoff, scored on the test
+	// strings well below the true SOH's spread, and its estimates in every
+	// ML prediction's feature snapshot.
+	if n := q1(t, db, "SELECT count(*) FROM "+models+" WHERE model_name = 'soh-soft-sensor-gbt' AND training_data_end IN (DATE '2026-10-01', DATE '2026-11-01')"); n != 2 {
+		t.Errorf("%v soh sensors at the cutoffs 2026-09-30 and 2026-10-31, want 2", n)
+	}
+	if n := q1(t, db, "SELECT count(*) FROM "+models+" WHERE model_name = 'soh-soft-sensor-gbt' AND NOT (json_extract(metrics_json, '$.rows')::INT > 0 AND json_extract(metrics_json, '$.soh_rmse_pct')::DOUBLE < 0.7 * json_extract(metrics_json, '$.soh_sd_pct')::DOUBLE)"); n != 0 {
+		t.Errorf("%v soh sensors without test rows or no better than a constant", n)
+	}
+	if n := q1(t, db, "SELECT count(*) FROM "+pred+" WHERE source = 'ml_model' AND (json_extract(feature_snapshot_json, '$.soh_est_pct') IS NULL OR json_extract(feature_snapshot_json, '$.soh_fade_est_pct_per_year') IS NULL)"); n != 0 {
+		t.Errorf("%v ML predictions without the sensor's estimates in their feature snapshot", n)
+	}
+
 	if n := q1(t, db, "SELECT min(json_extract(metrics_json, '$.train_rows')::INT) FROM "+models+" WHERE model_type = 'anomaly_iforest'"); !(n > 0) {
 		t.Errorf("anomaly model registered with %v training rows", n)
 	}

@@ -71,6 +71,16 @@ type Evaluation struct {
 	RMSEGain    float64           `json:"rmse_reduction_vs_best_baseline"`
 	FusedGap    float64           `json:"fused_gap_closed_share"`
 	FusedGain   float64           `json:"fused_rmse_reduction_vs_best_baseline"`
+	Sensor      SensorScore       `json:"soh_sensor"`
+}
+
+// SensorScore is the soft sensor's error on the test rows against the
+// hidden truth, next to the spread of the truth (its standard deviation:
+// the RMSE of a constant estimate).
+type SensorScore struct {
+	N, NFade         int
+	SOHRMSE, SOHSD   float64
+	FadeRMSE, FadeSD float64
 }
 
 // MethodScore is one method's RUL error on the test rows.
@@ -90,6 +100,7 @@ type evalRow struct {
 	p30, p90                    float64
 	fused, flo, fhi, twin, ref  float64
 	linear                      float64 // truth-linear-90d
+	sohEst, fadeEst, soh, fade  float64 // the sensor's estimates and the truth
 	trainMean, captest, ageOnly float64
 }
 
@@ -141,6 +152,8 @@ func Evaluate(ctx context.Context, l *lake.Lake, s *Set, ms []*Models, h Hyper) 
 		e := evalRow{model: idx[m], battery: r.Battery, day: r.AsOf, truth: s.Labels[i].TrueRULDays, pred: p.RUL, lo: p.Lo, hi: p.Hi, p30: p.P30, p90: p.P90,
 			fused: f.RUL, flo: f.Lo, fhi: f.Hi, twin: f.Twin, linear: tf.linear(i), trainMean: m.TrainMean, captest: m.TrainMean}
 		e.ref = math.Max(0, refs[idx[m]].Predict(tf.row(i)))
+		e.sohEst, e.fadeEst = m.Sensor.Estimate(x)
+		e.soh, e.fade = tf.now[i], fadeLabel(tf.now[i], tf.then[i])
 		if v := x[ic]; !math.IsNaN(v) {
 			e.captest = math.Min(v, maxRULDays)
 		}
@@ -241,7 +254,38 @@ func summarize(rows []evalRow, ms []*Models) *Evaluation {
 	ev.Brier30, ev.Brier90 = ml.Brier(p30, y30, nil), ml.Brier(p90, y90, nil)
 	ev.AlphaLambda, _ = ml.AlphaLambdaAccuracy(pred, truth, 0.2)
 	ev.ByHorizon = ml.ErrorsByHorizon(pred, truth, []float64{0, 30, 90, 180, 365, 730, 1e9})
+	ev.Sensor = sensorScore(rows)
 	return ev
+}
+
+// sensorScore scores the sensor on the rows with a known truth.
+func sensorScore(rows []evalRow) SensorScore {
+	var se, st, fe, ft []float64
+	for _, e := range rows {
+		if !math.IsNaN(e.soh) {
+			se, st = append(se, e.sohEst), append(st, e.soh)
+		}
+		if !math.IsNaN(e.fade) {
+			fe, ft = append(fe, e.fadeEst), append(ft, e.fade)
+		}
+	}
+	return SensorScore{N: len(st), NFade: len(ft), SOHRMSE: ml.RMSE(se, st), SOHSD: stddev(st), FadeRMSE: ml.RMSE(fe, ft), FadeSD: stddev(ft)}
+}
+
+// stddev is the population standard deviation (NaN without values).
+func stddev(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	var m, ss float64
+	for _, x := range v {
+		m += x
+	}
+	m /= float64(len(v))
+	for _, x := range v {
+		ss += (x - m) * (x - m)
+	}
+	return math.Sqrt(ss / float64(len(v)))
 }
 
 func (s *Set) telemetryStart() time.Time { return s.telemetry }
@@ -311,27 +355,42 @@ func (tf *truthFeatures) linear(i int) float64 {
 	return math.Min(maxRULDays, (now-80)/((then-now)/truthWindow))
 }
 
-// loadTruthFeatures reads the true SOH of every row of s (evaluation only).
+// loadTruthFeatures is the true SOH of every row of s (evaluation only),
+// read with the set (BuildSet) or here.
 func loadTruthFeatures(ctx context.Context, l *lake.Lake, s *Set) (*truthFeatures, error) {
+	if s.soh != nil {
+		return &truthFeatures{s: s, now: s.soh, then: s.soh90}, nil
+	}
+	now, then, err := loadSOH(ctx, l, s)
+	if err != nil {
+		return nil, err
+	}
+	return &truthFeatures{s: s, now: now, then: then}, nil
+}
+
+// loadSOH reads the true SOH of every row of s on its as-of day and
+// truthWindow days before (NaN when unknown: before installation, or
+// outside the truth).
+func loadSOH(ctx context.Context, l *lake.Lake, s *Set) (now, then []float64, err error) {
 	need := map[time.Time]bool{}
 	for _, d := range s.Days {
 		need[d], need[d.AddDate(0, 0, -truthWindow)] = true, true
 	}
 	soh, err := trueSOH(ctx, l, need)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	tf := &truthFeatures{s: s, now: make([]float64, len(s.Labels)), then: make([]float64, len(s.Labels))}
+	at := func(r derive.RULRow, back int) float64 {
+		if v, ok := soh[sohKey{r.Battery, r.AsOf.AddDate(0, 0, -back)}]; ok {
+			return v
+		}
+		return math.NaN()
+	}
+	now, then = make([]float64, len(s.Labels)), make([]float64, len(s.Labels))
 	for i, r := range s.Frame.Rows {
-		tf.now[i], tf.then[i] = math.NaN(), math.NaN()
-		if v, ok := soh[sohKey{r.Battery, r.AsOf}]; ok {
-			tf.now[i] = v
-		}
-		if v, ok := soh[sohKey{r.Battery, r.AsOf.AddDate(0, 0, -truthWindow)}]; ok {
-			tf.then[i] = v
-		}
+		now[i], then[i] = at(r, 0), at(r, truthWindow)
 	}
-	return tf, nil
+	return now, then, nil
 }
 
 // truthModel is the truth-informed reference at s's cutoff, trained like
@@ -459,6 +518,13 @@ func (ev *Evaluation) RULMetrics() map[string]any {
 		"alpha_lambda_accuracy_0_2": nz(ev.AlphaLambda), "rul_by_horizon": by}
 }
 
+// SensorMetrics is metrics_json of the soft sensor.
+func (ev *Evaluation) SensorMetrics() map[string]any {
+	sc := ev.Sensor
+	return map[string]any{"split": "test", "rows": sc.N, "soh_rmse_pct": nz(sc.SOHRMSE), "soh_sd_pct": nz(sc.SOHSD),
+		"fade_rows": sc.NFade, "fade_rmse_pct_per_year": nz(sc.FadeRMSE), "fade_sd_pct_per_year": nz(sc.FadeSD)}
+}
+
 // FailureMetrics is metrics_json of a failure-probability model.
 func (ev *Evaluation) FailureMetrics(days int) map[string]any {
 	if days == 30 {
@@ -508,6 +574,8 @@ func (ev *Evaluation) String() string {
 		ev.Coverage95, ev.MeanWidth, ev.FusedCov95, ev.FusedWidth)
 	fmt.Fprintf(&b, "failure within 30 d: AUROC %.3f, Brier %.4f (%d positives); within 90 d: AUROC %.3f (target >= 0.90), Brier %.4f (%d positives)\n",
 		ev.AUROC30, ev.Brier30, ev.Positives30, ev.AUROC90, ev.Brier90, ev.Positives90)
+	fmt.Fprintf(&b, "soh soft sensor: SOH RMSE %.2f %% (true SOH spread %.2f %%, %d rows), 90-day fade RMSE %.2f %%/year (spread %.2f, %d rows)\n",
+		ev.Sensor.SOHRMSE, ev.Sensor.SOHSD, ev.Sensor.N, ev.Sensor.FadeRMSE, ev.Sensor.FadeSD, ev.Sensor.NFade)
 	fmt.Fprintf(&b, "alpha-lambda accuracy (alpha 0.2, all as-of days pooled): %.3f\n", ev.AlphaLambda)
 	fmt.Fprintf(&b, "\n%-16s %6s %10s %10s %10s\n", "true RUL (days)", "n", "MAE", "RMSE", "bias")
 	for _, h := range ev.ByHorizon {

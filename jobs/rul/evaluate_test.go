@@ -45,7 +45,7 @@ func TestTruthFeaturesHandCase(t *testing.T) {
 func TestPredictBatchEqualsPredict(t *testing.T) {
 	nf, nr := len(derive.RULFeatureNames), 300
 	rng := rand.New(rand.NewPCG(1, 2))
-	X, V := ml.NewMatrix(nr, nf), ml.NewMatrix(nr, len(RULFeatures))
+	X := ml.NewMatrix(nr, nf)
 	y, yb := make([]float64, nr), make([]float64, nr)
 	for i := 0; i < nr; i++ {
 		for j := range X.Row(i) {
@@ -54,7 +54,6 @@ func TestPredictBatchEqualsPredict(t *testing.T) {
 				X.Row(i)[j] = math.NaN()
 			}
 		}
-		rulView(V.Row(i)[:0], X.Row(i))
 		y[i] = 3000 * rng.Float64()
 		if y[i] < 300 {
 			yb[i] = 1
@@ -72,7 +71,15 @@ func TestPredictBatchEqualsPredict(t *testing.T) {
 	}
 	lo, hi := h.Quantile, h.Quantile
 	lo.Alpha, hi.Alpha = loQ, hiQ
-	m := &Models{Point: fit(V, y, h.RUL), Lo: fit(V, y, lo), Hi: fit(V, y, hi), P30: fit(X, yb, h.Failure), P90: fit(X, yb, h.Failure), CQR: 40}
+	sx := ml.NewMatrix(nr, nf)
+	copy(sx.Data, X.Data)
+	sn := &Sensor{SOH: []*ml.GBM{fit(sx, y, h.RUL)}, Fade: []*ml.GBM{fit(sx, yb, h.RUL)}}
+	m0 := &Models{Sensor: sn}
+	V, err := m0.inputBatch(X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Models{Sensor: sn, Point: fit(V, y, h.RUL), Lo: fit(V, y, lo), Hi: fit(V, y, hi), P30: fit(X, yb, h.Failure), P90: fit(X, yb, h.Failure), CQR: 40}
 	ps, err := m.predictBatch(X, V)
 	if err != nil {
 		t.Fatal(err)

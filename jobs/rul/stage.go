@@ -38,7 +38,7 @@ import (
 
 // CodeVersion enters the fingerprint of every rul segment: bump it when
 // the set, the training or the predictions change for the same inputs.
-const CodeVersion = "rul-2026.11.29-10"
+const CodeVersion = "rul-2026.11.30-11"
 
 func meta(table string) lake.Meta {
 	m := derive.Meta(table)
@@ -82,6 +82,7 @@ const (
 	NameFail30  = "failure-30d-gbt-logistic"
 	NameFail90  = "failure-90d-gbt-logistic"
 	NameAnomaly = "anomaly-isolation-forest"
+	NameSensor  = "soh-soft-sensor-gbt"
 )
 
 // ModelID is the registry id of a model version.
@@ -146,6 +147,11 @@ func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s 
 		cut := m.Cutoff.Format(time.DateOnly)
 		fuse := m.Fuse
 		rulArt, _ := json.Marshal(Bundle{Cutoff: cut, Fuse: &fuse, Point: mj(m.Point), Lo: mj(m.Lo), Hi: mj(m.Hi), CQR: m.CQR, TrainMean: m.TrainMean})
+		sohs, fades, err := m.Sensor.marshal()
+		if err != nil {
+			return err
+		}
+		sensorArt, _ := json.Marshal(Bundle{Cutoff: cut, SOH: sohs, Fade: fades})
 		f30, _ := json.Marshal(Bundle{Cutoff: cut, P30: mj(m.P30)})
 		f90, _ := json.Marshal(Bundle{Cutoff: cut, P90: mj(m.P90)})
 		rm := per[k].RULMetrics()
@@ -163,8 +169,19 @@ func (sh *shared) train(ctx context.Context, o *lake.Output, t *schema.Table, s 
 			}
 			return x
 		}
+		sm := per[k].SensorMetrics()
+		sm["cutoff"] = cut
+		if k == len(ms)-1 {
+			sm["rolling"] = ev.SensorMetrics()
+		}
 		rows = append(rows,
 			versioned{registryRow{NameRUL, "catboost_rul", version, status[k], rulArt, map[string]any{"point": m.Point.Hyperparameters(), "quantile": m.Lo.Hyperparameters(), "quantiles": []float64{loQ, hiQ}, "cqr_days": m.CQR, "ipcw_cap": maxIPCW, "fuse": fuse}, rm, RULFeatures}, m.Cutoff},
+			// model_type has no value for a regressor of the state: the
+			// sensor is part of the RUL stack (catboost_rul); its name
+			// says what it is.
+			versioned{registryRow{NameSensor, "catboost_rul", version, status[k], sensorArt, map[string]any{"soh": m.Sensor.SOH[0].Hyperparameters(), "fade": m.Sensor.Fade[0].Hyperparameters(),
+				"folds": len(m.Sensor.SOH), "outputs": SensorNames, "estimate": "mean of the fold models (the train strings: out-of-fold by string)",
+				"labels": "the true SOH on the as-of day and its change over the previous 90 days (% per year), from the hidden truth, train strings as of the cutoff or earlier"}, sm, derive.RULFeatureNames}, m.Cutoff},
 			versioned{registryRow{NameFail30, "survival", version, status[k], f30, m.P30.Hyperparameters(), fm(30), derive.RULFeatureNames}, m.Cutoff},
 			versioned{registryRow{NameFail90, "survival", version, status[k], f90, m.P90.Hyperparameters(), fm(90), derive.RULFeatureNames}, m.Cutoff})
 		if m.Forest != nil {
@@ -332,6 +349,14 @@ func loadedSet(reg map[string]registered) (*Models, map[string]uuid.UUID, error)
 		m.Fuse = *r.artifact.Fuse
 	}
 	ids[NameRUL] = r.id
+	if sr, ok := reg[NameSensor]; !ok {
+		if err == nil {
+			err = fmt.Errorf("no %s artifact", NameSensor)
+		}
+	} else if err == nil {
+		m.Sensor, err = loadSensor(sr.artifact.SOH, sr.artifact.Fade)
+		ids[NameSensor] = sr.id
+	}
 	m.P30, ids[NameFail30] = load(reg[NameFail30].artifact.P30), reg[NameFail30].id
 	m.P90, ids[NameFail90] = load(reg[NameFail90].artifact.P90), reg[NameFail90].id
 	if a, ok := reg[NameAnomaly]; ok && err == nil {
@@ -435,19 +460,29 @@ func predictionID(b uuid.UUID, at time.Time, source string) uuid.UUID {
 	return uuid.NewSHA1(b, []byte("rul_prediction/"+at.Format(time.RFC3339)+"/"+source))
 }
 
-func snapshot(x []float64) string {
+// snapshot is the feature snapshot: the features x and the RUL inputs v
+// that are not features (the soft sensor's estimates).
+func snapshot(x, v []float64) string {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	first := true
-	for j, name := range derive.RULFeatureNames {
-		if math.IsNaN(x[j]) || math.IsInf(x[j], 0) {
-			continue
+	add := func(name string, val float64) {
+		if math.IsNaN(val) || math.IsInf(val, 0) {
+			return
 		}
 		if !first {
 			buf.WriteByte(',')
 		}
 		first = false
-		fmt.Fprintf(&buf, "%q:%s", name, jsonNum(x[j]))
+		fmt.Fprintf(&buf, "%q:%s", name, jsonNum(val))
+	}
+	for j, name := range derive.RULFeatureNames {
+		add(name, x[j])
+	}
+	for k, j := range rulCols {
+		if j < 0 {
+			add(RULFeatures[k], v[k])
+		}
 	}
 	buf.WriteByte('}')
 	return buf.String()
@@ -472,10 +507,13 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, ms []
 		m, rulID := ms[k], ids[k][NameRUL]
 		cut := m.Cutoff.Format(time.DateOnly)
 		rows := frameRows(f, day)
-		X, V := ml.NewMatrix(len(rows), len(derive.RULFeatureNames)), ml.NewMatrix(len(rows), len(RULFeatures))
+		X := ml.NewMatrix(len(rows), len(derive.RULFeatureNames))
 		for k, i := range rows {
 			copy(X.Row(k), f.Row(i))
-			rulView(V.Row(k)[:0], f.Row(i))
+		}
+		V, err := m.inputBatch(X)
+		if err != nil {
+			return fmt.Errorf("soh sensor as of %s: %w", day.Format(time.DateOnly), err)
 		}
 		ps, err := m.predictBatch(X, V)
 		if err != nil {
@@ -496,7 +534,7 @@ func writePredictions(o *lake.Output, t *schema.Table, f *derive.RULFrame, ms []
 			}
 			expl, _ := json.Marshal(map[string]any{"method": "TreeSHAP (path-dependent, exact) of the point model, days", "training_cutoff": cut,
 				"expected_value": ex.Expected, "prediction": ex.Margin, "top": ex.Top})
-			snap := snapshot(x)
+			snap := snapshot(x, V.Row(k))
 			if err := sink.Add(func(b *parquetio.RowBuilder) {
 				b.Set("prediction_id", predictionID(r.Battery, at, "ml_model")).Set("battery_id", r.Battery).Set("model_id", rulID).
 					Set("predicted_at", at).Set("rul_days", clampDays(p.RUL)).Set("rul_lower_ci_days", clampDays(p.Lo)).Set("rul_upper_ci_days", clampDays(p.Hi)).

@@ -3,7 +3,8 @@
 // the hidden truth.
 //
 // It is the one place outside the synthesizer that reads `_truth/`, and
-// only for labels and evaluation: the features come from package derive
+// only for labels (the RUL labels, and the true SOH the soft sensor learns)
+// and evaluation: the features come from package derive
 // (raw and calculated data only), and predictions (derive.PredictJobs) read
 // no truth at all: the trained models and the same features.
 package rul
@@ -53,6 +54,8 @@ type Label struct {
 type Truth struct {
 	EOS   map[uuid.UUID]time.Time
 	Input lake.Input
+	// l reads truth_battery_daily, the soft sensor's labels (nil: none).
+	l *lake.Lake
 }
 
 // LoadTruth reads truth_battery's end_of_service_date.
@@ -65,7 +68,7 @@ func LoadTruth(ctx context.Context, l *lake.Lake) (*Truth, error) {
 	if len(files) != 1 {
 		return nil, fmt.Errorf("truth_battery: %d committed files, want 1 (run the master stage)", len(files))
 	}
-	t := &Truth{EOS: map[uuid.UUID]time.Time{}, Input: files[0].Input()}
+	t := &Truth{EOS: map[uuid.UUID]time.Time{}, Input: files[0].Input(), l: l}
 	err = derive.EachSlice(ctx, l, files[0], parquetio.ReadOptions{Columns: []string{"battery_id", "end_of_service_date"}}, func(b *parquetio.SliceBatch) error {
 		for i := 0; i < b.Rows; i++ {
 			t.EOS[b.Cols[0].UUID[i]] = time.Unix(int64(b.Cols[1].Int32[i])*86400, 0).UTC()
@@ -114,6 +117,10 @@ type Set struct {
 	// as-of days start there.
 	telemetry time.Time
 	truth     *Truth // labels at other cutoffs (At)
+	// soh and soh90 are each row's true SOH on its as-of day and
+	// truthWindow days before (NaN unknown; nil without truth_battery_daily):
+	// the soft sensor's labels and the truth-informed reference's features.
+	soh, soh90 []float64
 }
 
 // BuildSet computes the training set over the as-of days: every month end
@@ -143,6 +150,11 @@ func BuildSet(ctx context.Context, src *derive.RULSources, truth *Truth) (*Set, 
 	s.Lineage = append(append([]lake.Input{}, src.Lineage...), truth.Input)
 	for _, d := range days {
 		s.Lineage = append(s.Lineage, src.DayLineage(d)...)
+	}
+	if truth.l != nil {
+		if s.soh, s.soh90, err = loadSOH(ctx, truth.l, s); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
