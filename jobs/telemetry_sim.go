@@ -377,12 +377,8 @@ func (ds *daySim) startStringDay(it *stringDay, s *fleet.String, jars []*fleet.B
 	for _, b := range jars {
 		ds.jar.Sensor = physics.JarSensor{}
 		ds.jar.Reset(&b.Life, tel.jarSeed(b), sp, env, ratio)
-		for i := 0; i < n; i++ {
-			v, ok := ds.jar.NextTrueV()
-			if !ok {
-				return fmt.Errorf("string %s jar %s day %s: simulator ended early", s.Code, b.Code, day.Format(time.DateOnly))
-			}
-			sumV[i] += v
+		if !ds.jar.AddTrueV(sumV) {
+			return fmt.Errorf("string %s jar %s day %s: simulator ended early", s.Code, b.Code, day.Format(time.DateOnly))
 		}
 	}
 	site := tel.Fleet.SiteByID[s.LocationID]

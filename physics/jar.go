@@ -579,6 +579,44 @@ func (s *JarSim) NextTrueV() (float64, bool) {
 	return v, true
 }
 
+// AddTrueV adds the jar's true voltage at each of its next len(sum)
+// samples to sum, in order: NextTrueV over a span in one call, the same
+// values, with the canonical float runs in a tight loop (a string's sum
+// of its jars was a tenth of the telemetry stage). It returns false if the
+// span ends first.
+func (s *JarSim) AddTrueV(sum []float64) bool {
+	for k := 0; k < len(sum); {
+		if s.i >= s.n {
+			return false
+		}
+		if s.envLeft == 0 { // tick's step to the next ambient sample
+			s.envIdx++
+			s.envLeft = s.envRatio
+			s.loadEnv()
+		}
+		// the samples left in this ambient step, canonical float while
+		// they last (NextTrueV's fast branch, inlined)
+		for m := min(len(sum)-k, s.n-s.i, s.envLeft); m > 0 && s.busy != nil; m-- {
+			i := s.i
+			if s.busy[i] || s.sp[i] == 0 || s.t0Ns+int64(i)*s.stepNs >= s.quietNs {
+				break
+			}
+			s.i++
+			s.envLeft--
+			s.inBusy = false
+			sum[k] += float64(s.sp[i]) + s.qV
+			k++
+		}
+		// stopped short of the step's end: a sample off canonical float
+		if k < len(sum) && s.i < s.n && s.envLeft > 0 {
+			v, _ := s.NextTrueV()
+			sum[k] += v
+			k++
+		}
+	}
+	return true
+}
+
 func (s *JarSim) next() JarSample {
 	i, t := s.tick()
 	s.knotsAt(t)

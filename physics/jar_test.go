@@ -450,16 +450,34 @@ func TestNextTrueVMatchesNext(t *testing.T) {
 				}
 				var span StringSpan
 				BuildStringSpan(&span, cfg, Mix(5, s), d0, step, n, busyDayEvents(d0, 1))
-				var a, b JarSim
-				a.Reset(&l, Mix(3, s), &span, nil, 1)
-				b.Reset(&l, Mix(3, s), &span, nil, 1)
+				ratio := 1 + int(s%2)*11 // one ambient sample per jar sample, or per 12
+				var a, b, c JarSim
+				a.Reset(&l, Mix(3, s), &span, nil, ratio)
+				b.Reset(&l, Mix(3, s), &span, nil, ratio)
+				c.Reset(&l, Mix(3, s), &span, nil, ratio)
+				// AddTrueV over the day in uneven pieces, onto a base
+				sum := make([]float64, n)
+				for i := range sum {
+					sum[i] = float64(i % 7)
+				}
+				for k, piece := 0, 1; k < n; k, piece = k+piece, piece*3+1 {
+					if !c.AddTrueV(sum[k:min(n, k+piece)]) {
+						t.Fatalf("jar %d day %s step %s: AddTrueV ended before sample %d of %d", s, d0.Format(time.DateOnly), step, k, n)
+					}
+				}
 				for i := 0; i < n; i++ {
 					x, ok1 := a.Next()
 					v, ok2 := b.NextTrueV()
 					if ok1 != ok2 || x.TrueVoltageV != v {
 						t.Fatalf("jar %d day %s step %s sample %d: Next %v (%v), NextTrueV %v (%v)", s, d0.Format(time.DateOnly), step, i, x.TrueVoltageV, ok1, v, ok2)
 					}
+					if want := float64(i%7) + v; sum[i] != want {
+						t.Fatalf("jar %d day %s step %s sample %d: AddTrueV gave %v, NextTrueV %v", s, d0.Format(time.DateOnly), step, i, sum[i]-float64(i%7), v)
+					}
 					checked++
+				}
+				if c.AddTrueV(make([]float64, 1)) {
+					t.Fatalf("jar %d day %s step %s: AddTrueV past the span's end", s, d0.Format(time.DateOnly), step)
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package parquetio
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -39,7 +40,7 @@ import (
 type jarWriter struct {
 	out    *CountingWriter
 	tmpl   *fileTemplate
-	codec  compress.Codec
+	codecs [jarColumns]compress.Codec // per column: the schema's, else the table's
 	rgRows int
 
 	// the current page, column by column
@@ -151,7 +152,14 @@ func newJarWriter(w io.Writer, t *schema.Table, s *parquet.Schema, extra []parqu
 	if err != nil {
 		return nil, err
 	}
-	jw := &jarWriter{out: &CountingWriter{W: w}, tmpl: tp, codec: cfg.Compression, rgRows: int(cfg.MaxRowsPerRowGroup), dict: map[[16]byte]int32{}}
+	jw := &jarWriter{out: &CountingWriter{W: w}, tmpl: tp, rgRows: int(cfg.MaxRowsPerRowGroup), dict: map[[16]byte]int32{}}
+	fields := s.Fields()
+	if len(fields) != jarColumns {
+		return nil, fmt.Errorf("table %s: %d columns, the jar writer writes %d", t.Name, len(fields), jarColumns)
+	}
+	for c, f := range fields {
+		jw.codecs[c] = cmp.Or[compress.Codec](f.Compression(), cfg.Compression)
+	}
 	if jw.rgRows <= 0 || jw.rgRows > RowGroupRows {
 		jw.rgRows = RowGroupRows
 	}
@@ -393,11 +401,14 @@ func (jw *jarWriter) putPage(c int, firstRow, numValues, nulls int64, lvl *optCo
 	}
 	page = append(page, values...)
 	jw.page = page
-	comp, err := jw.codec.Encode(jw.comp[:0], page)
-	if err != nil {
-		return err
+	comp := page
+	if codec := jw.codecs[c]; isCompressed(codec) {
+		var err error
+		if comp, err = codec.Encode(jw.comp[:0], page); err != nil {
+			return err
+		}
+		jw.comp = comp
 	}
-	jw.comp = comp
 	stats := format.Statistics{NullCount: nulls}
 	if numValues > nulls {
 		stats.MinValue, stats.MaxValue = lo, hi
@@ -471,7 +482,7 @@ func (jw *jarWriter) flushRowGroup() error {
 	for c := range jw.cols {
 		cb := &jw.cols[c]
 		path := jw.tmpl.md.Schema[c+1].Name
-		md := format.ColumnMetaData{PathInSchema: []string{path}, Codec: format.Zstd, NumValues: cb.numValues,
+		md := format.ColumnMetaData{PathInSchema: []string{path}, Codec: jw.codecs[c].CompressionCodec(), NumValues: cb.numValues,
 			Statistics: format.Statistics{NullCount: cb.nulls, MinValue: cb.min, MaxValue: cb.max}}
 		start := jw.out.N
 		var uncompressed int64
@@ -485,7 +496,7 @@ func (jw *jarWriter) flushRowGroup() error {
 			for _, v := range jw.dictVal {
 				plain = append(plain, v[:]...)
 			}
-			comp, err := jw.codec.Encode(nil, plain)
+			comp, err := jw.codecs[c].Encode(nil, plain)
 			if err != nil {
 				return err
 			}
@@ -630,3 +641,5 @@ func bytesOrEmpty(b []byte) []byte {
 	}
 	return b
 }
+
+func isCompressed(c compress.Codec) bool { return c.CompressionCodec() != format.Uncompressed }

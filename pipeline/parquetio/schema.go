@@ -138,6 +138,9 @@ func Schema(t *schema.Table) (*parquet.Schema, error) {
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", t.Name, err)
 		}
+		if rawColumns[t.Name][t.Columns[i].Name] {
+			n = parquet.Compressed(n, &parquet.Uncompressed)
+		}
 		g[t.Columns[i].Name] = n
 		order = append(order, t.Columns[i].Name)
 	}
