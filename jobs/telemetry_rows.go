@@ -1,24 +1,12 @@
 package jobs
 
-// Hot-path row types of the high-volume telemetry tables (the jar table's is
-// parquetio.JarRawRow, shared with ingest). Each must derive exactly the
+// Hot-path row types of the high-volume telemetry tables (the jar and
+// string tables' are parquetio.JarRawRow and parquetio.StringRawRow, shared
+// with ingest). Each must derive exactly the
 // registry's Parquet schema (checked when the writer opens); encodings come
 // from the registry. Decimals are unscaled integers at the column's scale;
 // an optional numeric field's zero is NULL in parquet-go, so producers never
 // emit a physical zero.
-
-type stringRawRow struct {
-	TS                int64    `parquet:"ts,timestamp(microsecond)"`
-	StringID          [16]byte `parquet:"string_id,uuid"`
-	VoltageV          int32    `parquet:"voltage_v,decimal(2:6),optional"`
-	CurrentA          *int32   `parquet:"current_a,decimal(3:7),optional"`
-	Mode              string   `parquet:"mode,optional"`
-	RippleVoltageRMSV *int32   `parquet:"ripple_voltage_rms_v,decimal(3:5),optional"`
-	RippleCurrentRMSA *int32   `parquet:"ripple_current_rms_a,decimal(3:6),optional"`
-	EqualizeFlag      *bool    `parquet:"equalize_flag,optional"`
-	GeneratorTestFlag *bool    `parquet:"generator_test_flag,optional"`
-	TransferEventFlag *bool    `parquet:"transfer_event_flag,optional"`
-}
 
 // Static targets for optional booleans: pointing at them costs no allocation.
 var (

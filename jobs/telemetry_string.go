@@ -42,14 +42,14 @@ func (tel *telemetry) stringRawJob() pipeline.Job {
 }
 
 func (tel *telemetry) writeStringRaw(ctx context.Context, o *lake.Output, t *schema.Table, strs []*fleet.String, ms lake.MonthSpan) error {
-	w, err := parquetio.NewTypedWriter[stringRawRow](o.Data(), t, parquetio.SizedFor(t, int64(len(strs))*tel.samplesIn(ms)))
+	w, err := parquetio.NewTypedWriter[parquetio.StringRawRow](o.Data(), t, parquetio.SizedFor(t, int64(len(strs))*tel.samplesIn(ms)))
 	if err != nil {
 		return err
 	}
 	ds := &daySim{tel: tel}
 	var it stringDay
-	buf := make([]stringRawRow, 0, tel.batchRows(len(strs), ms))
-	vals := newArena32(3 * cap(buf))
+	buf := make([]parquetio.StringRawRow, 0, tel.batchRows(len(strs), ms))
+	vals := newArena32(4 * cap(buf))
 	for _, s := range strs {
 		for _, day := range Days(ms.From, ms.To) {
 			jars := tel.Fleet.StringJarsOn(s.ID, day)
@@ -67,11 +67,12 @@ func (tel *telemetry) writeStringRaw(ctx context.Context, o *lake.Output, t *sch
 				if !ok {
 					break
 				}
-				row := stringRawRow{TS: ts0 + int64(rd.I)*stepMicros, StringID: s.ID, Mode: rd.Mode.String()}
-				if row.VoltageV, err = quant(rd.VoltageV, 100, 1e6, "voltage_v"); err != nil {
+				row := parquetio.StringRawRow{TS: ts0 + int64(rd.I)*stepMicros, StringID: s.ID, Mode: rd.Mode.String()}
+				v, err := quant(rd.VoltageV, 100, 1e6, "voltage_v")
+				if err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
 				}
-				row.VoltageV = nonZero(row.VoltageV)
+				row.VoltageV = vals.ptr(nonZero(v))
 				q, err := quant(rd.CurrentA, 1e3, 1e7, "current_a")
 				if err != nil {
 					return fmt.Errorf("table %s string %s: %w", t.Name, s.Code, err)
@@ -90,9 +91,9 @@ func (tel *telemetry) writeStringRaw(ctx context.Context, o *lake.Output, t *sch
 				row.TransferEventFlag = boolPtr(rd.Flags&physics.FlagTransfer != 0)
 				// A stuck sensor repeats the interval's first report.
 				if rd.Stuck == stuckHeld && stuckV != 0 {
-					row.VoltageV, row.CurrentA = stuckV, vals.ptr(stuckC)
+					row.VoltageV, row.CurrentA = vals.ptr(stuckV), vals.ptr(stuckC)
 				} else if rd.Stuck != notStuck {
-					stuckV, stuckC = row.VoltageV, *row.CurrentA
+					stuckV, stuckC = *row.VoltageV, *row.CurrentA
 				}
 				buf = append(buf, row)
 				if len(buf) == cap(buf) {

@@ -393,6 +393,13 @@ func newSink(w io.Writer, t *schema.Table, c *codec, zeroNull bool) (sink, error
 		}
 		return newJarSink(tw), nil
 	}
+	if t.Name == "telemetry_string_raw" {
+		tw, err := parquetio.NewTypedWriter[parquetio.StringRawRow](w, t)
+		if err != nil {
+			return nil, err
+		}
+		return newStringSink(tw), nil
+	}
 	newWriter := parquetio.NewRowWriter
 	if typedWriter[t.Name] {
 		newWriter = parquetio.NewSortedRowWriter
@@ -480,20 +487,69 @@ func (s *typedSink[T]) flush() error {
 
 func (s *typedSink[T]) close() error { return errors.Join(s.flush(), s.w.Close()) }
 
-// newJarSink writes jarRow: the optional fields point into opt, which
-// holds one batch (Write copies them) and never grows past it.
-func newJarSink(tw *parquetio.TypedWriter[jarRow]) *typedSink[jarRow] {
-	opt := make([]int32, 0, 4*sinkBatch)
-	ptr := func(v *val) *int32 {
-		if v.null {
-			return nil
-		}
-		opt = append(opt, int32(v.i))
-		return &opt[len(opt)-1]
+// optArena holds one batch's optional int32 values for the typed rows'
+// pointers (Write copies them); sized for four a row, it never grows.
+type optArena []int32
+
+func newOptArena() *optArena {
+	a := make(optArena, 0, 4*sinkBatch)
+	return &a
+}
+
+func (a *optArena) ptr(v *val) *int32 {
+	if v.null {
+		return nil
 	}
-	return &typedSink[jarRow]{w: tw, batch: make([]jarRow, 0, sinkBatch), after: func() { opt = opt[:0] },
+	*a = append(*a, int32(v.i))
+	return &(*a)[len(*a)-1]
+}
+
+func (a *optArena) reset() { *a = (*a)[:0] }
+
+// newJarSink writes jarRow: the optional fields point into opt.
+func newJarSink(tw *parquetio.TypedWriter[jarRow]) *typedSink[jarRow] {
+	opt := newOptArena()
+	ptr := opt.ptr
+	return &typedSink[jarRow]{w: tw, batch: make([]jarRow, 0, sinkBatch), after: opt.reset,
 		conv: func(v []val) (jarRow, error) {
 			return jarRow{TS: v[0].i, BatteryID: v[1].u, VoltageV: ptr(&v[2]), TemperatureC: ptr(&v[3]), ResistanceMOhm: ptr(&v[4]), ConductanceS: ptr(&v[5])}, nil
+		}}
+}
+
+// newStringSink writes telemetry_string_raw through the synthesizer's row
+// type and writer: the optional numbers point into opt (one batch), the
+// flags at two static booleans, and a mode is one of the enum's strings.
+func newStringSink(tw *parquetio.TypedWriter[parquetio.StringRawRow]) *typedSink[parquetio.StringRawRow] {
+	opt := newOptArena()
+	ptr := opt.ptr
+	yes, no := true, false
+	flag := func(v *val) *bool {
+		switch {
+		case v.null:
+			return nil
+		case v.i != 0:
+			return &yes
+		}
+		return &no
+	}
+	modes := map[string]string{}
+	for _, m := range schema.MustLookup("telemetry_string_raw").Column("mode").Type.Values {
+		modes[m] = m
+	}
+	mode := func(v *val) string {
+		if v.null {
+			return ""
+		}
+		if m, ok := modes[string(v.b)]; ok {
+			return m
+		}
+		return string(v.b) // the domain check refused it before; kept as read
+	}
+	return &typedSink[parquetio.StringRawRow]{w: tw, batch: make([]parquetio.StringRawRow, 0, sinkBatch), after: opt.reset,
+		conv: func(v []val) (parquetio.StringRawRow, error) {
+			return parquetio.StringRawRow{TS: v[0].i, StringID: v[1].u, VoltageV: ptr(&v[2]), CurrentA: ptr(&v[3]), Mode: mode(&v[4]),
+				RippleVoltageRMSV: ptr(&v[5]), RippleCurrentRMSA: ptr(&v[6]), EqualizeFlag: flag(&v[7]), GeneratorTestFlag: flag(&v[8]),
+				TransferEventFlag: flag(&v[9])}, nil
 		}}
 }
 

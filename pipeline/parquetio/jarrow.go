@@ -27,3 +27,19 @@ type JarRawNullableRow struct {
 	ResistanceMOhm *int32   `parquet:"resistance_mohm,decimal(3:8),optional"`
 	ConductanceS   *int32   `parquet:"conductance_s,decimal(5:8),optional"`
 }
+
+// StringRawRow is the row of telemetry_string_raw, shared by the
+// synthesizer and ingest so both write the same bytes. Optional numbers and
+// flags are pointers (nil is NULL); an empty Mode is NULL.
+type StringRawRow struct {
+	TS                int64    `parquet:"ts,timestamp(microsecond)"`
+	StringID          [16]byte `parquet:"string_id,uuid"`
+	VoltageV          *int32   `parquet:"voltage_v,decimal(2:6),optional"`
+	CurrentA          *int32   `parquet:"current_a,decimal(3:7),optional"`
+	Mode              string   `parquet:"mode,optional"`
+	RippleVoltageRMSV *int32   `parquet:"ripple_voltage_rms_v,decimal(3:5),optional"`
+	RippleCurrentRMSA *int32   `parquet:"ripple_current_rms_a,decimal(3:6),optional"`
+	EqualizeFlag      *bool    `parquet:"equalize_flag,optional"`
+	GeneratorTestFlag *bool    `parquet:"generator_test_flag,optional"`
+	TransferEventFlag *bool    `parquet:"transfer_event_flag,optional"`
+}

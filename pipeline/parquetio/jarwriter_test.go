@@ -71,29 +71,38 @@ func TestJarWriterMatchesParquetGo(t *testing.T) {
 			if !slices.Equal(got, want) || len(got) != len(rows) {
 				t.Fatalf("rows differ: %d read back, parquet-go's file has %d, %d written", len(got), len(want), len(rows))
 			}
-			om, rm := openMeta(t, ours), openMeta(t, ref)
-			if om.NumRows != rm.NumRows || om.CreatedBy != rm.CreatedBy || om.Version != rm.Version ||
-				!reflect.DeepEqual(om.Schema, rm.Schema) || !reflect.DeepEqual(om.KeyValueMetadata, rm.KeyValueMetadata) ||
-				!reflect.DeepEqual(om.ColumnOrders, rm.ColumnOrders) || len(om.RowGroups) != len(rm.RowGroups) {
-				t.Fatalf("footers differ:\nours %+v\nref  %+v", om, rm)
-			}
-			for i := range om.RowGroups {
-				og, rg := &om.RowGroups[i], &rm.RowGroups[i]
-				if og.NumRows != rg.NumRows || !reflect.DeepEqual(og.SortingColumns, rg.SortingColumns) || og.Ordinal != rg.Ordinal {
-					t.Errorf("row group %d: %d rows sorted by %v, parquet-go %d by %v", i, og.NumRows, og.SortingColumns, rg.NumRows, rg.SortingColumns)
-				}
-				for j := range og.Columns {
-					o, r := &og.Columns[j].MetaData, &rg.Columns[j].MetaData
-					if o.Type != r.Type || !reflect.DeepEqual(o.Encoding, r.Encoding) || o.Codec != r.Codec || o.NumValues != r.NumValues ||
-						!reflect.DeepEqual(o.PathInSchema, r.PathInSchema) || !reflect.DeepEqual(o.Statistics, r.Statistics) ||
-						!reflect.DeepEqual(o.SizeStatistics.DefinitionLevelHistogram, r.SizeStatistics.DefinitionLevelHistogram) {
-						t.Errorf("row group %d column %v:\nours %+v\nref  %+v", i, o.PathInSchema, o, r)
-					}
-				}
-			}
-			checkPageIndex(t, ours, rows)
+			sameMeta(t, ours, ref)
+			checkPageIndex(t, ours, func(r, c int) parquet.Value { return jarValue(rows[r], c) })
 			checkDuckDB(t, ours, rows)
 		})
+	}
+}
+
+// sameMeta checks two files of a table for the same footer (schema,
+// metadata, creator, column orders), row groups (rows, sort order) and
+// column chunks (type, encodings, codec, values, statistics, level
+// histograms).
+func sameMeta(t *testing.T, ours, ref []byte) {
+	t.Helper()
+	om, rm := openMeta(t, ours), openMeta(t, ref)
+	if om.NumRows != rm.NumRows || om.CreatedBy != rm.CreatedBy || om.Version != rm.Version ||
+		!reflect.DeepEqual(om.Schema, rm.Schema) || !reflect.DeepEqual(om.KeyValueMetadata, rm.KeyValueMetadata) ||
+		!reflect.DeepEqual(om.ColumnOrders, rm.ColumnOrders) || len(om.RowGroups) != len(rm.RowGroups) {
+		t.Fatalf("footers differ:\nours %+v\nref  %+v", om, rm)
+	}
+	for i := range om.RowGroups {
+		og, rg := &om.RowGroups[i], &rm.RowGroups[i]
+		if og.NumRows != rg.NumRows || !reflect.DeepEqual(og.SortingColumns, rg.SortingColumns) || og.Ordinal != rg.Ordinal {
+			t.Errorf("row group %d: %d rows sorted by %v, parquet-go %d by %v", i, og.NumRows, og.SortingColumns, rg.NumRows, rg.SortingColumns)
+		}
+		for j := range og.Columns {
+			o, r := &og.Columns[j].MetaData, &rg.Columns[j].MetaData
+			if o.Type != r.Type || !reflect.DeepEqual(o.Encoding, r.Encoding) || o.Codec != r.Codec || o.NumValues != r.NumValues ||
+				!reflect.DeepEqual(o.PathInSchema, r.PathInSchema) || !reflect.DeepEqual(o.Statistics, r.Statistics) ||
+				!reflect.DeepEqual(o.SizeStatistics.DefinitionLevelHistogram, r.SizeStatistics.DefinitionLevelHistogram) {
+				t.Errorf("row group %d column %v:\nours %+v\nref  %+v", i, o.PathInSchema, o, r)
+			}
+		}
 	}
 }
 
@@ -126,7 +135,7 @@ func openMeta(t *testing.T, data []byte) *format.FileMetaData {
 
 // checkPageIndex walks every column's pages through the offset index and
 // checks each page's column-index bounds and null count against the rows.
-func checkPageIndex(t *testing.T, data []byte, rows []JarRawRow) {
+func checkPageIndex(t *testing.T, data []byte, value func(row, col int) parquet.Value) {
 	t.Helper()
 	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -152,8 +161,8 @@ func checkPageIndex(t *testing.T, data []byte, rows []JarRawRow) {
 					hi = oi.FirstRowIndex(p + 1)
 				}
 				var nulls int64
-				for _, r := range rows[base+int(lo) : base+int(hi)] {
-					v := jarValue(r, j)
+				for r := base + int(lo); r < base+int(hi); r++ {
+					v := value(r, j)
 					if v.IsNull() {
 						nulls++
 						continue
@@ -343,7 +352,7 @@ func TestJarWriterNullableRows(t *testing.T) {
 		if i%7 == 0 {
 			nullable[i].VoltageV = &zero
 		}
-		if i < jarPageRows {
+		if i < pageRows {
 			nullable[i].TemperatureC = &zero
 		}
 	}
@@ -386,6 +395,204 @@ func TestJarWriterNullableRows(t *testing.T) {
 			if o, r := om.RowGroups[i].Columns[j].MetaData.Statistics, rm.RowGroups[i].Columns[j].MetaData.Statistics; !reflect.DeepEqual(o, r) {
 				t.Errorf("row group %d column %d: statistics %+v, parquet-go %+v", i, j, o, r)
 			}
+		}
+	}
+}
+
+// pgStringRow is StringRawRow for parquet-go's writer.
+type pgStringRow StringRawRow
+
+// stringRows are n rows of a few strings with NULLs in every optional
+// column, real zeros, a NULL-only stretch of current, and every mode.
+func stringRows(n int, seed uint64) []StringRawRow {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	ids := make([][16]byte, 3)
+	for i := range ids {
+		for k := range ids[i] {
+			ids[i][k] = byte(rng.Uint32())
+		}
+	}
+	modes := []string{"float", "discharge", "equalize", "boost", ""}
+	i32 := func(v int32, nullEvery int) *int32 {
+		if rng.IntN(nullEvery) == 0 {
+			return nil
+		}
+		return &v
+	}
+	b := func(nullEvery int) *bool {
+		if rng.IntN(nullEvery) == 0 {
+			return nil
+		}
+		v := rng.IntN(3) == 0
+		return &v
+	}
+	rows := make([]StringRawRow, n)
+	run := max(n/5, 1)
+	for i := range rows {
+		rows[i] = StringRawRow{TS: 1_767_225_600_000_000 + int64(i%run)*5_000_000, StringID: ids[(i/run)%len(ids)],
+			VoltageV: i32(32_700+int32(rng.IntN(200)), 40), CurrentA: i32(int32(rng.IntN(3))*int32(rng.IntN(90_000)-45_000), 20),
+			Mode: modes[rng.IntN(len(modes))], RippleVoltageRMSV: i32(int32(rng.IntN(500)), 30), RippleCurrentRMSA: i32(int32(rng.IntN(900)), 30),
+			EqualizeFlag: b(10), GeneratorTestFlag: b(50), TransferEventFlag: b(5)}
+		if i > n/2 && i < n/2+run {
+			rows[i].CurrentA = nil
+		}
+	}
+	return rows
+}
+
+// The string writer's files hold parquet-go's rows, footer and chunk
+// metadata, their page indexes describe their pages, DuckDB reads them.
+func TestStringWriterMatchesParquetGo(t *testing.T) {
+	tb := schema.MustLookup("telemetry_string_raw")
+	for _, c := range []struct{ rows, rowGroup int }{{0, RowGroupRows}, {1, RowGroupRows}, {3_000, RowGroupRows}, {150_000, 70_000}} {
+		t.Run(fmt.Sprintf("%d rows by %d", c.rows, c.rowGroup), func(t *testing.T) {
+			rows := stringRows(c.rows, uint64(c.rows))
+			pg := make([]pgStringRow, len(rows))
+			for i, r := range rows {
+				pg[i] = pgStringRow(r)
+			}
+			ours := writeRows(t, tb, rows, parquet.MaxRowsPerRowGroup(int64(c.rowGroup)))
+			ref := writeRows(t, tb, pg, parquet.MaxRowsPerRowGroup(int64(c.rowGroup)))
+			if same := bytes.Equal(ours, ref); same != (c.rows == 0) {
+				t.Fatalf("%d rows: the files are byte-equal: %v (only an empty file should be)", c.rows, same)
+			}
+			got, err := parquet.Read[StringRawRow](bytes.NewReader(ours), int64(len(ours)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := parquet.Read[StringRawRow](bytes.NewReader(ref), int64(len(ref)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(rows) || len(want) != len(rows) {
+				t.Fatalf("read %d and %d rows, wrote %d", len(got), len(want), len(rows))
+			}
+			for i := range got {
+				if a, b := fmt.Sprint(stringRowText(got[i])), fmt.Sprint(stringRowText(want[i])); a != b || a != fmt.Sprint(stringRowText(rows[i])) {
+					t.Fatalf("row %d: %s, parquet-go's file has %s, written %s", i, a, b, fmt.Sprint(stringRowText(rows[i])))
+				}
+			}
+			sameMeta(t, ours, ref)
+			if c.rows > 0 {
+				checkPageIndex(t, ours, func(r, c int) parquet.Value { return stringValue(rows[r], c) })
+			}
+			checkStringsInDuckDB(t, ours, rows)
+		})
+	}
+}
+
+func stringRowText(r StringRawRow) []string {
+	p := func(v *int32) string {
+		if v == nil {
+			return "NULL"
+		}
+		return fmt.Sprint(*v)
+	}
+	q := func(v *bool) string {
+		if v == nil {
+			return "NULL"
+		}
+		return fmt.Sprint(*v)
+	}
+	return []string{fmt.Sprint(r.TS), fmt.Sprint(r.StringID), p(r.VoltageV), p(r.CurrentA), r.Mode, p(r.RippleVoltageRMSV),
+		p(r.RippleCurrentRMSA), q(r.EqualizeFlag), q(r.GeneratorTestFlag), q(r.TransferEventFlag)}
+}
+
+func stringValue(r StringRawRow, col int) parquet.Value {
+	i32 := func(p *int32) parquet.Value {
+		if p == nil {
+			return parquet.NullValue()
+		}
+		return parquet.Int32Value(*p)
+	}
+	b := func(p *bool) parquet.Value {
+		if p == nil {
+			return parquet.NullValue()
+		}
+		return parquet.BooleanValue(*p)
+	}
+	switch col {
+	case 0:
+		return parquet.Int64Value(r.TS)
+	case 1:
+		return parquet.FixedLenByteArrayValue(r.StringID[:])
+	case 2:
+		return i32(r.VoltageV)
+	case 3:
+		return i32(r.CurrentA)
+	case 4:
+		if r.Mode == "" {
+			return parquet.NullValue()
+		}
+		return parquet.ByteArrayValue([]byte(r.Mode))
+	case 5:
+		return i32(r.RippleVoltageRMSV)
+	case 6:
+		return i32(r.RippleCurrentRMSA)
+	case 7:
+		return b(r.EqualizeFlag)
+	case 8:
+		return b(r.GeneratorTestFlag)
+	}
+	return b(r.TransferEventFlag)
+}
+
+// checkStringsInDuckDB compares DuckDB's non-NULL counts and sums of every
+// column with the rows'.
+func checkStringsInDuckDB(t *testing.T, data []byte, rows []StringRawRow) {
+	t.Helper()
+	db, err := lakecheck.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	path := filepath.Join(t.TempDir(), "string.parquet")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got [10]float64
+	q := fmt.Sprintf(`SELECT count(*), count(voltage_v), coalesce(sum(current_a), 0)::DOUBLE, count(current_a), count(mode),
+		count(*) FILTER (WHERE mode = 'float'), count(ripple_current_rms_a), count(*) FILTER (WHERE equalize_flag),
+		count(generator_test_flag), count(*) FILTER (WHERE NOT transfer_event_flag) FROM read_parquet('%s')`, path)
+	ptrs := make([]any, len(got))
+	for i := range got {
+		ptrs[i] = &got[i]
+	}
+	if err := db.QueryRow(q).Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	var want [10]float64
+	for _, r := range rows {
+		want[0]++
+		if r.VoltageV != nil {
+			want[1]++
+		}
+		if r.CurrentA != nil {
+			want[2] += float64(*r.CurrentA) / 1e3
+			want[3]++
+		}
+		if r.Mode != "" {
+			want[4]++
+		}
+		if r.Mode == "float" {
+			want[5]++
+		}
+		if r.RippleCurrentRMSA != nil {
+			want[6]++
+		}
+		if r.EqualizeFlag != nil && *r.EqualizeFlag {
+			want[7]++
+		}
+		if r.GeneratorTestFlag != nil {
+			want[8]++
+		}
+		if r.TransferEventFlag != nil && !*r.TransferEventFlag {
+			want[9]++
+		}
+	}
+	for i := range got {
+		if !near(got[i], want[i]) {
+			t.Fatalf("duckdb aggregate %d: %g, want %g", i, got[i], want[i])
 		}
 	}
 }

@@ -222,7 +222,7 @@ func (rw *RowWriter) Close() error { return rw.open().Close() }
 // (a dead jar reads 0.001 V, not 0).
 type TypedWriter[T any] struct {
 	w    *parquet.GenericWriter[T]
-	jar  *jarWriter // telemetry_jar_raw's own page writer (jarwriter.go)
+	fast fastWriter // the table's own page writer, if it has one (colwriter.go)
 	rows int64
 }
 
@@ -238,16 +238,12 @@ func NewTypedWriter[T any](w io.Writer, t *schema.Table, extra ...parquet.Writer
 	if err := CheckRowType[T](t); err != nil {
 		return nil, err
 	}
-	switch any((*T)(nil)).(type) {
-	case *JarRawRow, *JarRawNullableRow:
-		if t.Name != "telemetry_jar_raw" {
-			break
-		}
-		jw, err := newJarWriter(w, t, s, extra)
-		if err != nil {
-			return nil, err
-		}
-		return &TypedWriter[T]{jar: jw}, nil
+	fw, err := newFastWriter[T](w, t, s, extra)
+	if err != nil {
+		return nil, err
+	}
+	if fw != nil {
+		return &TypedWriter[T]{fast: fw}, nil
 	}
 	return &TypedWriter[T]{w: parquet.NewGenericWriter[T](w, append(writerOptions(t, s, true), extra...)...)}, nil
 }
@@ -282,15 +278,8 @@ type rowTypeKey struct {
 
 // Write appends rows.
 func (tw *TypedWriter[T]) Write(rows []T) error {
-	if tw.jar != nil {
-		var err error
-		switch r := any(rows).(type) {
-		case []JarRawRow:
-			err = writeJarRows(tw.jar, r, false)
-		case []JarRawNullableRow:
-			err = writeJarRows(tw.jar, r, true)
-		}
-		if err != nil {
+	if tw.fast != nil {
+		if err := tw.fast.write(rows); err != nil {
 			return err
 		}
 		tw.rows += int64(len(rows))
@@ -306,8 +295,8 @@ func (tw *TypedWriter[T]) Rows() int64 { return tw.rows }
 
 // Close flushes and writes the footer.
 func (tw *TypedWriter[T]) Close() error {
-	if tw.jar != nil {
-		return tw.jar.close()
+	if tw.fast != nil {
+		return tw.fast.close()
 	}
 	return tw.w.Close()
 }
