@@ -86,7 +86,7 @@ func (e *Env) partitionSeed(p lake.Partition) uint64 {
 // GeneratorVersion enters every partition's fingerprint. Bump it whenever a
 // code change alters what the synthesizer writes, so reruns rewrite the
 // partitions built by the old code instead of skipping them as fresh.
-const GeneratorVersion = "2026.11.30-3"
+const GeneratorVersion = "2026.11.30-4"
 
 // meta builds the manifest metadata of a synthesis partition.
 func (e *Env) meta(job string, p lake.Partition, inputs ...string) lake.Meta {

@@ -45,15 +45,9 @@ func (tr truth) truthDailyJob() pipeline.Job {
 
 // truthDailyRow is truth_battery_daily on the typed fast path (the
 // checked row builder took 17 s of task time for the default run's 6.3 M
-// rows, a third of the telemetry stage).
-type truthDailyRow struct {
-	Day            int32    `parquet:"day,date"`
-	BatteryID      [16]byte `parquet:"battery_id,uuid"`
-	SOHPct         int32    `parquet:"soh_pct,decimal(2:5)"`
-	CapacityAh     int32    `parquet:"capacity_ah,decimal(2:6)"`
-	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8)"`
-	RULDays        int32    `parquet:"rul_days,decimal(1:6)"`
-}
+// rows, a third of the telemetry stage), written by the table's own page
+// writer.
+type truthDailyRow = parquetio.TruthDailyRow
 
 func (tr truth) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
 	monthDays := Days(ms.From, ms.To) // once, not per battery (activeDays listed them per jar: a sixth of the table's time)

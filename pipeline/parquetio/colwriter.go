@@ -535,11 +535,12 @@ func (c *boolColumn) resetPage()                { c.vals = c.vals[:0]; c.lv.rese
 func (c *uuidColumn) resetPage()                { c.idx = c.idx[:0] }
 func (c *enumColumn) resetPage()                { c.idx = c.idx[:0]; c.lv.reset(); c.has = false }
 
-// int32Column is an optional INT32 (decimals), DELTA_BINARY_PACKED: its
-// non-NULL values and their levels.
+// int32Column is an INT32 (decimals, dates), DELTA_BINARY_PACKED: its
+// non-NULL values and, unless required, their levels.
 type int32Column struct {
-	vals []int32
-	lv   levelBuf
+	vals     []int32
+	lv       levelBuf
+	required bool
 }
 
 func (c *int32Column) add(p *int32) {
@@ -553,6 +554,9 @@ func (c *int32Column) add(p *int32) {
 
 func (c *int32Column) encode(dst []byte) ([]byte, pageDesc, error) {
 	d := pageDesc{enc: format.DeltaBinaryPacked, lvl: &c.lv, nulls: int64(c.rows() - len(c.vals))}
+	if c.required {
+		d.lvl = nil
+	}
 	if len(c.vals) > 0 {
 		lo, hi := c.vals[0], c.vals[0]
 		for _, v := range c.vals {

@@ -43,3 +43,14 @@ type StringRawRow struct {
 	GeneratorTestFlag *bool    `parquet:"generator_test_flag,optional"`
 	TransferEventFlag *bool    `parquet:"transfer_event_flag,optional"`
 }
+
+// TruthDailyRow is the row of truth_battery_daily (hidden truth: written by
+// the synthesizer only).
+type TruthDailyRow struct {
+	Day            int32    `parquet:"day,date"`
+	BatteryID      [16]byte `parquet:"battery_id,uuid"`
+	SOHPct         int32    `parquet:"soh_pct,decimal(2:5)"`
+	CapacityAh     int32    `parquet:"capacity_ah,decimal(2:6)"`
+	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8)"`
+	RULDays        int32    `parquet:"rul_days,decimal(1:6)"`
+}

@@ -596,3 +596,52 @@ func checkStringsInDuckDB(t *testing.T, data []byte, rows []StringRawRow) {
 		}
 	}
 }
+
+// pgTruthRow is TruthDailyRow for parquet-go's writer.
+type pgTruthRow TruthDailyRow
+
+// The truth writer's files (required columns only) hold parquet-go's rows,
+// footer and chunk metadata, and their page indexes describe their pages.
+func TestTruthWriterMatchesParquetGo(t *testing.T) {
+	tb := schema.MustLookup("truth_battery_daily")
+	for _, c := range []struct{ rows, rowGroup int }{{0, RowGroupRows}, {31, RowGroupRows}, {150_000, 70_000}} {
+		t.Run(fmt.Sprintf("%d rows by %d", c.rows, c.rowGroup), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(c.rows), 5))
+			rows := make([]TruthDailyRow, c.rows)
+			pg := make([]pgTruthRow, c.rows)
+			var id [16]byte
+			for i := range rows {
+				if i%31 == 0 {
+					for k := range id {
+						id[k] = byte(rng.Uint32())
+					}
+				}
+				rows[i] = TruthDailyRow{Day: 20_454 + int32(i%31), BatteryID: id, SOHPct: 9_000 + int32(rng.IntN(1_500)),
+					CapacityAh: 9_000 + int32(rng.IntN(1_000)), ResistanceMOhm: int32(rng.IntN(9_000)), RULDays: int32(rng.IntN(60_000)) - 1_000}
+				pg[i] = pgTruthRow(rows[i])
+			}
+			opt := parquet.MaxRowsPerRowGroup(int64(c.rowGroup))
+			ours, ref := writeRows(t, tb, rows, opt), writeRows(t, tb, pg, opt)
+			if same := bytes.Equal(ours, ref); same != (c.rows == 0) {
+				t.Fatalf("%d rows: the files are byte-equal: %v (only an empty file should be)", c.rows, same)
+			}
+			got, err := parquet.Read[TruthDailyRow](bytes.NewReader(ours), int64(len(ours)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, rows) {
+				t.Fatalf("read back %d rows, not the %d written", len(got), len(rows))
+			}
+			sameMeta(t, ours, ref)
+			if c.rows > 0 {
+				checkPageIndex(t, ours, func(r, c int) parquet.Value {
+					x := rows[r]
+					if c == 1 {
+						return parquet.FixedLenByteArrayValue(x.BatteryID[:])
+					}
+					return parquet.Int32Value([...]int32{x.Day, 0, x.SOHPct, x.CapacityAh, x.ResistanceMOhm, x.RULDays}[c])
+				})
+			}
+		})
+	}
+}
