@@ -25,7 +25,7 @@ func newFastWriter[T any](w io.Writer, t *schema.Table, s *parquet.Schema, extra
 			return newJarWriter(w, t, s, extra)
 		}
 	case *StringRawRow:
-		if t.Name == "telemetry_string_raw" {
+		if t.Name == "telemetry_string_raw" && enumsFitIndex(t) {
 			return newStringWriter(w, t, s, extra)
 		}
 	case *TruthDailyRow:
@@ -34,6 +34,20 @@ func newFastWriter[T any](w io.Writer, t *schema.Table, s *parquet.Schema, extra
 		}
 	}
 	return nil, nil
+}
+
+// enumsFitIndex reports whether every enum value of t fits a column index
+// entry whole (parquet-go truncates longer bounds there; the enum column
+// writes them whole).
+func enumsFitIndex(t *schema.Table) bool {
+	for _, c := range t.Columns {
+		for _, v := range c.Type.Values {
+			if len(v) > parquet.DefaultColumnIndexSizeLimit {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // jarWriter writes telemetry_jar_raw: the lake's largest table, so its rows
