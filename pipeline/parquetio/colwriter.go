@@ -500,6 +500,14 @@ func (l *levelBuf) encode(dst []byte) ([]byte, error) {
 
 func (l *levelBuf) reset() { l.lvl, l.present = nil, 0 }
 
+// rows counts the page's values, NULLs included.
+func (l *levelBuf) rows() int {
+	if l.lvl != nil {
+		return len(l.lvl)
+	}
+	return l.present
+}
+
 // int64Column is a required INT64 (timestamps), DELTA_BINARY_PACKED.
 type int64Column struct{ vals []int64 }
 
@@ -518,22 +526,6 @@ func (c *int64Column) physical() format.Type     { return format.Int64 }
 func (c *int64Column) less(a, b []byte) bool {
 	return int64(binary.LittleEndian.Uint64(a)) < int64(binary.LittleEndian.Uint64(b))
 }
-func (c *int32Column) dictionary() ([]byte, int) { return nil, 0 }
-func (c *int32Column) physical() format.Type     { return format.Int32 }
-func (c *int32Column) less(a, b []byte) bool {
-	return int32(binary.LittleEndian.Uint32(a)) < int32(binary.LittleEndian.Uint32(b))
-}
-func (c *boolColumn) dictionary() ([]byte, int) { return nil, 0 }
-func (c *boolColumn) physical() format.Type     { return format.Boolean }
-func (c *boolColumn) less(a, b []byte) bool     { return a[0] < b[0] }
-func (c *uuidColumn) physical() format.Type     { return format.FixedLenByteArray }
-func (c *uuidColumn) less(a, b []byte) bool     { return bytes.Compare(a, b) < 0 }
-func (c *enumColumn) physical() format.Type     { return format.ByteArray }
-func (c *enumColumn) less(a, b []byte) bool     { return bytes.Compare(a, b) < 0 }
-func (c *int32Column) resetPage()               { c.vals = c.vals[:0]; c.lv.reset() }
-func (c *boolColumn) resetPage()                { c.vals = c.vals[:0]; c.lv.reset() }
-func (c *uuidColumn) resetPage()                { c.idx = c.idx[:0] }
-func (c *enumColumn) resetPage()                { c.idx = c.idx[:0]; c.lv.reset(); c.has = false }
 
 // int32Column is an INT32 (decimals, dates), DELTA_BINARY_PACKED: its
 // non-NULL values and, unless required, their levels.
@@ -553,7 +545,7 @@ func (c *int32Column) add(p *int32) {
 }
 
 func (c *int32Column) encode(dst []byte) ([]byte, pageDesc, error) {
-	d := pageDesc{enc: format.DeltaBinaryPacked, lvl: &c.lv, nulls: int64(c.rows() - len(c.vals))}
+	d := pageDesc{enc: format.DeltaBinaryPacked, lvl: &c.lv, nulls: int64(c.lv.rows() - len(c.vals))}
 	if c.required {
 		d.lvl = nil
 	}
@@ -568,11 +560,11 @@ func (c *int32Column) encode(dst []byte) ([]byte, pageDesc, error) {
 	return out, d, err
 }
 
-func (c *int32Column) rows() int {
-	if c.lv.lvl != nil {
-		return len(c.lv.lvl)
-	}
-	return c.lv.present
+func (c *int32Column) dictionary() ([]byte, int) { return nil, 0 }
+func (c *int32Column) physical() format.Type     { return format.Int32 }
+func (c *int32Column) resetPage()                { c.vals = c.vals[:0]; c.lv.reset() }
+func (c *int32Column) less(a, b []byte) bool {
+	return int32(binary.LittleEndian.Uint32(a)) < int32(binary.LittleEndian.Uint32(b))
 }
 
 // boolColumn is an optional BOOLEAN, PLAIN (bit-packed).
@@ -591,11 +583,7 @@ func (c *boolColumn) add(p *bool) {
 }
 
 func (c *boolColumn) encode(dst []byte) ([]byte, pageDesc, error) {
-	n := c.lv.present
-	if c.lv.lvl != nil {
-		n = len(c.lv.lvl)
-	}
-	d := pageDesc{enc: format.Plain, lvl: &c.lv, nulls: int64(n - len(c.vals))}
+	d := pageDesc{enc: format.Plain, lvl: &c.lv, nulls: int64(c.lv.rows() - len(c.vals))}
 	if len(c.vals) > 0 {
 		lo, hi := true, false
 		for _, v := range c.vals {
@@ -612,6 +600,11 @@ func (c *boolColumn) encode(dst []byte) ([]byte, pageDesc, error) {
 	}
 	return dst, d, nil
 }
+
+func (c *boolColumn) dictionary() ([]byte, int) { return nil, 0 }
+func (c *boolColumn) physical() format.Type     { return format.Boolean }
+func (c *boolColumn) less(a, b []byte) bool     { return a[0] < b[0] }
+func (c *boolColumn) resetPage()                { c.vals = c.vals[:0]; c.lv.reset() }
 
 func b2u(b bool) byte {
 	if b {
@@ -679,6 +672,10 @@ func (c *uuidColumn) dictionary() ([]byte, int) {
 	return plain, n
 }
 
+func (c *uuidColumn) physical() format.Type { return format.FixedLenByteArray }
+func (c *uuidColumn) less(a, b []byte) bool { return bytes.Compare(a, b) < 0 }
+func (c *uuidColumn) resetPage()            { c.idx = c.idx[:0] }
+
 // enumColumn is an optional BYTE_ARRAY enum, RLE_DICTIONARY; "" is NULL
 // (parquet-go's convention for an optional string field; no enum has an
 // empty value).
@@ -718,11 +715,7 @@ func (c *enumColumn) add(v string) error {
 }
 
 func (c *enumColumn) encode(dst []byte) ([]byte, pageDesc, error) {
-	n := c.lv.present
-	if c.lv.lvl != nil {
-		n = len(c.lv.lvl)
-	}
-	d := pageDesc{enc: format.RLEDictionary, lvl: &c.lv, nulls: int64(n - len(c.idx))}
+	d := pageDesc{enc: format.RLEDictionary, lvl: &c.lv, nulls: int64(c.lv.rows() - len(c.idx))}
 	if c.has {
 		d.lo, d.hi = []byte(c.lo), []byte(c.hi)
 	}
@@ -744,6 +737,10 @@ func (c *enumColumn) dictionary() ([]byte, int) {
 	}
 	return plain, n
 }
+
+func (c *enumColumn) physical() format.Type { return format.ByteArray }
+func (c *enumColumn) less(a, b []byte) bool { return bytes.Compare(a, b) < 0 }
+func (c *enumColumn) resetPage()            { c.idx = c.idx[:0]; c.lv.reset(); c.has = false }
 
 func le64(v int64) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
 func le32(v int32) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(v)) }
