@@ -1,6 +1,8 @@
 // Package parquetio maps registry tables to Parquet and Arrow, writes them
-// (parquet-go: RowWriter, TypedWriter; arrow-go: ArrowWriter for jobs that
-// compute in Arrow) and reads them back (Reader: streaming Arrow records;
+// (parquet-go: RowWriter, TypedWriter; the package's own column writer,
+// colwriter.go, behind TypedWriter for the raw jar and string telemetry and
+// the daily truth; arrow-go: ArrowWriter for jobs that compute in Arrow)
+// and reads them back (Reader: streaming Arrow records;
 // SliceReader: plain Go slices, the faster path for numeric jobs). It is
 // the only place that knows how a schema.Type becomes a Parquet physical
 // and logical type, so every table file agrees with the DDL that
@@ -23,6 +25,8 @@
 // PK and NOT NULL columns are REQUIRED, the rest OPTIONAL. Encodings follow
 // the registry's hints: DELTA_BINARY_PACKED for timestamps and measurement
 // decimals, RLE_DICTIONARY for entity ids and enums, PLAIN otherwise.
+// Files are ZSTD-compressed (codecFor), except the columns of sensor noise
+// ZSTD cannot shrink (rawColumns).
 // BYTE_STREAM_SPLIT is never used: DuckDB 1.5 cannot read it on INT32/INT64
 // decimals (tooling notes).
 package parquetio
