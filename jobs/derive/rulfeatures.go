@@ -169,7 +169,7 @@ func (s *RULSources) DayLineage(d time.Time) []lake.Input {
 	for _, in := range Inputs(s.fs.Overlapping(d.AddDate(0, 0, -slices.Max(ResistanceTrendWindows)), d)) {
 		long = append(long, in.String())
 	}
-	return append(out, lake.Input{Table: "feature_store", Segment: "long_windows_" + d.Format(time.DateOnly), SHA256: Digest(long...)})
+	return append(out, lake.Input{Table: "feature_store", Partition: lake.AllPartitions, Segment: "trend_windows_" + d.Format(time.DateOnly), SHA256: Digest(long...)})
 }
 
 func loadReplaced(ctx context.Context, l *lake.Lake) (map[uuid.UUID]time.Time, error) {
