@@ -82,6 +82,27 @@ func TestRULStage(t *testing.T) {
 	if n := q1(t, db, "SELECT count(*) FROM "+ts+" WHERE fs_v_mean IS NULL AND as_of_date >= DATE '2026-09-07'"); n != 0 {
 		t.Errorf("%v telemetry-era rows without feature-store values", n)
 	}
+	// The resistance trend as documented, recomputed from the feature
+	// store: the OLS slope of the daily 24 h rows' r_internal_latest over
+	// the 60 days ending with the as-of day (a row at 00:00 covers the day
+	// before it), % of the mean per year; none over 365 days (two months of
+	// telemetry, fewer than half the window).
+	fs := fmt.Sprintf("read_parquet('%s')", filepath.Join(dir, "feature_store", "**", "*.parquet"))
+	trend := `SELECT battery_id, regr_slope(r, x) / avg(r) * 100 AS tr, count(*) AS n FROM (
+		SELECT battery_id, r_internal_latest::DOUBLE AS r, (epoch(feature_ts) / 86400 - 1) / 365.25 AS x FROM ` + fs + `
+		WHERE feature_window_hours = 24 AND feature_ts = date_trunc('day', feature_ts) AND r_internal_latest > 0
+		  AND feature_ts > TIMESTAMPTZ '2026-11-01 00:00:00+00' - INTERVAL 60 DAY AND feature_ts <= TIMESTAMPTZ '2026-11-01 00:00:00+00') GROUP BY 1`
+	if n := q1(t, db, `SELECT count(*) FROM `+ts+` s LEFT JOIN (`+trend+`) f USING (battery_id) WHERE s.as_of_date = DATE '2026-10-31'
+		AND CASE WHEN coalesce(f.n, 0) >= 30 THEN s.r_trend60_pct_per_year IS NULL OR abs(s.r_trend60_pct_per_year - f.tr) > 1e-3 * (1 + abs(f.tr))
+		    ELSE s.r_trend60_pct_per_year IS NOT NULL END`); n != 0 {
+		t.Errorf("%v rows as of 2026-10-31 whose 60-day resistance trend is not the documented one", n)
+	}
+	if n := q1(t, db, "SELECT count(*) FROM "+ts+" WHERE as_of_date = DATE '2026-10-31' AND r_trend60_pct_per_year IS NOT NULL"); n < 100 {
+		t.Errorf("only %v rows as of 2026-10-31 with a 60-day resistance trend", n)
+	}
+	if n := q1(t, db, "SELECT count(*) FROM "+ts+" WHERE r_trend365_pct_per_year IS NOT NULL"); n != 0 {
+		t.Errorf("%v rows with a 365-day trend from two months of telemetry", n)
+	}
 	// Predictions: every battery in service at each prediction day, a
 	// sane interval and monotone failure probabilities.
 	if n := q1(t, db, `SELECT count(*) FROM `+ts+` s WHERE s.as_of_date IN (DATE '2026-09-30', DATE '2026-10-31')

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ import (
 
 // RULFeatureNames are the feature columns, in matrix order. They are
 // DOUBLE in rul_training_set: pandas turns DECIMAL into Python objects.
-var RULFeatureNames = []string{
+var RULFeatureNames = append([]string{
 	"age_days", "rated_capacity_ah", "expected_life_years", "position_in_string",
 	// capacity tests: per-jar estimates from the discharge curves
 	"captest_count", "captest_last_pct", "captest_days_since", "captest_slope_pct_per_year",
@@ -41,7 +42,8 @@ var RULFeatureNames = []string{
 	"fs_discharge_cycles", "fs_ah_throughput", "fs_time_above_float_min", "fs_time_below_float_min", "fs_ripple_rms", "fs_thd",
 	// digital twin, the day's state
 	"twin_r0_mohm", "twin_soh_pct", "twin_capacity_fade_pct", "twin_power_fade_pct",
-}
+	// telemetry resistance trend over weeks to a year (rultrend.go)
+}, trendNames()...)
 
 // RULFeatureIndex maps a feature name to its column.
 func RULFeatureIndex(name string) int {
@@ -82,6 +84,7 @@ type RULSources struct {
 	ambient  map[uuid.UUID][]float64 // string → ambient of each test, in strTests order
 	ohmic    map[uuid.UUID][]calc.ImpedanceCalcRow
 	fs, twin *Index
+	dailyR   map[uuid.UUID]*dailyR // battery → daily telemetry resistance
 	// Horizon is the last day with jar telemetry: the data horizon.
 	Horizon   time.Time
 	Telemetry time.Time // first day with jar telemetry
@@ -136,6 +139,9 @@ func LoadRULSources(ctx context.Context, l *lake.Lake) (*RULSources, error) {
 	if s.twin, err = Load(ctx, l, schema.MustLookup("digital_twin_state")); err != nil {
 		return nil, err
 	}
+	if err := s.loadDailyR(ctx); err != nil {
+		return nil, err
+	}
 	s.Lineage = append(Inputs(in.testFiles), Inputs(in.impFiles)...)
 	s.Lineage = append(s.Lineage, in.master.DayInput(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), nil))
 	// Replacement dates decide which jars are in service on each as-of
@@ -153,10 +159,17 @@ func LoadRULSources(ctx context.Context, l *lake.Lake) (*RULSources, error) {
 }
 
 // DayLineage is what the features of day d read from the feature store and
-// the twin (their segments overlapping the day).
+// the twin (their segments overlapping the day), and one digest of the
+// feature store's segments of the trend windows before it (a year of day
+// segments listed one by one would swell every manifest).
 func (s *RULSources) DayLineage(d time.Time) []lake.Input {
 	end := d.AddDate(0, 0, 1).Add(time.Microsecond)
-	return append(Inputs(s.fs.Overlapping(d, end)), Inputs(s.twin.Overlapping(d, end))...)
+	out := append(Inputs(s.fs.Overlapping(d, end)), Inputs(s.twin.Overlapping(d, end))...)
+	var long []any
+	for _, in := range Inputs(s.fs.Overlapping(d.AddDate(0, 0, -slices.Max(ResistanceTrendWindows)), d)) {
+		long = append(long, in.String())
+	}
+	return append(out, lake.Input{Table: "feature_store", Partition: lake.AllPartitions, Segment: "trend_windows_" + d.Format(time.DateOnly), SHA256: Digest(long...)})
 }
 
 func loadReplaced(ctx context.Context, l *lake.Lake) (map[uuid.UUID]time.Time, error) {
@@ -414,6 +427,7 @@ func (s *RULSources) Frame(ctx context.Context, days []time.Time, keep func(*Bat
 					set(name, v[j])
 				}
 			}
+			trendFeatures(s.dailyR[b.ID], unixDay(d), set)
 			f.X = append(f.X, row...)
 		}
 		if err := ctx.Err(); err != nil {

@@ -38,7 +38,7 @@ import (
 
 // CodeVersion enters the fingerprint of every rul segment: bump it when
 // the set, the training or the predictions change for the same inputs.
-const CodeVersion = "rul-2026.11.30-11"
+const CodeVersion = "rul-2026.11.30-12"
 
 func meta(table string) lake.Meta {
 	m := derive.Meta(table)
