@@ -377,7 +377,12 @@ func (cw *colWriter) close() error {
 	if err := cw.flushRowGroup(); err != nil {
 		return err
 	}
-	enc := thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(cw.out))
+	// The indexes and the footer are encoded into one buffer and written
+	// at once: thrift writes field by field, and straight to the file
+	// that was a syscall per field (a third of a 1 h history's jar writes).
+	var tail bytes.Buffer
+	enc := thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&tail))
+	offset := func() int64 { return cw.out.N + int64(tail.Len()) }
 	for i := range cw.rowGroups {
 		for c := range cw.rowGroups[i].Columns {
 			p := &cw.indexes[i][c]
@@ -387,11 +392,11 @@ func (cw *colWriter) close() error {
 				ci.DefinitionLevelHistogram = levelHistograms(p)
 			}
 			cc := &cw.rowGroups[i].Columns[c]
-			cc.ColumnIndexOffset = cw.out.N
+			cc.ColumnIndexOffset = offset()
 			if err := enc.Encode(&ci); err != nil {
 				return err
 			}
-			cc.ColumnIndexLength = int32(cw.out.N - cc.ColumnIndexOffset)
+			cc.ColumnIndexLength = int32(offset() - cc.ColumnIndexOffset)
 		}
 	}
 	for i := range cw.rowGroups {
@@ -402,23 +407,24 @@ func (cw *colWriter) close() error {
 				oi.PageLocations = append(oi.PageLocations, format.PageLocation{Offset: p.offsets[k], CompressedPageSize: p.sizes[k], FirstRowIndex: p.firstRows[k]})
 			}
 			cc := &cw.rowGroups[i].Columns[c]
-			cc.OffsetIndexOffset = cw.out.N
+			cc.OffsetIndexOffset = offset()
 			if err := enc.Encode(&oi); err != nil {
 				return err
 			}
-			cc.OffsetIndexLength = int32(cw.out.N - cc.OffsetIndexOffset)
+			cc.OffsetIndexLength = int32(offset() - cc.OffsetIndexOffset)
 		}
 	}
 	md := cw.tmpl.md
 	md.NumRows, md.RowGroups = cw.total, cw.rowGroups
-	start := cw.out.N
+	start := tail.Len()
 	if err := enc.Encode(&md); err != nil {
 		return err
 	}
-	var tail [8]byte
-	binary.LittleEndian.PutUint32(tail[:4], uint32(cw.out.N-start))
-	copy(tail[4:], "PAR1")
-	_, err := cw.out.Write(tail[:])
+	var end [8]byte
+	binary.LittleEndian.PutUint32(end[:4], uint32(tail.Len()-start))
+	copy(end[4:], "PAR1")
+	tail.Write(end[:])
+	_, err := cw.out.Write(tail.Bytes())
 	return err
 }
 
