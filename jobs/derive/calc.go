@@ -539,12 +539,7 @@ func nullable32(dst []int32, c *parquetio.ColumnSlice) []int32 {
 // 56 s instead of 41 s, measured with `battlake run --stages calc`). A true
 // 0.00 % is written as 0.01 %, one unit of the last decimal, as the raw
 // telemetry writes a dead jar's 0 V.
-type jarCalcRow struct {
-	TS        int64    `parquet:"ts,timestamp(microsecond)"`
-	BatteryID [16]byte `parquet:"battery_id,uuid"`
-	SOCPct    int32    `parquet:"soc_pct,decimal(2:5),optional"`
-	SOHPct    int32    `parquet:"soh_pct,decimal(2:5),optional"`
-}
+type jarCalcRow = parquetio.JarCalcRow
 
 // fastOptional maps a kernel value to a zero-is-NULL field.
 func fastOptional(v int32) int32 {

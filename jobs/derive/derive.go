@@ -30,7 +30,7 @@ import (
 
 // CodeVersion enters every derived segment's fingerprint: bump it when a
 // derived job's output changes for the same inputs.
-const CodeVersion = "derive-2026.11.29-5"
+const CodeVersion = "derive-2026.11.30-6"
 
 // ErrInputChanged says an input file is not the one its manifest listed
 // when the derived job planned: rerun to derive from the new version.

@@ -54,3 +54,12 @@ type TruthDailyRow struct {
 	ResistanceMOhm int32    `parquet:"resistance_mohm,decimal(3:8)"`
 	RULDays        int32    `parquet:"rul_days,decimal(1:6)"`
 }
+
+// JarCalcRow is the row of telemetry_jar_calc; an optional decimal's zero
+// is NULL (the calc kernel maps a real 0.00 % to one unit).
+type JarCalcRow struct {
+	TS        int64    `parquet:"ts,timestamp(microsecond)"`
+	BatteryID [16]byte `parquet:"battery_id,uuid"`
+	SOCPct    int32    `parquet:"soc_pct,decimal(2:5),optional"`
+	SOHPct    int32    `parquet:"soh_pct,decimal(2:5),optional"`
+}

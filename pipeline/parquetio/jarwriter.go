@@ -22,7 +22,11 @@ func newFastWriter[T any](w io.Writer, t *schema.Table, s *parquet.Schema, extra
 	switch any((*T)(nil)).(type) {
 	case *JarRawRow, *JarRawNullableRow:
 		if t.Name == "telemetry_jar_raw" {
-			return newJarWriter(w, t, s, extra)
+			return newJarWriter(w, t, s, extra, len(jarOffsets))
+		}
+	case *JarCalcRow:
+		if t.Name == "telemetry_jar_calc" {
+			return newJarWriter(w, t, s, extra, len(jarCalcOffsets))
 		}
 	case *StringRawRow:
 		if t.Name == "telemetry_string_raw" && enumsFitIndex(t) {
@@ -56,12 +60,17 @@ type jarWriter struct {
 	*colWriter
 	ts  int64Column
 	ids uuidColumn
-	opt [4]int32Column
+	opt []int32Column // the optional decimals, in column order
 }
 
-func newJarWriter(w io.Writer, t *schema.Table, s *parquet.Schema, extra []parquet.WriterOption) (*jarWriter, error) {
-	jw := &jarWriter{}
-	cw, err := newColWriter(w, t, s, extra, &jw.ts, &jw.ids, &jw.opt[0], &jw.opt[1], &jw.opt[2], &jw.opt[3])
+// newJarWriter writes a table of (ts, battery_id, nOpt optional decimals).
+func newJarWriter(w io.Writer, t *schema.Table, s *parquet.Schema, extra []parquet.WriterOption, nOpt int) (*jarWriter, error) {
+	jw := &jarWriter{opt: make([]int32Column, nOpt)}
+	cols := []column{&jw.ts, &jw.ids}
+	for k := range jw.opt {
+		cols = append(cols, &jw.opt[k])
+	}
+	cw, err := newColWriter(w, t, s, extra, cols...)
 	if err != nil {
 		return nil, err
 	}
@@ -75,18 +84,24 @@ func (jw *jarWriter) write(rows any) error {
 		return writeJarRows(jw, r, false)
 	case []JarRawNullableRow:
 		return writeJarRows(jw, r, true)
+	case []JarCalcRow:
+		return writeJarRows(jw, r, false)
 	}
 	return fmt.Errorf("jar writer: rows of type %T", rows)
 }
 
-// jarRowType is a row type the jar writer takes: JarRawRow (zero is NULL)
-// or JarRawNullableRow (nil is NULL, zero a reading). Both start with TS
-// and BatteryID; their optional decimals are read at their offsets.
-type jarRowType interface{ JarRawRow | JarRawNullableRow }
+// jarRowType is a row type the jar writer takes: JarRawRow and JarCalcRow
+// (zero is NULL) or JarRawNullableRow (nil is NULL, zero a reading). All
+// start with TS and BatteryID; their optional decimals are read at their
+// offsets.
+type jarRowType interface {
+	JarRawRow | JarRawNullableRow | JarCalcRow
+}
 
 var (
 	jarOffsets = [4]uintptr{unsafe.Offsetof(JarRawRow{}.VoltageV), unsafe.Offsetof(JarRawRow{}.TemperatureC),
 		unsafe.Offsetof(JarRawRow{}.ResistanceMOhm), unsafe.Offsetof(JarRawRow{}.ConductanceS)}
+	jarCalcOffsets     = []uintptr{unsafe.Offsetof(JarCalcRow{}.SOCPct), unsafe.Offsetof(JarCalcRow{}.SOHPct)}
 	jarNullableOffsets = [4]uintptr{unsafe.Offsetof(JarRawNullableRow{}.VoltageV), unsafe.Offsetof(JarRawNullableRow{}.TemperatureC),
 		unsafe.Offsetof(JarRawNullableRow{}.ResistanceMOhm), unsafe.Offsetof(JarRawNullableRow{}.ConductanceS)}
 )
@@ -94,15 +109,19 @@ var (
 // A compile-time check of the prefix writeJarRows reads through unsafe
 // pointers: TS at offset 0 and BatteryID at the same offset in both types
 // (the index is out of range otherwise).
-var _ = [1]struct{}{}[unsafe.Offsetof(JarRawRow{}.TS)+unsafe.Offsetof(JarRawNullableRow{}.TS)+
-	(unsafe.Offsetof(JarRawRow{}.BatteryID)^unsafe.Offsetof(JarRawNullableRow{}.BatteryID))]
+var _ = [1]struct{}{}[unsafe.Offsetof(JarRawRow{}.TS)+unsafe.Offsetof(JarRawNullableRow{}.TS)+unsafe.Offsetof(JarCalcRow{}.TS)+
+	(unsafe.Offsetof(JarRawRow{}.BatteryID)^unsafe.Offsetof(JarRawNullableRow{}.BatteryID))+
+	(unsafe.Offsetof(JarRawRow{}.BatteryID)^unsafe.Offsetof(JarCalcRow{}.BatteryID))]
 
 // writeJarRows appends rows column by column, a page's worth at a time.
 func writeJarRows[R jarRowType](jw *jarWriter, rows []R, nullable bool) error {
 	idOff := unsafe.Offsetof(JarRawRow{}.BatteryID)
-	offs := jarOffsets
-	if nullable {
-		offs = jarNullableOffsets
+	offs := jarOffsets[:]
+	switch {
+	case nullable:
+		offs = jarNullableOffsets[:]
+	case len(jw.opt) == len(jarCalcOffsets):
+		offs = jarCalcOffsets
 	}
 	for len(rows) > 0 {
 		n := min(len(rows), jw.room())

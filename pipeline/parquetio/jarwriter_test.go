@@ -645,3 +645,51 @@ func TestTruthWriterMatchesParquetGo(t *testing.T) {
 		})
 	}
 }
+
+// pgCalcRow is JarCalcRow for parquet-go's writer.
+type pgCalcRow JarCalcRow
+
+// The jar calc writer's files hold parquet-go's rows, footer and chunk
+// metadata, and their page indexes describe their pages.
+func TestJarCalcWriterMatchesParquetGo(t *testing.T) {
+	tb := schema.MustLookup("telemetry_jar_calc")
+	for _, c := range []struct{ rows, rowGroup int }{{0, RowGroupRows}, {700, RowGroupRows}, {150_000, 70_000}} {
+		t.Run(fmt.Sprintf("%d rows by %d", c.rows, c.rowGroup), func(t *testing.T) {
+			raw := jarRows(c.rows, uint64(c.rows)+3)
+			rows := make([]JarCalcRow, c.rows)
+			pg := make([]pgCalcRow, c.rows)
+			for i, r := range raw {
+				rows[i] = JarCalcRow{TS: r.TS, BatteryID: r.BatteryID, SOCPct: r.TemperatureC, SOHPct: r.ResistanceMOhm} // NULLs of both kinds
+				pg[i] = pgCalcRow(rows[i])
+			}
+			opt := parquet.MaxRowsPerRowGroup(int64(c.rowGroup))
+			ours, ref := writeRows(t, tb, rows, opt), writeRows(t, tb, pg, opt)
+			if same := bytes.Equal(ours, ref); same != (c.rows == 0) {
+				t.Fatalf("%d rows: the files are byte-equal: %v (only an empty file should be)", c.rows, same)
+			}
+			got, err := parquet.Read[JarCalcRow](bytes.NewReader(ours), int64(len(ours)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, rows) {
+				t.Fatalf("read back %d rows, not the %d written", len(got), len(rows))
+			}
+			sameMeta(t, ours, ref)
+			if c.rows > 0 {
+				checkPageIndex(t, ours, func(r, c int) parquet.Value {
+					x := rows[r]
+					switch c {
+					case 0:
+						return parquet.Int64Value(x.TS)
+					case 1:
+						return parquet.FixedLenByteArrayValue(x.BatteryID[:])
+					}
+					if v := [...]int32{x.SOCPct, x.SOHPct}[c-2]; v != 0 {
+						return parquet.Int32Value(v)
+					}
+					return parquet.NullValue()
+				})
+			}
+		})
+	}
+}
