@@ -620,19 +620,7 @@ func TestTruthWriterMatchesParquetGo(t *testing.T) {
 					CapacityAh: 9_000 + int32(rng.IntN(1_000)), ResistanceMOhm: int32(rng.IntN(9_000)), RULDays: int32(rng.IntN(60_000)) - 1_000}
 				pg[i] = pgTruthRow(rows[i])
 			}
-			opt := parquet.MaxRowsPerRowGroup(int64(c.rowGroup))
-			ours, ref := writeRows(t, tb, rows, opt), writeRows(t, tb, pg, opt)
-			if same := bytes.Equal(ours, ref); same != (c.rows == 0) {
-				t.Fatalf("%d rows: the files are byte-equal: %v (only an empty file should be)", c.rows, same)
-			}
-			got, err := parquet.Read[TruthDailyRow](bytes.NewReader(ours), int64(len(ours)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, rows) {
-				t.Fatalf("read back %d rows, not the %d written", len(got), len(rows))
-			}
-			sameMeta(t, ours, ref)
+			ours := sameAsParquetGo(t, tb, rows, pg, c.rowGroup)
 			if c.rows > 0 {
 				checkPageIndex(t, ours, func(r, c int) parquet.Value {
 					x := rows[r]
@@ -662,19 +650,7 @@ func TestJarCalcWriterMatchesParquetGo(t *testing.T) {
 				rows[i] = JarCalcRow{TS: r.TS, BatteryID: r.BatteryID, SOCPct: r.TemperatureC, SOHPct: r.ResistanceMOhm} // NULLs of both kinds
 				pg[i] = pgCalcRow(rows[i])
 			}
-			opt := parquet.MaxRowsPerRowGroup(int64(c.rowGroup))
-			ours, ref := writeRows(t, tb, rows, opt), writeRows(t, tb, pg, opt)
-			if same := bytes.Equal(ours, ref); same != (c.rows == 0) {
-				t.Fatalf("%d rows: the files are byte-equal: %v (only an empty file should be)", c.rows, same)
-			}
-			got, err := parquet.Read[JarCalcRow](bytes.NewReader(ours), int64(len(ours)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, rows) {
-				t.Fatalf("read back %d rows, not the %d written", len(got), len(rows))
-			}
-			sameMeta(t, ours, ref)
+			ours := sameAsParquetGo(t, tb, rows, pg, c.rowGroup)
 			if c.rows > 0 {
 				checkPageIndex(t, ours, func(r, c int) parquet.Value {
 					x := rows[r]
@@ -692,4 +668,26 @@ func TestJarCalcWriterMatchesParquetGo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameAsParquetGo writes rows with the column writer and their copies pg
+// with parquet-go, in row groups of rowGroup, and checks that the files
+// differ (unless empty), read back the rows and share footer and chunk
+// metadata; it returns the column writer's file.
+func sameAsParquetGo[R comparable, P any](t *testing.T, tb *schema.Table, rows []R, pg []P, rowGroup int) []byte {
+	t.Helper()
+	opt := parquet.MaxRowsPerRowGroup(int64(rowGroup))
+	ours, ref := writeRows(t, tb, rows, opt), writeRows(t, tb, pg, opt)
+	if same := bytes.Equal(ours, ref); same != (len(rows) == 0) {
+		t.Fatalf("%d rows: the files are byte-equal: %v (only an empty file should be)", len(rows), same)
+	}
+	got, err := parquet.Read[R](bytes.NewReader(ours), int64(len(ours)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, rows) {
+		t.Fatalf("read back %d rows, not the %d written", len(got), len(rows))
+	}
+	sameMeta(t, ours, ref)
+	return ours
 }
