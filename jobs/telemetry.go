@@ -193,9 +193,6 @@ func nonZero(q int32) int32 {
 
 const jarBatch = 1 << 14
 
-// jarRawBatch is telemetry_jar_raw's batch: 80 KB of rows.
-const jarRawBatch = 2048
-
 // OhmicRefresh is how often the BMS takes an ohmic (internal resistance)
 // measurement: a test-current injection every 15 minutes, held between
 // refreshes, as monitoring systems report it. Voltage and temperature are
@@ -205,15 +202,12 @@ const jarRawBatch = 2048
 const OhmicRefresh = 15 * time.Minute
 
 func (tel *telemetry) writeJarRaw(ctx context.Context, o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
-	w, err := parquetio.NewTypedWriter[parquetio.JarRawRow](o.Data(), t, parquetio.SizedFor(t, int64(len(bats))*tel.samplesIn(ms)))
+	w, err := parquetio.NewTypedWriter[parquetio.JarRawRow](o.Data(), t) // the column writer sizes its own buffers
 	if err != nil {
 		return err
 	}
 	ds := &daySim{tel: tel}
-	// A small batch stays in L2 between the loop that fills it and the
-	// writer that reads it column by column (a 16 K-row batch, 640 KB, did
-	// not: its stores were a tenth of the table's time).
-	buf := make([]parquetio.JarRawRow, 0, min(tel.batchRows(len(bats), ms), jarRawBatch))
+	buf := make([]parquetio.JarRawRow, 0, tel.batchRows(len(bats), ms))
 	flush := func() error {
 		if err := w.Write(buf); err != nil {
 			return err

@@ -50,8 +50,11 @@ func (tr truth) truthDailyJob() pipeline.Job {
 type truthDailyRow = parquetio.TruthDailyRow
 
 func (tr truth) writeTruthDaily(o *lake.Output, t *schema.Table, bats []*fleet.Battery, ms lake.MonthSpan) error {
-	monthDays := Days(ms.From, ms.To) // once, not per battery (activeDays listed them per jar: a sixth of the table's time)
-	w, err := parquetio.NewTypedWriter[truthDailyRow](o.Data(), t, parquetio.SizedFor(t, int64(len(bats)*len(monthDays))))
+	// The month's days once, not per battery (activeDays listed them per
+	// jar: a sixth of the table's time); the column writer sizes its own
+	// buffers.
+	monthDays := Days(ms.From, ms.To)
+	w, err := parquetio.NewTypedWriter[truthDailyRow](o.Data(), t)
 	if err != nil {
 		return err
 	}

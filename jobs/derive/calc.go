@@ -737,11 +737,7 @@ func (jt *jarCalcTask) write(ctx context.Context, o *lake.Output, jar, str []lak
 		}
 	}
 	k := in.kernel.With(maxHold, cur)
-	var rows64 int64
-	for _, f := range jar {
-		rows64 += f.Data.Rows
-	}
-	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), jt.t, parquetio.SizedFor(jt.t, rows64))
+	w, err := parquetio.NewTypedWriter[jarCalcRow](o.Data(), jt.t) // the column writer sizes its own buffers
 	if err != nil {
 		return err
 	}

@@ -627,18 +627,31 @@ func median(v []float64) float64 {
 
 // ols fits y = slope·x + icpt.
 func ols(x, y []float64) (slope, icpt float64) {
-	n := float64(len(x))
-	var sx, sy, sxx, sxy float64
+	var s olsSums
 	for i := range x {
-		sx += x[i]
-		sy += y[i]
-		sxx += x[i] * x[i]
-		sxy += x[i] * y[i]
+		s.add(x[i], y[i])
 	}
-	den := n*sxx - sx*sx
-	if n < 2 || den == 0 {
+	return s.fit()
+}
+
+// olsSums accumulates a least-squares line's sums point by point, so a
+// caller need not collect its points.
+type olsSums struct{ n, sx, sy, sxx, sxy float64 }
+
+func (s *olsSums) add(x, y float64) {
+	s.n++
+	s.sx += x
+	s.sy += y
+	s.sxx += x * x
+	s.sxy += x * y
+}
+
+// fit is the line's slope and intercept (NaN for fewer than two distinct x).
+func (s *olsSums) fit() (slope, icpt float64) {
+	den := s.n*s.sxx - s.sx*s.sx
+	if s.n < 2 || den == 0 {
 		return math.NaN(), math.NaN()
 	}
-	slope = (n*sxy - sx*sy) / den
-	return slope, (sy - slope*sx) / n
+	slope = (s.n*s.sxy - s.sx*s.sy) / den
+	return slope, (s.sy - slope*s.sx) / s.n
 }

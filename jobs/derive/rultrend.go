@@ -115,20 +115,17 @@ func trendFeatures(d *dailyR, day int32, set func(string, float64)) {
 	for _, w := range ResistanceTrendWindows {
 		hi := min(int(day-d.first)+1, len(d.r))
 		lo := max(0, int(day-d.first)+1-w)
-		var xs, ys []float64
-		var mean float64
+		var fit olsSums // summed in place: a frame has a row per jar and as-of day
 		for k := lo; k < hi; k++ {
 			if r := float64(d.r[k]); !math.IsNaN(r) && r > 0 {
-				xs = append(xs, float64(k)/365.25)
-				ys = append(ys, r)
-				mean += r
+				fit.add(float64(k)/365.25, r)
 			}
 		}
-		if len(xs) < (w+1)/2 {
+		if int(fit.n) < (w+1)/2 {
 			continue
 		}
-		slope, _ := ols(xs, ys)
-		set(trendName(w), slope/(mean/float64(len(ys)))*100)
+		slope, _ := fit.fit()
+		set(trendName(w), slope/(fit.sy/fit.n)*100)
 	}
 }
 

@@ -79,11 +79,13 @@ type column interface {
 	less(a, b []byte) bool // Parquet's order of two plain-encoded values
 }
 
-// pageDesc describes an encoded page.
+// pageDesc describes an encoded page. Whether its column is optional is
+// the schema's to say (chunkBuilder.optional): a required column's page has
+// no levels, and every row a value.
 type pageDesc struct {
 	enc    format.Encoding
-	nulls  int64
-	lvl    *levelBuf // nil for a required column
+	values int       // non-NULL values
+	lvl    *levelBuf // the definition levels of an optional column
 	lo, hi []byte    // plain-encoded bounds of the non-NULL values
 }
 
@@ -231,8 +233,16 @@ var levelsRLE = rle.Encoding{BitWidth: 1}
 // together.
 func (cw *colWriter) putPage(c int, d pageDesc, values []byte) error {
 	numValues, first := int64(cw.n), int64(cw.rgCount)
+	cb := &cw.chunks[c]
+	nulls := numValues - int64(d.values)
+	switch {
+	case !cb.optional && nulls != 0:
+		return fmt.Errorf("column %s: %d of %d values in a required column", cw.tmpl.md.Schema[c+1].Name, d.values, numValues)
+	case cb.optional && d.lvl == nil:
+		return fmt.Errorf("column %s: optional in the schema, its writer has no levels", cw.tmpl.md.Schema[c+1].Name)
+	}
 	page := cw.page[:0]
-	if d.lvl != nil {
+	if cb.optional {
 		enc, err := d.lvl.encode(cw.lvlEnc[:0])
 		if err != nil {
 			return err
@@ -251,8 +261,8 @@ func (cw *colWriter) putPage(c int, d pageDesc, values []byte) error {
 		}
 		cw.comp = comp
 	}
-	stats := format.Statistics{NullCount: d.nulls}
-	if numValues > d.nulls {
+	stats := format.Statistics{NullCount: nulls}
+	if numValues > nulls {
 		stats.MinValue, stats.MaxValue = d.lo, d.hi
 	}
 	h := format.PageHeader{Type: format.DataPage, UncompressedPageSize: int32(len(page)), CompressedPageSize: int32(len(comp))}
@@ -263,24 +273,23 @@ func (cw *colWriter) putPage(c int, d pageDesc, values []byte) error {
 	if err != nil {
 		return err
 	}
-	cb := &cw.chunks[c]
 	cb.enc = d.enc
 	cb.pages.offsets = append(cb.pages.offsets, int64(len(cb.data)))
 	cb.pages.sizes = append(cb.pages.sizes, int32(len(hdr)+len(comp)))
 	cb.pages.firstRows = append(cb.pages.firstRows, first)
 	cb.pages.rows = append(cb.pages.rows, numValues)
-	cb.pages.nullPages = append(cb.pages.nullPages, d.nulls == numValues)
+	cb.pages.nullPages = append(cb.pages.nullPages, nulls == numValues)
 	cb.pages.mins = append(cb.pages.mins, bytesOrEmpty(stats.MinValue))
 	cb.pages.maxs = append(cb.pages.maxs, bytesOrEmpty(stats.MaxValue))
-	cb.pages.nullCounts = append(cb.pages.nullCounts, d.nulls)
+	cb.pages.nullCounts = append(cb.pages.nullCounts, nulls)
 	cb.data = append(append(cb.data, hdr...), comp...)
 	cb.uncompressed += int64(len(hdr) + len(page))
 	cb.numValues += numValues
-	cb.nulls += d.nulls
+	cb.nulls += nulls
 	cb.dataPages++
-	cb.defHist0 += d.nulls
-	cb.defHist1 += numValues - d.nulls
-	if numValues > d.nulls {
+	cb.defHist0 += nulls
+	cb.defHist1 += numValues - nulls
+	if numValues > nulls {
 		less := cw.cols[c].less
 		if cb.min == nil || less(d.lo, cb.min) {
 			cb.min = append(cb.min[:0], d.lo...)
@@ -506,14 +515,6 @@ func (l *levelBuf) encode(dst []byte) ([]byte, error) {
 
 func (l *levelBuf) reset() { l.lvl, l.present = nil, 0 }
 
-// rows counts the page's values, NULLs included.
-func (l *levelBuf) rows() int {
-	if l.lvl != nil {
-		return len(l.lvl)
-	}
-	return l.present
-}
-
 // int64Column is a required INT64 (timestamps), DELTA_BINARY_PACKED.
 type int64Column struct{ vals []int64 }
 
@@ -523,7 +524,7 @@ func (c *int64Column) encode(dst []byte) ([]byte, pageDesc, error) {
 		lo, hi = min(lo, v), max(hi, v)
 	}
 	out, err := (&delta.BinaryPackedEncoding{}).EncodeInt64(dst, c.vals)
-	return out, pageDesc{enc: format.DeltaBinaryPacked, lo: le64(lo), hi: le64(hi)}, err
+	return out, pageDesc{enc: format.DeltaBinaryPacked, values: len(c.vals), lo: le64(lo), hi: le64(hi)}, err
 }
 
 func (c *int64Column) resetPage()                { c.vals = c.vals[:0] }
@@ -534,11 +535,11 @@ func (c *int64Column) less(a, b []byte) bool {
 }
 
 // int32Column is an INT32 (decimals, dates), DELTA_BINARY_PACKED: its
-// non-NULL values and, unless required, their levels.
+// non-NULL values and, when optional, their levels (add); a required
+// column's values are appended to vals directly.
 type int32Column struct {
-	vals     []int32
-	lv       levelBuf
-	required bool
+	vals []int32
+	lv   levelBuf
 }
 
 func (c *int32Column) add(p *int32) {
@@ -551,10 +552,7 @@ func (c *int32Column) add(p *int32) {
 }
 
 func (c *int32Column) encode(dst []byte) ([]byte, pageDesc, error) {
-	d := pageDesc{enc: format.DeltaBinaryPacked, lvl: &c.lv, nulls: int64(c.lv.rows() - len(c.vals))}
-	if c.required {
-		d.lvl = nil
-	}
+	d := pageDesc{enc: format.DeltaBinaryPacked, values: len(c.vals), lvl: &c.lv}
 	if len(c.vals) > 0 {
 		lo, hi := c.vals[0], c.vals[0]
 		for _, v := range c.vals {
@@ -589,7 +587,7 @@ func (c *boolColumn) add(p *bool) {
 }
 
 func (c *boolColumn) encode(dst []byte) ([]byte, pageDesc, error) {
-	d := pageDesc{enc: format.Plain, lvl: &c.lv, nulls: int64(c.lv.rows() - len(c.vals))}
+	d := pageDesc{enc: format.Plain, values: len(c.vals), lvl: &c.lv}
 	if len(c.vals) > 0 {
 		lo, hi := true, false
 		for _, v := range c.vals {
@@ -632,11 +630,15 @@ type uuidColumn struct {
 }
 
 // add appends id to the page; first tells the page's first row.
-func (c *uuidColumn) add(id *[16]byte, first bool) {
+func (c *uuidColumn) add(id *[16]byte, first bool) { c.idx = append(c.idx, c.index(id, first)) }
+
+// index is id's dictionary index; only a new run (or a page's first row)
+// looks it up.
+func (c *uuidColumn) index(id *[16]byte, first bool) int32 {
 	if first || *id != c.last || !c.hasLast {
 		c.newID(*id, first)
 	}
-	c.idx = append(c.idx, c.lastIdx)
+	return c.lastIdx
 }
 
 // newID makes id the current entity (a new run, or a page's first row):
@@ -664,7 +666,7 @@ func (c *uuidColumn) newID(id [16]byte, pageStart bool) {
 
 func (c *uuidColumn) encode(dst []byte) ([]byte, pageDesc, error) {
 	out, err := (&rle.DictionaryEncoding{}).EncodeInt32(dst, c.idx)
-	return out, pageDesc{enc: format.RLEDictionary, lo: slices.Clone(c.idLo[:]), hi: slices.Clone(c.idHi[:])}, err
+	return out, pageDesc{enc: format.RLEDictionary, values: len(c.idx), lo: slices.Clone(c.idLo[:]), hi: slices.Clone(c.idHi[:])}, err
 }
 
 func (c *uuidColumn) dictionary() ([]byte, int) {
@@ -694,10 +696,10 @@ type enumColumn struct {
 	has     bool
 }
 
-func (c *enumColumn) add(v string) error {
+func (c *enumColumn) add(v string) {
 	if v == "" {
 		c.lv.add(false)
-		return nil
+		return
 	}
 	k, ok := c.dict[v]
 	if !ok {
@@ -717,11 +719,10 @@ func (c *enumColumn) add(v string) error {
 	c.has = true
 	c.idx = append(c.idx, k)
 	c.lv.add(true)
-	return nil
 }
 
 func (c *enumColumn) encode(dst []byte) ([]byte, pageDesc, error) {
-	d := pageDesc{enc: format.RLEDictionary, lvl: &c.lv, nulls: int64(c.lv.rows() - len(c.idx))}
+	d := pageDesc{enc: format.RLEDictionary, values: len(c.idx), lvl: &c.lv}
 	if c.has {
 		d.lo, d.hi = []byte(c.lo), []byte(c.hi)
 	}

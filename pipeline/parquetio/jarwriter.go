@@ -81,11 +81,11 @@ func newJarWriter(w io.Writer, t *schema.Table, s *parquet.Schema, extra []parqu
 func (jw *jarWriter) write(rows any) error {
 	switch r := rows.(type) {
 	case []JarRawRow:
-		return writeJarRows(jw, r, false)
+		return writeJarRows(jw, r, jarOffsets[:], false)
 	case []JarRawNullableRow:
-		return writeJarRows(jw, r, true)
+		return writeJarRows(jw, r, jarNullableOffsets[:], true)
 	case []JarCalcRow:
-		return writeJarRows(jw, r, false)
+		return writeJarRows(jw, r, jarCalcOffsets, false)
 	}
 	return fmt.Errorf("jar writer: rows of type %T", rows)
 }
@@ -113,16 +113,13 @@ var _ = [1]struct{}{}[unsafe.Offsetof(JarRawRow{}.TS)+unsafe.Offsetof(JarRawNull
 	(unsafe.Offsetof(JarRawRow{}.BatteryID)^unsafe.Offsetof(JarRawNullableRow{}.BatteryID))+
 	(unsafe.Offsetof(JarRawRow{}.BatteryID)^unsafe.Offsetof(JarCalcRow{}.BatteryID))]
 
-// writeJarRows appends rows column by column, a page's worth at a time.
-func writeJarRows[R jarRowType](jw *jarWriter, rows []R, nullable bool) error {
-	idOff := unsafe.Offsetof(JarRawRow{}.BatteryID)
-	offs := jarOffsets[:]
-	switch {
-	case nullable:
-		offs = jarNullableOffsets[:]
-	case len(jw.opt) == len(jarCalcOffsets):
-		offs = jarCalcOffsets
+// writeJarRows appends rows column by column, a page's worth at a time:
+// the optional decimals at offs (pointers when nullable).
+func writeJarRows[R jarRowType](jw *jarWriter, rows []R, offs []uintptr, nullable bool) error {
+	if len(offs) != len(jw.opt) {
+		return fmt.Errorf("jar writer: %d optional columns, rows of %T have %d", len(jw.opt), rows, len(offs))
 	}
+	idOff := unsafe.Offsetof(JarRawRow{}.BatteryID)
 	for len(rows) > 0 {
 		n := min(len(rows), jw.room())
 		chunk := rows[:n]
@@ -135,10 +132,7 @@ func writeJarRows[R jarRowType](jw *jarWriter, rows []R, nullable bool) error {
 		ids := &jw.ids
 		ids.idx = slices.Grow(ids.idx, n)[:base+n]
 		for i, idx := 0, ids.idx[base:]; i < len(chunk) && i < len(idx); i++ {
-			if id := (*[16]byte)(unsafe.Add(unsafe.Pointer(&chunk[i]), idOff)); *id != ids.last || i+base == 0 || !ids.hasLast {
-				ids.newID(*id, i+base == 0)
-			}
-			idx[i] = ids.lastIdx
+			idx[i] = ids.index((*[16]byte)(unsafe.Add(unsafe.Pointer(&chunk[i]), idOff)), i+base == 0)
 		}
 		for k := range jw.opt {
 			if nullable {
@@ -223,9 +217,7 @@ func (sw *stringWriter) write(rows any) error {
 		sw.ids.add(&row.StringID, sw.n == 0)
 		sw.volt.add(row.VoltageV)
 		sw.cur.add(row.CurrentA)
-		if err := sw.mode.add(row.Mode); err != nil {
-			return err
-		}
+		sw.mode.add(row.Mode)
 		sw.rv.add(row.RippleVoltageRMSV)
 		sw.ra.add(row.RippleCurrentRMSA)
 		sw.equalize.add(row.EqualizeFlag)
@@ -247,9 +239,6 @@ type truthWriter struct {
 
 func newTruthWriter(w io.Writer, t *schema.Table, s *parquet.Schema, extra []parquet.WriterOption) (*truthWriter, error) {
 	tw := &truthWriter{}
-	for _, c := range []*int32Column{&tw.day, &tw.soh, &tw.capAh, &tw.res, &tw.rul} {
-		c.required = true
-	}
 	cw, err := newColWriter(w, t, s, extra, &tw.day, &tw.ids, &tw.soh, &tw.capAh, &tw.res, &tw.rul)
 	if err != nil {
 		return nil, err
@@ -273,9 +262,6 @@ func (tw *truthWriter) write(rows any) error {
 			tw.capAh.vals = append(tw.capAh.vals, row.CapacityAh)
 			tw.res.vals = append(tw.res.vals, row.ResistanceMOhm)
 			tw.rul.vals = append(tw.rul.vals, row.RULDays)
-		}
-		for _, c := range []*int32Column{&tw.day, &tw.soh, &tw.capAh, &tw.res, &tw.rul} {
-			c.lv.present += n
 		}
 		r = r[n:]
 		if err := tw.added(n); err != nil {
